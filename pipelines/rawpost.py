@@ -1,0 +1,99 @@
+"""`RawPost`: the one item every collector produces (web spider, Telegram listener, export importer).
+
+Everything downstream of a RawPost is source-independent. Validation happens here, before storage, so a
+bad item is rejected with a reason and nothing already stored is touched.
+
+>>> p = RawPost(source="fixture-shop", external_id="42", text="меф 1г 4500₽", author="@seller")
+>>> p.source, p.external_id, p.hints.currency
+('fixture-shop', '42', None)
+>>> RawPost(source="s", external_id="1", text="   ")
+Traceback (most recent call last):
+...
+pipelines.rawpost.InvalidPost: post s/1 rejected: text is empty
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = ["RawPost", "SourceHints", "InvalidPost"]
+
+
+class InvalidPost(ValueError):
+    """A collector produced an item that cannot be stored; the message says why."""
+
+
+class SourceHints(BaseModel):
+    """What the source tells us when the text does not: used to infer currency and region."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: str | None = None  # ISO 3166-1 alpha-2 of the site or channel's market
+    currency: str | None = None  # ISO 4217 (or USDT/BTC) used when a price names no currency
+    language: str | None = None  # ISO 639-1 hint for dates and morphology
+
+    @field_validator("country", "currency", "language")
+    @classmethod
+    def _upper_lower(cls, v: str | None, info) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        return v.lower() if info.field_name == "language" else v.upper()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RawPost(BaseModel):
+    """One post or listing as collected, before normalisation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str  # key of the source (site name or channel username)
+    external_id: str  # id unique within the source (listing id, message id)
+    text: str
+    url: str | None = None
+    author: str | None = None  # raw handle; pseudonymised before storage, never stored as is
+    posted_at: datetime | None = None
+    edited_at: datetime | None = None
+    collected_at: datetime = Field(default_factory=_utcnow)
+    hints: SourceHints = Field(default_factory=SourceHints)
+    extra: dict[str, Any] = Field(default_factory=dict)  # collector-specific facts (stock, forward origin)
+
+    @field_validator("source", "external_id", mode="before")
+    @classmethod
+    def _key(cls, v: Any) -> str:
+        v = "" if v is None else str(v).strip()
+        if not v:
+            raise ValueError("is empty")
+        return v
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v or not v.strip():
+            raise ValueError("is empty")
+        return v
+
+    @field_validator("posted_at", "edited_at", "collected_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        # Naive datetimes are taken as UTC so comparisons across sources are meaningful.
+        if v is not None and v.tzinfo is None:
+            v = v.replace(tzinfo=timezone.utc)
+        return v
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            reasons = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'post'} {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise InvalidPost(
+                f"post {data.get('source', '?')}/{data.get('external_id', '?')} rejected: {reasons}"
+            ) from None

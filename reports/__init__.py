@@ -1,0 +1,1 @@
+"""Reports: trend series, exports, signals and digests computed from storage."""

@@ -1,0 +1,1 @@
+"""Operations: configuration, the `npswatch` command line and (later) the APScheduler service."""

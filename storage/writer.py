@@ -1,0 +1,304 @@
+"""Bulk writer: RawPosts in, rows out, through SQLAlchemy Core with the dialect's `insert ... on conflict`.
+
+One call writes one batch in one transaction, so a failure leaves nothing half-written:
+- sources are created on first sight;
+- a post new to (source, external id) is inserted; the same post again changes nothing but `last_seen`;
+  a changed text keeps the old text in `post_version` and bumps `post.version`;
+- facts (mentions, offers) are derived from the stored, pseudonymised text and replaced per post whenever
+  the text is new or changed; candidates are counted once per post that first shows them.
+Author handles and identifiers inside the text are pseudonymised here, before anything reaches the database.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, case, delete, select, tuple_, update
+
+from pipelines.facts import Facts, RegionFact, SubstanceFact
+from pipelines.privacy import Pseudonymiser
+from pipelines.rawpost import RawPost, SourceHints
+
+from . import models as m
+
+Extractor = Callable[[str, SourceHints, datetime | None], Facts]
+
+_CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
+
+T_SOURCE = m.Source.__table__
+T_POST = m.Post.__table__
+T_VERSION = m.PostVersion.__table__
+T_SUBSTANCE = m.Substance.__table__
+T_REGION = m.Region.__table__
+T_MENTION = m.Mention.__table__
+T_OFFER = m.Offer.__table__
+T_CANDIDATE = m.Candidate.__table__
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0  # text changed: a new version
+    unchanged: int = 0
+    mentions: int = 0
+    offers: int = 0
+    candidates: int = 0
+
+    def __iadd__(self, other: "WriteResult") -> "WriteResult":
+        for f in self.__dataclass_fields__:
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        return self
+
+
+def upsert(conn: Connection, table, rows: Sequence[dict[str, Any]], index: list[str], update_cols=None):
+    """`INSERT ... ON CONFLICT (index) DO NOTHING | DO UPDATE` for SQLite and PostgreSQL."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    if update_cols:
+        stmt = stmt.on_conflict_do_update(index_elements=index, set_=update_cols(stmt.excluded))
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=index)
+    conn.execute(stmt, list(rows))
+
+
+def _chunks(items: Sequence, n: int = _CHUNK) -> Iterable[Sequence]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def _ids_by_key(conn: Connection, table, keys: Iterable[str]) -> dict[str, int]:
+    keys = list(dict.fromkeys(keys))
+    out: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        out.update((k, i) for k, i in conn.execute(select(table.c.key, table.c.id).where(table.c.key.in_(chunk))))
+    return out
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class PostWriter:
+    """Writes batches of RawPosts. Build once per process; `write()` is safe to call from any thread."""
+
+    def __init__(self, engine: Engine, pseudonymiser: Pseudonymiser, extractor: Extractor | None = None) -> None:
+        self.engine = engine
+        self.pseudonymiser = pseudonymiser
+        self.extractor = extractor
+
+    # -- public ---------------------------------------------------------------------------------------
+    def write(self, posts: Sequence[RawPost], *, source_kind: str = "web") -> WriteResult:
+        if not posts:
+            return WriteResult()
+        batch: dict[tuple[str, str], RawPost] = {}
+        for p in posts:  # the same post twice in a batch: the last one wins
+            batch[(p.source, p.external_id)] = p
+        with self.engine.begin() as conn:
+            return self._write(conn, list(batch.values()), source_kind)
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def _write(self, conn: Connection, posts: list[RawPost], source_kind: str) -> WriteResult:
+        now = _now()
+        source_ids = self._sources(conn, posts, source_kind, now)
+        ps = self.pseudonymiser
+        prepared = []
+        for p in posts:
+            text = ps.scrub(p.text)
+            prepared.append((p, source_ids[p.source], text, text_hash(text)))
+
+        existing = self._existing(conn, [(sid, p.external_id) for p, sid, _, _ in prepared])
+        new_rows, changed, same = [], [], []
+        for p, sid, text, h in prepared:
+            old = existing.get((sid, p.external_id))
+            if old is None:
+                new_rows.append(self._post_row(p, sid, text, h, now))
+            elif old["text_hash"] != h:
+                changed.append((p, old, text, h))
+            else:
+                same.append({"b_id": old["id"], "b_seen": now})
+
+        result = WriteResult(inserted=0, updated=len(changed), unchanged=len(same))
+        if new_rows:
+            upsert(conn, T_POST, new_rows, ["source_id", "external_id"])
+            inserted = self._existing(conn, [(r["source_id"], r["external_id"]) for r in new_rows])
+            result.inserted = len(new_rows)
+        else:
+            inserted = {}
+        if changed:
+            conn.execute(
+                T_VERSION.insert(),
+                [
+                    {
+                        "post_id": old["id"],
+                        "version": old["version"],
+                        "text": old["text"],
+                        "text_hash": old["text_hash"],
+                        "edited_at": old["edited_at"],
+                        "collected_at": old["collected_at"],
+                    }
+                    for _, old, _, _ in changed
+                ],
+            )
+            conn.execute(
+                update(T_POST)
+                .where(T_POST.c.id == bindparam("b_id"))
+                .values(
+                    text=bindparam("b_text"),
+                    text_hash=bindparam("b_hash"),
+                    version=T_POST.c.version + 1,
+                    edited_at=bindparam("b_edited"),
+                    collected_at=bindparam("b_collected"),
+                    last_seen=bindparam("b_seen"),
+                ),
+                [
+                    {
+                        "b_id": old["id"],
+                        "b_text": text,
+                        "b_hash": h,
+                        "b_edited": p.edited_at or p.collected_at,
+                        "b_collected": p.collected_at,
+                        "b_seen": now,
+                    }
+                    for p, old, text, h in changed
+                ],
+            )
+        if same:
+            conn.execute(update(T_POST).where(T_POST.c.id == bindparam("b_id")).values(last_seen=bindparam("b_seen")), same)
+
+        if self.extractor is not None:
+            todo = []  # (post_id, RawPost, stored text, first sight of the post)
+            by_key = {(sid, p.external_id): (p, text) for p, sid, text, _ in prepared}
+            for key, row in inserted.items():
+                p, text = by_key[key]
+                todo.append((row["id"], p, text, True))
+            for p, old, text, _ in changed:
+                todo.append((old["id"], p, text, False))
+            self._facts(conn, todo, result)
+        return result
+
+    def _sources(self, conn: Connection, posts: list[RawPost], kind: str, now: datetime) -> dict[str, int]:
+        rows = {}
+        for p in posts:
+            rows.setdefault(
+                p.source,
+                {
+                    "key": p.source,
+                    "kind": kind,
+                    "name": p.source,
+                    "country": p.hints.country,
+                    "currency": p.hints.currency,
+                    "language": p.hints.language,
+                    "created_at": now,
+                },
+            )
+        upsert(conn, T_SOURCE, list(rows.values()), ["key"])
+        return _ids_by_key(conn, T_SOURCE, rows)
+
+    def _existing(self, conn: Connection, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict]:
+        out: dict[tuple[int, str], dict] = {}
+        cols = [T_POST.c.id, T_POST.c.source_id, T_POST.c.external_id, T_POST.c.text, T_POST.c.text_hash,
+                T_POST.c.version, T_POST.c.edited_at, T_POST.c.collected_at]
+        for chunk in _chunks(keys):
+            q = select(*cols).where(tuple_(T_POST.c.source_id, T_POST.c.external_id).in_(list(chunk)))
+            for r in conn.execute(q).mappings():
+                out[(r["source_id"], r["external_id"])] = dict(r)
+        return out
+
+    def _post_row(self, p: RawPost, sid: int, text: str, h: str, now: datetime) -> dict[str, Any]:
+        return {
+            "source_id": sid,
+            "external_id": p.external_id,
+            "url": p.url,
+            "author": self.pseudonymiser.handle(p.author),
+            "text": text,
+            "text_hash": h,
+            "version": 1,
+            "posted_at": p.posted_at,
+            "edited_at": p.edited_at,
+            "deleted_at": None,
+            "collected_at": p.collected_at,
+            "first_seen": now,
+            "last_seen": now,
+            "extra": p.extra or None,
+        }
+
+    def _facts(self, conn: Connection, todo: list[tuple[int, RawPost, str, bool]], result: WriteResult) -> None:
+        if not todo:
+            return
+        extracted = [(pid, p, fresh, self.extractor(text, p.hints, p.posted_at)) for pid, p, text, fresh in todo]
+        substances: dict[str, SubstanceFact] = {}
+        regions: dict[str, RegionFact] = {}
+        for _, _, _, f in extracted:
+            for s in f.substances:
+                substances.setdefault(s.key, s)
+            for o in f.offers:
+                substances.setdefault(o.substance.key, o.substance)
+                if o.region:
+                    regions.setdefault(o.region.key, o.region)
+            for rs in f.mention_regions.values():
+                for r in rs:
+                    regions.setdefault(r.key, r)
+            for r in f.regions:
+                regions.setdefault(r.key, r)
+        upsert(conn, T_SUBSTANCE, [{"key": s.key, "canonical": s.canonical, "class": s.cls, "origin": "lexicon"}
+                                   for s in substances.values()], ["key"])
+        upsert(conn, T_REGION, [{"key": r.key, "level": r.level, "geonameid": r.geonameid, "name": r.name,
+                                 "country": r.country} for r in regions.values()], ["key"])
+        sub_ids = _ids_by_key(conn, T_SUBSTANCE, substances)
+        reg_ids = _ids_by_key(conn, T_REGION, regions)
+
+        post_ids = [pid for pid, *_ in extracted]
+        for chunk in _chunks(post_ids):
+            conn.execute(delete(T_MENTION).where(T_MENTION.c.post_id.in_(chunk)))
+            conn.execute(delete(T_OFFER).where(T_OFFER.c.post_id.in_(chunk)))
+
+        mentions, offers, cands = [], [], {}
+        for pid, p, fresh, f in extracted:
+            observed = p.posted_at or p.collected_at
+            for s in f.substances:
+                for r in f.mention_regions.get(s.key) or (None,):
+                    mentions.append({"post_id": pid, "substance_id": sub_ids[s.key],
+                                     "region_id": reg_ids[r.key] if r else None,
+                                     "matched": s.matched[:200], "observed_at": observed})
+            for o in f.offers:
+                offers.append({
+                    "post_id": pid, "substance_id": sub_ids[o.substance.key],
+                    "region_id": reg_ids[o.region.key] if o.region else None,
+                    "quantity": o.quantity, "unit": o.unit, "grams": o.grams, "price": o.price,
+                    "currency": o.currency, "price_per_gram": o.price_per_gram,
+                    "price_per_gram_usd": o.price_per_gram_usd, "observed_at": observed})
+            for c in f.candidates:
+                key = c.name.casefold()
+                row = cands.setdefault(key, {"key": key, "name": c.name, "class": c.cls, "first_seen": observed,
+                                             "last_seen": observed, "posts": 0, "status": "new"})
+                row["posts"] += 1 if fresh else 0
+                if observed and row["first_seen"] and observed < row["first_seen"]:
+                    row["first_seen"] = observed
+                if observed and row["last_seen"] and observed > row["last_seen"]:
+                    row["last_seen"] = observed
+        if mentions:
+            conn.execute(T_MENTION.insert(), mentions)
+        if offers:
+            conn.execute(T_OFFER.insert(), offers)
+        if cands:
+            c = T_CANDIDATE.c
+            upsert(conn, T_CANDIDATE, list(cands.values()), ["key"], lambda ex: {
+                "posts": c.posts + ex.posts,
+                "first_seen": case((ex.first_seen < c.first_seen, ex.first_seen), else_=c.first_seen),
+                "last_seen": case((ex.last_seen > c.last_seen, ex.last_seen), else_=c.last_seen),
+            })
+        result.mentions += len(mentions)
+        result.offers += len(offers)
+        result.candidates += len(cands)

@@ -1,0 +1,159 @@
+"""Storage on SQLite and PostgreSQL: migrations, idempotent ingest, post versions, facts per post."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, inspect, select, text
+
+from pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
+from pipelines.rawpost import InvalidPost, RawPost
+from storage import models as m
+from storage.db import SchemaError, check_schema, current_revision, downgrade, head_revision, make_engine, upgrade
+from storage.writer import PostWriter
+
+TABLES = {"source", "post", "post_version", "substance", "substance_alias", "region", "mention", "offer",
+          "candidate", "crawl_run", "checkpoint"}
+
+MEPH = SubstanceFact("mephedrone", "mephedrone", "synthetic_cathinone", "меф")
+SALT = SubstanceFact("salt-kind", None, "synthetic_cathinone", "соль")
+ALMATY = RegionFact("city", 1526384, "Almaty", "KZ")
+
+
+def tiny_extractor(text, hints, posted_at):
+    """A deterministic stand-in for the extractor: storage tests check storage, not extraction."""
+    subs = tuple(s for word, s in (("меф", MEPH), ("соль", SALT)) if word in text.lower())
+    regions = (ALMATY,) if "Алматы" in text else ()
+    offers = ()
+    if subs and "4500" in text:
+        offers = (OfferFact(subs[0], 1.0, "g", 1.0, 4500.0, hints.currency or "KZT", 4500.0, None,
+                            regions[0] if regions else None),)
+    cands = (CandidateFact("ZZ-TESTINACA", "synthetic_cannabinoid"),) if "ZZ-TESTINACA" in text else ()
+    return Facts(substances=subs, offers=offers, regions=regions, candidates=cands,
+                 mention_regions={s.key: regions for s in subs})
+
+
+def post(ext="1", text="меф 1г 4500 Алматы", **kw):
+    base = dict(source="fixture-shop", external_id=ext, text=text, author="@synthetic_vendor_01",
+                posted_at=datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+    return RawPost(**(base | kw))
+
+
+def count(engine, table):
+    with engine.connect() as c:
+        return c.execute(select(func.count()).select_from(text(table))).scalar_one()
+
+
+def test_migration_from_empty_database_creates_every_table(db_url):
+    eng = make_engine(db_url)
+    with pytest.raises(SchemaError, match="npswatch db upgrade"):
+        check_schema(eng)
+    before, after = upgrade(eng)
+    assert before is None and after == head_revision()
+    check_schema(eng)
+    assert TABLES <= set(inspect(eng).get_table_names())
+    # and back down, and up again: migrations are reversible on both dialects
+    downgrade(eng, "base")
+    assert current_revision(eng) is None
+    assert not (TABLES & set(inspect(eng).get_table_names()))
+    upgrade(eng)
+    assert current_revision(eng) == head_revision()
+    eng.dispose()
+
+
+def test_out_of_date_schema_is_refused_with_the_fix(db_url):
+    eng = make_engine(db_url)
+    upgrade(eng)
+    with eng.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    with pytest.raises(SchemaError, match=r"revision older.*npswatch db upgrade"):
+        check_schema(eng)
+    eng.dispose()
+
+
+def test_same_post_twice_is_one_row(engine, pseudonymiser):
+    w = PostWriter(engine, pseudonymiser, tiny_extractor)
+    r1 = w.write([post()])
+    r2 = w.write([post()])
+    assert (r1.inserted, r2.inserted, r2.unchanged) == (1, 0, 1)
+    assert count(engine, "post") == 1
+    assert count(engine, "offer") == 1 and count(engine, "mention") == 1
+    assert count(engine, "post_version") == 0
+
+
+def test_duplicate_inside_one_batch_is_one_row(engine, pseudonymiser):
+    PostWriter(engine, pseudonymiser).write([post(), post(), post(ext="2")])
+    assert count(engine, "post") == 2
+
+
+def test_changed_text_keeps_old_version_and_replaces_facts(engine, pseudonymiser):
+    w = PostWriter(engine, pseudonymiser, tiny_extractor)
+    w.write([post(text="меф 1г 4500 Алматы")])
+    r = w.write([post(text="соль и меф, всё продано")])
+    assert r.updated == 1
+    with engine.connect() as c:
+        p = c.execute(select(m.Post.__table__)).mappings().one()
+        versions = c.execute(select(m.PostVersion.__table__)).mappings().all()
+    assert p["version"] == 2 and p["text"] == "соль и меф, всё продано"
+    assert [(v["version"], v["text"]) for v in versions] == [(1, "меф 1г 4500 Алматы")]
+    # facts follow the current text: the offer is gone, two substances are mentioned
+    assert count(engine, "offer") == 0
+    assert count(engine, "mention") == 2
+
+
+def test_handles_and_phones_are_pseudonymised_before_storage(engine, pseudonymiser):
+    PostWriter(engine, pseudonymiser).write([post(text="меф, пишите @synthetic_vendor_01 или +7 000 000-00-01")])
+    with engine.connect() as c:
+        row = c.execute(select(m.Post.__table__)).mappings().one()
+    assert row["author"] == pseudonymiser.handle("synthetic_vendor_01")
+    assert "synthetic_vendor_01" not in row["text"] and "000-00-01" not in row["text"]
+    assert pseudonymiser.handle("synthetic_vendor_01") in row["text"]
+
+
+def test_offer_rows_carry_substance_region_and_time(engine, pseudonymiser):
+    PostWriter(engine, pseudonymiser, tiny_extractor).write([post()])
+    with engine.connect() as c:
+        row = c.execute(text(
+            "SELECT s.canonical, s.class, r.name, r.geonameid, o.price, o.currency, o.observed_at "
+            "FROM offer o JOIN substance s ON s.id = o.substance_id JOIN region r ON r.id = o.region_id"
+        )).one()
+    assert row[:6] == ("mephedrone", "synthetic_cathinone", "Almaty", 1526384, 4500.0, "KZT")
+    assert str(row[6]).startswith("2026-03-01 12:00")
+
+
+def test_candidates_counted_once_per_post(engine, pseudonymiser):
+    w = PostWriter(engine, pseudonymiser, tiny_extractor)
+    w.write([post("1", "новинка ZZ-TESTINACA"), post("2", "снова ZZ-TESTINACA", posted_at=datetime(2026, 4, 2, tzinfo=timezone.utc))])
+    w.write([post("1", "новинка ZZ-TESTINACA")])  # re-ingest: no new count
+    with engine.connect() as c:
+        cand = c.execute(select(m.Candidate.__table__)).mappings().one()
+    assert cand["posts"] == 2 and cand["name"] == "ZZ-TESTINACA"
+    assert str(cand["first_seen"]).startswith("2026-03-01") and str(cand["last_seen"]).startswith("2026-04-02")
+
+
+def test_invalid_post_is_rejected_and_nothing_stored_is_touched(engine, pseudonymiser):
+    w = PostWriter(engine, pseudonymiser, tiny_extractor)
+    w.write([post()])
+    with pytest.raises(InvalidPost, match="text is empty"):
+        w.write([post(), post(ext="2", text="  ")])
+    with pytest.raises(InvalidPost, match="external_id is empty"):
+        post(ext="")
+    assert count(engine, "post") == 1 and count(engine, "offer") == 1
+
+
+def test_failed_batch_rolls_back_whole(engine, pseudonymiser):
+    def broken(text, hints, posted_at):
+        raise RuntimeError("extractor bug")
+
+    PostWriter(engine, pseudonymiser, tiny_extractor).write([post()])
+    with pytest.raises(RuntimeError):
+        PostWriter(engine, pseudonymiser, broken).write([post("2"), post("3")])
+    assert count(engine, "post") == 1
+
+
+def test_bulk_batch(engine, pseudonymiser):
+    posts = [post(str(i), f"меф 1г 4500 Алматы #{i}") for i in range(1200)]
+    r = PostWriter(engine, pseudonymiser, tiny_extractor).write(posts)
+    assert r.inserted == 1200 and count(engine, "offer") == 1200
+    r = PostWriter(engine, pseudonymiser, tiny_extractor).write(posts)
+    assert r.unchanged == 1200 and count(engine, "post") == 1200
