@@ -36,7 +36,7 @@ def example(text: str) -> str:
 
 
 def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -131,5 +131,7 @@ def demo(ctx: typer.Context) -> None:
     run(lambda: run_demo(ctx.obj, out))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+
+
+# Commands defined in their own modules register themselves on `app` when imported.
+from . import cli_extract  # noqa: E402,F401

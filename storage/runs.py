@@ -1,0 +1,26 @@
+"""Job history (`crawl_run`): start a run, finish it with counts, mark interrupted ones."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, insert, update
+
+from . import models as m
+
+T_RUN = m.CrawlRun.__table__
+
+
+def start_run(engine: Engine, kind: str, source: str | None = None) -> int:
+    with engine.begin() as c:
+        return c.execute(
+            insert(T_RUN).values(kind=kind, source=source, started_at=datetime.now(timezone.utc), status="running",
+                                 items=0, errors=0).returning(T_RUN.c.id)
+        ).scalar_one()
+
+
+def finish_run(engine: Engine, run_id: int, *, status: str = "ok", items: int = 0, errors: int = 0,
+               message: str | None = None) -> None:
+    with engine.begin() as c:
+        c.execute(update(T_RUN).where(T_RUN.c.id == run_id).values(
+            finished_at=datetime.now(timezone.utc), status=status, items=items, errors=errors,
+            message=(message or None) and message[:2000]))
