@@ -135,3 +135,4 @@ def demo(ctx: typer.Context) -> None:
 
 # Commands defined in their own modules register themselves on `app` when imported.
 from . import cli_extract  # noqa: E402,F401
+from . import cli_fx  # noqa: E402,F401

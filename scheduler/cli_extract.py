@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .cli import app, example, fail, out
+from .cli import app, example, fail, out, run
 
 
 def _read_lines(file: Optional[Path]):
@@ -53,10 +53,8 @@ def _hints(obj: dict, n: int):
         fail(f"line {n}: bad source hints ({exc})")
 
 
-def _extract_all(lines):
-    from pipelines.extract import default_extractor
-
-    x = default_extractor()
+def _extract_all(ctx: typer.Context, lines):
+    x = run(lambda: ctx.obj.extractor(ctx.obj.optional_engine()))
     for n, obj in lines:
         facts = x.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
         yield obj, facts.to_json(obj["id"])
@@ -64,17 +62,19 @@ def _extract_all(lines):
 
 @app.command(epilog=example("echo '{\"id\": 1, \"text\": \"меф 1г 4500₽ Москва\"}' | npswatch extract"))
 def extract(
+    ctx: typer.Context,
     file: Optional[Path] = typer.Argument(None, help="JSON Lines with `id`, `text`, optional `posted_at` and `source` hints; default stdin."),
 ) -> None:
     """Extract substances, offers, regions and new-name candidates: one JSON object per input line, same order."""
     write = sys.stdout.write
-    for _, result in _extract_all(_read_lines(file)):
+    for _, result in _extract_all(ctx, _read_lines(file)):
         write(json.dumps(result, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 
 @app.command("eval", epilog=example("npswatch eval tests/data/labelled.jsonl --misses"))
 def eval_(
+    ctx: typer.Context,
     gold: Path = typer.Argument(..., help="Labelled JSON Lines: each line as for `extract`, with a `gold` object."),
     misses: bool = typer.Option(True, "--misses/--no-misses", help="List the lines the extractor got wrong."),
     min_f1: float = typer.Option(0.0, "--min-f1", help="Exit 1 when any field's F1 is below this."),
@@ -85,7 +85,7 @@ def eval_(
 
     cases, preds = [], {}
     sink = open(predictions, "w", encoding="utf-8") if predictions else None
-    for obj, result in _extract_all(_read_lines(gold)):
+    for obj, result in _extract_all(ctx, _read_lines(gold)):
         if "gold" not in obj:
             fail(f"{gold}: line with id {obj['id']!r} has no `gold`")
         cases.append(obj)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -37,10 +38,30 @@ class App:
     def pseudonymiser(self) -> Pseudonymiser:
         return Pseudonymiser(self.settings.privacy_key())
 
-    def writer(self, extract: bool = True) -> PostWriter:
-        extractor = None
-        if extract:
-            from pipelines.extract import default_extractor
+    def extractor(self, engine: Engine | None = None):
+        """The default extractor, with the central-bank rates imported into `engine` (if any) added."""
+        from pipelines.extract import default_extractor
+        from pipelines.fx import RateBook
+        from storage.fxstore import load_rates
 
-            extractor = default_extractor().for_storage
-        return PostWriter(self.checked_engine(), self.pseudonymiser, extractor)
+        x = default_extractor()
+        rates = load_rates(engine) if engine is not None else []
+        return x.with_rates(RateBook(rates)) if rates else x
+
+    def optional_engine(self) -> Engine | None:
+        """The engine if the configured database exists with a current schema, else None (no side effects)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.settings.database_url)
+        if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
+            return None
+        try:
+            check_schema(self.engine)
+        except Exception:  # noqa: BLE001 - unreachable or old database: work without it
+            return None
+        return self.engine
+
+    def writer(self, extract: bool = True) -> PostWriter:
+        engine = self.checked_engine()
+        extractor = self.extractor(engine).for_storage if extract else None
+        return PostWriter(engine, self.pseudonymiser, extractor)
