@@ -1,0 +1,58 @@
+"""`npswatch demo` end to end, as a user runs it: a real subprocess, a real loopback server, SQLite."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = str(Path(sys.executable).with_name("npswatch"))
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    (d / "npswatch.toml").write_text('data_dir = "data"\n')
+    return d
+
+
+def run_demo(d: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NPSWATCH_")} | {"COLUMNS": "160"}
+    return subprocess.run([EXE, "--config", str(d / "npswatch.toml"), "demo"], cwd=d, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as c:
+        return {t: c.execute(f"select count(*) from {t}").fetchone()[0]
+                for t in ("source", "post", "offer", "mention", "region", "substance")}
+
+
+def test_demo_crawls_extracts_and_stores(demo_dir):
+    r = run_demo(demo_dir)
+    assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-3000:]
+    db = demo_dir / "data" / "npswatch.db"
+    assert str(db) in r.stdout.replace("\n", "")
+    n = counts(db)
+    assert n["source"] == 3 and n["post"] > 50
+    assert n["offer"] > 50 and n["substance"] >= 5 and n["region"] >= 8
+    for label in ("posts", "offers", "substances", "cities", "date span"):
+        assert label in r.stdout
+    with sqlite3.connect(db) as c:
+        cur = {row[0] for row in c.execute("select distinct currency from offer where currency is not null")}
+        countries = {row[0] for row in c.execute("select distinct country from region")}
+        authors = [row[0] for row in c.execute("select author from post where author is not null")]
+    assert len(cur) >= 4 and len(countries) >= 4
+    assert authors and all(a.startswith("u_") for a in authors)  # pseudonyms, never raw handles
+
+
+def test_demo_rerun_adds_nothing_twice(demo_dir):
+    db = demo_dir / "data" / "npswatch.db"
+    before = counts(db)
+    r = run_demo(demo_dir)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert counts(db) == before
+    assert "0 new posts" in r.stdout
