@@ -1,0 +1,43 @@
+"""Scrapy settings of the npswatch crawlers: polite, honest, bounded.
+
+`crawlers.webcrawl.crawl_sites` loads this module; a site definition's `[politeness]` table then
+sets ROBOTSTXT_OBEY, DOWNLOAD_DELAY, CONCURRENT_REQUESTS_PER_DOMAIN and AUTOTHROTTLE_ENABLED for its
+own crawler (spider priority), and `settings_overrides` (command-line priority) beat both.
+
+>>> USER_AGENT.startswith("npswatch/"), ROBOTSTXT_OBEY, DOWNLOAD_MAXSIZE // 2**20
+(True, True, 4)
+"""
+
+BOT_NAME = "npswatch"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+# Say who we are; the contact address lives in the deployment's config, not in code.
+USER_AGENT = "npswatch/0.1 (+public-health research; contact in config)"
+ROBOTSTXT_OBEY = True
+
+CONCURRENT_REQUESTS = 16  # requests in flight over all sites of one crawler process
+CONCURRENT_REQUESTS_PER_DOMAIN = 2  # requests in flight per site (a site's politeness.concurrency wins)
+DOWNLOAD_DELAY = 1.0  # seconds between requests to one site (politeness.download_delay wins)
+DOWNLOAD_DELAY_JITTER = 0.5  # delays vary by ±50%, so requests do not tick like a metronome
+
+AUTOTHROTTLE_ENABLED = True  # adapt the delay to the site's latency, never below DOWNLOAD_DELAY
+AUTOTHROTTLE_START_DELAY = 2.0  # seconds
+AUTOTHROTTLE_MAX_DELAY = 30.0  # seconds
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0  # average parallel requests per site
+
+DOWNLOAD_TIMEOUT = 30  # seconds per request
+DOWNLOAD_MAXSIZE = 4 * 1024 * 1024  # bytes (4 MiB); also caps the decompressed size of gzip bodies
+DOWNLOAD_WARNSIZE = 1 * 1024 * 1024  # bytes (1 MiB): log pages larger than this
+DNS_TIMEOUT = 20  # seconds
+RETRY_ENABLED = True
+RETRY_TIMES = 2  # extra attempts after the first (so 3 requests at most)
+REDIRECT_MAX_TIMES = 5  # redirects followed per request
+
+TELNETCONSOLE_ENABLED = False  # no open console port
+LOG_LEVEL = "INFO"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# REQUEST_FINGERPRINTER_IMPLEMENTATION is gone in Scrapy >= 2.12 (the 2.7 fingerprinter is the only one).
+
+ITEM_PIPELINES = {"crawlers.itempipelines.RawPostBatchPipeline": 300}
+NPSWATCH_BATCH_SIZE = 200  # RawPost items per on_batch call
