@@ -325,3 +325,7 @@ def load_sites(folder: str | Path, pattern: str = "*.toml") -> list[SiteDef]:
         seen[site.name] = path
         sites.append(site)
     return sites
+
+
+# The definitions of the built-in fixture market's three layouts (used by `npswatch demo` and the tests).
+FIXTURE_SITES_DIR = Path(__file__).with_name("sites")

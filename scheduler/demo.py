@@ -46,7 +46,8 @@ def run_demo(app: App, out: Console) -> WriteResult:
                 f"{total.offers} offers"))
 
         try:
-            stats = crawl_sites(sites, base_url=server.base_url, on_batch=on_batch)
+            stats = crawl_sites(sites, base_url=server.base_url, on_batch=on_batch,
+                                settings_overrides={"LOG_LEVEL": "WARNING"})
         except BaseException as exc:
             finish_run(engine, run_id, status="failed", items=total.inserted, message=repr(exc))
             raise

@@ -50,6 +50,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._respond(False)
 
+    def date_time_string(self, timestamp=None) -> str:
+        # The market lives at its own "now": the Date header says so, and relative dates on its pages
+        # ("вчера в 15:30") resolve against it exactly as they would against a real site's clock.
+        from email.utils import format_datetime
+
+        return format_datetime(self.server.owner.market.now, usegmt=True)
+
     def log_message(self, format: str, *args) -> None:  # keep test output quiet; the log is in memory
         pass
 
