@@ -191,3 +191,8 @@ class FxRate(SQLModel, table=True):
     currency: str = Field(max_length=8)
     units_per_usd: float
     origin: str = Field(max_length=40)
+
+
+# Each feature's own tables live in their own module; importing them here registers them on `metadata`
+# (Alembic and `create_all` see one schema).
+from . import tables_reports, tables_telegram  # noqa: E402,F401

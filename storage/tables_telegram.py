@@ -1,0 +1,2 @@
+"""Tables of the Telegram collection feature (discovered channels). Migration 0004."""
+from __future__ import annotations
