@@ -1,0 +1,211 @@
+"""The substance lexicon (pipelines/data/lexicon.toml) as typed, cached objects, and the string folding shared by
+the matcher (pipelines/substances.py), the form generator (tools/build_lexicon_forms.py) and the new-name
+detector (pipelines/candidates.py).
+
+The TOML file is the reviewed source of truth. Inflected forms of its phrases are precomputed by
+tools/build_lexicon_forms.py into lexicon_forms.json, so nothing here imports pymorphy3; separator, alpha and
+look-alike variants of code names are cheap and are made at load time by `variants()`.
+
+>>> lex = load_lexicon()
+>>> lex.by_key["mephedrone"].canonical, lex.by_key["mephedrone"].cls
+('mephedrone', 'synthetic_cathinone')
+>>> lex.by_key["salt"].canonical is None
+True
+>>> match_fold("Мефедрон 4-MMC")
+'мефедрон 4-mmc'
+>>> sorted(variants("5f-mdmb-pica"))[:4]
+['5f mdmb pica', '5f mdmb-pica', '5f mdmbpica', '5f-mdmb pica']
+>>> sorted(variants("alpha-pvp") & {"α-pvp", "a-pvp", "apvp", "alpha pvp", "a pvp"})
+['a-pvp', 'alpha pvp', 'apvp', 'α-pvp']
+>>> name_key("α-PVP") == name_key("alpha PVP")
+True
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pipelines.text import _TO_CYR, clean
+
+__all__ = [
+    "CLASSES", "LANGUAGES", "Alias", "Entry", "Lexicon", "load_lexicon", "parse_lexicon", "load_forms", "match_fold",
+    "lower_same_length", "name_key", "variants", "phrase_forms", "join_words", "lexicon_sha256", "LEXICON_PATH",
+    "FORMS_PATH",
+]
+
+DATA = Path(__file__).resolve().parent / "data"
+LEXICON_PATH = DATA / "lexicon.toml"
+FORMS_PATH = DATA / "lexicon_forms.json"
+
+CLASSES = ("synthetic_cathinone", "synthetic_cannabinoid", "cannabis", "opioid", "stimulant", "hallucinogen",
+           "dissociative", "sedative", "other")
+LANGUAGES = ("ru", "kk", "ky", "uz", "uz_cyrl", "tg", "zh", "en", "intl", "emoji")
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    text: str
+    lang: str
+    ambiguous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    canonical: str | None
+    cls: str
+    aliases: tuple[Alias, ...]
+    systematic: str | None = None
+    note: str | None = None
+    domains: tuple[str, ...] = ()
+    exclude_forms: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    entries: tuple[Entry, ...]
+    suffixes: dict[str, tuple[str, ...]]
+    cues_strong: tuple[tuple[str, str], ...]  # (lang, phrase)
+    cues_weak: tuple[tuple[str, str], ...]
+    salary: tuple[tuple[str, str], ...]
+    negatives: tuple[tuple[str, str], ...]
+    domains: dict[str, tuple[tuple[str, str], ...]]
+    not_drugs: tuple[dict, ...]
+    by_key: dict[str, Entry] = field(default_factory=dict)
+
+    def phrases(self) -> list[tuple[str, str]]:
+        """Every (lang, phrase) that gets inflected forms: aliases, cues, salary words, negatives, domain words."""
+        out = [(a.lang, a.text) for e in self.entries for a in e.aliases]
+        out += list(self.cues_strong) + list(self.cues_weak) + list(self.salary) + list(self.negatives)
+        out += [p for words in self.domains.values() for p in words]
+        return sorted(set(out))
+
+
+def _by_lang(table: dict | None) -> tuple[tuple[str, str], ...]:
+    return tuple((lang, text) for lang, texts in (table or {}).items() for text in texts)
+
+
+def parse_lexicon(text: str) -> Lexicon:
+    data = tomllib.loads(text)
+    entries = []
+    for raw in data["substance"]:
+        aliases = [Alias(t, lang, False) for lang, ts in raw.get("aliases", {}).items() for t in ts]
+        aliases += [Alias(t, lang, True) for lang, ts in raw.get("ambiguous", {}).items() for t in ts]
+        entries.append(Entry(
+            key=raw["key"], canonical=raw.get("canonical"), cls=raw["class"], aliases=tuple(aliases),
+            systematic=raw.get("systematic"), note=raw.get("note"), domains=tuple(raw.get("domains", ())),
+            exclude_forms=frozenset(match_fold(f) for f in raw.get("exclude_forms", ())),
+        ))
+    lex = Lexicon(
+        entries=tuple(entries),
+        suffixes={k: tuple(v) for k, v in data.get("suffixes", {}).items()},
+        cues_strong=_by_lang(data.get("cues", {}).get("strong")),
+        cues_weak=_by_lang(data.get("cues", {}).get("weak")),
+        salary=_by_lang(data.get("salary")),
+        negatives=_by_lang(data.get("negatives")),
+        domains={name: _by_lang(t) for name, t in data.get("domains", {}).items()},
+        not_drugs=tuple(data.get("not_drug", ())),
+    )
+    lex.by_key.update((e.key, e) for e in entries)
+    return lex
+
+
+@lru_cache(maxsize=1)
+def load_lexicon() -> Lexicon:
+    return parse_lexicon(LEXICON_PATH.read_text(encoding="utf-8"))
+
+
+def lexicon_sha256() -> str:
+    return hashlib.sha256(LEXICON_PATH.read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def load_forms() -> dict[str, list[str]]:
+    """Precomputed inflected forms, keyed "lang<TAB>phrase" (see tools/build_lexicon_forms.py)."""
+    try:
+        return json.loads(FORMS_PATH.read_text(encoding="utf-8"))["forms"]
+    except FileNotFoundError:  # before the first generation: every phrase stands for itself
+        return {}
+
+
+# -- folding ---------------------------------------------------------------------------------------------------
+
+def lower_same_length(s: str) -> str:
+    """str.lower(), but one character for one character, so offsets stay valid.
+
+    Only U+0130 (İ) lowercases to two characters in all of Unicode; it becomes a plain i.
+    """
+    low = s.lower()
+    if len(low) == len(s):
+        return low
+    return "".join(c.lower()[0] for c in s)
+
+
+def match_fold(s: str) -> str:
+    """What the matcher compares: clean(), lowercased (same length), ё read as е."""
+    return lower_same_length(clean(s)).replace("ё", "е")
+
+
+def name_key(name: str) -> str:
+    """Spelling-insensitive key of a substance name: 'α-PVP', 'alpha PVP' and 'Alpha-pvp' are one name."""
+    s = unicodedata.normalize("NFKC", name).lower().replace("α", "alpha")
+    return "".join(ch for ch in s if ch.isalnum())
+
+
+_SEP = re.compile(r"[-\s]+")
+_CYR_OF = {lat: _TO_CYR.get(lat.upper(), _TO_CYR.get(lat, "")).lower() for lat in "abcdefghijklmnopqrstuvwxyz"}
+
+
+def variants(form: str) -> set[str]:
+    """Spelling variants of one folded form of a code name.
+
+    - the parts of a name written with hyphens or with digits may be joined by '-', ' ' or nothing
+      (5F-MDMB-PICA, 5F MDMB PICA, 5fmdmbpica), at most 4 separators;
+    - a leading 'alpha' may be written α or a (but 'a pvp' with a space is the English article, so not that one);
+    - a Latin code made only of letters that have a Cyrillic twin is also matched in Cyrillic (4-ММС, МХЕ).
+    """
+    out = {form}
+    parts = _SEP.split(form)
+    if 1 < len(parts) <= 5 and ("-" in form or any(ch.isdigit() for ch in form)):
+        for seps in itertools.product(("-", " ", ""), repeat=len(parts) - 1):
+            out.add(parts[0] + "".join(s + p for s, p in zip(seps, parts[1:])))
+    for v in list(out):
+        if v.startswith("alpha") and len(v) > 5:
+            rest = v[5:]
+            out.add("α" + rest)
+            if not rest.startswith(" "):
+                out.add("a" + rest)
+    for v in list(out):
+        letters = [ch for ch in v if ch.isalpha()]
+        if letters and v.isascii() and all(_CYR_OF.get(ch) for ch in letters) and (len(letters) >= 3 or
+                                                                                   any(c.isdigit() for c in v)):
+            out.add("".join(_CYR_OF.get(ch, ch) for ch in v))
+    return out
+
+
+def phrase_forms(lang: str, phrase: str) -> list[str]:
+    """All folded forms of a lexicon phrase: Russian inflections precomputed with pymorphy3, the [suffixes] of
+    the agglutinative languages appended to the phrase, else the phrase itself."""
+    if lang == "ru":
+        return load_forms().get(f"{lang}\t{phrase}") or [match_fold(phrase)]
+    base = match_fold(phrase)
+    return [base] + [base + s for s in load_lexicon().suffixes.get(lang, ())]
+
+
+@lru_cache(maxsize=1)
+def join_words() -> frozenset[str]:
+    """Single-word alias forms of three or more letters: the words clean() may rebuild from spaced letters."""
+    out = set()
+    for entry in load_lexicon().entries:
+        for alias in entry.aliases:
+            for form in phrase_forms(alias.lang, alias.text):
+                if len(form) >= 3 and form.isalpha():
+                    out.add(form)
+    return frozenset(out)

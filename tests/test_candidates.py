@@ -1,0 +1,82 @@
+"""find_candidates(): names built like new substances, not in the lexicon, are reported with a guessed class."""
+import pytest
+
+from pipelines.candidates import Candidate, find_candidates
+from pipelines.substances import SubstanceMatcher
+from pipelines.text import clean
+
+M = SubstanceMatcher.default()
+
+
+def names(text, matcher=M):
+    return [(c.name, c.cls) for c in find_candidates(clean(text), matcher)]
+
+
+@pytest.mark.parametrize("name", [
+    "4F-ABUTINACA", "5F-EDMB-PICA", "CH-PIATA", "ADB-5'Br-INACA", "MDMB-5Br-INACA", "EDMB-4en-PINACA",
+    "5Cl-AB-PINACA", "ADB-P7AICA", "CUMYL-5F-P7AICA", "MMB-FUBICA", "MDMB-CHMCZCA", "ADB-PHETINACA",
+    "JWH-081", "EG-018",
+])
+def test_synthetic_cannabinoid_grammar(name):
+    assert names(f"Новинка: {name}, 5г 9000₽") == [(name, "synthetic_cannabinoid")]
+
+
+@pytest.mark.parametrize("name", [
+    "α-PHiP", "α-PCYP", "α-D2PV", "alpha-PHiP", "a-PHiP", "N-ethylheptedrone", "N-butylpentedrone",
+    "N-propylbutylone", "hexylone", "2-MMC", "3-BMC", "3-MEC", "2-CMC", "4-EMC",
+])
+def test_cathinone_grammar(name):
+    assert names(f"в наличии {name} 1г") == [(name, "synthetic_cathinone")]
+
+
+def test_cyrillic_look_alikes_in_ring_codes_are_read_as_latin():
+    assert names("2-ММС 1г 4000") == [("2-MMC", "synthetic_cathinone")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("protonitazepyne 1 мг", ("protonitazepyne", "opioid")),
+    ("N-desethyl isotonitazene", ("N-desethyl isotonitazene", "opioid")),
+    ("партия протонитазепина", ("протонитазепин", "opioid")),
+    ("ocfentanil 10 мг", ("ocfentanil", "opioid")),
+    ("flubromazepam 2 мг", ("flubromazepam", "sedative")),
+    ("25N-NBOMe марки", ("25N-NBOMe", "hallucinogen")),
+    ("2C-T-7", ("2C-T-7", "hallucinogen")),
+    ("4-HO-DiPT", ("4-HO-DiPT", "hallucinogen")),
+    ("1D-LSD", ("1D-LSD", "hallucinogen")),
+    ("3-MeO-PCE", ("3-MeO-PCE", "dissociative")),
+])
+def test_other_families(text, expected):
+    assert names(text) == [expected]
+
+
+@pytest.mark.parametrize("text", [
+    # names already in the lexicon, in any spelling
+    "5F-MDMB-PICA", "5F MDMB PICA", "MDMB-4en-PINACA", "ADB-BUTINACA", "α-PVP", "alpha-PHP", "a-PiHP",
+    "N-ethylhexedrone", "eutylone", "4-MMC", "3-CMC", "4-ММС", "isotonitazene", "carfentanil", "bromazolam",
+    "2C-B", "25I-NBOMe", "3-MeO-PCP", "JWH-018", "1P-LSD",
+    # ordinary words and codes
+    "Chica bonita", "America", "alpha-Pinene", "a-PRO team", "the alpha Centauri", "SMS-рассылка",
+    "3-комнатная квартира", "ABC-123", "iPhone 13", "Ростов-на-Дону", "мефедрон 1г 4000₽",
+])
+def test_known_names_and_ordinary_text_are_not_candidates(text):
+    assert names(text) == []
+
+
+def test_each_name_once_in_text_order_with_spans():
+    text = clean("CH-PIATA и α-PHiP, снова CH-PIATA")
+    found = find_candidates(text, M)
+    assert [c.name for c in found] == ["CH-PIATA", "α-PHiP"]
+    assert all(isinstance(c, Candidate) and text[c.start:c.end] == c.name for c in found)
+
+
+def test_confirmed_candidates_stop_being_candidates_after_overlay():
+    m = M.with_overlay([{"key": "ch-piata", "canonical": "CH-PIATA", "class": "synthetic_cannabinoid",
+                         "aliases": ["CH-PIATA"]}])
+    assert names("CH-PIATA 5г", matcher=m) == []
+
+
+def test_adversarial_input_finishes():
+    # a regex with catastrophic backtracking would not finish these
+    for text in ("A-" * 50_000, "MDMB-" * 20_000, "α-P" * 30_000, "aaaa" * 50_000 + "nitazene",
+                 "5F-" * 30_000 + "PICA", "N-ethyl" * 20_000, "ica " * 50_000):
+        assert isinstance(find_candidates(text, M), list)
