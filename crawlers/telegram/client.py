@@ -1,0 +1,221 @@
+"""The Telethon client as npswatch uses it: credentials, the session file, entity look-ups and FloodWait.
+
+- `make_client(settings)` checks the credentials (a missing or malformed one raises `CredentialError` saying
+  which config key or environment variable to set), creates `<data_dir>/telegram/<session_name>.session`
+  with mode 0600 in a 0700 folder *before* Telethon opens it, and builds the client through
+  `CLIENT_FACTORY` (the one seam tests and the offline network replace: everything above it is real).
+- Clients are built with `flood_sleep_threshold=0`, so every FloodWait comes back to us: `flood_retry`
+  logs it, sleeps the given seconds with an injectable `sleep`, and retries.
+- `EntityCache` resolves a channel username over the network once: after that from memory, and across
+  restarts from the persisted username -> id map (`telegram_entity`) plus the access hash Telethon keeps in
+  the session. Repeated `contacts.resolveUsername` calls get accounts limited for hours.
+- `redact_secrets()` makes sure the api hash never reaches a log line, whatever logs it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from telethon import TelegramClient, errors, types, utils
+
+from storage import telegram_store as store
+
+from .convert import ChannelRef, channel_key
+
+log = logging.getLogger("npswatch.telegram")
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+HOW_TO_GET = "get both at https://my.telegram.org (API development tools)"
+
+
+class CredentialError(RuntimeError):
+    """Telegram credentials are missing, malformed or refused; the message says how to fix it."""
+
+
+class NotLoggedIn(RuntimeError):
+    """The session has no authorised account; the message says to run `npswatch telegram login`."""
+
+
+def credentials(tg: Any) -> tuple[int, str]:
+    """(api_id, api_hash) from the `[telegram]` settings, or CredentialError naming the key to set."""
+    api_hash = tg.api_hash.get_secret_value().strip()
+    missing = []
+    if not tg.api_id:
+        missing.append("telegram.api_id (config file) or NPSWATCH_TELEGRAM__API_ID")
+    if not api_hash:
+        missing.append("NPSWATCH_TELEGRAM__API_HASH (environment) or telegram.api_hash")
+    if missing:
+        raise CredentialError(f"Telegram API credentials missing: set {' and '.join(missing)}; {HOW_TO_GET}")
+    if not re.fullmatch(r"[0-9a-fA-F]{32}", api_hash):
+        raise CredentialError(
+            "telegram api_hash is not the 32-character hex string Telegram issues: check "
+            f"NPSWATCH_TELEGRAM__API_HASH or telegram.api_hash; {HOW_TO_GET}")
+    return int(tg.api_id), api_hash
+
+
+def session_path(settings: Any) -> Path:
+    return settings.data_path / "telegram" / f"{settings.telegram.session_name}.session"
+
+
+def prepare_session_file(path: Path) -> Path:
+    """Create the session file (and its folder) private to this user before Telethon writes secrets in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.chmod(path, 0o600)  # SQLite gives its journal files the database file's mode
+    return path
+
+
+def build_client(session: Any, api_id: int, api_hash: str, **kwargs: Any) -> TelegramClient:
+    """The network boundary: a real Telethon client. Replaced by `offline.OfflineNetwork.factory` in tests."""
+    return TelegramClient(session, api_id, api_hash, **kwargs)
+
+
+CLIENT_FACTORY: Callable[..., TelegramClient] = build_client
+
+
+def make_client(settings: Any) -> TelegramClient:
+    api_id, api_hash = credentials(settings.telegram)
+    path = prepare_session_file(session_path(settings))
+    redact_secrets(api_hash)
+    return CLIENT_FACTORY(
+        str(path), api_id, api_hash,
+        flood_sleep_threshold=0,  # every FloodWait comes back to flood_retry: logged, waited, resumed
+        sequential_updates=True,  # handlers see a channel's new/edit/delete in the order Telegram sent them
+        catch_up=False,  # missed updates are recovered by reconciling from checkpoints instead
+        device_model="npswatch", app_version="npswatch",
+    )
+
+
+async def ensure_authorized(client: TelegramClient) -> None:
+    if not client.is_connected():
+        await client.connect()
+    try:
+        ok = await client.is_user_authorized()
+    except errors.ApiIdInvalidError:
+        raise CredentialError(f"Telegram refused api_id/api_hash: check telegram.api_id and NPSWATCH_TELEGRAM__API_HASH; "
+                              f"{HOW_TO_GET}") from None
+    if not ok:
+        raise NotLoggedIn("this Telegram session is not logged in (or was revoked): run `npswatch telegram login`")
+
+
+# -- logging ---------------------------------------------------------------------------------------------
+_SECRETS: set[str] = set()
+_BASE_FACTORY = logging.getLogRecordFactory()
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _BASE_FACTORY(*args, **kwargs)
+    try:
+        msg = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed log call is logging's to report, not ours to raise
+        msg = str(record.msg) + " " + " ".join(map(str, record.args or ()))
+    if any(s in msg for s in _SECRETS):
+        for s in _SECRETS:
+            msg = msg.replace(s, "**********")
+        record.msg, record.args = msg, None
+    return record
+
+
+def redact_secrets(*secrets: str) -> None:
+    """From now on, any log record whose message contains one of `secrets` has it masked."""
+    _SECRETS.update(s for s in secrets if s and len(s) >= 8)
+    if logging.getLogRecordFactory() is not _redacting_factory:
+        logging.setLogRecordFactory(_redacting_factory)
+
+
+# -- FloodWait ---------------------------------------------------------------------------------------------
+def forget_flood_wait(client: TelegramClient, exc: errors.FloodWaitError) -> None:
+    # Telethon remembers a FloodWait per request type and refuses that request until its own clock passes the
+    # deadline; we have just waited it out (with an injectable sleep), so drop its note.
+    req = getattr(exc, "request", None)
+    if req is not None:
+        getattr(client, "_flood_waited_requests", {}).pop(getattr(req, "CONSTRUCTOR_ID", None), None)
+
+
+async def flood_retry(client: TelegramClient, call: Callable[[], Awaitable[Any]], *, what: str,
+                      sleep: Sleep = asyncio.sleep) -> Any:
+    """`await call()`, waiting out FloodWaits (logged) and retrying."""
+    while True:
+        try:
+            return await call()
+        except errors.FloodWaitError as exc:
+            log.warning("FloodWait: Telegram asks to wait %d s before %s; waiting", exc.seconds, what)
+            await sleep(exc.seconds)
+            forget_flood_wait(client, exc)
+
+
+# -- entities ------------------------------------------------------------------------------------------------
+class ChannelNotFound(LookupError):
+    pass
+
+
+class EntityCache:
+    """Channel key -> ChannelRef, resolving each username over the network at most once (per account)."""
+
+    def __init__(self, client: TelegramClient, engine: Engine, *, sleep: Sleep = asyncio.sleep, join: bool = True):
+        self.client = client
+        self.engine = engine
+        self.sleep = sleep
+        self.join = join
+        self._refs: dict[str, ChannelRef] = {}
+        self._persisted = store.known_entities(engine)
+        self.names: dict[int, str] = {cid: u for u, (cid, _t) in self._persisted.items()}
+
+    async def channel(self, key: str) -> ChannelRef:
+        ref = self._refs.get(key)
+        if ref is not None:
+            return ref
+        ref = await self._offline(key) or await self._resolve(key)
+        self._refs[key] = ref
+        if ref.username:
+            self.names[ref.channel_id] = ref.username
+        return ref
+
+    async def _offline(self, key: str) -> ChannelRef | None:
+        """From the persisted map and the session's access hashes, without asking the network."""
+        if re.fullmatch(r"c\d+", key):
+            cid, title, uname = int(key[1:]), None, None
+        elif key in self._persisted:
+            (cid, title), uname = self._persisted[key], key
+        else:
+            return None
+        try:
+            await self.client.get_input_entity(types.PeerChannel(cid))
+        except (ValueError, errors.RPCError):
+            if uname is None:
+                raise ChannelNotFound(f"channel {key} is not known to this Telegram session; add it by username") from None
+            return None
+        return ChannelRef(key=key, channel_id=cid, username=uname, title=title)
+
+    async def _resolve(self, key: str) -> ChannelRef:
+        try:
+            entity = await flood_retry(self.client, lambda: self.client.get_entity(key), what=f"resolving @{key}",
+                                       sleep=self.sleep)
+        except (ValueError, errors.UsernameInvalidError, errors.UsernameNotOccupiedError) as exc:
+            raise ChannelNotFound(f"@{key}: no such public channel or group ({type(exc).__name__})") from None
+        if not isinstance(entity, types.Channel):
+            raise ChannelNotFound(f"@{key} is a {type(entity).__name__.lower()}, not a channel or group")
+        if self.join and entity.left:
+            # Telegram pushes live updates only for channels the account has joined.
+            from telethon.tl.functions.channels import JoinChannelRequest
+
+            await flood_retry(self.client, lambda: self.client(JoinChannelRequest(entity)), what=f"joining @{key}",
+                              sleep=self.sleep)
+            log.info("joined @%s to receive its updates", key)
+        uname = (entity.username or key).lower()
+        store.remember_entity(self.engine, uname, entity.id, entity.title)
+        self._persisted[uname] = (entity.id, entity.title)
+        return ChannelRef(key=channel_key(uname), channel_id=entity.id, username=uname, title=entity.title)
+
+
+def marked_id(channel_id: int) -> int:
+    return utils.get_peer_id(types.PeerChannel(channel_id))

@@ -1,0 +1,444 @@
+"""An offline Telegram: the network end of a real Telethon client, served from one SQLite file.
+
+Tests, the benchmark and demos use it to run the real npswatch code *and* the real Telethon client
+(`TelegramClient`, its `connect()`, `_call()` with FloodWait handling, `get_entity`, `iter_messages`,
+the update loop with its message box and event builders) with only the MTProto sender replaced: requests
+are answered from the file, updates are pushed into the client's update queue as Telegram would push them.
+
+Because the state lives in a file, another process (a listener started with
+`python -m crawlers.telegram.offline NETWORK.sqlite -- <npswatch args>`) sees what a test "publishes",
+and a listener that is killed misses the live updates published while it is down, exactly like a real
+client whose update stream dropped them (`getChannelDifference` answers "nothing new", the lossy case).
+
+    net = OfflineNetwork(tmp_path / "tg.sqlite")
+    net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
+    net.publish("synthetic_channel_01", "synthetic text")              # stored + pushed live
+    net.flood("GetHistoryRequest", seconds=42)                          # next history read gets FLOOD_WAIT_42
+    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)      # npswatch now talks to it
+    net.calls("ResolveUsernameRequest")                                 # what the client asked for
+
+Answered requests: connection set-up, `users.getUsers(self)`, `updates.getState/getDifference/
+getChannelDifference`, `contacts.resolveUsername`, `channels.getChannels`, `channels.joinChannel`,
+`messages.getHistory` (offset_id/offset_date/add_offset/limit/min_id/max_id as the server applies them),
+`auth.sendCode` (checks api_id/api_hash) and `auth.signIn` (the code is `login_code`). Anything else
+raises an RPC error naming the request.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient, errors, types
+from telethon.crypto import AuthKey
+from telethon.extensions import BinaryReader
+from telethon.tl import functions
+from telethon.tl.types import auth as tauth, contacts as tcontacts, messages as tmessages, updates as tupdates
+
+__all__ = ["OfflineNetwork", "OfflineSender"]
+
+SELF_USER_ID = 700_000_001
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE IF NOT EXISTS channel (id INTEGER PRIMARY KEY, username TEXT, title TEXT, access_hash INTEGER,
+    megagroup INTEGER, participants INTEGER, pts INTEGER DEFAULT 1, joined INTEGER DEFAULT 0, created INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS ix_channel_username ON channel (lower(username));
+CREATE TABLE IF NOT EXISTS user (id INTEGER PRIMARY KEY, username TEXT, first_name TEXT, access_hash INTEGER);
+CREATE TABLE IF NOT EXISTS message (channel_id INTEGER, id INTEGER, date INTEGER, deleted INTEGER DEFAULT 0,
+    data BLOB, PRIMARY KEY (channel_id, id));
+CREATE TABLE IF NOT EXISTS update_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, channel_id INTEGER, data BLOB);
+CREATE TABLE IF NOT EXISTS flood (request TEXT, seconds INTEGER, remaining INTEGER, skip INTEGER DEFAULT 0);
+CREATE TABLE IF NOT EXISTS authorized (key_id TEXT PRIMARY KEY);  -- unsigned 64-bit: too big for INTEGER
+CREATE TABLE IF NOT EXISTS call_log (n INTEGER PRIMARY KEY AUTOINCREMENT, request TEXT, detail TEXT, pid INTEGER);
+"""
+
+
+def _ts(d: datetime | None) -> int:
+    return int((d or datetime.now(timezone.utc)).timestamp())
+
+
+def _load(blob: bytes) -> Any:
+    with BinaryReader(blob) as r:
+        return r.tgread_object()
+
+
+class OfflineNetwork:
+    """The state of the offline Telegram, in a SQLite file shared by processes."""
+
+    def __init__(self, path: str | Path, *, api_id: int = 1_000_001, api_hash: str = "0" * 31 + "1",
+                 login_code: str = "12345") -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            for k, v in (("api_id", str(api_id)), ("api_hash", api_hash), ("login_code", login_code)):
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (k, v))
+
+    # -- setting the scene ------------------------------------------------------------------------------------
+    def _meta(self, k: str) -> str:
+        return self._q("SELECT v FROM meta WHERE k = ?", (k,))[0][0]
+
+    def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def add_channel(self, username: str | None, title: str, *, channel_id: int | None = None, megagroup: bool = False,
+                    participants: int | None = None, joined: bool = False) -> int:
+        with self._lock:
+            cid = channel_id or 1_500_000_000 + (self._q("SELECT count(*) FROM channel")[0][0] + 1) * 7919
+            self._db.execute("INSERT INTO channel (id, username, title, access_hash, megagroup, participants, pts, joined,"
+                             " created) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                             (cid, username, title, (cid * 31337) % (2**62), int(megagroup), participants, int(joined),
+                              _ts(None)))
+        return cid
+
+    def add_user(self, username: str | None, first_name: str) -> int:
+        with self._lock:
+            uid = 800_000_000 + self._q("SELECT count(*) FROM user")[0][0] + 1
+            self._db.execute("INSERT INTO user VALUES (?, ?, ?, ?)", (uid, username, first_name, uid * 7 % 2**62))
+        return uid
+
+    def flood(self, request: str, seconds: int, times: int = 1, after: int = 0) -> None:
+        """After `after` more calls of `request` (class name, e.g. 'GetHistoryRequest') succeed, the next `times`
+        get FLOOD_WAIT_<seconds>."""
+        with self._lock:
+            self._db.execute("INSERT INTO flood VALUES (?, ?, ?, ?)", (request, seconds, times, after))
+
+    def calls(self, request: str | None = None) -> list[tuple[str, str]]:
+        rows = self._q("SELECT request, detail FROM call_log ORDER BY n")
+        return [r for r in rows if request is None or r[0] == request]
+
+    def channel_id(self, username: str) -> int:
+        return self._q("SELECT id FROM channel WHERE lower(username) = lower(?)", (username,))[0][0]
+
+    # -- entities ------------------------------------------------------------------------------------------------
+    def _channel(self, cid: int) -> types.Channel:
+        row = self._q("SELECT id, username, title, access_hash, megagroup, participants, joined, created FROM channel "
+                      "WHERE id = ?", (cid,))
+        if not row:
+            raise KeyError(cid)
+        cid, username, title, ah, mega, parts, joined, created = row[0]
+        return types.Channel(id=cid, title=title, photo=types.ChatPhotoEmpty(),
+                             date=datetime.fromtimestamp(created, timezone.utc), username=username, access_hash=ah,
+                             broadcast=not mega, megagroup=bool(mega), participants_count=parts, left=not joined)
+
+    def _user(self, uid: int) -> types.User:
+        uid, username, first, ah = self._q("SELECT id, username, first_name, access_hash FROM user WHERE id = ?",
+                                           (uid,))[0]
+        return types.User(id=uid, username=username, first_name=first, access_hash=ah)
+
+    def _self(self) -> types.User:
+        return types.User(id=SELF_USER_ID, is_self=True, first_name="Synthetic Analyst", access_hash=424242)
+
+    def _entities_of(self, msgs: list) -> tuple[list, list]:
+        chats, users = set(), set()
+        for m in msgs:
+            peer = getattr(m, "peer_id", None)
+            if isinstance(peer, types.PeerChannel):
+                chats.add(peer.channel_id)
+            for p in (getattr(m, "from_id", None), getattr(getattr(m, "fwd_from", None), "from_id", None)):
+                if isinstance(p, types.PeerUser):
+                    users.add(p.user_id)
+                elif isinstance(p, types.PeerChannel):
+                    chats.add(p.channel_id)
+        ch = []
+        for c in sorted(chats):
+            try:
+                ch.append(self._channel(c))
+            except KeyError:
+                pass
+        us = []
+        for u in sorted(users):
+            try:
+                us.append(self._user(u))
+            except IndexError:
+                pass
+        return ch, us
+
+    # -- publishing ----------------------------------------------------------------------------------------------
+    def _push(self, cid: int, update_fn) -> None:
+        """Bump the channel's pts and log one live update (built by `update_fn(pts)`)."""
+        pts = self._q("SELECT pts FROM channel WHERE id = ?", (cid,))[0][0]
+        upd, msgs = update_fn(pts)
+        chats, users = self._entities_of(msgs)
+        if not any(c.id == cid for c in chats):
+            chats.append(self._channel(cid))
+        blob = bytes(types.Updates(updates=[upd], users=users, chats=chats, date=datetime.now(timezone.utc), seq=0))
+        self._db.execute("UPDATE channel SET pts = ? WHERE id = ?", (upd.pts, cid))
+        self._db.execute("INSERT INTO update_log (channel_id, data) VALUES (?, ?)", (cid, blob))
+
+    def publish(self, channel: str | int, text: str = "", *, media: bool = False, from_user: int | None = None,
+                fwd_channel: str | int | None = None, fwd_post: int | None = None, fwd_user: int | None = None,
+                fwd_name: str | None = None, entities: list | None = None, date: datetime | None = None,
+                service: bool = False, live: bool = True) -> types.Message:
+        """Post a message in `channel` (stored; and pushed to connected clients unless live=False)."""
+        with self._lock:
+            cid = channel if isinstance(channel, int) else self.channel_id(channel)
+            mid = self._q("SELECT coalesce(max(id), 0) + 1 FROM message WHERE channel_id = ?", (cid,))[0][0]
+            date = date or datetime.now(timezone.utc).replace(microsecond=0)
+            peer = types.PeerChannel(cid)
+            if service:
+                msg = types.MessageService(id=mid, peer_id=peer, date=date, action=types.MessageActionPinMessage())
+            else:
+                fwd = None
+                if fwd_channel is not None:
+                    fcid = fwd_channel if isinstance(fwd_channel, int) else self.channel_id(fwd_channel)
+                    fwd = types.MessageFwdHeader(date=date, from_id=types.PeerChannel(fcid), channel_post=fwd_post)
+                elif fwd_user is not None:
+                    fwd = types.MessageFwdHeader(date=date, from_id=types.PeerUser(fwd_user))
+                elif fwd_name is not None:
+                    fwd = types.MessageFwdHeader(date=date, from_name=fwd_name)
+                msg = types.Message(
+                    id=mid, peer_id=peer, date=date, message=text, post=from_user is None,
+                    from_id=types.PeerUser(from_user) if from_user else None, fwd_from=fwd, entities=entities,
+                    media=types.MessageMediaPhoto(photo=types.PhotoEmpty(id=mid)) if media else None,
+                    views=1, forwards=0)
+            self._db.execute("INSERT INTO message VALUES (?, ?, ?, 0, ?)", (cid, mid, _ts(date), bytes(msg)))
+            if live:
+                self._push(cid, lambda pts: (types.UpdateNewChannelMessage(message=msg, pts=pts + 1, pts_count=1), [msg]))
+        return msg
+
+    def publish_many(self, channel: str | int, texts: list[str], *, live: bool = True) -> int:
+        """Post plain-text messages in one transaction (for benchmarks); returns the last message id."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for t in texts:
+                    last = self.publish(channel, t, live=live).id
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return last
+
+    def edit(self, channel: str | int, message_id: int, text: str, *, live: bool = True) -> types.Message:
+        with self._lock:
+            cid = channel if isinstance(channel, int) else self.channel_id(channel)
+            msg = _load(self._q("SELECT data FROM message WHERE channel_id = ? AND id = ?", (cid, message_id))[0][0])
+            msg.message = text
+            msg.edit_date = datetime.now(timezone.utc).replace(microsecond=0)
+            self._db.execute("UPDATE message SET data = ? WHERE channel_id = ? AND id = ?", (bytes(msg), cid, message_id))
+            if live:
+                self._push(cid, lambda pts: (types.UpdateEditChannelMessage(message=msg, pts=pts + 1, pts_count=1), [msg]))
+        return msg
+
+    def delete(self, channel: str | int, message_ids: list[int], *, live: bool = True) -> None:
+        with self._lock:
+            cid = channel if isinstance(channel, int) else self.channel_id(channel)
+            self._db.executemany("UPDATE message SET deleted = 1 WHERE channel_id = ? AND id = ?",
+                                 [(cid, i) for i in message_ids])
+            if live:
+                n = len(message_ids)
+                self._push(cid, lambda pts: (types.UpdateDeleteChannelMessages(
+                    channel_id=cid, messages=list(message_ids), pts=pts + n, pts_count=n), []))
+
+    # -- serving ---------------------------------------------------------------------------------------------------
+    def is_authorized(self, key_id: int | None) -> bool:
+        return key_id is not None and bool(self._q("SELECT 1 FROM authorized WHERE key_id = ?", (str(key_id),)))
+
+    def updates_after(self, seq: int) -> list[tuple[int, Any]]:
+        rows = self._q("SELECT u.seq, u.data FROM update_log u JOIN channel c ON c.id = u.channel_id "
+                       "WHERE u.seq > ? AND c.joined = 1 ORDER BY u.seq", (seq,))
+        return [(s, _load(d)) for s, d in rows]
+
+    def last_seq(self) -> int:
+        return self._q("SELECT coalesce(max(seq), 0) FROM update_log")[0][0]
+
+    def handle(self, request: Any, key_id: int | None) -> Any:
+        name = type(request).__name__
+        inner = request
+        while isinstance(inner, (functions.InvokeWithLayerRequest, functions.InitConnectionRequest,
+                                 functions.InvokeWithoutUpdatesRequest)):
+            inner = inner.query
+        name = type(inner).__name__
+        detail = getattr(inner, "username", None) or ""
+        with self._lock:
+            self._db.execute("INSERT INTO call_log (request, detail, pid) VALUES (?, ?, ?)", (name, detail, os.getpid()))
+            flood = self._q("SELECT rowid, seconds, skip FROM flood WHERE request = ? AND remaining > 0 LIMIT 1", (name,))
+            if flood and flood[0][2] > 0:
+                self._db.execute("UPDATE flood SET skip = skip - 1 WHERE rowid = ?", (flood[0][0],))
+            elif flood:
+                self._db.execute("UPDATE flood SET remaining = remaining - 1 WHERE rowid = ?", (flood[0][0],))
+                raise errors.FloodWaitError(request=inner, capture=flood[0][1])
+        if isinstance(inner, functions.help.GetConfigRequest):
+            return None  # connect() ignores the answer
+        if isinstance(inner, functions.auth.SendCodeRequest):
+            if str(inner.api_id) != self._meta("api_id") or inner.api_hash != self._meta("api_hash"):
+                raise errors.ApiIdInvalidError(request=inner)
+            return tauth.SentCode(type=tauth.SentCodeTypeApp(length=5), phone_code_hash="offline-hash")
+        if isinstance(inner, functions.auth.SignInRequest):
+            if inner.phone_code != self._meta("login_code"):
+                raise errors.PhoneCodeInvalidError(request=inner)
+            with self._lock:
+                self._db.execute("INSERT OR IGNORE INTO authorized VALUES (?)", (str(key_id),))
+            return tauth.Authorization(user=self._self())
+        if not self.is_authorized(key_id):
+            raise errors.AuthKeyUnregisteredError(request=inner)
+        now = datetime.now(timezone.utc)
+        if isinstance(inner, functions.users.GetUsersRequest):
+            return [self._self()]
+        if isinstance(inner, functions.updates.GetStateRequest):
+            return tupdates.State(pts=1, qts=0, date=now, seq=1, unread_count=0)
+        if isinstance(inner, functions.updates.GetDifferenceRequest):
+            return tupdates.DifferenceEmpty(date=now, seq=1)
+        if isinstance(inner, functions.updates.GetChannelDifferenceRequest):
+            pts = self._q("SELECT pts FROM channel WHERE id = ?", (inner.channel.channel_id,))
+            return tupdates.ChannelDifferenceEmpty(pts=pts[0][0] if pts else 1, final=True)
+        if isinstance(inner, functions.contacts.ResolveUsernameRequest):
+            row = self._q("SELECT id FROM channel WHERE lower(username) = lower(?)", (inner.username,))
+            if not row:
+                raise errors.UsernameNotOccupiedError(request=inner)
+            return tcontacts.ResolvedPeer(peer=types.PeerChannel(row[0][0]), chats=[self._channel(row[0][0])], users=[])
+        if isinstance(inner, functions.channels.GetChannelsRequest):
+            out = []
+            for ic in inner.id:
+                try:
+                    ch = self._channel(ic.channel_id)
+                except KeyError:
+                    raise errors.ChannelInvalidError(request=inner) from None
+                if ic.access_hash != ch.access_hash:
+                    raise errors.ChannelInvalidError(request=inner)
+                out.append(ch)
+            return tmessages.Chats(chats=out)
+        if isinstance(inner, functions.channels.JoinChannelRequest):
+            with self._lock:
+                self._db.execute("UPDATE channel SET joined = 1 WHERE id = ?", (inner.channel.channel_id,))
+            return types.Updates(updates=[], users=[], chats=[self._channel(inner.channel.channel_id)], date=now, seq=0)
+        if isinstance(inner, functions.messages.GetHistoryRequest):
+            return self._history(inner)
+        raise errors.RPCError(request=inner, message=f"OFFLINE_UNSUPPORTED_{name}", code=400)
+
+    def _history(self, r: Any) -> Any:
+        """messages.getHistory as the server applies it: newest first; `offset_id` (else `offset_date`) picks the
+        first message older than it, `add_offset` shifts that position (negative: towards newer), then `limit`
+        messages are taken and `min_id`/`max_id` (exclusive) filter them."""
+        cid = getattr(r.peer, "channel_id", None)
+        ch = self._q("SELECT access_hash, pts FROM channel WHERE id = ?", (cid,))
+        if not ch or ch[0][0] != r.peer.access_hash:
+            raise errors.ChannelInvalidError(request=r)
+        rows = self._q("SELECT id, date FROM message WHERE channel_id = ? AND deleted = 0 ORDER BY id DESC", (cid,))
+        if r.offset_id:
+            pos = next((i for i, (mid, _) in enumerate(rows) if mid < r.offset_id), len(rows))
+        elif r.offset_date:
+            od = _ts(r.offset_date)
+            pos = next((i for i, (_, d) in enumerate(rows) if d < od), len(rows))
+        else:
+            pos = 0
+        start = pos + (r.add_offset or 0)
+        end = start + r.limit
+        picked = [mid for mid, _ in rows[max(0, start):max(0, end)]
+                  if (not r.min_id or mid > r.min_id) and (not r.max_id or mid < r.max_id)]
+        msgs = []
+        if picked:
+            marks = ",".join("?" * len(picked))
+            blobs = dict(self._q(f"SELECT id, data FROM message WHERE channel_id = ? AND id IN ({marks})",
+                                 (cid, *picked)))
+            msgs = [_load(blobs[i]) for i in picked]
+        chats, users = self._entities_of(msgs)
+        if not any(c.id == cid for c in chats):
+            chats.append(self._channel(cid))
+        return tmessages.ChannelMessages(pts=ch[0][1], count=len(rows), messages=msgs, topics=[], chats=chats,
+                                         users=users)
+
+    # -- clients ---------------------------------------------------------------------------------------------------
+    def factory(self, session: Any, api_id: int, api_hash: str, **kwargs: Any) -> TelegramClient:
+        """Same signature as `client.build_client`: a real TelegramClient whose sender talks to this network."""
+        client = TelegramClient(session, api_id, api_hash, **kwargs)
+        client._sender = OfflineSender(self, client.session.auth_key, client._updates_queue)
+        return client
+
+
+class OfflineSender:
+    """Stands in for Telethon's MTProtoSender: `send()` answers from the network, updates go to the queue."""
+
+    poll_interval = 0.01
+
+    def __init__(self, network: OfflineNetwork, auth_key: AuthKey | None, updates_queue: asyncio.Queue) -> None:
+        self.network = network
+        self.auth_key = auth_key if auth_key is not None else AuthKey(None)
+        self._queue = updates_queue
+        self._connected = False
+        self._poll: asyncio.Task | None = None
+        self._disconnected: asyncio.Future | None = None
+
+    async def connect(self, connection: Any) -> bool:
+        if self._connected:
+            return False
+        if self.auth_key.key is None:  # a fresh session: the key exchange would create one
+            self.auth_key.key = os.urandom(256)
+        self._connected = True
+        loop = asyncio.get_running_loop()
+        self._disconnected = loop.create_future()
+        # Live updates start now: what was published while no client was connected is not pushed again.
+        self._poll = loop.create_task(self._poll_updates(self.network.last_seq()))
+        return True
+
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def _transport_connected(self) -> bool:
+        return self._connected
+
+    def _keepalive_ping(self, rnd_id: int) -> None:
+        pass
+
+    @property
+    def disconnected(self) -> asyncio.Future:
+        if self._disconnected is None:
+            self._disconnected = asyncio.get_running_loop().create_future()
+        return asyncio.shield(self._disconnected)
+
+    async def disconnect(self) -> None:
+        self._connected = False
+        if self._poll is not None:
+            self._poll.cancel()
+            try:
+                await self._poll
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+            self._poll = None
+        if self._disconnected is not None and not self._disconnected.done():
+            self._disconnected.set_result(None)
+
+    def send(self, request: Any, ordered: bool = False) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        if not self._connected:
+            fut.set_exception(ConnectionError("offline sender is not connected"))
+            return fut
+        try:
+            fut.set_result(self.network.handle(request, self.auth_key.key_id if self.auth_key.key else None))
+        except Exception as exc:  # noqa: BLE001 - RPC errors travel back through the future, as on the wire
+            fut.set_exception(exc)
+        return fut
+
+    async def _poll_updates(self, seq: int) -> None:
+        while self._connected:
+            for seq, upd in self.network.updates_after(seq):
+                self._queue.put_nowait(upd)
+            await asyncio.sleep(self.poll_interval)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m crawlers.telegram.offline NETWORK.sqlite -- <npswatch args>`: the npswatch CLI, offline."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 2 or "--" not in argv:
+        raise SystemExit("usage: python -m crawlers.telegram.offline NETWORK.sqlite -- <npswatch arguments>")
+    sep = argv.index("--")
+    network = OfflineNetwork(argv[0])
+    from . import client as client_mod
+
+    client_mod.CLIENT_FACTORY = network.factory
+    from scheduler.cli import app
+
+    app(argv[sep + 1:], prog_name="npswatch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Telegram bookkeeping in the database: checkpoints, deletions, the entity map, discovery and its graph.
+
+Every write is an idempotent upsert or a conditional update, so a reconcile that re-reads posts, a rerun
+import or two listeners writing the same channel change nothing twice. Rows are never deleted: a deleted
+message keeps its post with `deleted_at` set.
+
+Functions taking a `Connection` run inside the caller's transaction (the batch writer commits posts,
+deletions, links and checkpoints together); functions taking an `Engine` open their own.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Engine, and_, case, func, select, update
+
+from . import models as m
+from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
+from .writer import T_POST, T_SOURCE, upsert
+
+T_CHECKPOINT = m.Checkpoint.__table__
+T_LINK = ChannelLink.__table__
+T_DISCOVERED = DiscoveredChannel.__table__
+T_PROMOTED = TelegramChannel.__table__
+T_ENTITY = TelegramEntity.__table__
+
+_CHUNK = 500
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- checkpoints ------------------------------------------------------------------------------------------
+def checkpoints(engine: Engine) -> dict[str, int]:
+    with engine.connect() as c:
+        return dict(c.execute(select(T_CHECKPOINT.c.channel, T_CHECKPOINT.c.last_message_id)).all())
+
+
+def advance_checkpoints(conn: Connection, last_ids: Mapping[str, int], now: datetime | None = None) -> None:
+    """Move each channel's checkpoint forward to `last_ids[channel]`; never backwards."""
+    now = now or _now()
+    c = T_CHECKPOINT.c
+    upsert(conn, T_CHECKPOINT, [{"channel": k, "last_message_id": int(v), "updated_at": now} for k, v in last_ids.items()],
+           ["channel"], lambda ex: {
+               "last_message_id": case((ex.last_message_id > c.last_message_id, ex.last_message_id),
+                                       else_=c.last_message_id),
+               "updated_at": ex.updated_at})
+
+
+# -- deletions ----------------------------------------------------------------------------------------------
+def mark_deleted(conn: Connection, source_key: str, external_ids: Iterable[str | int], at: datetime) -> int:
+    """Set `deleted_at` on the posts of a source that are not already marked; returns how many were marked."""
+    ids = [str(i) for i in external_ids]
+    sid = conn.execute(select(T_SOURCE.c.id).where(T_SOURCE.c.key == source_key)).scalar()
+    if sid is None or not ids:
+        return 0
+    n = 0
+    for i in range(0, len(ids), _CHUNK):
+        n += conn.execute(
+            update(T_POST)
+            .where(and_(T_POST.c.source_id == sid, T_POST.c.external_id.in_(ids[i : i + _CHUNK]),
+                        T_POST.c.deleted_at.is_(None)))
+            .values(deleted_at=at)
+        ).rowcount
+    return n
+
+
+# -- entity map -------------------------------------------------------------------------------------------
+def known_entities(engine: Engine) -> dict[str, tuple[int, str | None]]:
+    """username -> (channel id, title)."""
+    with engine.connect() as c:
+        return {u: (i, t) for u, i, t in c.execute(select(T_ENTITY.c.username, T_ENTITY.c.channel_id, T_ENTITY.c.title))}
+
+
+def remember_entity(engine: Engine, username: str, channel_id: int, title: str | None) -> None:
+    with engine.begin() as c:
+        upsert(c, T_ENTITY, [{"username": username.lower(), "channel_id": channel_id, "title": title,
+                              "updated_at": _now()}], ["username"],
+               lambda ex: {"channel_id": ex.channel_id, "title": ex.title, "updated_at": ex.updated_at})
+
+
+def usernames_by_id(engine: Engine) -> dict[int, str]:
+    """channel id -> username (the most recently learnt one when a channel was renamed)."""
+    with engine.connect() as c:
+        return dict(c.execute(select(T_ENTITY.c.channel_id, T_ENTITY.c.username).order_by(T_ENTITY.c.updated_at)).all())
+
+
+def username_for_id(engine: Engine, channel_id: int) -> str | None:
+    with engine.connect() as c:
+        return c.execute(select(T_ENTITY.c.username).where(T_ENTITY.c.channel_id == channel_id)
+                         .order_by(T_ENTITY.c.updated_at.desc()).limit(1)).scalar()
+
+
+# -- promoted channels ------------------------------------------------------------------------------------
+def promoted_channels(engine: Engine) -> list[str]:
+    with engine.connect() as c:
+        return list(c.execute(select(T_PROMOTED.c.key).where(T_PROMOTED.c.active.is_(True)).order_by(T_PROMOTED.c.id))
+                    .scalars())
+
+
+def promote(engine: Engine, key: str) -> bool:
+    """Add a channel to the watched list (reactivating it if it was there); False if it already was active."""
+    with engine.begin() as c:
+        row = c.execute(select(T_PROMOTED.c.id, T_PROMOTED.c.active).where(T_PROMOTED.c.key == key)).first()
+        if row is not None and row.active:
+            fresh = False
+        elif row is not None:
+            c.execute(update(T_PROMOTED).where(T_PROMOTED.c.id == row.id).values(active=True, added_at=_now()))
+            fresh = True
+        else:
+            c.execute(T_PROMOTED.insert().values(key=key, active=True, added_at=_now()))
+            fresh = True
+        c.execute(update(T_DISCOVERED).where(T_DISCOVERED.c.key == key).values(status="added"))
+    return fresh
+
+
+# -- discovery --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """A post of channel `src` forwards from or links to channel `dst`."""
+
+    src: str
+    message_id: int
+    dst: str
+    kind: str  # forward | link
+    seen_at: datetime | None
+    username: str | None = None
+    channel_id: int | None = None
+    title: str | None = None
+    subscribers: int | None = None
+
+
+def record_links(conn: Connection, links: Iterable[Link]) -> int:
+    """Store links (once per post, target and kind) and upsert their targets into the review queue."""
+    edges: dict[tuple, dict] = {}
+    targets: dict[str, dict] = {}
+    for ln in links:
+        if ln.dst == ln.src:
+            continue
+        edges.setdefault((ln.src, ln.message_id, ln.dst, ln.kind), {
+            "src": ln.src, "message_id": ln.message_id, "dst": ln.dst, "kind": ln.kind, "seen_at": ln.seen_at})
+        t = targets.get(ln.dst)
+        if t is None:
+            targets[ln.dst] = {"key": ln.dst, "username": ln.username, "channel_id": ln.channel_id, "title": ln.title,
+                               "subscribers": ln.subscribers, "first_seen": ln.seen_at, "first_seen_in": ln.src,
+                               "last_seen": ln.seen_at, "status": "new"}
+            continue
+        for f in ("username", "channel_id", "title", "subscribers"):
+            if getattr(ln, f) is not None:
+                t[f] = getattr(ln, f)
+        if ln.seen_at and (t["first_seen"] is None or ln.seen_at < t["first_seen"]):
+            t["first_seen"], t["first_seen_in"] = ln.seen_at, ln.src
+        if ln.seen_at and (t["last_seen"] is None or ln.seen_at > t["last_seen"]):
+            t["last_seen"] = ln.seen_at
+    if not edges:
+        return 0
+    upsert(conn, T_LINK, list(edges.values()), ["src", "message_id", "dst", "kind"])
+    d = T_DISCOVERED.c
+    earlier = lambda ex: and_(ex.first_seen.is_not(None), (d.first_seen.is_(None)) | (ex.first_seen < d.first_seen))  # noqa: E731
+    upsert(conn, T_DISCOVERED, list(targets.values()), ["key"], lambda ex: {
+        "username": func.coalesce(ex.username, d.username),
+        "channel_id": func.coalesce(ex.channel_id, d.channel_id),
+        "title": func.coalesce(ex.title, d.title),
+        "subscribers": func.coalesce(ex.subscribers, d.subscribers),
+        "first_seen_in": case((earlier(ex), ex.first_seen_in), else_=d.first_seen_in),
+        "first_seen": case((earlier(ex), ex.first_seen), else_=d.first_seen),
+        "last_seen": case((and_(ex.last_seen.is_not(None), (d.last_seen.is_(None)) | (ex.last_seen > d.last_seen)),
+                           ex.last_seen), else_=d.last_seen),
+    })
+    return len(edges)
+
+
+def discovered(engine: Engine, *, min_mentions: int = 1, min_subscribers: int | None = None,
+               exclude: Iterable[str] = (), include_added: bool = False, limit: int | None = None) -> list[dict]:
+    """The review queue, most mentioned first: counts of posts linking/forwarding, distinct channels, first seen."""
+    lc = T_LINK.c
+    counts = (
+        select(lc.dst.label("key"), func.count().label("mentions"),
+               func.sum(case((lc.kind == "forward", 1), else_=0)).label("forwards"),
+               func.sum(case((lc.kind == "link", 1), else_=0)).label("links"),
+               func.count(func.distinct(lc.src)).label("channels"))
+        .group_by(lc.dst).subquery()
+    )
+    d = T_DISCOVERED.c
+    q = (select(d.key, d.username, d.channel_id, d.title, d.subscribers, d.first_seen, d.first_seen_in, d.last_seen,
+                d.status, counts.c.mentions, counts.c.forwards, counts.c.links, counts.c.channels)
+         .join(counts, counts.c.key == d.key)
+         .where(counts.c.mentions >= min_mentions)
+         .order_by(counts.c.mentions.desc(), d.first_seen, d.key))
+    if min_subscribers is not None:
+        q = q.where(d.subscribers >= min_subscribers)
+    if not include_added:
+        q = q.where(d.status == "new")
+    exclude = list(exclude)
+    if exclude:
+        q = q.where(d.key.not_in(exclude))
+    if limit:
+        q = q.limit(limit)
+    with engine.connect() as c:
+        return [dict(r) for r in c.execute(q).mappings()]
+
+
+def link_graph(engine: Engine) -> tuple[dict[str, dict], list[dict]]:
+    """Nodes (key -> attributes) and weighted edges of the forward/mention network."""
+    lc = T_LINK.c
+    with engine.connect() as c:
+        edges = [dict(r) for r in c.execute(
+            select(lc.src, lc.dst, func.count().label("weight"),
+                   func.sum(case((lc.kind == "forward", 1), else_=0)).label("forwards"),
+                   func.sum(case((lc.kind == "link", 1), else_=0)).label("links"))
+            .group_by(lc.src, lc.dst).order_by(lc.src, lc.dst)).mappings()]
+        keys = sorted({e["src"] for e in edges} | {e["dst"] for e in edges})
+        d = T_DISCOVERED.c
+        info = {}
+        for i in range(0, len(keys), _CHUNK):
+            for r in c.execute(select(d.key, d.title, d.subscribers, d.status, d.first_seen)
+                               .where(d.key.in_(keys[i : i + _CHUNK]))).mappings():
+                info[r["key"]] = dict(r)
+        titles = dict(c.execute(select(T_SOURCE.c.key, T_SOURCE.c.name)).all())
+    nodes = {}
+    for k in keys:
+        i = info.get(k, {})
+        nodes[k] = {"label": i.get("title") or (titles.get(k) if titles.get(k) != k else None) or k,
+                    "subscribers": i.get("subscribers"), "status": i.get("status") or "source",
+                    "first_seen": i.get("first_seen")}
+    return nodes, edges
