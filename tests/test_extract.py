@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from pipelines.extract import Extractor
 from pipelines.facts import CLASSES
+from pipelines.fx import Rate, RateBook
 from pipelines.rawpost import SourceHints
 from pipelines.scoring import score
 from scheduler.cli import app
@@ -50,7 +51,8 @@ def test_output_has_the_contract_shape(x):
                       "price_per_gram_usd"}
     assert (o["quantity"], o["unit"], o["grams"], o["price"], o["currency"]) == (1.0, "g", 1.0, 4500.0, "RUB")
     assert o["price_per_gram"] == 4500.0
-    assert 30 < o["price_per_gram_usd"] < 100  # RUB->USD from the ECB rate of that day
+    # The ECB stopped publishing RUB in 2022: without an imported Bank of Russia file there is no rate.
+    assert o["price_per_gram_usd"] is None
     assert r["regions"][0]["country"] == "RU" and r["regions"][0]["level"] == "city"
     assert all(s["class"] in CLASSES for s in r["substances"])
 
@@ -62,6 +64,18 @@ def test_currency_is_inferred_from_the_city_then_the_source(x):
     assert o.currency == "KZT"
     [o] = x.extract("альфа 1г 3000").offers
     assert o.currency is None and o.price_per_gram_usd is None
+
+
+def test_usd_per_gram_from_ecb_and_from_imported_rates(x):
+    day = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    [o] = x.extract("冰毒 每克 500元", posted_at=day).offers
+    assert o.currency == "CNY" and 50 < o.price_per_gram_usd < 100  # ECB CNY rate of that day
+    rates = RateBook([Rate(day.date(), "RUB", 90.0, "test"), Rate(day.date(), "KZT", 500.0, "test")])
+    xr = x.with_rates(rates)
+    [o] = xr.extract("меф 2г 9000₽", posted_at=day).offers
+    assert o.price_per_gram == 4500 and o.price_per_gram_usd == 50.0
+    [o] = xr.extract("меф 0,5г 12500 тг", posted_at=datetime(2026, 3, 5, tzinfo=timezone.utc)).offers
+    assert o.price_per_gram_usd == 50.0  # the most recent rate within a week
 
 
 def test_no_rate_for_the_day_means_null_usd(x):
