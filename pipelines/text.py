@@ -94,10 +94,11 @@ _HAS_CYR = re.compile(f"[{_CYR}]")
 
 # -- step 5: digits as letters -------------------------------------------------------------------------------
 _LETTER = r"[^\W\d_]"
-_DIGIT_WORD = re.compile(rf"\b{_LETTER}+(?:[03]{_LETTER}+)+\b")
+_DIGIT_WORD = re.compile(rf"\b{_LETTER}+(?:[03@]{_LETTER}+)+\b")
 # Quick checks start with a rare character (0/3, a separator) so that re can skip to candidates fast.
-_DIGIT_PRE = re.compile(rf"[03](?<={_LETTER}[03])(?={_LETTER})")
-_DIGIT_AS = {"Cyrillic": {"0": "о", "3": "з"}, "Latin": {"0": "o", "3": "e"}}
+_DIGIT_PRE = re.compile(rf"[03@](?<={_LETTER}[03@])(?={_LETTER})")
+# "@" inside a word is an "a" (сп@йс, m@ry): a handle starts a word, so it never stands between letters.
+_DIGIT_AS = {"Cyrillic": {"0": "о", "3": "з", "@": "а"}, "Latin": {"0": "o", "3": "e", "@": "a"}}
 
 # -- step 6: spaced letters ----------------------------------------------------------------------------------
 _SEPS = r"[ .\-_*·•/|+]"
@@ -185,7 +186,7 @@ def _fold_mixed(s: str) -> str:
 
 def _digit_word(m: re.Match) -> str:
     word = m.group()
-    scripts = {_script(ch) for ch in word if not ch.isdigit()}
+    scripts = {_script(ch) for ch in word if not ch.isdigit() and ch != "@"}
     if len(scripts) != 1 or None in scripts:
         return word
     table = _DIGIT_AS[scripts.pop()]

@@ -113,3 +113,11 @@ _obfuscation_alphabet = st.sampled_from(list("меф соль гашиш aeopcxy
 def test_idempotent_on_obfuscation_soup(text):
     once = clean(text)
     assert clean(once) == once
+
+
+def test_at_sign_inside_a_word_is_a_letter_but_handles_stay():
+    from pipelines.text import clean
+
+    assert clean("сп@йс 1г") == "спайс 1г"
+    assert clean("m@ry jane") == "mary jane"
+    assert clean("пиши @synthetic_vendor_01") == "пиши @synthetic_vendor_01"
