@@ -1,0 +1,143 @@
+"""Review of new-name candidates, and the lexicon overlay stored in the database.
+
+The extractor reports names that look like substances but are not in the lexicon (`candidate` rows, and a
+`candidate:<name>` substance so their mentions and prices are kept from the first post). An analyst then:
+
+- confirms a name: it becomes an alias in the overlay (`substance_alias`, on a `substance` row of origin
+  "overlay", or on an existing substance when `--canonical` names one), its mentions and offers move to that
+  substance, and every extractor built through the application context loads the overlay
+  (`load_overlay()` -> `Extractor.with_overlay()`), so the next run recognises it as a substance;
+- dismisses a name: it is never reported again (signals skip it; the writer keeps its status).
+
+The overlay goes into pipelines/data/lexicon.toml at the next lexicon review.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, delete, func, or_, select, update
+
+from pipelines.facts import CLASSES
+from storage import models as m
+from storage.writer import upsert
+
+T_SUBSTANCE = m.Substance.__table__
+T_ALIAS = m.SubstanceAlias.__table__
+T_CANDIDATE = m.Candidate.__table__
+T_MENTION = m.Mention.__table__
+T_OFFER = m.Offer.__table__
+T_SIGNAL = m.tables_reports.Signal.__table__
+
+STATUSES = ("new", "confirmed", "dismissed")
+
+
+class ReviewError(ValueError):
+    """A review action that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    name: str
+    cls: str
+    status: str
+    posts: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "class": self.cls, "status": self.status, "posts": self.posts,
+                "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+                "last_seen": self.last_seen.isoformat() if self.last_seen else None}
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    name: str
+    substance_key: str
+    canonical: str
+    cls: str
+    moved_mentions: int
+    moved_offers: int
+    was_candidate: bool
+
+
+def candidate_key(name: str) -> str:
+    """The candidate's key as the writer stores it."""
+    return name.strip().casefold()
+
+
+def list_candidates(engine: Engine, status: str | None = "new") -> list[CandidateRow]:
+    """Candidates, most posts first; `status=None` lists all."""
+    C = T_CANDIDATE
+    q = select(C.c.name, C.c["class"], C.c.status, C.c.posts, C.c.first_seen, C.c.last_seen)
+    if status:
+        if status not in STATUSES:
+            raise ReviewError(f"status must be one of {', '.join(STATUSES)}")
+        q = q.where(C.c.status == status)
+    q = q.order_by(C.c.posts.desc(), C.c.last_seen.desc(), C.c.name)
+    with engine.connect() as c:
+        return [CandidateRow(*r) for r in c.execute(q)]
+
+
+def confirm(engine: Engine, name: str, cls: str, canonical: str | None = None) -> Confirmed:
+    """Add `name` to the overlay as an alias of `canonical` (an existing substance, or a new one)."""
+    name = name.strip()
+    if not name:
+        raise ReviewError("the name is empty")
+    if cls not in CLASSES:
+        raise ReviewError(f"class must be one of {', '.join(CLASSES)}, not {cls!r}")
+    canonical = (canonical or name).strip()
+    ckey = candidate_key(name)
+    S, A, C = T_SUBSTANCE, T_ALIAS, T_CANDIDATE
+    now = datetime.now(timezone.utc)
+    with engine.begin() as c:
+        cand = c.execute(select(C.c.id, C.c.status).where(C.c.key == ckey)).first()
+        # an existing substance with that canonical name (never another candidate) takes the alias
+        target = c.execute(
+            select(S.c.id, S.c.key, S.c.canonical, S.c["class"])
+            .where(func.lower(S.c.canonical) == canonical.casefold(), ~S.c.key.like("candidate:%"))
+            .order_by(S.c.id)).first()
+        if target is None:
+            key = "overlay:" + canonical.casefold()
+            upsert(c, S, [{"key": key, "canonical": canonical, "class": cls, "origin": "overlay"}], ["key"])
+            target = c.execute(select(S.c.id, S.c.key, S.c.canonical, S.c["class"]).where(S.c.key == key)).one()
+        tid, tkey, tcanonical, tcls = target
+        upsert(c, A, [{"substance_id": tid, "alias": name, "ambiguous": False, "created_at": now}],
+               ["substance_id", "alias"])
+        moved_m = moved_o = 0
+        old = c.execute(select(S.c.id).where(S.c.key == "candidate:" + ckey)).scalar()
+        if old is not None and old != tid:
+            moved_m = c.execute(update(T_MENTION).where(T_MENTION.c.substance_id == old).values(substance_id=tid)).rowcount
+            moved_o = c.execute(update(T_OFFER).where(T_OFFER.c.substance_id == old).values(substance_id=tid)).rowcount
+            c.execute(update(T_SIGNAL).where(T_SIGNAL.c.substance_id == old).values(substance_id=tid))
+            c.execute(delete(S).where(S.c.id == old))
+        if cand is not None:
+            c.execute(update(C).where(C.c.id == cand.id).values(status="confirmed"))
+    return Confirmed(name, tkey, tcanonical or tkey, tcls, moved_m, moved_o, cand is not None)
+
+
+def dismiss(engine: Engine, name: str) -> None:
+    """Mark a candidate dismissed: signals and `candidates list` stop reporting it."""
+    with engine.begin() as c:
+        n = c.execute(update(T_CANDIDATE).where(T_CANDIDATE.c.key == candidate_key(name))
+                      .values(status="dismissed")).rowcount
+    if not n:
+        raise ReviewError(f"no candidate named {name!r} (see `npswatch candidates list --status all`)")
+
+
+def load_overlay(engine: Engine) -> list[dict]:
+    """The overlay as `SubstanceMatcher.with_overlay()` takes it: one dict per substance with database aliases.
+
+    A lexicon key only gains aliases; an overlay substance brings its canonical name and class.
+    """
+    S, A = T_SUBSTANCE, T_ALIAS
+    q = (select(S.c.key, S.c.canonical, S.c["class"], A.c.alias)
+         .select_from(A.join(S, S.c.id == A.c.substance_id))
+         .where(or_(S.c.origin == "overlay", ~S.c.key.like("candidate:%")))
+         .order_by(S.c.key, A.c.id))
+    out: dict[str, dict] = {}
+    with engine.connect() as c:
+        for key, canonical, cls, alias in c.execute(q):
+            out.setdefault(key, {"key": key, "canonical": canonical, "class": cls, "aliases": []})["aliases"].append(alias)
+    return list(out.values())

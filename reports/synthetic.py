@@ -1,0 +1,170 @@
+"""A generated market history written straight into storage: for tests, benchmarks and trying reports out.
+
+Months of weekly posts with offers for a few substances in a few cities, with steady prices and volumes
+(a "quiet" history), plus any of four planted events in the last week(s):
+
+- `price_shift`: mephedrone in Almaty costs 60 % more over the last `price_window` weeks;
+- `spike`: MDMB-4en-PINACA is named in four times its usual number of posts in the last week;
+- `new_substance`: an unknown name, 4F-TESTINACA (a candidate), appears in the last week;
+- `new_city`: alpha-PVP, known in Kazakhstan, appears for the first time in Karaganda in the last week.
+
+Everything is synthetic: source names end in `.test`, authors are pseudonyms, texts are generated.
+Rows are written with SQLAlchemy Core (no extractor): reports are tested on known facts.
+
+>>> h = History(start=datetime(2026, 1, 5, tzinfo=timezone.utc), weeks=26)
+>>> h.end
+datetime.datetime(2026, 7, 6, 0, 0, tzinfo=datetime.timezone.utc)
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Engine, func, select
+
+from storage import models as m
+
+# name, geonameid, country, local currency, price factor, Russian spelling used in texts
+CITIES = [
+    ("Almaty", 1526384, "KZ", "KZT", 1.0, "Алматы"),
+    ("Astana", 1526273, "KZ", "KZT", 1.1, "Астана"),
+    ("Bishkek", 1528675, "KG", "KGS", 0.9, "Бишкек"),
+    ("Osh", 1527534, "KG", "KGS", 0.8, "Ош"),
+    ("Moscow", 524901, "RU", "RUB", 1.2, "Москва"),
+    ("Novosibirsk", 1496747, "RU", "RUB", 1.0, "Новосибирск"),
+]
+NEW_CITY = ("Karaganda", 609655, "KZ", "KZT", 1.0, "Караганда")
+USD_RATE = {"KZT": 480.0, "KGS": 87.0, "RUB": 92.0}  # units per USD, fixed: synthetic
+# key, canonical, class, alias written in texts, price per gram in USD
+SUBSTANCES = [
+    ("mephedrone", "mephedrone", "synthetic_cathinone", "меф", 40.0),
+    ("alpha-pvp", "alpha-PVP", "synthetic_cathinone", "альфа", 30.0),
+    ("mdmb-4en-pinaca", "MDMB-4en-PINACA", "synthetic_cannabinoid", "мдмб", 25.0),
+    ("hashish", None, "cannabis", "гашиш", 15.0),
+    ("amphetamine", "amphetamine", "stimulant", "амф", 20.0),
+]
+NEW_NAME = "4F-TESTINACA"
+SOURCES = [("fixture-shop.test", "web"), ("fixture-board.test", "web"), ("fixture-channel.test", "telegram")]
+PLANTS = ("price_shift", "spike", "new_substance", "new_city")
+
+
+@dataclass
+class History:
+    start: datetime  # a Monday, UTC
+    weeks: int = 26
+    posts_per_cell: float = 3.0  # mean posts per substance x city x week
+    plants: tuple[str, ...] = ()
+    seed: int = 7
+    price_window: int = 4  # weeks the planted price shift lasts
+    script_text: bool = False  # one planted post carries markup, to test escaping
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(weeks=self.weeks)
+
+    @property
+    def last_week(self) -> datetime:
+        return self.end - timedelta(weeks=1)
+
+
+def write_history(engine: Engine, h: History) -> History:
+    """Write the history; returns it with `counts` of rows written."""
+    rng = random.Random(h.seed)
+    S, R, P, Me, O, Src, C = (t.__table__ for t in (m.Substance, m.Region, m.Post, m.Mention, m.Offer, m.Source,
+                                                    m.Candidate))
+    with engine.begin() as c:
+        c.execute(Src.insert(), [{"key": k, "kind": kind, "name": k, "created_at": h.start} for k, kind in SOURCES])
+        c.execute(S.insert(), [{"key": k, "canonical": can, "class": cls, "origin": "lexicon"}
+                               for k, can, cls, _, _ in SUBSTANCES])
+        c.execute(R.insert(), [{"key": f"city:{gid}", "level": "city", "geonameid": gid, "name": name, "country": cc}
+                               for name, gid, cc, _, _, _ in CITIES + [NEW_CITY]])
+        src = {k: i for k, i in c.execute(select(Src.c.key, Src.c.id))}
+        sub = {k: i for k, i in c.execute(select(S.c.key, S.c.id))}
+        reg = {k: i for k, i in c.execute(select(R.c.geonameid, R.c.id))}
+        next_id = (c.execute(select(func.max(P.c.id))).scalar() or 0) + 1
+
+    posts, mentions, offers = [], [], []
+
+    def add(at: datetime, subst: tuple, city: tuple, usd_price: float | None, text_extra: str = "",
+            substance_id: int | None = None, alias: str | None = None) -> None:
+        nonlocal next_id
+        pid = next_id
+        next_id += 1
+        source = SOURCES[pid % len(SOURCES)][0]
+        name, gid, cc, cur, _, ru = city
+        alias = alias or subst[3]
+        grams = rng.choice((0.5, 1.0, 1.0, 2.0))
+        text = f"{alias} {grams:g}г"
+        ppg = None
+        if usd_price is not None:
+            ppg = round(usd_price * USD_RATE[cur])
+            text += f" {ppg * grams:,.0f} {cur}".replace(",", " ")
+        text += f" {ru}. пишите @u_{'abcdefghjk'[pid % 10]}synthetic {text_extra}".rstrip()
+        posts.append({"id": pid, "source_id": src[source], "external_id": f"h{pid}",
+                      "url": f"https://{source}/p/{pid}", "author": f"u_synthetic{pid % 17}", "text": text,
+                      "text_hash": f"{pid:064d}", "version": 1, "posted_at": at, "collected_at": at,
+                      "first_seen": at, "last_seen": at})
+        sid = substance_id or sub[subst[0]]
+        mentions.append({"post_id": pid, "substance_id": sid, "region_id": reg[gid], "matched": alias,
+                         "observed_at": at})
+        if ppg is not None:
+            offers.append({"post_id": pid, "substance_id": sid, "region_id": reg[gid], "quantity": grams, "unit": "g",
+                           "grams": grams, "price": ppg * grams, "currency": cur, "price_per_gram": float(ppg),
+                           "price_per_gram_usd": round(ppg / USD_RATE[cur], 4), "observed_at": at})
+
+    def poisson(lam: float) -> int:
+        # Knuth's method: lam is small here
+        limit, k, p = pow(2.718281828459045, -lam), 0, 1.0
+        while True:
+            p *= rng.random()
+            if p <= limit:
+                return k
+            k += 1
+
+    for week in range(h.weeks):
+        w0 = h.start + timedelta(weeks=week)
+        for subst in SUBSTANCES:
+            for city in CITIES:
+                n = poisson(h.posts_per_cell)
+                if week == 0:
+                    n = max(n, 1)  # every substance is known in every city from the first week
+                if "spike" in h.plants and subst[0] == "mdmb-4en-pinaca" and week == h.weeks - 1:
+                    n = 4 * int(h.posts_per_cell) + n
+                for _ in range(n):
+                    at = w0 + timedelta(seconds=rng.randrange(7 * 86400))
+                    price = subst[4] * city[4] * rng.lognormvariate(0, 0.08)
+                    if ("price_shift" in h.plants and subst[0] == "mephedrone" and city[0] == "Almaty"
+                            and week >= h.weeks - h.price_window):
+                        price *= 1.6
+                    add(at, subst, city, price if rng.random() < 0.85 else None)
+
+    last = h.last_week
+    if "new_substance" in h.plants:
+        with engine.begin() as c:
+            c.execute(S.insert().values(key=f"candidate:{NEW_NAME.casefold()}", canonical=NEW_NAME,
+                                        **{"class": "synthetic_cannabinoid"}, origin="lexicon"))
+            new_id = c.execute(select(S.c.id).where(S.c.key == f"candidate:{NEW_NAME.casefold()}")).scalar_one()
+            c.execute(C.insert().values(key=NEW_NAME.casefold(), name=NEW_NAME, **{"class": "synthetic_cannabinoid"},
+                                        first_seen=last + timedelta(days=1), last_seen=last + timedelta(days=5),
+                                        posts=4, status="new"))
+        fake = (NEW_NAME.casefold(), NEW_NAME, "synthetic_cannabinoid", NEW_NAME, 35.0)
+        for i, city in enumerate((CITIES[0], CITIES[2], CITIES[0], CITIES[4])):
+            extra = "<script>alert('x')</script> новинка" if h.script_text and i == 0 else "новинка"
+            add(last + timedelta(days=1 + i), fake, city, 35.0, extra, substance_id=new_id)
+    if "new_city" in h.plants:
+        for i in range(3):
+            add(last + timedelta(days=2 + i), SUBSTANCES[1], NEW_CITY, 30.0)
+
+    with engine.begin() as c:
+        for i in range(0, len(posts), 1000):
+            c.execute(P.insert(), posts[i:i + 1000])
+        for i in range(0, len(mentions), 2000):
+            c.execute(Me.insert(), mentions[i:i + 2000])
+        for i in range(0, len(offers), 2000):
+            c.execute(O.insert(), offers[i:i + 2000])
+        if engine.dialect.name == "postgresql":  # explicit ids were given: move the sequence past them
+            c.exec_driver_sql("SELECT setval(pg_get_serial_sequence('post', 'id'), (SELECT max(id) FROM post))")
+    h.counts = {"posts": len(posts), "mentions": len(mentions), "offers": len(offers)}
+    return h

@@ -1,0 +1,168 @@
+"""Trends on SQLite and PostgreSQL: counts, median and IQR per period and group, filters, CLI and plots."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from reports import trends as tr
+from reports.scope import Filters, ScopeError
+from reports.trends import trends
+from scheduler.cli import app
+from storage import models as m
+from storage.db import make_engine, upgrade
+
+MON = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)  # a Monday
+
+
+def seed(engine, offers, mentions_only=()):
+    """offers: (day offset, city, substance, price per gram, currency, usd); each offer is its own post."""
+    S, R, P, Me, O, Src = (t.__table__ for t in (m.Substance, m.Region, m.Post, m.Mention, m.Offer, m.Source))
+    with engine.begin() as c:
+        c.execute(Src.insert().values(key="fixture-shop.test", kind="web"))
+        c.execute(S.insert(), [{"key": "mephedrone", "canonical": "mephedrone", "class": "synthetic_cathinone",
+                                "origin": "lexicon"},
+                               {"key": "hashish", "canonical": None, "class": "cannabis", "origin": "lexicon"}])
+        c.execute(R.insert(), [{"key": "city:1526384", "level": "city", "geonameid": 1526384, "name": "Almaty",
+                                "country": "KZ"},
+                               {"key": "city:1528675", "level": "city", "geonameid": 1528675, "name": "Bishkek",
+                                "country": "KG"},
+                               {"key": "country:KZ", "level": "country", "geonameid": None, "name": "Kazakhstan",
+                                "country": "KZ"}])
+        src = c.execute(select(Src.c.id)).scalar_one()
+        sub = {k: i for k, i in c.execute(select(S.c.key, S.c.id))}
+        reg = {n: i for n, i in c.execute(select(R.c.name, R.c.id))}
+        for n, (day, city, substance, ppg, cur, usd) in enumerate(list(offers) + list(mentions_only)):
+            at = MON + timedelta(days=day, minutes=n)
+            pid = c.execute(P.insert().values(source_id=src, external_id=str(n), text_hash=str(n), version=1,
+                                              posted_at=at, text=f"{substance} {ppg}").returning(P.c.id)).scalar_one()
+            rid = reg[city] if city else None
+            c.execute(Me.insert().values(post_id=pid, substance_id=sub[substance], region_id=rid, observed_at=at))
+            if n < len(offers):
+                c.execute(O.insert().values(post_id=pid, substance_id=sub[substance], region_id=rid, quantity=1,
+                                            unit="g", grams=1 if ppg else None, price=ppg or 1, currency=cur,
+                                            price_per_gram=ppg, price_per_gram_usd=usd, observed_at=at))
+
+
+OFFERS = [
+    # week 1, Almaty: three KZT offers and one in USD -> local currency KZT; USD over all four
+    (0, "Almaty", "mephedrone", 10000.0, "KZT", 20.0),
+    (1, "Almaty", "mephedrone", 20000.0, "KZT", 40.0),
+    (2, "Almaty", "mephedrone", 40000.0, "KZT", 80.0),
+    (3, "Almaty", "mephedrone", 50.0, "USD", 50.0),
+    # week 1, Bishkek: two KGS offers, no rate
+    (1, "Bishkek", "mephedrone", 1000.0, "KGS", None),
+    (2, "Bishkek", "mephedrone", 3000.0, "KGS", None),
+    # week 2, Almaty: hashish, one unpriced offer (pieces)
+    (8, "Almaty", "hashish", 5000.0, "KZT", 10.0),
+    (9, "Almaty", "hashish", None, "KZT", None),
+]
+MENTIONS_ONLY = [(10, "Almaty", "hashish", None, None, None), (11, None, "hashish", None, None, None)]
+
+
+def by_key(rows):
+    return {(r.period.isoformat(), r.group): r for r in rows}
+
+
+def test_week_by_city_counts_medians_and_iqr(engine):
+    seed(engine, OFFERS, MENTIONS_ONLY)
+    rows = by_key(trends(engine, by="week", group="city"))
+    alm = rows[("2026-03-02", "Almaty (KZ)")]
+    assert (alm.offers, alm.currency, alm.priced) == (4, "KZT", 3)
+    assert (alm.q1, alm.median, alm.q3) == (15000.0, 20000.0, 30000.0)  # linear interpolation, as percentile_cont
+    assert alm.usd_offers == 4 and (alm.usd_q1, alm.usd_median, alm.usd_q3) == (35.0, 45.0, 57.5)
+    assert alm.mentions == 4
+    bis = rows[("2026-03-02", "Bishkek (KG)")]
+    assert (bis.offers, bis.currency, bis.median, bis.q1, bis.q3) == (2, "KGS", 2000.0, 1500.0, 2500.0)
+    assert bis.usd_offers == 0 and bis.usd_median is None
+    wk2 = rows[("2026-03-09", "Almaty (KZ)")]
+    assert (wk2.offers, wk2.priced, wk2.median, wk2.mentions) == (2, 1, 5000.0, 3)
+    assert rows[("2026-03-09", "(no region)")].mentions == 1  # a mention naming no place
+
+
+def test_groups_months_and_filters(engine):
+    seed(engine, OFFERS, MENTIONS_ONLY)
+    month = trends(engine, by="month", group="country")
+    assert {(r.period.isoformat(), r.group, r.offers) for r in month} >= {("2026-03-01", "KZ", 6), ("2026-03-01", "KG", 2)}
+    subs = by_key(trends(engine, Filters(city="Almaty"), by="week", group="substance"))
+    assert set(subs) == {("2026-03-02", "mephedrone"), ("2026-03-09", "hashish")}  # a kind has no canonical: key
+    only = trends(engine, Filters(substance="MEPHEDRONE", country="KG"), group="none")
+    assert [(r.group, r.offers, r.median) for r in only] == [("all", 2, 2000.0)]
+    since = trends(engine, Filters(since=MON + timedelta(days=7)), group="none")
+    assert [r.period.isoformat() for r in since] == ["2026-03-09"]
+    with pytest.raises(ScopeError, match="Almaty"):
+        trends(engine, Filters(city="Atlantis"))
+    with pytest.raises(ScopeError, match="mephedrone"):
+        trends(engine, Filters(substance="unobtainium"))
+
+
+def test_arrow_and_stdlib_readers_agree(tmp_path, monkeypatch):
+    eng = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    upgrade(eng)
+    seed(eng, OFFERS, MENTIONS_ONLY)
+    fast = trends(eng, by="week", group="city")
+    monkeypatch.setattr(tr, "_adbc", lambda: None)
+    assert trends(eng, by="week", group="city") == fast
+    assert fast  # not vacuous
+
+
+def test_empty_database_gives_no_rows(engine):
+    assert trends(engine) == []
+
+
+def test_cli_table_json_csv_and_plots(tmp_path):
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n')
+    eng = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
+    upgrade(eng)
+    seed(eng, OFFERS, MENTIONS_ONLY)
+    runner = CliRunner()
+    r = runner.invoke(app, ["--config", str(cfg), "trends", "--substance", "mephedrone"], terminal_width=160)
+    assert r.exit_code == 0, r.output
+    assert "Almaty (KZ)" in r.output and "20,000 KZT" in r.output
+    r = runner.invoke(app, ["--config", str(cfg), "trends", "--by", "month", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert {d["group"] for d in data} == {"Almaty (KZ)", "Bishkek (KG)", "(no region)"}
+    r = runner.invoke(app, ["--config", str(cfg), "trends", "--format", "csv", "--country", "KG"])
+    assert r.stdout.splitlines()[0].startswith("period,group,offers,currency")
+    for name in ("t.png", "t.svg"):
+        r = runner.invoke(app, ["--config", str(cfg), "trends", "--plot", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (tmp_path / "t.svg").read_text()
+    assert "<svg" in svg and "price per gram (USD)" in svg  # labelled axis with the unit
+    r = runner.invoke(app, ["--config", str(cfg), "trends", "--city", "Atlantis"])
+    assert r.exit_code == 2 and "Atlantis" in r.output
+
+
+@pytest.mark.parametrize("by", ["week", "month"])
+def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
+    import numpy as np
+
+    from reports.scope import as_datetime, period_start
+    from reports.synthetic import History, write_history
+
+    write_history(engine, History(start=datetime(2026, 1, 19, tzinfo=timezone.utc), weeks=12))  # starts mid-month
+    O, R = m.Offer.__table__, m.Region.__table__
+    with engine.connect() as c:
+        rows = c.execute(select(O.c.observed_at, R.c.name, R.c.country, O.c.currency, O.c.price_per_gram,
+                                O.c.price_per_gram_usd).join(R, R.c.id == O.c.region_id)).all()
+    local, usd = {}, {}
+    for at, city, cc, cur, ppg, u in rows:
+        k = (period_start(as_datetime(at).date(), by).isoformat(), f"{city} ({cc})")  # UTC day
+        if ppg is not None:
+            local.setdefault(k, []).append(ppg)  # one currency per city in the generated history
+        if u is not None:
+            usd.setdefault(k, []).append(u)
+    got = by_key(trends(engine, by=by, group="city"))
+    assert set(got) == set(local)
+    for k, values in local.items():
+        r = got[k]
+        assert r.priced == len(values)
+        assert r.median == pytest.approx(float(np.median(values)))
+        assert (r.q1, r.q3) == pytest.approx(tuple(np.percentile(values, [25, 75])))
+        assert r.usd_median == pytest.approx(float(np.median(usd[k])))
