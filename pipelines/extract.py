@@ -22,7 +22,7 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from .candidates import find_candidates
-from .facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
+from .facts import EMPTY, CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
 from .fx import RateBook
 from .offers import find_price_points, link
 from .rawpost import SourceHints
@@ -33,8 +33,23 @@ from .text import clean
 _NO_HINTS = SourceHints()
 
 
+@lru_cache(maxsize=8192)
+def _region_fact_cached(level: str, geonameid: int | None, name: str, country: str) -> RegionFact:
+    return RegionFact(level, geonameid, name, country)
+
+
 def _region_fact(h: RegionHit) -> RegionFact:
-    return RegionFact(h.level, h.geonameid, h.name, h.country)
+    return _region_fact_cached(h.level, h.geonameid, h.name, h.country)
+
+
+@lru_cache(maxsize=65536)
+def _substance_fact_cached(key: str, canonical: str | None, cls: str, matched: str) -> SubstanceFact:
+    return SubstanceFact(key, canonical, cls, matched)
+
+
+def _substance_fact(h: SubstanceHit) -> SubstanceFact:
+    # Facts are immutable, so equal ones can be shared: this spares an allocation per hit on the hot path.
+    return _substance_fact_cached(h.key, h.canonical, h.cls, h.matched)
 
 
 class Extractor:
@@ -62,24 +77,30 @@ class Extractor:
     def extract(self, text: str, posted_at: datetime | date | None = None, hints: SourceHints | None = None) -> Facts:
         hints = hints or _NO_HINTS
         cleaned = clean(text)
-        points = find_price_points(cleaned)
-        hits = self.matcher.find(cleaned, has_price_pairs=bool(points))
+        # Hits as if prices were present (the most an ambiguous word can get). A post with no hit and no
+        # candidate can have no offer, so its price points are never computed: that spares the costliest
+        # step on chatter, news without prices and negatives.
+        hits = self.matcher.find(cleaned, has_price_pairs=True)
         cands = find_candidates(cleaned, self.matcher)
+        points = find_price_points(cleaned) if hits or cands else []
+        if not points and any(h.ambiguous for h in hits):
+            hits = self.matcher.find(cleaned, has_price_pairs=False)
         region_hits = self.gazetteer.find(cleaned)
-        regions = tuple(_region_fact(h) for h in summarise(region_hits))
+        regions = tuple(_region_fact(h) for h in summarise(region_hits)) if region_hits else ()
 
         # Substances in text order: lexicon hits and new-name candidates (a candidate is its own canonical).
-        named: list[tuple[int, int, SubstanceFact]] = [
-            (h.start, h.end, SubstanceFact(h.key, h.canonical, h.cls, h.matched)) for h in hits
-        ]
-        named += [(c.start, c.end, SubstanceFact(f"candidate:{c.name.casefold()}", c.name, c.cls, c.name))
-                  for c in cands]
-        named.sort(key=lambda t: t[0])
+        named: list[tuple[int, int, SubstanceFact]] = [(h.start, h.end, _substance_fact(h)) for h in hits]
+        if cands:
+            named += [(c.start, c.end, SubstanceFact(f"candidate:{c.name.casefold()}", c.name, c.cls, c.name))
+                      for c in cands]
+            named.sort(key=lambda t: t[0])
+        if not named:
+            return Facts(regions=regions) if regions else EMPTY
         substances: dict[str, SubstanceFact] = {}
         for _, _, s in named:
             substances.setdefault(s.key, s)
 
-        offers = self._offers(points, named, region_hits, regions, hints, posted_at) if points and named else ()
+        offers = self._offers(points, named, region_hits, regions, hints, posted_at) if points else ()
         cities = tuple(r for r in regions if r.level == "city") or regions
         return Facts(
             substances=tuple(substances.values()),
