@@ -8,12 +8,13 @@ they print as `**********` and are never logged or stored in the database.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 DEFAULT_CONFIG = Path("npswatch.toml")
@@ -55,13 +56,153 @@ class TelegramConfig(_Section):
     api_hash: SecretStr = SecretStr("")
     channels: list[str] = Field(default_factory=list)
     session_name: str = "npswatch"
+    join: bool = True  # join watched channels: Telegram pushes live updates only to members
+    reconcile_minutes: float = Field(default=10.0, gt=0)  # gap repair from checkpoints, this often
+    initial_days: int = Field(default=30, ge=0)  # first read of a channel without checkpoint (0: whole history)
+    batch_size: int = Field(default=500, ge=1)  # rows per bulk write
+    flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds in a span like "90s", "30m", "6h", "1d", "1h30m" (a bare number is seconds).
+
+    >>> parse_duration("1h30m"), parse_duration("2s"), parse_duration(5)
+    (5400.0, 2.0, 5.0)
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative")
+        return float(text)
+    s = str(text).strip().lower()
+    try:
+        return parse_duration(float(s))
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(s):
+        if s[pos:m.start()].strip():
+            break
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    if pos == 0 or s[pos:].strip():
+        raise ValueError(f"{text!r} is not a duration like 90s, 30m, 6h, 1d or 1h30m")
+    return total
+
+
+def _duration(v: str | None) -> str | None:
+    if v is not None:
+        parse_duration(v)
+    return v
+
+
+JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "command")
 
 
 class ScheduleEntry(_Section):
-    job: str  # crawl | backfill | fx | digest | retention
+    job: str  # crawl | backfill | fx | digest | retention | command
     cron: str | None = None  # crontab expression, e.g. "0 */6 * * *"
     every: str | None = None  # interval, e.g. "30m", "6h", "1d"
     source: str | None = None  # site or channel; empty: all
+    name: str | None = None  # job name (default: job, or job:source), for `npswatch jobs run NAME`
+    args: list[str] = Field(default_factory=list)  # extra arguments of the job's npswatch command
+    command: list[str] | None = None  # job = "command": the program and its arguments
+    time_limit: str | None = None  # stop the job after this long (default: service.crawl_time_limit / job_time_limit)
+
+    @field_validator("job")
+    @classmethod
+    def _job(cls, v: str) -> str:
+        if v not in JOB_KINDS:
+            raise ValueError(f"{v!r} is not a job; one of {', '.join(JOB_KINDS)}")
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(v, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"{v!r} is not a crontab expression like \"0 */6 * * *\" ({exc})") from None
+        return v
+
+    @field_validator("every", "time_limit")
+    @classmethod
+    def _span(cls, v: str | None) -> str | None:
+        return _duration(v)
+
+    @model_validator(mode="after")
+    def _when(self) -> "ScheduleEntry":
+        if (self.cron is None) == (self.every is None):
+            raise ValueError(f"job {self.job!r}: give exactly one of cron or every")
+        if self.every is not None and parse_duration(self.every) <= 0:
+            raise ValueError(f"job {self.job!r}: every must be longer than 0")
+        if self.job == "command" and not self.command:
+            raise ValueError("job \"command\" needs command = [\"program\", \"arg\", ...]")
+        if self.job != "command" and self.command:
+            raise ValueError(f"job {self.job!r}: command is only for job = \"command\"")
+        return self
+
+    @property
+    def job_name(self) -> str:
+        return self.name or (f"{self.job}:{self.source}" if self.source else self.job)
+
+
+class ServiceConfig(_Section):
+    """`npswatch run`: the scheduler service (scheduler/service.py explains each choice)."""
+
+    timezone: str = ""  # zone of cron expressions; empty: the machine's local zone
+    misfire_grace: str = "1d"  # a run missed by less than this (service down) still runs once on start
+    shutdown_grace: str = "5m"  # SIGTERM: running jobs get this long to finish ...
+    kill_after: str = "30s"  # ... then SIGTERM to the job, and SIGKILL this long after that
+    max_parallel: int = Field(2, ge=1)  # jobs running at the same time
+    crawl_time_limit: str = "6h"  # a crawl running longer is stopped
+    job_time_limit: str = "1h"  # any other job running longer is stopped
+    rerun_interrupted: bool = True  # on start, run a job again at once if the service died during it
+    listen: bool = False  # also run `npswatch listen` (Telegram live), restarted when it exits
+    fx_inbox: str = "fx-inbox"  # folder the fx job imports rate files from (relative to data_dir)
+
+    @field_validator("misfire_grace", "shutdown_grace", "kill_after", "crawl_time_limit", "job_time_limit")
+    @classmethod
+    def _span(cls, v: str) -> str:
+        return _duration(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        if v:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"{v!r} is not a time zone like Asia/Almaty or UTC") from None
+        return v
+
+
+class HealthConfig(_Section):
+    """`npswatch status`: when a job or source counts as unhealthy."""
+
+    max_failures: int = Field(2, ge=1)  # this many failed runs in a row
+    stale_after: str = "3d"  # or nothing new from a source for this long (at least 2 schedule periods)
+    stale_after_by_source: dict[str, str] = Field(default_factory=dict)  # per source, e.g. {"slow-forum" = "14d"}
+
+    @field_validator("stale_after")
+    @classmethod
+    def _span(cls, v: str) -> str:
+        return _duration(v)
+
+    @field_validator("stale_after_by_source")
+    @classmethod
+    def _stale_map(cls, v: dict[str, str]) -> dict[str, str]:
+        for d in v.values():
+            parse_duration(d)
+        return v
 
 
 class Recipient(_Section):
@@ -86,9 +227,30 @@ class DigestConfig(_Section):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
 
 
+class SignalsConfig(_Section):
+    """Thresholds of the early-warning signals (reports/signals.py explains each)."""
+
+    min_history_days: int = Field(28, ge=0)  # "new" signals need this much stored history before the window
+    new_min_posts: int = Field(2, ge=1)  # posts needed for a new-substance or new-in-region signal
+    baseline_weeks: int = Field(8, ge=1)  # a week's posts are compared with the mean of this many weeks before
+    spike_min_baseline_weeks: int = Field(4, ge=1)  # ... of which at least this many since the first mention
+    spike_min_mentions: int = Field(10, ge=1)  # fewer posts in a week are never a spike
+    spike_ratio: float = Field(2.0, gt=1)  # and at least this many times the baseline mean
+    spike_p: float = Field(0.001, gt=0, lt=1)  # Poisson upper-tail p-value below which a week is a spike
+    price_window_weeks: int = Field(4, ge=1)  # recent weeks whose median price per gram is compared ...
+    price_baseline_weeks: int = Field(12, ge=1)  # ... with the median of this many weeks before them
+    price_shift: float = Field(0.25, gt=0)  # relative change of the median that is a shift (0.25 = 25 %)
+    price_p: float = Field(0.001, gt=0, lt=1)  # ... and a rank-test p-value below this (noise is not a shift)
+    price_min_offers: int = Field(8, ge=1)  # priced offers needed on each side
+    sales_min_units: int = Field(1, ge=1)  # units gone from stock needed for a sales estimate
+    examples: int = Field(3, ge=0)  # example posts per signal
+    snippet_chars: int = Field(160, ge=40)  # length of an example snippet
+
+
 class RetentionConfig(_Section):
-    post_text_days: int = 365
-    snapshot_days: int = 90
+    post_text_days: int = Field(365, ge=1)
+    snapshot_days: int = Field(90, ge=1)
+    job_log_days: int = Field(30, ge=1)  # output of scheduled jobs, <data_dir>/logs/jobs
 
 
 class Settings(BaseSettings):
@@ -104,7 +266,10 @@ class Settings(BaseSettings):
     web: WebConfig = Field(default_factory=WebConfig)
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     schedules: list[ScheduleEntry] = Field(default_factory=list)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
+    signals: SignalsConfig = Field(default_factory=SignalsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # Where the settings came from (not a setting).
@@ -238,28 +403,91 @@ contact = ""            # an address site owners can write to; appended to the u
 # From https://my.telegram.org; keep api_hash out of this file and set NPSWATCH_TELEGRAM__API_HASH instead.
 # api_id = 12345
 api_hash = ""
-channels = []           # public channel usernames, e.g. ["example_channel"]
+channels = []           # public channel usernames, e.g. ["example_channel"]; `npswatch telegram add` adds more
+session_name = "npswatch"   # session file <data_dir>/telegram/<session_name>.session (mode 0600)
+join = true             # join watched channels (Telegram pushes live updates only to members)
+reconcile_minutes = 10  # re-read each channel from its checkpoint this often (repairs dropped updates)
+initial_days = 30       # how far back the first read of a new channel goes (0: whole history)
+batch_size = 500        # rows per bulk write ...
+flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
 
-# Schedules: cron (crontab syntax) or every ("30m", "6h", "1d").
+# Schedules of `npswatch run`: cron (crontab syntax, in service.timezone) or every ("30m", "6h", "1d").
+# job: crawl (source = a site; none: every enabled site), backfill (Telegram, from the checkpoints;
+# source = one channel), fx (imports the rate files put into <data_dir>/fx-inbox), digest, retention,
+# command (any program: command = ["/usr/local/bin/x", "arg"]). Optional: name, args (extra arguments of
+# the npswatch command), time_limit. `npswatch jobs list` shows them, `npswatch jobs run NAME` runs one now.
 # [[schedules]]
 # job = "crawl"
 # cron = "0 */6 * * *"
+# [[schedules]]
+# job = "backfill"
+# every = "1h"
+# [[schedules]]
+# job = "fx"
+# cron = "30 7 * * *"
+# [[schedules]]
+# job = "digest"
+# cron = "0 8 * * 1"
+# args = ["--since", "7d", "--send"]
+# [[schedules]]
+# job = "retention"
+# cron = "15 3 * * *"
+
+[service]
+timezone = ""           # zone of the cron expressions; empty: this machine's
+misfire_grace = "1d"    # after a stop or crash, a run missed by less than this runs once on start
+shutdown_grace = "5m"   # on SIGTERM running jobs get this long to finish, then are stopped
+kill_after = "30s"      # ... and killed if still there this long after
+max_parallel = 2        # jobs at the same time
+crawl_time_limit = "6h" # a crawl running longer is stopped (it resumes next time)
+job_time_limit = "1h"   # the same for every other job
+rerun_interrupted = true    # a job the service died during runs again on start
+listen = false          # also run `npswatch listen` (Telegram live), restarted if it exits
+fx_inbox = "fx-inbox"   # under data_dir; imported files go to fx-inbox/done, unreadable ones to fx-inbox/failed
+
+[health]
+# `npswatch status` exits 1 when a job or source failed max_failures times in a row or a source brought
+# nothing new for stale_after (at least two of its schedule periods).
+max_failures = 2
+stale_after = "3d"
+# stale_after_by_source = { "slow-forum" = "14d" }
 
 [digest]
 # [[digest.recipients]]
 # email = "ews@example.org"
 # countries = ["KZ", "KG"]
 # classes = ["synthetic_cathinone"]
+# [[digest.recipients]]
+# webhook = "https://ews.example.org/hooks/npswatch"   # receives the digest as JSON (POST)
+# Each signal is sent once per recipient; failed deliveries are retried by the next `npswatch digest --send`.
 
 [digest.smtp]
 host = "localhost"
 port = 25
-starttls = false
+starttls = false        # STARTTLS on a plain port (587)
+ssl = false             # implicit TLS (465)
 username = ""
 password = ""           # or NPSWATCH_DIGEST__SMTP__PASSWORD
 sender = "npswatch@localhost"
 
+[signals]
+# Early-warning thresholds; see README "Signals". A spike needs all of: spike_min_mentions posts in a week,
+# spike_ratio x the mean of the baseline_weeks before, and a Poisson p-value below spike_p.
+min_history_days = 28   # no "new substance/region" signals until this much history is stored
+new_min_posts = 2
+baseline_weeks = 8
+spike_min_mentions = 10
+spike_ratio = 2.0
+spike_p = 0.001
+price_window_weeks = 4  # median price per gram of the last 4 weeks ...
+price_baseline_weeks = 12  # ... against the 12 weeks before: a shift is a change of at least price_shift
+price_shift = 0.25
+price_p = 0.001         # Mann-Whitney p-value the two samples must reach: dispersed prices move by chance
+price_min_offers = 8
+
 [retention]
+# `npswatch retention apply` (a job of its own, see [[schedules]]); --dry-run says what would go.
 post_text_days = 365    # post texts older than this are removed; offers and mentions are kept
-snapshot_days = 90
+snapshot_days = 90      # raw page snapshots (a site definition's snapshot_days wins for its pages)
+job_log_days = 30       # output of scheduled jobs in <data_dir>/logs/jobs
 '''

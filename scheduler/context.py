@@ -39,14 +39,19 @@ class App:
         return Pseudonymiser(self.settings.privacy_key())
 
     def extractor(self, engine: Engine | None = None):
-        """The default extractor, with the central-bank rates imported into `engine` (if any) added."""
+        """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
+        overlay of confirmed candidates stored there (`npswatch candidates confirm`) added."""
         from pipelines.extract import default_extractor
         from pipelines.fx import RateBook
+        from reports.candidates import load_overlay
         from storage.fxstore import load_rates
 
         x = default_extractor()
         rates = load_rates(engine) if engine is not None else []
-        return x.with_rates(RateBook(rates)) if rates else x
+        if rates:
+            x = x.with_rates(RateBook(rates))
+        overlay = load_overlay(engine) if engine is not None else []
+        return x.with_overlay(overlay) if overlay else x
 
     def optional_engine(self) -> Engine | None:
         """The engine if the configured database exists with a current schema, else None (no side effects)."""

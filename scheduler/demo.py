@@ -76,4 +76,49 @@ def run_demo(app: App, out: Console) -> WriteResult:
     out.print(f"database: {engine.url.render_as_string(hide_password=True)}")
     out.print(f"try: sqlite3 {settings.data_path / 'npswatch.db'} 'select * from offer limit 5'"
               if engine.url.get_backend_name() == "sqlite" else "")
+    demo_reports(app, out)
     return total
+
+
+def demo_reports(app: App, out: Console) -> None:
+    """A trend table, a plot and a digest of what the demo stored, written under <data_dir>/reports/."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from reports.digest import Digest, to_html
+    from reports.plots import plot_trends
+    from reports.scope import Filters, utc
+    from reports.signals import Detector, Thresholds, record
+    from reports.trends import trends
+    from storage import models as m
+
+    from .cli_reports import print_signal_summary, print_trends
+
+    engine = app.engine
+    O, R = m.Offer.__table__, m.Region.__table__
+    with engine.connect() as c:
+        top = c.execute(select(R.c.country, func.count()).select_from(O.join(R, R.c.id == O.c.region_id))
+                        .group_by(R.c.country).order_by(func.count().desc(), R.c.country).limit(1)).first()
+        last = c.execute(select(func.max(O.c.observed_at))).scalar()
+    if top is None or last is None:
+        out.print("no offers stored: no trend or digest to show")
+        return
+    reports_dir = app.settings.data_path / "reports"
+    country = top[0]
+    f = Filters(country=country)
+    rows = trends(engine, f, by="month", group="city")
+    title = f"Price per gram by month and city, {country} (the country with most offers)"
+    print_trends(rows, "table", title=title, limit=20, to=out)
+    plot = plot_trends(rows, reports_dir / f"trend-{country}.png", title=title, by="month")
+
+    until = utc(last) + timedelta(days=1)
+    since = until - timedelta(days=28)
+    detector = Detector(engine, Thresholds.from_mapping(app.settings.signals.model_dump()))
+    signals = record(engine, detector.detect(since, until))
+    print_signal_summary(signals, to=out)
+    digest = reports_dir / "digest-demo.html"
+    digest.write_text(to_html(Digest(since, until, signals)), encoding="utf-8")
+    out.print(f"trend plot: {plot}")
+    out.print(f"digest of the last four weeks of data ({len(signals)} signals): {digest}")
+    out.print("more: npswatch trends --help, npswatch digest --help, npswatch serve")

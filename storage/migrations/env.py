@@ -10,12 +10,20 @@ if engine is None:  # plain `alembic` command line: build one from sqlalchemy.ur
 
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
 
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    # APScheduler keeps its job store in the same database (`npswatch run`); that table is not ours to migrate.
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,531 @@
+"""The job catalogue (what `[[schedules]]` asks for) and the runner that runs one job in a child process.
+
+Every job is an npswatch command run as a child process with a time limit (a crawl must be: Twisted's
+reactor cannot be restarted inside one process; for the others it keeps the long-running service small
+and a crash of one job away from the rest):
+
+| job         | child command                                    | writes its own crawl_run rows    |
+|-------------|--------------------------------------------------|----------------------------------|
+| `crawl`     | `npswatch crawl SITE` (no source: `crawl --all`) | `crawl`, one per site            |
+| `backfill`  | `npswatch telegram backfill [--channel C]`       | `telegram-backfill`, per channel |
+| `fx`        | `npswatch fx import FILE`, per file of the inbox | -                                |
+| `digest`    | `npswatch digest` (`--send` with recipients)     | -                                |
+| `retention` | `npswatch retention apply`                       | `retention`                      |
+| `command`   | the configured program                           | -                                |
+
+`Runner.run(job)` takes the job's lock (`job:NAME`, so a scheduled run and `npswatch jobs run NAME` never
+overlap, in one process or many), records the run as a `crawl_run` row of kind `job` with the job's name as
+source, starts the child in a session of its own (Ctrl-C in the service's terminal does not reach it; on
+Linux it gets SIGTERM if the service dies), streams its output, secrets masked, to
+`<data_dir>/logs/jobs/NAME-RUN.log`, and on time limit or shutdown sends SIGTERM (a crawl then checkpoints
+and resumes next time), then SIGKILL after `service.kill_after`. The run row then gets the outcome: the
+items and errors of the rows the child wrote (e.g. one per site crawled), or the count the command printed.
+
+>>> from scheduler.config import Settings
+>>> s = Settings(schedules=[{"job": "crawl", "source": "fixture-shop", "every": "6h"},
+...                         {"job": "crawl", "cron": "0 3 * * *"}, {"job": "retention", "cron": "15 3 * * *"}])
+>>> [(j.name, j.schedule, j.time_limit) for j in catalogue(s)]
+[('crawl:fixture-shop', 'every 6h', 21600.0), ('crawl', 'cron 0 3 * * *', 21600.0), ('retention', 'cron 15 3 * * *', 3600.0)]
+>>> command_line(catalogue(s)[0], s)[3:]
+['crawl', 'fixture-shop']
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from hashlib import sha1
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Engine, select, update
+
+from storage.runs import T_RUN, finish_run, start_run
+
+from .config import JOB_KINDS, ConfigError, Settings, parse_duration
+from .lock import DatabaseLock, _slug
+from .logs import SecretMasker, masker_for
+
+__all__ = ["Job", "RunResult", "Runner", "catalogue", "find_job", "command_line", "display_command", "recover_interrupted",
+           "JOB_RUN_KIND", "spawn", "stop_child", "human_duration"]
+
+log = logging.getLogger("npswatch.jobs")
+
+JOB_RUN_KIND = "job"  # crawl_run.kind of the scheduler's own rows; their source is the job name
+# crawl_run kinds the child command of a job writes itself (its rows are summed into the job's row).
+CHILD_KINDS = {"crawl": ("crawl",), "backfill": ("telegram-backfill",), "retention": ("retention",)}
+# What a command prints about its count when it writes no rows (fx import, digest; `items: N` for any command).
+ITEMS_LINE = {
+    "fx": re.compile(r"^(\d+) rates stored"),
+    "digest": re.compile(r"^digest \((\d+) signals"),
+    "command": re.compile(r"\bitems\s*[=:]\s*(\d+)", re.I),
+}
+FX_SETTLE_SECONDS = 5.0  # an inbox file changed more recently may still be being written: next time
+_PDEATHSIG = (
+    # Runs first in the child: ask Linux for SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG = 1), give
+    # up if it already has, then become the real command. Survives exec.
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+    "if os.getppid() != int(sys.argv[1]): sys.exit(143)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def human_duration(seconds: float) -> str:
+    """A span as the config writes it, at most two units.
+
+    >>> human_duration(5400), human_duration(2), human_duration(86400 * 2)
+    ('1h30m', '2s', '2d')
+    """
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if s >= size:
+            parts.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(parts[:2])
+
+
+# --- catalogue ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    name: str
+    kind: str  # crawl | backfill | fx | digest | retention | command
+    source: str | None = None
+    cron: str | None = None
+    every: str | None = None
+    args: tuple[str, ...] = ()
+    command: tuple[str, ...] | None = None
+    time_limit: float = 3600.0
+
+    @property
+    def schedule(self) -> str:
+        if self.cron:
+            return f"cron {self.cron}"
+        if self.every:
+            return f"every {self.every}"
+        return "-"
+
+    @property
+    def period(self) -> float | None:
+        """Seconds between two runs (for cron: between the next two fire times), None if unscheduled."""
+        if self.every:
+            return parse_duration(self.every)
+        if self.cron:
+            from apscheduler.triggers.cron import CronTrigger
+
+            t = CronTrigger.from_crontab(self.cron, timezone="UTC")
+            now = datetime.now(timezone.utc)
+            a = t.get_next_fire_time(None, now)
+            b = a and t.get_next_fire_time(a, a + timedelta(seconds=1))
+            return (b - a).total_seconds() if a and b else None
+        return None
+
+    @property
+    def child_kinds(self) -> tuple[str, ...]:
+        return CHILD_KINDS.get(self.kind, ())
+
+    def trigger(self, tz):
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        if self.cron:
+            return CronTrigger.from_crontab(self.cron, timezone=tz)
+        if self.every:
+            return IntervalTrigger(seconds=parse_duration(self.every), timezone=tz)
+        raise ValueError(f"job {self.name} has no schedule")
+
+    def fingerprint(self, tz) -> str:
+        """Changes when the schedule changes (then the stored next run time is recomputed), not otherwise."""
+        return sha1(f"{self.kind}|{self.cron}|{self.every}|{tz}".encode()).hexdigest()[:16]
+
+
+def _time_limit(settings: Settings, kind: str, given: str | None) -> float:
+    if given:
+        return parse_duration(given)
+    return parse_duration(settings.service.crawl_time_limit if kind == "crawl" else settings.service.job_time_limit)
+
+
+def catalogue(settings: Settings) -> list[Job]:
+    """The scheduled jobs, in config order. Two entries with the same explicit name are a config error; two
+    unnamed entries of the same job and source are told apart as NAME, NAME-2, ..."""
+    jobs: list[Job] = []
+    names: set[str] = set()
+    for i, e in enumerate(settings.schedules):
+        name = e.job_name
+        if name in names:
+            if e.name:
+                raise ConfigError(f"schedules.{i}.name: {name!r} is used by an earlier schedule")
+            n = 2
+            while f"{name}-{n}" in names:
+                n += 1
+            name = f"{name}-{n}"
+        names.add(name)
+        jobs.append(Job(name=name, kind=e.job, source=e.source, cron=e.cron, every=e.every, args=tuple(e.args),
+                        command=tuple(e.command) if e.command else None,
+                        time_limit=_time_limit(settings, e.job, e.time_limit)))
+    return jobs
+
+
+def find_job(settings: Settings, name: str) -> Job:
+    """A scheduled job by name, else an unscheduled one named KIND or KIND:SOURCE (`jobs run retention`)."""
+    for job in catalogue(settings):
+        if job.name == name:
+            return job
+    kind, _, source = name.partition(":")
+    if kind in JOB_KINDS and kind != "command":
+        return Job(name=name, kind=kind, source=source or None, time_limit=_time_limit(settings, kind, None))
+    known = ", ".join(j.name for j in catalogue(settings)) or "none scheduled"
+    raise KeyError(f"no job {name!r}: scheduled jobs: {known}; or name a job kind "
+                   f"({', '.join(k for k in JOB_KINDS if k != 'command')}), optionally with :SOURCE")
+
+
+def cli_prefix(settings: Settings) -> list[str]:
+    """How a child runs npswatch: this interpreter, this config file (the environment is inherited)."""
+    argv = [sys.executable, "-m", "scheduler"]
+    if settings.path is not None:
+        argv += ["--config", str(settings.path)]
+    return argv
+
+
+def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None) -> list[str]:
+    """The child's argv for one run of `job` (for `fx`, one rate file of the inbox)."""
+    p, args = cli_prefix(settings), list(job.args)
+    if job.kind == "crawl":
+        return p + ["crawl", *([job.source] if job.source else ["--all"]), *args]
+    if job.kind == "backfill":
+        return p + ["telegram", "backfill", *(["--channel", job.source] if job.source else []), *args]
+    if job.kind == "digest":
+        return p + ["digest", *(args or (["--send"] if settings.digest.recipients else []))]
+    if job.kind == "retention":
+        return p + ["retention", "apply", *args]
+    if job.kind == "fx":
+        if fx_file is None:
+            raise ValueError("the fx job runs once per file: give fx_file")
+        return p + ["fx", "import", str(fx_file)]
+    if job.kind == "command":
+        return [*(job.command or ()), *args]
+    raise ValueError(f"unknown job kind {job.kind!r}")
+
+
+def display_command(argv: list[str], settings: Settings) -> str:
+    """`npswatch crawl x` rather than `/path/to/python -m scheduler --config /etc/... crawl x`."""
+    prefix = cli_prefix(settings)
+    return " ".join(["npswatch", *argv[len(prefix):]] if argv[:len(prefix)] == prefix else argv)
+
+
+# --- child processes ----------------------------------------------------------------------------------------
+@dataclass
+class Child:
+    proc: subprocess.Popen
+    pump: threading.Thread
+    tail: deque
+
+
+def spawn(argv: list[str], out: IO[str], masker: SecretMasker, *, env: dict | None = None) -> Child:
+    """Start `argv` in its own session, output (masked) appended to `out`, the last lines kept."""
+    if sys.platform.startswith("linux"):
+        argv = [sys.executable, "-c", _PDEATHSIG, str(os.getpid()), *argv]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160", **(env or {})})
+    tail: deque = deque(maxlen=30)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            line = masker.mask(raw.decode("utf-8", "replace"))
+            try:
+                out.write(line)
+                out.flush()
+            except (OSError, ValueError):
+                pass
+            tail.append(line.rstrip())
+        proc.stdout.close()
+
+    t = threading.Thread(target=pump, name=f"pump-{proc.pid}", daemon=True)
+    t.start()
+    return Child(proc, t, tail)
+
+
+def stop_child(proc: subprocess.Popen, kill_after: float) -> int:
+    """SIGTERM to the child's process group, SIGKILL after `kill_after` seconds; its exit code."""
+    for sig, wait in ((signal.SIGTERM, kill_after), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            return proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
+
+
+# --- runs ---------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    job: str
+    run_id: int | None
+    status: str  # ok | failed | skipped
+    items: int = 0
+    errors: int = 0
+    message: str = ""
+    log_path: Path | None = None
+    duration: float = 0.0
+    exit_code: int | None = None
+
+
+@dataclass
+class _Outcome:
+    exit_code: int | None = None
+    reason: str | None = None  # why the runner stopped it: time limit, service stopped
+    tail: list[str] = field(default_factory=list)
+
+
+def _last_line(lines: Iterable[str]) -> str:
+    for line in reversed(list(lines)):
+        if line.strip() and not line.lstrip().startswith(("Traceback", "File ")):
+            return line.strip()[:500]
+    return ""
+
+
+def _items_from_output(kind: str, lines: Iterable[str]) -> int:
+    pattern = ITEMS_LINE.get(kind)
+    total = 0
+    if pattern is not None:
+        for line in lines:
+            m = pattern.search(line.strip())
+            if m:
+                total = int(m.group(1))  # the last count printed wins
+    return total
+
+
+def _set_message(engine: Engine, run_id: int, message: str) -> None:
+    with engine.begin() as c:
+        c.execute(update(T_RUN).where(T_RUN.c.id == run_id).values(message=message[:2000]))
+
+
+def _mark_children(engine: Engine, after_id: int, since: datetime | None, kinds: Iterable[str], message: str) -> int:
+    """Rows a job's child left `running` (it was stopped or died): failed, with `message`."""
+    kinds = tuple(kinds)
+    if not kinds:
+        return 0
+    cond = (T_RUN.c.id > after_id) & (T_RUN.c.status == "running") & T_RUN.c.kind.in_(kinds)
+    if since is not None:
+        cond &= T_RUN.c.started_at >= since
+    with engine.begin() as c:
+        return c.execute(update(T_RUN).where(cond).values(
+            status="failed", finished_at=datetime.now(timezone.utc), message=message)).rowcount or 0
+
+
+_RUNNING_KIND = re.compile(r"^running (\w+)")
+
+
+def _interrupt(engine: Engine, row, message: str) -> None:
+    m = _RUNNING_KIND.match(row.message or "")
+    _mark_children(engine, row.id, row.started_at, CHILD_KINDS.get(m.group(1) if m else "", ()),
+                   f"{message} (job {row.source}, run {row.id})")
+    finish_run(engine, row.id, status="failed", message=message)
+
+
+def recover_interrupted(engine: Engine, only: str | None = None, *, locked: bool = False) -> list[str]:
+    """Mark the job runs a dead process left `running` as failed ("interrupted: process died"), with the rows
+    their children left running. A run whose job lock a live process holds is left alone; `locked=True`
+    says the caller holds the lock of `only`. Returns the names of the jobs recovered."""
+    q = select(T_RUN.c.id, T_RUN.c.source, T_RUN.c.started_at, T_RUN.c.message).where(
+        T_RUN.c.kind == JOB_RUN_KIND, T_RUN.c.status == "running").order_by(T_RUN.c.id)
+    if only is not None:
+        q = q.where(T_RUN.c.source == only)
+    with engine.connect() as c:
+        rows = c.execute(q).all()
+    by_name: dict[str, list] = {}
+    for r in rows:
+        by_name.setdefault(r.source or "", []).append(r)
+    recovered = []
+    for name, runs in by_name.items():
+        lock = None
+        if not locked:
+            lock = DatabaseLock(engine, f"job:{name}")
+            if not lock.acquire(0):
+                continue  # a live `npswatch jobs run` or scheduler runs it
+        try:
+            for r in runs:
+                _interrupt(engine, r, "interrupted: process died")
+                log.warning("job %s: run %s was interrupted (its process died); marked failed", name, r.id,
+                            extra={"job": name, "run_id": r.id, "status": "failed"})
+            recovered.append(name)
+        finally:
+            if lock is not None:
+                lock.release()
+    return recovered
+
+
+class Runner:
+    """Runs jobs: one child process each (the fx job: one per inbox file), recorded as `crawl_run` rows."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, masker: SecretMasker | None = None,
+                 terminate: threading.Event | None = None, stop_reason: str = "interrupted: service stopped") -> None:
+        self.engine = engine
+        self.stop_reason = stop_reason
+        self.settings = settings
+        self.masker = masker or masker_for(settings)
+        self.terminate = terminate or threading.Event()  # set: stop running children now
+        self.kill_after = parse_duration(settings.service.kill_after)
+        self.log_dir = settings.data_path / "logs" / "jobs"
+
+    def run(self, job: Job) -> RunResult:
+        lock = DatabaseLock(self.engine, f"job:{job.name}")
+        if not lock.acquire(timeout=2.0):
+            holder = lock.holder() or "another process"
+            log.warning("job %s is still running (%s): this run is skipped", job.name, holder,
+                        extra={"job": job.name, "kind": job.kind, "status": "skipped"})
+            return RunResult(job.name, None, "skipped", message=f"already running ({holder})")
+        try:
+            recover_interrupted(self.engine, job.name, locked=True)
+            return self._run(job)
+        finally:
+            lock.release()
+
+    def _run(self, job: Job) -> RunResult:
+        engine = self.engine
+        run_id = start_run(engine, JOB_RUN_KIND, job.name)
+        with engine.connect() as c:
+            started_at = c.execute(select(T_RUN.c.started_at).where(T_RUN.c.id == run_id)).scalar()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{_slug(job.name)}-{run_id}.log"
+        ctx = {"job": job.name, "kind": job.kind, "source": job.source, "run_id": run_id}
+        t0 = time.monotonic()
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            try:
+                if job.kind == "fx":
+                    _set_message(engine, run_id, f"running fx: files of {self._inbox()}")
+                    log.info("job %s started", job.name, extra=ctx)
+                    status, items, errors, message, code = self._fx(job, run_id, out)
+                else:
+                    argv = command_line(job, self.settings)
+                    _set_message(engine, run_id, f"running {job.kind}: {self._display(argv)}")
+                    log.info("job %s started", job.name, extra=ctx)
+                    outcome = self._child(job, argv, out)
+                    status, items, errors, message, code = self._conclude(job, run_id, started_at, outcome)
+            except BaseException as exc:
+                finish_run(engine, run_id, status="failed", message=f"runner error: {exc!r}")
+                raise
+        duration = time.monotonic() - t0
+        message = self.masker.mask(message)
+        finish_run(engine, run_id, status=status, items=items, errors=errors, message=message)
+        level = logging.INFO if status == "ok" else logging.WARNING
+        log.log(level, "job %s %s in %s: %s", job.name, status, human_duration(duration), message,
+                extra={**ctx, "status": status, "items": items, "errors": errors, "duration": round(duration, 3),
+                       "exit_code": code})
+        return RunResult(job.name, run_id, status, items, errors, message, log_path, duration, code)
+
+    def _display(self, argv: list[str]) -> str:
+        return self.masker.mask(display_command(argv, self.settings))
+
+    # -- one child ----------------------------------------------------------------------------------------
+    def _child(self, job: Job, argv: list[str], out: IO[str], deadline: float | None = None) -> _Outcome:
+        out.write(f"$ {self._display(argv)}\n")
+        out.flush()
+        child = spawn(argv, out, self.masker, env={"NPSWATCH_JOB": job.name})
+        deadline = deadline if deadline is not None else time.monotonic() + job.time_limit
+        reason = None
+        while True:
+            try:
+                code = child.proc.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() >= deadline:
+                reason = f"time limit {human_duration(job.time_limit)} exceeded: stopped"
+            elif self.terminate.is_set():
+                reason = self.stop_reason
+            if reason:
+                log.warning("job %s: %s (pid %s)", job.name, reason, child.proc.pid,
+                            extra={"job": job.name, "pid": child.proc.pid})
+                code = stop_child(child.proc, self.kill_after)
+                break
+        child.pump.join(timeout=10)
+        out.write(f"# exit {code}" + (f" ({reason})" if reason else "") + "\n")
+        return _Outcome(code, reason, list(child.tail))
+
+    def _conclude(self, job: Job, run_id: int, started_at, o: _Outcome) -> tuple[str, int, int, str, int | None]:
+        """Status, items, errors and message of a run from the child's outcome and the rows it wrote."""
+        ok = o.exit_code == 0 and o.reason is None
+        if o.reason is None and o.exit_code != 0:
+            why = f"exit {o.exit_code}: {_last_line(o.tail) or 'no output'}"
+        else:
+            why = o.reason or ""
+        if job.child_kinds:
+            _mark_children(self.engine, run_id, started_at, job.child_kinds,
+                           why or f"the job's process ended (exit {o.exit_code}) before this run was finished")
+            with self.engine.connect() as c:
+                rows = c.execute(select(T_RUN.c.kind, T_RUN.c.source, T_RUN.c.status, T_RUN.c["items"], T_RUN.c.errors)
+                                 .where(T_RUN.c.id > run_id, T_RUN.c.kind.in_(job.child_kinds),
+                                        T_RUN.c.started_at >= started_at).order_by(T_RUN.c.id)).all()
+            items, errors = sum(r.items for r in rows), sum(r.errors for r in rows)
+            parts = [f"{r.source or r.kind} {r.status} ({r.items} items" + (f", {r.errors} errors)" if r.errors else ")")
+                     for r in rows[:10]]
+            more = f", +{len(rows) - 10} more" if len(rows) > 10 else ""
+            summary = (", ".join(parts) + more) if rows else "no runs recorded"
+            message = summary if ok else f"{why}; {summary}"
+            return ("ok" if ok else "failed"), items, errors, message, o.exit_code
+        items = _items_from_output(job.kind, o.tail)
+        message = (_last_line(o.tail) or "done") if ok else why
+        return ("ok" if ok else "failed"), items, (0 if ok else 1), message, o.exit_code
+
+    # -- fx inbox ---------------------------------------------------------------------------------------
+    def _inbox(self) -> Path:
+        p = Path(self.settings.service.fx_inbox).expanduser()
+        return p if p.is_absolute() else self.settings.data_path / p
+
+    def _fx(self, job: Job, run_id: int, out: IO[str]) -> tuple[str, int, int, str, int | None]:
+        """Import each settled file of the inbox in a child of its own; move it to done/ or failed/."""
+        inbox = self._inbox()
+        inbox.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        files = sorted(p for p in inbox.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and not p.name.endswith((".part", ".tmp"))
+                       and now - p.stat().st_mtime >= FX_SETTLE_SECONDS)
+        if not files:
+            return "ok", 0, 0, f"no rate files in {inbox}", 0
+        deadline = time.monotonic() + job.time_limit
+        items, done, bad, code = 0, [], [], 0
+        for f in files:
+            o = self._child(job, command_line(job, self.settings, fx_file=f), out, deadline)
+            code = o.exit_code
+            if o.reason:  # time limit or shutdown: the file stays for the next run
+                message = f"{o.reason}; imported {len(done)} of {len(files)} files"
+                return "failed", items, len(bad) + 1, message, code
+            if o.exit_code == 0:
+                items += _items_from_output("fx", o.tail)
+                done.append(_move(f, inbox / "done"))
+            else:
+                bad.append(f"{f.name}: {_last_line(o.tail) or f'exit {o.exit_code}'}")
+                _move(f, inbox / "failed")
+        message = f"{len(done)} files imported ({items} rates)"
+        if bad:
+            message += f"; {len(bad)} moved to {inbox / 'failed'}: " + "; ".join(bad)
+        return ("failed" if bad else "ok"), items, len(bad), message, code
+
+
+def _move(path: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    if target.exists():
+        target = folder / f"{path.stem}.{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}{path.suffix}"
+    shutil.move(str(path), target)
+    return target

@@ -1,0 +1,101 @@
+"""SIGTERM: the service stops taking jobs, lets the running one finish (or stops it after the grace), exits 0."""
+from __future__ import annotations
+
+import configparser
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from scheduler.config import Settings, parse_duration
+from scheduler.context import App
+from scheduler.service import Service
+from storage.db import upgrade
+from storage.runs import T_RUN
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for(pred, timeout: float = 30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def job_runs(engine, name):
+    with engine.connect() as c:
+        return c.execute(select(T_RUN).where(T_RUN.c.kind == "job", T_RUN.c.source == name).order_by(T_RUN.c.id)).all()
+
+
+def write_config(tmp, code: str, service: str) -> Path:
+    cfg = tmp / "npswatch.toml"
+    cfg.write_text(f'data_dir = "data"\n[service]\n{service}\n'
+                   f'[[schedules]]\njob = "command"\nname = "work"\nevery = "1s"\ncommand = ["{PY}", "-c", \'{code}\']\n',
+                   encoding="utf-8")
+    upgrade(App(config_file=str(cfg)).engine)
+    return cfg
+
+
+def test_sigterm_lets_the_running_job_finish_then_exits_0(tmp_path):
+    marks = tmp_path / "marks.txt"
+    code = (f'import time; f = open(r"{marks}", "a"); f.write("started\\n"); f.flush(); time.sleep(2); '
+            f'f.write("finished\\n"); print("items: 5")')
+    cfg = write_config(tmp_path, code, 'shutdown_grace = "30s"\nkill_after = "5s"')
+    log = tmp_path / "service.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([PY, "-m", "scheduler", "--config", str(cfg), "run"], stdout=subprocess.DEVNULL,
+                                stderr=err)
+        try:
+            wait_for(lambda: marks.exists() and "started" in marks.read_text())
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 0, log.read_text()
+    assert marks.read_text().split() == ["started", "finished"]  # finished, and nothing new started after
+    runs = job_runs(App(config_file=str(cfg)).engine, "work")
+    assert [(r.status, r.items) for r in runs] == [("ok", 5)]
+    text = log.read_text()
+    assert "stopping" in text and "scheduler stopped" in text
+
+
+def test_a_job_still_running_after_the_grace_is_stopped_and_marked_interrupted(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    # a child that ignores SIGTERM: the service must escalate to SIGKILL after kill_after
+    code = (f'import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); '
+            f'open(r"{pidfile}", "w").write(str(os.getpid())); time.sleep(120)')
+    cfg = write_config(tmp_path, code, 'shutdown_grace = "1s"\nkill_after = "1s"')
+    app = App(config_file=str(cfg))
+    service = Service(app)
+    service.start()
+    try:
+        wait_for(lambda: pidfile.exists() and pidfile.read_text())
+    finally:
+        service.stop()
+    child = int(pidfile.read_text())
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1][:3]
+    [run] = job_runs(app.engine, "work")
+    assert (run.status, run.message) == ("failed", "interrupted: service stopped")
+    assert service.active == []
+
+
+def test_the_systemd_unit_waits_longer_than_the_service_grace():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read(ROOT / "deploy" / "npswatch.service")
+    svc = unit["Service"]
+    # SIGTERM to the service only (its jobs finish within the grace), and time for grace + kill before SIGKILL
+    assert svc["KillMode"] == "mixed"
+    defaults = Settings().service
+    assert parse_duration(svc["TimeoutStopSec"]) > parse_duration(defaults.shutdown_grace) + parse_duration(defaults.kill_after)
+    assert svc["RestartPreventExitStatus"] == "3"  # "already running" is not fixed by restarting
+    assert svc["ExecStart"].endswith("npswatch run")
