@@ -208,6 +208,9 @@ class Politeness(_Strict):
     concurrency: int = Field(2, ge=1, le=32)  # parallel requests to this site
     autothrottle: bool = True  # adapt the delay to the site's latency (never below download_delay)
     max_pages: int | None = Field(None, ge=1)  # stop following pagination/links after this many pages
+    max_size_mb: float = Field(4.0, gt=0, le=64)  # larger pages (or gzip bodies inflating past it) are dropped
+    timeout: float = Field(30.0, gt=0, le=600)  # seconds per request
+    retries: int = Field(2, ge=0, le=10)  # extra attempts after a failure or a 429/5xx, with growing pauses
 
 
 class SiteDef(_Strict):
@@ -223,8 +226,10 @@ class SiteDef(_Strict):
     follow_detail: Detail | None = None
     hints: Hints = Hints()
     politeness: Politeness = Politeness()
-    proxy: str | None = None  # http(s)://host:port for every request of this site
+    proxy: str | None = None  # http(s)://host:port for every request of this site (Tor: via privoxy)
     js: bool = False  # pages need JavaScript; the generic spider cannot render them and skips the site
+    snapshots: bool = False  # keep every parsed page (gzip, by sha256) so `npswatch reparse` can rerun parsing
+    snapshot_days: int | None = Field(None, ge=1)  # keep them this long (default: retention.snapshot_days)
 
     @field_validator("listing")
     @classmethod

@@ -7,11 +7,18 @@ once per invocation, tests in a subprocess.
 
     from crawlers.sitedef import load_sites
     stats = crawl_sites(load_sites("crawlers/sites"), base_url="http://127.0.0.1:8765",
-                        on_batch=writer.write_posts, on_progress=print)
+                        on_batch=writer.write, on_progress=print)
 
-`on_batch(list[RawPost])` runs in the crawl's event loop thread: a slow writer slows the crawl,
-which is the back-pressure we want. If it raises, that site stops and `crawl_sites` raises
-`CrawlError` (carrying the stats) after every site has finished.
+`on_batch(list[RawPost])` (and `on_snapshots(list[PageRecord])` for sites that keep snapshots) run on
+one storage thread shared by all sites, one call at a time, never on the event loop: the crawl goes on
+while a batch is written, and waits only when NPSWATCH_STORAGE_QUEUE batches are queued. If a sink
+raises, that site stops and `crawl_sites` raises `CrawlError` (carrying the stats) after every site has
+finished. Each site's stats say whether its crawl was `complete` (finished, no failed request, no page
+limit hit): only then may listings it did not see be marked as disappeared.
+
+Resume: `jobdirs` gives a Scrapy JOBDIR per site (see `crawlers.jobs`). Scale-out: `redis_url` puts every
+site's request queue and duplicate filter into Redis (`crawlers.frontier`), shared by all processes that
+name the same `frontier`.
 """
 from __future__ import annotations
 
@@ -25,7 +32,9 @@ from typing import Any
 
 from crawlers.itempipelines import CrawlProgress
 from crawlers.sitedef import SiteDef, load_site
+from crawlers.storagethread import StorageThread
 from pipelines.rawpost import RawPost
+from storage.snapshots import PageRecord
 
 __all__ = ["crawl_sites", "CrawlStats", "SiteStats", "CrawlError", "CrawlProgress", "project_settings"]
 
@@ -36,13 +45,19 @@ logger = logging.getLogger(__name__)
 class SiteStats:
     pages: int = 0  # pages parsed by the spider (listing and detail)
     responses: int = 0  # HTTP responses received, robots.txt included
-    items: int = 0  # RawPost items that passed the pipelines
+    items: int = 0  # RawPost items (listings) the spider produced
     written: int = 0  # items on_batch accepted (less than `items` only if the writer failed)
     invalid_items: int = 0  # listings rejected by RawPost validation (e.g. empty text)
     errors: int = 0  # failed requests (after retries) and ERROR log records (spider exceptions, writer failures)
     dropped: int = 0  # requests or responses dropped on purpose: robots.txt, HTTP errors, size limits, non-HTML
     robots_forbidden: int = 0
+    failed_requests: int = 0  # requests that failed after their retries
+    snapshots: int = 0  # page snapshots stored
+    unparsed_dates: int = 0
     finish_reason: str | None = None
+    complete: bool = False  # every page was fetched: listings not seen may be marked disappeared
+    started_at: str | None = None  # ISO start of the crawl this completes (shared frontier: its first process)
+    frontier_done: bool | None = None  # shared frontier only: this process was the last and cleared it
 
 
 @dataclass
@@ -104,14 +119,23 @@ def project_settings(overrides: dict[str, Any] | None = None):
     return settings
 
 
-def _site_stats(raw: dict[str, Any]) -> SiteStats:
+def _site_stats(raw: dict[str, Any], shared: bool) -> SiteStats:
     g = raw.get
-    return SiteStats(
-        pages=g("npswatch/pages", 0), responses=g("downloader/response_count", 0), items=g("item_scraped_count", 0),
+    st = SiteStats(
+        pages=g("npswatch/pages", 0), responses=g("downloader/response_count", 0), items=g("npswatch/listings", 0),
         invalid_items=g("npswatch/invalid_items", 0),
         errors=g("log_count/ERROR", 0) + g("npswatch/failed_requests", 0),
         dropped=g("npswatch/dropped", 0) + g("npswatch/non_text_responses", 0),
-        robots_forbidden=g("robotstxt/forbidden", 0), finish_reason=g("finish_reason"))
+        robots_forbidden=g("robotstxt/forbidden", 0), failed_requests=g("npswatch/failed_requests", 0),
+        unparsed_dates=g("npswatch/unparsed_dates", 0), finish_reason=g("finish_reason"))
+    clean = (st.finish_reason == "finished" and not g("npswatch/batch_errors", 0) and not g("log_count/ERROR", 0))
+    if shared:  # only the last process of a shared frontier knows whether the whole site was fetched
+        st.frontier_done = bool(g("npswatch/frontier_done"))
+        st.started_at = g("npswatch/frontier_started")
+        st.complete = clean and st.frontier_done and not g("npswatch/frontier_failed", 0)
+    else:
+        st.complete = clean and not st.failed_requests and not g("npswatch/max_pages_reached", 0)
+    return st
 
 
 def crawl_sites(
@@ -122,13 +146,20 @@ def crawl_sites(
     settings_overrides: dict[str, Any] | None = None,
     on_progress: Callable[[CrawlProgress], None] | None = None,
     now: datetime | None = None,
+    on_snapshots: Callable[[list[PageRecord]], None] | None = None,
+    jobdirs: dict[str, str | Path] | None = None,
+    redis_url: str | None = None,
+    frontier: str = "default",
 ) -> CrawlStats:
     """Crawl `sites` (definitions or TOML paths) until done; once per process (the reactor cannot restart).
 
     base_url: joined to relative start URLs (overrides each file's base_url).
-    on_batch: receives lists of at most `batch_size` RawPost items, per site.
+    on_batch: receives lists of at most `batch_size` RawPost items, per site (on the storage thread).
     on_progress: receives a `CrawlProgress` after each batch and at the end of each site.
     now: fixed "now" for relative dates ("вчера"); default: each response's Date header.
+    on_snapshots: receives page bodies of sites with `snapshots = true` (on the storage thread).
+    jobdirs: site name -> Scrapy JOBDIR (pause/resume); ignored with redis_url.
+    redis_url, frontier: share request queue and duplicate filter with other processes (scrapy-redis).
     """
     from scrapy.crawler import AsyncCrawlerProcess
 
@@ -150,24 +181,38 @@ def crawl_sites(
     if not runnable:
         return stats
 
-    settings = project_settings({**(settings_overrides or {}), "NPSWATCH_BATCH_SIZE": batch_size})
+    overrides = dict(settings_overrides or {})
+    if redis_url:
+        from crawlers.frontier import frontier_settings
+
+        overrides = {**frontier_settings(redis_url, frontier), **overrides}
+        jobdirs = None
+    settings = project_settings({**overrides, "NPSWATCH_BATCH_SIZE": batch_size})
+    storage = StorageThread(maxsize=settings.getint("NPSWATCH_STORAGE_QUEUE", 8))
     process = AsyncCrawlerProcess(settings)
     crawlers = []
     for site in runnable:
         crawler = process.create_crawler(ListingSpider)
+        jobdir = str(jobdirs[site.name]) if jobdirs and site.name in jobdirs else None
         process.crawl(crawler, site=site, base_url=base_url, now=now, batch_sink=on_batch,
-                      progress_hook=on_progress)
+                      progress_hook=on_progress, snapshot_sink=on_snapshots if site.snapshots else None,
+                      storage=storage, jobdir=jobdir)
         crawlers.append((site.name, crawler))
-    process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+    try:
+        process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+    finally:
+        storage.close()  # every pipeline has waited for its own batches; this only stops the thread
 
     causes: dict[str, BaseException] = {}
     for name, crawler in crawlers:
-        stats.sites[name] = _site_stats(crawler.stats.get_stats())
+        stats.sites[name] = _site_stats(crawler.stats.get_stats(), shared=bool(redis_url))
         pipeline = getattr(crawler, "batch_pipeline", None)
         if pipeline is not None:
             stats.sites[name].written = pipeline.items
+            stats.sites[name].snapshots = pipeline.snapshots
             if pipeline.error is not None:
                 causes[name] = pipeline.error
+                stats.sites[name].complete = False
     if causes:
         raise CrawlError("batch writer failed for " + ", ".join(f"{k}: {v!r}" for k, v in causes.items()),
                          stats, causes)

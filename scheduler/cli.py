@@ -136,3 +136,7 @@ def demo(ctx: typer.Context) -> None:
 # Commands defined in their own modules register themselves on `app` when imported.
 from . import cli_extract  # noqa: E402,F401
 from . import cli_fx  # noqa: E402,F401
+from . import cli_web  # noqa: E402,F401
+from . import cli_telegram  # noqa: E402,F401
+from . import cli_reports  # noqa: E402,F401
+from . import cli_ops  # noqa: E402,F401

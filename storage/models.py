@@ -196,3 +196,4 @@ class FxRate(SQLModel, table=True):
 # Each feature's own tables live in their own module; importing them here registers them on `metadata`
 # (Alembic and `create_all` see one schema).
 from . import tables_reports, tables_telegram  # noqa: E402,F401
+from . import tables_web  # noqa: E402,F401  (listing tracking, page snapshots: migration 0002)

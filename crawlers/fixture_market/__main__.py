@@ -16,13 +16,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=int, default=1, help="multiplies the number of listings")
     ap.add_argument("--changes", type=int, default=0, help="rounds of churn (changed prices, stock, listings)")
+    ap.add_argument("--delay", type=float, default=0.0, help="seconds every page takes (a slow site)")
     ap.add_argument("--now", default="2026-06-30T12:00:00+00:00", help="ISO time the relative dates refer to")
     args = ap.parse_args(argv)
     now = datetime.fromisoformat(args.now)
     market = build_market(seed=args.seed, now=now if now.tzinfo else now.replace(tzinfo=timezone.utc),
                           scale=args.scale, changes=args.changes)
     by_site = Counter(l.site for l in market.listings)
-    with serve(market, args.host, args.port) as srv:
+    with serve(market, args.host, args.port, args.delay) as srv:
         print(f"fixture market at {srv.base_url}/  ({len(market.listings)} listings: "
               + ", ".join(f"{k} {v}" for k, v in sorted(by_site.items())) + ")", flush=True)
         print(f"  {srv.base_url}/shop/catalog  {srv.base_url}/forum/  {srv.base_url}/board/  (Ctrl-C stops)",

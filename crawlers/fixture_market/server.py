@@ -1,5 +1,10 @@
 """A real threaded HTTP server on loopback that serves a `Market`, with an in-memory access log.
 
+`delay` (seconds) makes every response but robots.txt slow, like a distant site (crash and scale-out
+tests use it to catch a crawl midway); `hold()` makes requests wait until `release()`, so several
+crawler processes can be lined up before any of them gets a page; `fail(path, n)` answers a path with
+503 n times before serving it.
+
 >>> from crawlers.fixture_market import build_market
 >>> import urllib.request
 >>> with serve(build_market()) as srv:
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,7 +40,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, with_body: bool) -> None:
         owner = self.server.owner
-        resp = owner.market.response(self.path)
+        if not owner._gate.is_set():
+            with owner._lock:
+                owner._waiting.append(self.path)
+            owner._gate.wait()
+        if owner.delay and not self.path.startswith("/robots.txt"):
+            time.sleep(owner.delay)
+        resp = owner._fault(self.path) or owner.market.response(self.path)
         owner._record(LogEntry(self.path, resp.status, self.headers.get("User-Agent")))
         self.send_response(resp.status)
         for name, value in resp.headers.items():
@@ -74,10 +86,15 @@ class _Server(ThreadingHTTPServer):
 class FixtureServer:
     """A running fixture server. `market` may be replaced while it runs (e.g. by a changed variant)."""
 
-    def __init__(self, market: Market, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, market: Market, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0) -> None:
         self.market = market
+        self.delay = delay
         self.log: list[LogEntry] = []
         self._lock = threading.Lock()
+        self._gate = threading.Event()
+        self._gate.set()
+        self._waiting: list[str] = []  # paths that arrived while held
+        self._faults: dict[str, list] = {}  # path -> [times left, status]
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
         self.host, self.port = self._httpd.server_address[:2]
@@ -95,11 +112,41 @@ class FixtureServer:
         with self._lock:
             return [e.path for e in self.log]
 
+    def fail(self, path: str, times: int = 1, status: int = 503, retry_after: int | None = None) -> None:
+        """Answer the next `times` requests for `path` with `status` (a flaky site: retries are tested on it)."""
+        with self._lock:
+            self._faults[path] = [times, status, retry_after]
+
+    def _fault(self, path: str):
+        from crawlers.fixture_market.generator import HTML_HEADERS, Response, _page
+
+        with self._lock:
+            fault = self._faults.get(path)
+            if not fault or fault[0] <= 0:
+                return None
+            fault[0] -= 1
+        headers = {**HTML_HEADERS, **({"Retry-After": str(fault[2])} if fault[2] is not None else {})}
+        return Response(fault[1], headers, _page(str(fault[1]), "<h1>Try again later</h1>"))
+
+    def hold(self) -> None:
+        """Make new requests wait (connections are accepted) until `release()`."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    @property
+    def held(self) -> list[str]:
+        """Paths of the requests that arrived while the server was held."""
+        with self._lock:
+            return list(self._waiting)
+
     def clear_log(self) -> None:
         with self._lock:
             self.log.clear()
 
     def close(self) -> None:
+        self._gate.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -111,6 +158,6 @@ class FixtureServer:
         self.close()
 
 
-def serve(market: Market, host: str = "127.0.0.1", port: int = 0) -> FixtureServer:
+def serve(market: Market, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0) -> FixtureServer:
     """Serve `market` on host:port (0 = a free port) in a background thread; close() stops it."""
-    return FixtureServer(market, host, port)
+    return FixtureServer(market, host, port, delay)

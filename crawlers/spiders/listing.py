@@ -15,6 +15,10 @@ The RawPost it builds (see `build_post`):
 - hints: the site's country, currency, language; extra: stock (int or None), title, raw price,
   quantity and city strings, and the listing page URL.
 
+A site with `snapshots = true` also yields a `PageRecord` (the raw body) for every page it parses; the
+item pipeline stores them for `npswatch reparse`, which feeds stored pages back through the same callbacks
+(`crawlers.replay`). Each request carries the site's proxy, size cap, timeout and retry count in its meta.
+
 >>> from crawlers.sitedef import parse_site
 >>> site = parse_site('name = "s"\\nstart_urls = ["/a"]\\nlisting = "li"\\n[fields]\\ntext = "p"')
 >>> ListingSpider(site, base_url="http://127.0.0.1:1").start_urls
@@ -31,10 +35,12 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers.sitedef import Fields, SiteDef, SiteDefError
 from crawlers.spiders.extract import compose_text, extract, extract_all, parse_posted, parse_stock, select
 from pipelines.rawpost import InvalidPost, RawPost, SourceHints
+from storage.snapshots import PageRecord
 
 __all__ = ["ListingSpider", "compose_text", "parse_stock", "external_id_for"]
 
@@ -61,7 +67,8 @@ class ListingSpider(scrapy.Spider):
     name = "listing"
 
     def __init__(self, site: SiteDef, base_url: str | None = None, now: datetime | None = None,
-                 batch_sink=None, progress_hook=None, **kwargs: Any) -> None:
+                 batch_sink=None, progress_hook=None, snapshot_sink=None, storage=None,
+                 jobdir: str | None = None, **kwargs: Any) -> None:
         if site.js:
             raise SiteDefError(site.name, [("js", "the site needs JavaScript rendering; the generic spider "
                                                   "only reads server-rendered HTML")])
@@ -73,8 +80,13 @@ class ListingSpider(scrapy.Spider):
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=timezone.utc)
         self.now = now
-        self.batch_sink = batch_sink  # read by crawlers.itempipelines.RawPostBatchPipeline
+        # Read by crawlers.itempipelines.RawPostBatchPipeline (not settings: Scrapy copies settings).
+        self.batch_sink = batch_sink  # list[RawPost] -> None, run on the storage thread
+        self.snapshot_sink = snapshot_sink  # list[PageRecord] -> None, idem
         self.progress_hook = progress_hook
+        self.storage = storage  # crawlers.storagethread.StorageThread shared by the process's crawlers
+        self.jobdir = jobdir
+        self._own_stats: dict[str, int] = {}  # counters when run without a crawler (replay, sources test)
         self.hints = SourceHints(country=site.hints.country, currency=site.hints.currency,
                                  language=site.hints.language)
         self._date_langs = tuple(site.hints.languages_for_dates())
@@ -87,61 +99,108 @@ class ListingSpider(scrapy.Spider):
             return spider
         pol = spider.site.politeness
         # Spider priority: above settings.py, below the caller's overrides (command-line priority).
+        if spider.jobdir:
+            crawler.settings.set("JOBDIR", str(spider.jobdir), priority="spider")
         crawler.settings.set("ROBOTSTXT_OBEY", pol.obey_robots, priority="spider")
         crawler.settings.set("DOWNLOAD_DELAY", pol.download_delay, priority="spider")
         crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", pol.concurrency, priority="spider")
         if not pol.autothrottle:
             crawler.settings.set("AUTOTHROTTLE_ENABLED", False, priority="spider")
+        # One crawler per site: take from the scheduler only what the site's slots can download at once.
+        # Otherwise the downloader hoards up to CONCURRENT_REQUESTS requests, which with a shared (Redis)
+        # frontier leaves other processes idle, and with a JOBDIR keeps more requests in memory.
+        per_host = crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+        crawler.settings.set("CONCURRENT_REQUESTS", per_host * max(1, len(spider.allowed_domains)), priority="spider")
         return spider
+
+    # --- counters ---------------------------------------------------------------------------------
+
+    def inc(self, key: str, count: int = 1) -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(key, count)
+        else:
+            self._own_stats[key] = self._own_stats.get(key, 0) + count
+
+    def stat(self, key: str) -> int:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            return crawler.stats.get_value(key, 0)
+        return self._own_stats.get(key, 0)
 
     # --- requests ---------------------------------------------------------------------------------
 
-    def _request(self, url: str, callback, **cb_kwargs: Any) -> scrapy.Request:
-        meta = {"proxy": self.site.proxy} if self.site.proxy else {}
-        return scrapy.Request(url, callback=callback, cb_kwargs=cb_kwargs, meta=meta, errback=self._failed)
+    def request_meta(self) -> dict[str, Any]:
+        pol = self.site.politeness
+        meta: dict[str, Any] = {"download_maxsize": int(pol.max_size_mb * 1024 * 1024),
+                                "download_timeout": pol.timeout, "max_retry_times": pol.retries}
+        if self.site.proxy:
+            meta["proxy"] = self.site.proxy
+        return meta
 
-    def _listing_request(self, url: str) -> scrapy.Request | None:
+    def _request(self, url: str, callback, **cb_kwargs: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, cb_kwargs=cb_kwargs, meta=self.request_meta(),
+                              errback=self._failed)
+
+    def _listing_request(self, url: str, role: str = "listing") -> scrapy.Request | None:
         if url in self._listing_urls:  # the dupe filter would drop it too, but it must not use up max_pages
             return None
         limit = self.site.politeness.max_pages
         if limit is not None and len(self._listing_urls) >= limit:
+            self.inc("npswatch/max_pages_reached")  # the crawl is not complete: no disappearance marking
             return None
         self._listing_urls.add(url)
-        return self._request(url, self.parse_listing)
+        return self._request(url, self.parse_listing, role=role)
 
     async def start(self):
         for url in self.start_urls:
-            req = self._listing_request(url)
+            req = self._listing_request(url, role="start")
             if req is not None:
                 yield req
 
     def _failed(self, failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        # Dropped on purpose: robots.txt, offsite, HTTP error status, size limits (DOWNLOAD_MAXSIZE
-        # cancels the download; a gzip bomb is ignored by the decompression middleware).
+        # A server error or rate limit that outlasted the retries lost a page: the crawl is not complete.
+        response = getattr(failure.value, "response", None)
+        if failure.check(HttpError) and response is not None and (response.status >= 500 or response.status == 429):
+            self.inc("npswatch/failed_requests")
+            self.logger.warning("request failed: %s (HTTP %d after retries)", url, response.status)
+            return
+        # Dropped on purpose: robots.txt, offsite, other HTTP error statuses (a 404 is a listing gone), size
+        # limits (DOWNLOAD_MAXSIZE cancels the download; a gzip bomb is ignored by the decompression middleware).
         dropped = failure.check(IgnoreRequest, DownloadCancelledError)
         if dropped:
-            self.crawler.stats.inc_value("npswatch/dropped")
-            self.crawler.stats.inc_value(f"npswatch/dropped/{type(failure.value).__name__}")
+            self.inc("npswatch/dropped")
+            self.inc(f"npswatch/dropped/{type(failure.value).__name__}")
             self.logger.debug("request dropped: %s (%s)", url, failure.getErrorMessage())
             return
-        self.crawler.stats.inc_value("npswatch/failed_requests")
+        self.inc("npswatch/failed_requests")
         self.logger.warning("request failed: %s (%s)", url, failure.getErrorMessage())
 
     # --- parsing ----------------------------------------------------------------------------------
 
     def _text_page(self, response: Response) -> bool:
-        self.crawler.stats.inc_value("npswatch/pages")
+        self.inc("npswatch/pages")
         if isinstance(response, TextResponse):
             return True
-        self.crawler.stats.inc_value("npswatch/non_text_responses")
+        self.inc("npswatch/non_text_responses")
         return False
 
-    def parse_listing(self, response: Response):
+    def _snapshot(self, response: Response, role: str) -> PageRecord:
+        def header(name: str) -> str | None:
+            value = response.headers.get(name)
+            return value.decode("latin-1") if value else None
+
+        return PageRecord(source=self.site.name, url=response.url, role=role, body=response.body,
+                          status=response.status, content_type=header("Content-Type"), page_date=header("Date"))
+
+    def parse_listing(self, response: Response, role: str = "listing"):
         if not self._text_page(response):
             return
         site = self.site
+        if site.snapshots:
+            yield self._snapshot(response, role)
         for block in select(response, site.listing):
             values = self._fields(block, site.fields)
             if site.follow_detail is not None:
@@ -164,6 +223,8 @@ class ListingSpider(scrapy.Spider):
     def parse_detail(self, response: Response, listing: dict[str, str | None], page: str):
         if not self._text_page(response):
             return
+        if self.site.snapshots:
+            yield self._snapshot(response, "detail")
         values = dict(listing)
         for key, value in self._fields(response, self.site.follow_detail.fields).items():
             if value:
@@ -202,7 +263,7 @@ class ListingSpider(scrapy.Spider):
             posted = parse_posted(values["posted"], self._date_langs, h.timezone, h.date_order,
                                   self._relative_base(response))
             if posted is None:
-                self.crawler.stats.inc_value("npswatch/unparsed_dates")
+                self.inc("npswatch/unparsed_dates")
         extra = {"stock": parse_stock(values.get("stock")), "title": values.get("title"), "page": page}
         extra.update({k: values[k] for k in ("price", "quantity", "city") if values.get(k)})
         try:
@@ -212,7 +273,8 @@ class ListingSpider(scrapy.Spider):
                 text=text, url=url, author=values.get("vendor"), posted_at=posted, hints=self.hints, extra=extra,
             )
         except InvalidPost as exc:
-            self.crawler.stats.inc_value("npswatch/invalid_items")
+            self.inc("npswatch/invalid_items")
             self.logger.warning("%s (page %s)", exc, page)
             return None
+        self.inc("npswatch/listings")
         return post
