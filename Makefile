@@ -24,7 +24,7 @@ test: $(VENV)/.test
 	$(BIN)/pytest
 
 bench: $(VENV)/.test
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_extract.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .benchmarks
