@@ -39,7 +39,6 @@ finishing together cannot both think the other is still in.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import datetime, timezone
 

@@ -19,15 +19,9 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine, delete, func, or_, select, update
 
 from pipelines.facts import CLASSES
-from storage import models as m
 from storage.writer import upsert
+from storage.tables import T_ALIAS, T_CANDIDATE, T_MENTION, T_OFFER, T_SIGNAL, T_SUBSTANCE
 
-T_SUBSTANCE = m.Substance.__table__
-T_ALIAS = m.SubstanceAlias.__table__
-T_CANDIDATE = m.Candidate.__table__
-T_MENTION = m.Mention.__table__
-T_OFFER = m.Offer.__table__
-T_SIGNAL = m.tables_reports.Signal.__table__
 
 STATUSES = ("new", "confirmed", "dismissed")
 

@@ -31,14 +31,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, update
 
-from storage import models as m
 from storage.writer import upsert
 
 from .digest import Digest, charts, signal_record, to_html, to_markdown
 from .signals import Signal, load_signals
+from storage.tables import T_DELIVERY
 
 log = logging.getLogger("npswatch.delivery")
-T_DELIVERY = m.tables_reports.Delivery.__table__
 TIMEOUT = 30  # seconds for an SMTP session or a webhook call
 
 

@@ -21,17 +21,11 @@ from typing import IO, Any
 from sqlalchemy import Engine, and_, exists, func, select
 
 from pipelines.privacy import Pseudonymiser
-from storage import models as m
 
 from .scope import Filters, as_datetime, resolve, where
 from .trends import cells
+from storage.tables import T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE
 
-T_OFFER = m.Offer.__table__
-T_MENTION = m.Mention.__table__
-T_POST = m.Post.__table__
-T_SOURCE = m.Source.__table__
-T_REGION = m.Region.__table__
-T_SUBSTANCE = m.Substance.__table__
 
 WHATS = ("offers", "mentions", "posts")
 FORMATS = ("csv", "parquet", "jsonl")

@@ -18,10 +18,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import Engine, func, or_, select
 
-from storage import models as m
+from storage.tables import T_REGION, T_SUBSTANCE
 
-T_SUBSTANCE = m.Substance.__table__
-T_REGION = m.Region.__table__
 
 PERIODS = ("week", "month")
 _AGO = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.I)  # 7d, 4w, 3m, 1y: a span back from now

@@ -47,15 +47,8 @@ from storage import models as m
 from storage.writer import upsert
 
 from .scope import as_date, as_datetime, period_start, period_sql, utc
+from storage.tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SIGNAL, T_SOURCE, T_SUBSTANCE
 
-T_SUBSTANCE = m.Substance.__table__
-T_REGION = m.Region.__table__
-T_MENTION = m.Mention.__table__
-T_OFFER = m.Offer.__table__
-T_POST = m.Post.__table__
-T_SOURCE = m.Source.__table__
-T_CANDIDATE = m.Candidate.__table__
-T_SIGNAL = m.tables_reports.Signal.__table__
 
 KINDS = ("new_substance", "new_in_region", "spike", "price_shift", "sales")
 KIND_TITLES = {

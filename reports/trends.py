@@ -25,14 +25,10 @@ from typing import NamedTuple
 import numpy as np
 from sqlalchemy import Engine, and_, func, literal, select
 
-from storage import models as m
 
 from .scope import Filters, Scope, ScopeError, as_date, period_sql, resolve, utc, where
+from storage.tables import T_MENTION, T_OFFER, T_REGION, T_SUBSTANCE
 
-T_OFFER = m.Offer.__table__
-T_MENTION = m.Mention.__table__
-T_REGION = m.Region.__table__
-T_SUBSTANCE = m.Substance.__table__
 
 GROUPS = ("city", "country", "substance", "none")
 QUANTILES = (0.25, 0.5, 0.75)

@@ -1,7 +1,6 @@
 """The `npswatch` command line. Every command's help ends with an example."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 

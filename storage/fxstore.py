@@ -7,10 +7,8 @@ from sqlalchemy import Engine, select
 
 from pipelines.fx import Rate
 
-from . import models as m
 from .writer import upsert
-
-T_FX = m.FxRate.__table__
+from .tables import T_FX
 
 
 def store_rates(engine: Engine, rates: Iterable[Rate]) -> int:

@@ -29,15 +29,10 @@ from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
 
 from pipelines.rawpost import RawPost
 
-from . import models
 from .writer import _chunks, upsert
+from .tables import T_LISTING, T_OBS, T_POST, T_SOURCE
 
 __all__ = ["ListingTracker", "ObserveResult", "price_number", "change_status"]
-
-T_SOURCE = models.Source.__table__
-T_POST = models.Post.__table__
-T_LISTING = models.tables_web.Listing.__table__
-T_OBS = models.tables_web.ListingObservation.__table__
 
 
 _ZERO_POINT = re.compile(r"(?<![\d.,])0([.,])\d")

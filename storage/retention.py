@@ -21,15 +21,11 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, and_, delete, func, not_, or_, select, update
 
-from . import models
 from .snapshots import BlobStore
+from .tables import T_POST, T_SIGNAL, T_SNAP, T_VERSION
 
 __all__ = ["TextCounts", "SnapshotCounts", "count_texts", "clear_texts", "count_snapshots", "prune_snapshots"]
 
-T_POST = models.Post.__table__
-T_VERSION = models.PostVersion.__table__
-T_SIGNAL = models.tables_reports.Signal.__table__
-T_SNAP = models.tables_web.PageSnapshot.__table__
 YOUNG_FILE_SECONDS = 3600  # snapshot files this young may not have their row yet
 
 

@@ -5,9 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, insert, update
 
-from . import models as m
-
-T_RUN = m.CrawlRun.__table__
+from .tables import T_RUN
 
 
 def start_run(engine: Engine, kind: str, source: str | None = None) -> int:

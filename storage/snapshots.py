@@ -26,11 +26,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from . import models
+from .tables import T_SNAP
 
 __all__ = ["BlobStore", "SnapshotStore", "PageRecord", "StoredPage"]
-
-T_SNAP = models.tables_web.PageSnapshot.__table__
 
 
 class BlobStore:

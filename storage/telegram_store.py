@@ -15,15 +15,10 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
-from . import models as m
-from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
-from .writer import T_POST, T_SOURCE, upsert
+from .tables import T_POST, T_SOURCE
+from .writer import upsert
+from .tables import T_CHECKPOINT, T_DISCOVERED, T_ENTITY, T_LINK, T_PROMOTED
 
-T_CHECKPOINT = m.Checkpoint.__table__
-T_LINK = ChannelLink.__table__
-T_DISCOVERED = DiscoveredChannel.__table__
-T_PROMOTED = TelegramChannel.__table__
-T_ENTITY = TelegramEntity.__table__
 
 _CHUNK = 500
 

@@ -22,20 +22,11 @@ from pipelines.facts import Facts, RegionFact, SubstanceFact
 from pipelines.privacy import Pseudonymiser
 from pipelines.rawpost import RawPost, SourceHints
 
-from . import models as m
+from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
 Extractor = Callable[[str, SourceHints, datetime | None], Facts]
 
 _CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
-
-T_SOURCE = m.Source.__table__
-T_POST = m.Post.__table__
-T_VERSION = m.PostVersion.__table__
-T_SUBSTANCE = m.Substance.__table__
-T_REGION = m.Region.__table__
-T_MENTION = m.Mention.__table__
-T_OFFER = m.Offer.__table__
-T_CANDIDATE = m.Candidate.__table__
 
 
 @dataclass

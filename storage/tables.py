@@ -1,0 +1,32 @@
+"""Core `Table` handles of every model, for the bulk writers and queries that work below the ORM.
+
+One place to import them from: `from storage.tables import T_POST, T_OFFER`.
+"""
+from __future__ import annotations
+
+from . import models as m
+from .tables_reports import Delivery, Signal
+from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
+from .tables_web import Listing, ListingObservation, PageSnapshot
+
+T_SOURCE = m.Source.__table__
+T_POST = m.Post.__table__
+T_VERSION = m.PostVersion.__table__
+T_SUBSTANCE = m.Substance.__table__
+T_ALIAS = m.SubstanceAlias.__table__
+T_REGION = m.Region.__table__
+T_MENTION = m.Mention.__table__
+T_OFFER = m.Offer.__table__
+T_CANDIDATE = m.Candidate.__table__
+T_RUN = m.CrawlRun.__table__
+T_CHECKPOINT = m.Checkpoint.__table__
+T_FX = m.FxRate.__table__
+T_LISTING = Listing.__table__
+T_OBS = ListingObservation.__table__
+T_SNAP = PageSnapshot.__table__
+T_SIGNAL = Signal.__table__
+T_DELIVERY = Delivery.__table__
+T_PROMOTED = TelegramChannel.__table__
+T_ENTITY = TelegramEntity.__table__
+T_DISCOVERED = DiscoveredChannel.__table__
+T_LINK = ChannelLink.__table__
