@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,18 +17,9 @@ from storage import models as m
 from storage.db import upgrade
 from storage.runs import T_RUN
 from storage.writer import PostWriter
+from helpers import wait_for
 
 PY = sys.executable
-
-
-def wait_for(pred, timeout: float = 30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 def alive(pid: int) -> bool:

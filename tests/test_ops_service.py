@@ -14,6 +14,7 @@ from scheduler.context import App
 from scheduler.service import JOBSTORE_TABLE, Service
 from storage.db import make_engine, upgrade
 from storage.runs import T_RUN
+from helpers import wait_for
 
 PY = sys.executable
 
@@ -25,16 +26,6 @@ def make_app(tmp, schedules: str, service: str = "") -> App:
     app = App(config_file=str(cfg))
     upgrade(app.engine)
     return app
-
-
-def wait_for(pred, timeout: float = 20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 def job_runs(engine, name):

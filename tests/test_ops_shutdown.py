@@ -5,7 +5,6 @@ import configparser
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,19 +14,10 @@ from scheduler.context import App
 from scheduler.service import Service
 from storage.db import upgrade
 from storage.runs import T_RUN
+from helpers import wait_for
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for(pred, timeout: float = 30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 def job_runs(engine, name):

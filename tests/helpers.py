@@ -1,0 +1,15 @@
+"""Small helpers shared by tests that drive real processes (import as `from helpers import wait_for`)."""
+from __future__ import annotations
+
+import time
+
+
+def wait_for(pred, timeout: float = 30.0):
+    """Poll `pred` every 0.1 s until it returns something truthy; fail the test after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
