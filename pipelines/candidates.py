@@ -38,7 +38,7 @@ from pipelines.lexicon import name_key
 if TYPE_CHECKING:
     from pipelines.substances import SubstanceMatcher
 
-__all__ = ["Candidate", "find_candidates"]
+__all__ = ["Candidate", "find_candidates", "trigger_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,32 +106,97 @@ _TRIGGERS = {
     "benzo": ("zolam", "zepam"), "benzo_ru": ("золам", "зепам"),
     "nbome": ("nbom",), "2c": ("2c-",), "lsd": ("-lsd",), "pcx": ("-pc",), "tryptamine": ("-ho-", "-aco-", "-meo-"),
 }
+# A woken grammar is run only over a window around its fragments, not over the whole post. That is exact when every
+# name the grammar matches contains one of its anchors (lowercased): the triggers, plus a fragment that wakes nothing
+# (INATA, the one cannabinoid core without a trigger in it, is found only when another fragment woke the grammar).
+# The series codes (UR144, AM2201) have no such fragment, and the nitazene grammar has no bounded length: those two
+# are always run over the whole post.
+_ANCHORS_ONLY = {"sc": ("inata",)}
+_WHOLE_POST = {"sc_series", "nitazene"}
 _KINDS = {kind: i for i, (_, _, kind) in enumerate(_PATTERNS)}
+
+
+def _max_width(pattern: re.Pattern) -> int:
+    """The most characters a match of `pattern` can consume (lookarounds consume none)."""
+    return re.__dict__["_parser"].parse(pattern.pattern, pattern.flags).getwidth()[1]
+
+
+# per pattern: the widest match, or None for "run over the whole post"
+_WIDTH = [None if kind in _WHOLE_POST else _max_width(p) for _, p, kind in _PATTERNS]
+# Letters that re.IGNORECASE matches to a Latin or Cyrillic letter but str.lower() does not turn into it (dotless ı,
+# long ſ, old Cyrillic letter variants): a name spelled with them may hide its anchor, so windows are not used.
+_CASE_ODD = re.compile("[\u0131\u017f\u1c80-\u1c88]")
 _TRIGGER = ahocorasick.Automaton()
+_fragment_kinds: dict[str, list[tuple[int, bool]]] = {}  # fragment -> [(pattern index, wakes it)]
 for _kind, _fragments in _TRIGGERS.items():
     for _fragment in _fragments:
-        _TRIGGER.add_word(_fragment, _fragment)
-_WAKES: dict[str, set[int]] = {}
-for _kind, _fragments in _TRIGGERS.items():
+        _fragment_kinds.setdefault(_fragment, []).append((_KINDS[_kind], True))
+for _kind, _fragments in _ANCHORS_ONLY.items():
     for _fragment in _fragments:
-        _WAKES.setdefault(_fragment, set()).add(_KINDS[_kind])
+        _fragment_kinds.setdefault(_fragment, []).append((_KINDS[_kind], False))
+_TRIGGER_KEYS = [(_fragment, (len(_fragment), tuple(_pairs))) for _fragment, _pairs in _fragment_kinds.items()]
+for _fragment, _payload in _TRIGGER_KEYS:
+    _TRIGGER.add_word(_fragment, _payload)
 _TRIGGER.make_automaton()
 _CYR_TO_LAT = str.maketrans("МСВЕмсве", "MCBEmcbe")
 
 
-def find_candidates(cleaned: str, matcher: "SubstanceMatcher") -> list[Candidate]:
-    """Substance-like names in `cleaned` that `matcher` does not know, in text order, each name once."""
-    wake: set[int] = set()
-    for _, fragment in _TRIGGER.iter(cleaned.lower()):
-        wake |= _WAKES[fragment]
+def trigger_keys() -> list[tuple[str, tuple]]:
+    """The fragments that wake the grammars, as (fragment, payload) for an Aho-Corasick automaton over the lowered
+    text. `pipelines.substances` puts them into its own automaton, so that one pass over a post finds both substance
+    names and these fragments (see `find_candidates(anchors=...)`); that pass reads ё as е."""
+    return list(_TRIGGER_KEYS)
+
+
+def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None = None,
+                    anchors=None) -> list[Candidate]:
+    """Substance-like names in `cleaned` that `matcher` does not know, in text order, each name once.
+
+    A caller that has them already may pass `low`, `cleaned` lowercased (str.lower() or the same-length
+    `pipelines.lexicon.lower_same_length`), and `anchors`, the (end, payload) matches of `trigger_keys()` in it.
+    """
+    if low is None or len(low) != len(cleaned) or "\u0130" in cleaned:
+        # İ is the one letter whose lowercase is longer; str.lower() is what decides which grammars wake
+        low = cleaned.lower()
+        anchors = None
+    wake: dict[int, list[int]] = {}  # pattern index -> [first anchor end, last anchor start]
+    spans: list[tuple[int, int, int]] = []
+    # anchors found with ё read as е: one over a ё is no fragment of the text (no fragment has ё)
+    yo = anchors is not None and "ё" in low
+    for end, (length, kinds) in (_TRIGGER.iter(low) if anchors is None else anchors):
+        if yo and "ё" in low[end + 1 - length:end + 1]:
+            continue
+        for i, wakes in kinds:
+            if wakes:
+                wake.setdefault(i, [])
+            spans.append((i, end + 1 - length, end + 1))
     if not wake:
         return []
+    windows = len(low) == len(cleaned) and _CASE_ODD.search(low) is None
+    if windows:
+        for i, s, e in spans:
+            w = wake.get(i)
+            if w is not None:
+                if w:
+                    w[0] = min(w[0], e)
+                    w[1] = max(w[1], s)
+                else:
+                    w += (e, s)
     found: list[Candidate] = []
     seen: set[str] = set()
     taken: list[tuple[int, int]] = []
+    n = len(cleaned)
     for i in sorted(wake):
         cls, pattern, kind = _PATTERNS[i]
-        for m in pattern.finditer(cleaned):
+        width = _WIDTH[i]
+        if windows and width is not None:
+            # a match contains an anchor, so it starts at most `width` before the first anchor's end and after
+            # the last anchor's start; a match attempt reads at most width + 1 characters (the lookahead)
+            first_end, last_start = wake[i]
+            matches = pattern.finditer(cleaned, max(0, first_end - width), min(n, last_start + width + 1))
+        else:
+            matches = pattern.finditer(cleaned)
+        for m in matches:
             start, end = m.span()
             name = m.group(1) if pattern.groups else m.group()
             if kind == "sc" and not _looks_like_code(name):
@@ -143,8 +208,8 @@ def find_candidates(cleaned: str, matcher: "SubstanceMatcher") -> list[Candidate
             if any(a < end and start < b for a, b in taken):
                 continue
             taken.append((start, end))
-            key = name_key(name)
-            if key in seen or matcher.is_known(name):
+            key, known = matcher.name_status(name)
+            if key in seen or known:
                 continue
             seen.add(key)
             found.append(Candidate(name, cls, start, end))

@@ -18,38 +18,51 @@ It strings the pure modules together and adds the decisions that need more than 
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import date, datetime
+from dataclasses import fields
 from functools import lru_cache
+from datetime import date, datetime
 
 from .candidates import find_candidates
 from .facts import EMPTY, CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
 from .fx import RateBook
-from .offers import find_price_points, link
+from .lexicon import load_lexicon, lower_same_length
+from .offers import link_tuples, price_tuples
 from .rawpost import SourceHints
-from .regions import Gazetteer, RegionHit, country_currency, summarise
-from .substances import SubstanceHit, SubstanceMatcher
+from .regions import Gazetteer, country_currency
+from .substances import SubstanceMatcher
 from .text import clean
 
 _NO_HINTS = SourceHints()
+_MEMO_MAX = 65536  # memos of facts by lexicon entry or place and surface form: bounded, though forms are few
 
 
-@lru_cache(maxsize=8192)
-def _region_fact_cached(level: str, geonameid: int | None, name: str, country: str) -> RegionFact:
-    return RegionFact(level, geonameid, name, country)
+def _offer_constructor():
+    new = object.__new__
+    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (getattr(OfferFact, f.name).__set__ for f in fields(OfferFact))
+
+    def offer(substance, quantity, unit, grams, price, currency, per_gram, usd, region) -> OfferFact:
+        o = new(OfferFact)
+        s0(o, substance), s1(o, quantity), s2(o, unit), s3(o, grams), s4(o, price), s5(o, currency)
+        s6(o, per_gram), s7(o, usd), s8(o, region)
+        return o
+
+    return offer
 
 
-def _region_fact(h: RegionHit) -> RegionFact:
-    return _region_fact_cached(h.level, h.geonameid, h.name, h.country)
+def _facts_constructor():
+    new = object.__new__
+    s0, s1, s2, s3, s4 = (getattr(Facts, f.name).__set__ for f in fields(Facts))
+
+    def facts(substances, offers, regions, candidates, mention_regions) -> Facts:
+        o = new(Facts)
+        s0(o, substances), s1(o, offers), s2(o, regions), s3(o, candidates), s4(o, mention_regions)
+        return o
+
+    return facts
 
 
-@lru_cache(maxsize=65536)
-def _substance_fact_cached(key: str, canonical: str | None, cls: str, matched: str) -> SubstanceFact:
-    return SubstanceFact(key, canonical, cls, matched)
-
-
-def _substance_fact(h: SubstanceHit) -> SubstanceFact:
-    # Facts are immutable, so equal ones can be shared: this spares an allocation per hit on the hot path.
-    return _substance_fact_cached(h.key, h.canonical, h.cls, h.matched)
+_new_offer = _offer_constructor()
+_new_facts = _facts_constructor()
 
 
 class Extractor:
@@ -59,6 +72,10 @@ class Extractor:
         self.matcher = matcher
         self.gazetteer = gazetteer
         self.rates = rates
+        # Facts are immutable, so equal ones are shared: (entry index, surface form) -> SubstanceFact, and
+        # place index -> (is a city, country, summary key, RegionFact). Spares allocations on the hot path.
+        self._substance_facts: dict[tuple[int, str], SubstanceFact] = {}
+        self._places: dict[int, tuple[bool, str, tuple, RegionFact]] = {}
 
     @classmethod
     def default(cls) -> "Extractor":
@@ -77,77 +94,143 @@ class Extractor:
     def extract(self, text: str, posted_at: datetime | date | None = None, hints: SourceHints | None = None) -> Facts:
         hints = hints or _NO_HINTS
         cleaned = clean(text)
+        # Lowered once for every module (same length, so offsets stay those of `cleaned`); ё is е for names.
+        low = cleaned.lower()
+        if len(low) != len(cleaned):
+            low = lower_same_length(cleaned)
+        folded = low.replace("ё", "е") if "ё" in low else low
+        matcher = self.matcher
         # Hits as if prices were present (the most an ambiguous word can get). A post with no hit and no
         # candidate can have no offer, so its price points are never computed: that spares the costliest
         # step on chatter, news without prices and negatives.
-        hits = self.matcher.find(cleaned, has_price_pairs=True)
-        cands = find_candidates(cleaned, self.matcher)
-        points = find_price_points(cleaned) if hits or cands else []
-        if not points and any(h.ambiguous for h in hits):
-            hits = self.matcher.find(cleaned, has_price_pairs=False)
-        region_hits = self.gazetteer.find(cleaned)
-        regions = tuple(_region_fact(h) for h in summarise(region_hits)) if region_hits else ()
+        # One pass of the matcher's automaton also finds the words of offers and the fragments of new names.
+        words: list = []
+        anchors: list = []
+        places: list | None = [] if matcher.places is self.gazetteer else None
+        scan = matcher.scan(cleaned, folded, words, anchors, places)
+        hits = matcher.select(scan, True) if scan is not None else ()
+        cands = find_candidates(cleaned, matcher, low, anchors) if anchors else ()
+        points = price_tuples(cleaned, low, words) if hits or cands else ()
+        if not points and hits:
+            for h in hits:
+                if h[3]:  # an ambiguous word counted only thanks to the price pairs assumed above
+                    hits = matcher.select(scan, False)
+                    break
+        spans = self.gazetteer.spans(cleaned, folded, places)
+        if spans:
+            regions, cities, city_starts, city_facts = self._regions(spans)
+        else:
+            regions = cities = ()
+            city_starts = city_facts = ()
 
         # Substances in text order: lexicon hits and new-name candidates (a candidate is its own canonical).
-        named: list[tuple[int, int, SubstanceFact]] = [(h.start, h.end, _substance_fact(h)) for h in hits]
+        if hits:
+            memo = self._substance_facts
+            entries = matcher.entries
+            named: list[tuple[int, SubstanceFact]] = []
+            for start, end, entry, _ in hits:
+                matched = cleaned[start:end]
+                fact = memo.get((entry, matched))
+                if fact is None:
+                    if len(memo) >= _MEMO_MAX:
+                        memo.clear()
+                    e = entries[entry]
+                    fact = memo[(entry, matched)] = SubstanceFact(e.key, e.canonical, e.cls, matched)
+                named.append((start, fact))
+        elif not cands:
+            return _new_facts((), (), regions, (), {}) if regions else EMPTY
+        else:
+            named = []
         if cands:
-            named += [(c.start, c.end, SubstanceFact(f"candidate:{c.name.casefold()}", c.name, c.cls, c.name))
+            named += [(c.start, SubstanceFact(f"candidate:{c.name.casefold()}", c.name, c.cls, c.name))
                       for c in cands]
             named.sort(key=lambda t: t[0])
-        if not named:
-            return Facts(regions=regions) if regions else EMPTY
         substances: dict[str, SubstanceFact] = {}
-        for _, _, s in named:
-            substances.setdefault(s.key, s)
+        for _, s in named:
+            if s.key not in substances:
+                substances[s.key] = s
 
-        offers = self._offers(points, named, region_hits, regions, hints, posted_at) if points else ()
-        cities = tuple(r for r in regions if r.level == "city") or regions
-        return Facts(
-            substances=tuple(substances.values()),
-            offers=offers,
-            regions=regions,
-            candidates=tuple(CandidateFact(c.name, c.cls) for c in {c.name: c for c in cands}.values()),
-            mention_regions={k: cities for k in substances},
+        offers = self._offers(points, named, city_starts, city_facts, regions, hints, posted_at) if points else ()
+        return _new_facts(
+            tuple(substances.values()),
+            offers,
+            regions,
+            tuple(CandidateFact(c.name, c.cls) for c in {c.name: c for c in cands}.values()) if cands else (),
+            {k: cities for k in substances},
         )
 
-    def _offers(self, points, named, region_hits, regions, hints, posted_at) -> tuple[OfferFact, ...]:
+    def _place(self, index: int) -> tuple[bool, str, tuple, RegionFact]:
+        p = self._places.get(index)
+        if p is None:
+            level, geonameid, name, country = self.gazetteer.place(index)
+            if len(self._places) >= _MEMO_MAX:
+                self._places.clear()
+            p = self._places[index] = (level == "city", country, (level, geonameid, country),
+                                       RegionFact(level, geonameid, name, country))
+        return p
+
+    def _regions(self, spans: list[tuple[int, int, int]]) -> tuple:
+        """(the post's regions, the cities among them or else all of them, the start and fact of every city
+        mention in text order). The regions are those of `pipelines.regions.summarise`: every city once, in
+        order of first mention; a country only when none of its cities is named."""
+        place = self._place
+        if len(spans) == 1:
+            s, _, i = spans[0]
+            is_city, _, _, fact = place(i)
+            regions = (fact,)
+            return (regions, regions, [s], [fact]) if is_city else (regions, regions, (), ())
+        infos = [place(i) for _, _, i in spans]
+        city_starts = []
+        city_facts = []
+        for (s, _, _), (is_city, _, _, fact) in zip(spans, infos):
+            if is_city:
+                city_starts.append(s)
+                city_facts.append(fact)
+        with_city = {country for is_city, country, _, _ in infos if is_city}
+        seen: set[tuple] = set()
+        out = []
+        cities = []
+        for is_city, country, key, fact in infos:
+            if not is_city and country in with_city:
+                continue
+            if key not in seen:
+                seen.add(key)
+                out.append(fact)
+                if is_city:
+                    cities.append(fact)
+        regions = tuple(out)
+        return regions, tuple(cities) or regions, city_starts, city_facts
+
+    def _offers(self, points, named, starts, city_facts, regions, hints, posted_at) -> tuple[OfferFact, ...]:
         day = posted_at.date() if isinstance(posted_at, datetime) else posted_at
-        city_hits = [h for h in region_hits if h.level == "city"]
-        starts = [h.start for h in city_hits]
         countries = {r.country for r in regions}
         only_country = next(iter(countries)) if len(countries) == 1 else None
         only_region = regions[0] if len(regions) == 1 else None
-        spans = [_Span(s, e) for s, e, _ in named]
         out = []
-        for idx, p in link(points, spans):
+        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end)
+        for idx, (start, _, quantity, unit, grams, price, currency, _, _) in link_tuples(points, [s for s, _ in named]):
             if idx is None:
                 continue
-            substance = named[idx][2]
             # the city the offer is written under: the nearest one before it, else the post's only region
-            i = bisect_right(starts, p.start) - 1
-            region = _region_fact(city_hits[i]) if i >= 0 else only_region
+            i = bisect_right(starts, start) - 1 if starts else -1
+            region = city_facts[i] if i >= 0 else only_region
             currency = (
-                p.currency
+                currency
                 or (region and country_currency(region.country))
                 or (only_country and country_currency(only_country))
                 or hints.currency
             )
-            per_gram = round(p.price / p.grams, 4) if p.grams else None
+            per_gram = round(price / grams, 4) if grams else None
             usd = None
             if per_gram is not None and currency and day is not None:
                 v = self.rates.to_usd(per_gram, currency, day)
                 usd = round(v, 4) if v is not None else None
-            out.append(OfferFact(substance, p.quantity, p.unit, p.grams, p.price, currency, per_gram, usd, region))
+            out.append(_new_offer(named[idx][1], quantity, unit, grams, price, currency, per_gram, usd, region))
         return tuple(out)
-
-
-class _Span:
-    __slots__ = ("start", "end")
-
-    def __init__(self, start: int, end: int) -> None:
-        self.start, self.end = start, end
 
 
 @lru_cache(maxsize=1)
 def default_extractor() -> Extractor:
-    return Extractor(SubstanceMatcher.default(), Gazetteer.default(), RateBook())
+    gazetteer = Gazetteer.default()
+    # the matcher's scan of a post also finds the place names (one pass over the text, see SubstanceMatcher.scan)
+    return Extractor(SubstanceMatcher(load_lexicon(), places=gazetteer), gazetteer, RateBook())

@@ -77,7 +77,8 @@ from .money import (CURRENCIES, CURRENCY_RE, DECL_CURRENCY_FORMS, HOT_AFTER_NUMB
 from .quantities import (CJK_COUNT, CJK_UNIT_RE, DOSE, DOSE_FORMS, PIECE_FORMS, SHORT_UNIT_RE,
                          SINGULAR_PIECE_WORDS, UNITS, unit_of)
 
-__all__ = ["PricePoint", "HitLike", "find_price_points", "link"]
+__all__ = ["PricePoint", "HitLike", "find_price_points", "price_tuples", "link", "link_sorted", "link_tuples",
+           "word_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,16 +225,13 @@ def _word_template(form: str, kind: str) -> tuple | None:
     return (_LQ, 0.0, kind[3:], 0)  # lq:<unit>
 
 
-def _build_automaton():
-    """Word tokens by Aho-Corasick (pyahocorasick): ~4x faster than a regex trying every word start.
-    Values: (length, is_stem, template)."""
-    ac = ahocorasick.Automaton()
-    seen: set[str] = set()
+def _word_spellings() -> dict[str, tuple[int, bool, tuple]]:
+    """Every literal the word tokens are found by: spelling -> (length, is_stem, template); first listing wins."""
+    table: dict[str, tuple[int, bool, tuple]] = {}
 
     def add(spelling: str, stem: bool, tpl) -> None:
-        if tpl is not None and spelling not in seen:
-            seen.add(spelling)
-            ac.add_word(spelling, (len(spelling), stem, tpl))
+        if tpl is not None and spelling not in table:
+            table[spelling] = (len(spelling), stem, tpl)
 
     for kind, forms in _WORD_TABLE:
         for f in forms:
@@ -251,6 +249,36 @@ def _build_automaton():
                         add(pre + mid + sp, False, tpl)
     for sym in "$€₽₸₴₾¥₿":
         add(sym, False, (_CUR, 0.0, currency_of(sym), _PRE))
+    return table
+
+
+def word_keys() -> list[tuple[str, tuple]]:
+    """The word tokens' literals with ё read as е, as (key, payload) for an Aho-Corasick automaton that scans the
+    lowered text with ё folded to е. `pipelines.substances` puts them into its own automaton, so that one pass
+    over a post finds both substance names and these words (see `find_price_points(words=...)`).
+
+    Payload: (length, is_stem, template, variants); variants is None when the key is its only spelling, else
+    {spelling: (is_stem, template)}, and the text's own spelling decides ("колёс" is a piece word, "колес" not).
+    """
+    grouped: dict[str, dict[str, tuple[int, bool, tuple]]] = {}
+    for sp, v in _word_spellings().items():
+        grouped.setdefault(sp.replace("ё", "е"), {})[sp] = v
+    out = []
+    for key, sps in grouped.items():
+        if len(sps) == 1 and key in sps:
+            n, stem, tpl = sps[key]
+            out.append((key, (n, stem, tpl, None)))
+        else:
+            out.append((key, (len(key), False, None, {sp: (stem, tpl) for sp, (_, stem, tpl) in sps.items()})))
+    return out
+
+
+def _build_automaton():
+    """Word tokens by Aho-Corasick (pyahocorasick): ~4x faster than a regex trying every word start.
+    It scans the lowered text with ё as е; its values are the payloads of `word_keys()`."""
+    ac = ahocorasick.Automaton()
+    for key, payload in word_keys():
+        ac.add_word(key, payload)
     ac.make_automaton()
     return ac
 
@@ -258,19 +286,31 @@ def _build_automaton():
 _AC = None
 
 
-def _word_tokens(low: str, out: list) -> None:
+def _word_tokens(low: str, out: list, matches=None) -> None:
+    """Word tokens of `low` (lowered, ё kept) into `out`. `matches`: the (end, payload) matches of `word_keys()`
+    over `low` with ё as е, in the order an Aho-Corasick scan yields them, when the caller has them already."""
     global _AC
-    if _AC is None:
-        _AC = _build_automaton()
+    if matches is None:
+        if _AC is None:
+            _AC = _build_automaton()
+        matches = _AC.iter(low.replace("ё", "е") if "ё" in low else low)
+    has_yo = "ё" in low
     last_s = -1
-    for end, (n, stem, tpl) in _AC.iter(low):
+    for end, (n, stem, tpl, variants) in matches:
         s = end - n + 1
+        e = end + 1
+        if variants is not None:  # a key standing for spellings with ё: the text's spelling must be one of them
+            v = variants.get(low[s:e])
+            if v is None:
+                continue
+            stem, tpl = v
+        elif has_yo and "ё" in low[s:e]:  # and a key without ё does not match a spelling with it
+            continue
         if s:
             c = low[s - 1]
             # not inside a word; and a word right after "<digit> " is the unit or currency of an amount
             if c.isalnum() and n > 1 or c == " " and s > 1 and low[s - 2].isdigit():
                 continue
-        e = end + 1
         if not stem and e < len(low) and low[e].isalpha() and n > 1:
             continue
         if s == last_s:  # "usdt" after "usd": keep the longer
@@ -350,7 +390,7 @@ def _num_tokens(low: str, add) -> None:
         # otherwise "skip": phones, dates, times
 
 
-def _tokens(low: str) -> list[list]:
+def _tokens(low: str, word_matches=None) -> list[list]:
     toks: list[list] = []
     _num_tokens(low, toks.append)
     # no price and no bare number: no pair can come out of this post
@@ -360,14 +400,17 @@ def _tokens(low: str) -> list[list]:
     else:
         return []
     words: list[list] = []
-    _word_tokens(low, words)
+    _word_tokens(low, words, word_matches)
     if len(words) <= 8:
+        starts = [t[_S] for t in toks]
         for w in words:  # usually 0-3 words: insert each rather than sort everything
-            i = bisect_left(toks, w[_S], key=_start)
+            ws = w[_S]
+            i = bisect_left(starts, ws)
             # a word inside an amount ("тг" of "17 000 тг") is already read
-            if (i and toks[i - 1][_E] > w[_S]) or (i < len(toks) and toks[i][_S] < w[_E]):
+            if (i and toks[i - 1][_E] > ws) or (i < len(toks) and toks[i][_S] < w[_E]):
                 continue
             toks.insert(i, w)
+            starts.insert(i, ws)
         return toks
     toks += words
     toks.sort(key=_start)
@@ -608,7 +651,8 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 pend_q = None  # "10г - 3500₽/г": the price is per gram, its quantity is the "/г"
             if pend_q is not None:
                 if ((pend_q[_F] | t[_F]) & _LAB and _labelled_near(low, pend_q[_E], t[_S])) or (
-                        t[_S] - pend_q[_E] <= 48 and _NEAR.fullmatch(low, pend_q[_E], t[_S])):
+                        t[_S] - pend_q[_E] <= 48 and (low[pend_q[_E]:t[_S]] in _COMMON_TIGHT
+                                                      or _NEAR.fullmatch(low, pend_q[_E], t[_S]))):
                     if len(q_run) > 1 and q_run[-1] is pend_q:
                         prices = _slash_prices(low, toks, i, len(q_run))
                         if prices:
@@ -638,12 +682,23 @@ _MAX_QTY = 1e7     # 10 t: beyond this a "quantity" is a misread number
 _MAX_PRICE = 1e12
 
 
-def find_price_points(cleaned: str) -> list[PricePoint]:
-    """Every (quantity, price) pair in the text, in text order."""
+def find_price_points(cleaned: str, low: str | None = None, words=None) -> list[PricePoint]:
+    """Every (quantity, price) pair in the text, in text order.
+
+    A caller that has them already may pass `low`, `pipelines.lexicon.lower_same_length(cleaned)` (ё kept), and
+    `words`, the (end, payload) matches of `word_keys()` over `low` with ё as е, in Aho-Corasick order.
+    """
+    return [_point(*r) for r in price_tuples(cleaned, low, words)]
+
+
+def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple]:
+    """`find_price_points()` as plain tuples in the order of the PricePoint fields (the extractor's hot path)."""
     if _DIGIT.search(cleaned) is None:
         return []
-    low = (cleaned.replace("\u0130", "i") if "\u0130" in cleaned else cleaned).lower()  # İ grows in lower()
-    toks = _tokens(low)
+    if low is None or len(low) != len(cleaned):
+        low = (cleaned.replace("\u0130", "i") if "\u0130" in cleaned else cleaned).lower()  # İ grows in lower()
+        words = None
+    toks = _tokens(low, words)
     if len(toks) < 2:
         return []
     pairs = _pair(cleaned, low, toks)
@@ -667,12 +722,12 @@ def find_price_points(cleaned: str) -> list[PricePoint]:
                 curs = {c for _, c in mentions}
                 only_cur = curs.pop() if len(curs) == 1 else None
             cur = only_cur or (_nearest_currency(cleaned, mentions, s, e) if mentions else None)
+        unit = q[_U]
         if multiline:
             le = cleaned.find("\n", e)
-            out.append(_point(s, e, qty, q[_U], qty if q[_U] == "g" else None, price, cur, scopes[s],
-                              le if le >= 0 else n))
+            out.append((s, e, qty, unit, qty if unit == "g" else None, price, cur, scopes[s], le if le >= 0 else n))
         else:
-            out.append(_point(s, e, qty, q[_U], qty if q[_U] == "g" else None, price, cur, 0, n))
+            out.append((s, e, qty, unit, qty if unit == "g" else None, price, cur, 0, n))
     return out
 
 
@@ -740,18 +795,37 @@ def link(points: list[PricePoint], hits: Sequence[HitLike]) -> list[tuple[int | 
     if not hits:
         return [(None, p) for p in points]
     if len(hits) == 1:
-        order, starts = [0], [hits[0].start]
-    else:
-        order = sorted(range(len(hits)), key=lambda i: hits[i].start)
-        starts = [hits[i].start for i in order]
+        return link_sorted(points, [hits[0].start])
+    order = sorted(range(len(hits)), key=lambda i: hits[i].start)
+    return [(None if j is None else order[j], p) for j, p in link_sorted(points, [hits[i].start for i in order])]
+
+
+def link_sorted(points: list[PricePoint], starts: list[int]) -> list[tuple[int | None, PricePoint]]:
+    """`link()` for hits given by their start offsets, in ascending order: indexes into `starts`."""
+    if not starts:
+        return [(None, p) for p in points]
     out: list[tuple[int | None, PricePoint]] = []
+    n = len(starts)
     for p in points:
-        scope = p.scope_start if p.scope_start >= 0 else max(0, p.start - 300)
-        line_end = p.line_end if p.line_end >= 0 else p.end + 40
-        j = bisect_left(starts, p.end) - 1
-        if j >= 0 and starts[j] >= scope:
-            out.append((order[j], p))
-            continue
-        j += 1
-        out.append((order[j] if j < len(starts) and starts[j] < line_end else None, p))
+        out.append((_link_one(starts, n, p.start, p.end, p.scope_start, p.line_end), p))
     return out
+
+
+def link_tuples(points: list[tuple], starts: list[int]) -> list[tuple[int | None, tuple]]:
+    """`link_sorted()` for the tuples of `price_tuples()`."""
+    if not starts:
+        return [(None, p) for p in points]
+    n = len(starts)
+    return [(_link_one(starts, n, p[0], p[1], p[7], p[8]), p) for p in points]
+
+
+def _link_one(starts: list[int], n: int, start: int, end: int, scope: int, line_end: int) -> int | None:
+    if scope < 0:
+        scope = max(0, start - 300)
+    j = bisect_left(starts, end) - 1
+    if j >= 0 and starts[j] >= scope:
+        return j
+    j += 1
+    if line_end < 0:
+        line_end = end + 40
+    return j if j < n and starts[j] < line_end else None

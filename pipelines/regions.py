@@ -43,7 +43,7 @@ import gzip
 import json
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from itertools import chain
 from typing import Iterable
@@ -73,6 +73,16 @@ _MAX_SUFFIX = 5
 _CLOCK_OR_PO = re.compile(r"(?:\d[:.]\d\d|(?<!\w)по)\s*$")
 _CJK = "\u3400-\u9fff\uf900-\ufaff"  # CJK ideographs: Chinese place names have no word boundaries
 _CJK_CHAR = re.compile(f"[{_CJK}]")
+# Characters of cleaned, lowercased posts from most to least frequent.
+_FREQUENT = (" оеаинтсрвлкмдпуяызьбгчйхжшюцщэфъ\n0123456789.,-:;!?()/'\"+%№₽$*#@"
+             "eaoinrstlhdcumpgfybwkvxzjq")
+_RANK = {ch: i for i, ch in enumerate(_FREQUENT)}
+
+
+def _frequency_order(key: str) -> list[int]:
+    return [_RANK.get(ch, len(_RANK)) for ch in key]
+
+
 _BASIC_LETTERS = frozenset("абвгдежзийклмнопрстуфхцчшщъыьэюяabcdefghijklmnopqrstuvwxyz")
 
 
@@ -115,6 +125,7 @@ class Gazetteer:
         cjk: dict[str, list[tuple[str, int]]] = {}  # first character -> (name, value), longest first
         rare_first: set[str] = set()
         self._rare_len = 0
+        main: dict[str, int] = {}
         for key, idx, flags in keys:
             low = _fold(key)
             if not low or len(low) != len(key) or len(low) > _LEN_MASK:
@@ -123,13 +134,22 @@ class Gazetteer:
                 self._exact.setdefault(low, set()).update((key, key.upper()))
             value = (idx << (_FLAG_BITS + _LEN_BITS)) | (len(low) << _FLAG_BITS) | flags
             if low[0] in _BASIC_LETTERS:
-                ac.add_word(low, value)
+                main[low] = value  # (a later key of the same name wins, as add_word would have it)
             elif _CJK_CHAR.match(low[0]):
                 cjk.setdefault(low[0], []).append((low, value))
             else:
                 ac_rare.add_word(low, value)
                 rare_first.add(low[0])
                 self._rare_len = max(self._rare_len, len(low))
+        # pyahocorasick looks a character up among a node's children one by one, in insertion order: insert the
+        # children of every node most frequent character first (never-matching keys put the frequent characters
+        # that start no name, space and digits, first at the root).
+        # Their value (length 0, EXACT) is rejected by the EXACT check should a text ever contain one.
+        self._exact[""] = set()
+        for ch in _FREQUENT:
+            ac.add_word(ch + "\x00", EXACT)
+        for low in sorted(main, key=_frequency_order):
+            ac.add_word(low, main[low])
         for a in (ac, ac_rare):
             a.make_automaton()
         self._ac = ac
@@ -180,7 +200,7 @@ class Gazetteer:
         return cls._default
 
     def __len__(self) -> int:
-        return len(self._ac) + (len(self._ac_rare) if self._ac_rare is not None else 0) + self._cjk_count
+        return len(self._ac) - len(_FREQUENT) + (len(self._ac_rare) if self._ac_rare is not None else 0) + self._cjk_count
 
     def _cjk_matches(self, low: str):
         """The longest Chinese name starting at each character that can start one (no word boundaries)."""
@@ -202,14 +222,38 @@ class Gazetteer:
                 if last + 1 - ((value >> _FLAG_BITS) & _LEN_MASK) == p:
                     yield last, value
 
-    def find(self, cleaned: str) -> list[RegionHit]:
-        """Every place mention in `cleaned`, in text order (a place named twice is returned twice)."""
+    def find(self, cleaned: str, low: str | None = None) -> list[RegionHit]:
+        """Every place mention in `cleaned`, in text order (a place named twice is returned twice).
+
+        `low` may pass `cleaned` lowercased with ё as е by the caller (same length), to spare doing it again.
+        """
+        places = self._places
+        hit = _new_hit
+        return [hit(s, e, *places[i]) for s, e, i in self.spans(cleaned, low)]
+
+    def place(self, index: int) -> tuple[str, int | None, str, str]:
+        """(level, geonameid, English name, country) of a place index from `spans()`."""
+        return self._places[index]
+
+    def rider_keys(self) -> list[tuple[str, int]]:
+        """The (key, value) pairs of the automaton that scans every text, for a caller whose own automaton scans the
+        text anyway (`pipelines.substances.SubstanceMatcher.with_places`); its matches go to `spans(matches=...)`."""
+        return [(k, v) for k, v in self._ac.items() if v != EXACT]  # EXACT alone: the never-matching keys
+
+    def spans(self, cleaned: str, low: str | None = None, matches=None) -> list[tuple[int, int, int]]:
+        """`find()` as (start, end, place index) triples: no objects made (the extractor's hot path).
+
+        `matches`: the (end, value) matches of `rider_keys()` over `low`, when the caller has them already.
+        """
         if not cleaned:
             return []
-        low = _fold(cleaned)
+        if low is None or len(low) != len(cleaned) or "\u0130" in cleaned:
+            low = _fold(cleaned)
+            matches = None
         n = len(low)
         found: list[tuple[int, int, int]] = []
-        matches = self._ac.iter(low)
+        if matches is None:
+            matches = self._ac.iter(low)
         if self._unusual(low):
             if self._ac_rare is not None:
                 starts = [m.start() for m in self._rare_letter.finditer(low)]
@@ -236,13 +280,37 @@ class Gazetteer:
                     continue
                 if flags & NOT_IN_UZBEK and "ў" in low:
                     continue
-            found.append((start, end, value >> (_FLAG_BITS + _LEN_BITS)))
+            found.append((start, -end, value >> (_FLAG_BITS + _LEN_BITS)))
         if not found:
             return []
         if len(found) > 1:
-            found = _leftmost_longest(found)
-        places = self._places
-        return [RegionHit(s, e, *places[i]) for s, e, i in found]
+            # leftmost, then longest ((start, -end) sorts so; a span names one place, so there are no ties)
+            found.sort()
+            out = []
+            last_end = -1
+            for s, e, i in found:
+                if s >= last_end:
+                    out.append((s, -e, i))
+                    last_end = -e
+            return out
+        s, e, i = found[0]
+        return [(s, -e, i)]
+
+
+def _fast_hit():
+    """RegionHit(...) without the frozen dataclass __init__ (object.__setattr__ per field): about twice as fast."""
+    new = object.__new__
+    s0, s1, s2, s3, s4, s5 = (getattr(RegionHit, f.name).__set__ for f in fields(RegionHit))
+
+    def hit(start, end, level, geonameid, name, country) -> RegionHit:
+        o = new(RegionHit)
+        s0(o, start), s1(o, end), s2(o, level), s3(o, geonameid), s4(o, name), s5(o, country)
+        return o
+
+    return hit
+
+
+_new_hit = _fast_hit()
 
 
 def _fold(s: str) -> str:
@@ -264,17 +332,6 @@ def _turkic_suffix(low: str, end: int) -> bool:
         if stop - end > _MAX_SUFFIX:
             return False
     return low[end:stop] in _TURKIC_SUFFIXES
-
-
-def _leftmost_longest(found: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    found.sort(key=lambda h: (h[0], -h[1]))
-    out = []
-    last_end = -1
-    for h in found:
-        if h[0] >= last_end:
-            out.append(h)
-            last_end = h[1]
-    return out
 
 
 def summarise(hits: list[RegionHit]) -> list[RegionHit]:

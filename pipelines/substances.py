@@ -29,7 +29,7 @@ salary words, negative phrases and domain words. find() runs it once over the lo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Iterable
 
@@ -90,9 +90,11 @@ class _Form:
 class SubstanceMatcher:
     """Matches lexicon substances in cleaned text. Build once (`default()`), call `find()` per post."""
 
-    def __init__(self, lexicon: Lexicon, extra: Iterable[dict] = ()):
+    def __init__(self, lexicon: Lexicon, extra: Iterable[dict] = (), places=None):
+        """`places`: a `pipelines.regions.Gazetteer` whose place names should ride on `scan()` (see there)."""
         self.lexicon = lexicon
         self._extra = tuple(extra)
+        self.places = places
         entries = list(lexicon.entries)
         overlay: dict[int, list[Alias]] = {}
         by_key = {e.key: i for i, e in enumerate(entries)}
@@ -134,6 +136,7 @@ class SubstanceMatcher:
                         if rank < f.rank:
                             f.entry, f.rank, f.ambiguous, f.emoji = i, rank, alias.ambiguous, _is_emoji(v)
         self._known = frozenset(k for k in known if k)
+        self._status_memo: dict[str, tuple[str, bool]] = {}
         for flag, table in ((_STRONG_CUE, lexicon.cues_strong), (_WEAK_CUE, lexicon.cues_weak),
                             (_SALARY, lexicon.salary)):
             for lang, phrase in table:
@@ -154,15 +157,31 @@ class SubstanceMatcher:
         # characters of a post are looked up at the root. Inserting, first, never-matching keys for the most
         # frequent characters, then the forms by how common their first character is, makes the usual lookup
         # short: find() runs about three times faster than with the root children in arbitrary order.
+        # Values: (length - 1, left check, right check, form record or None, rider or None); a rider is a key of
+        # another module riding on this scan (see `scan()`).
         for ch in _FREQUENT:
-            automaton.add_word(ch + "\x00", (2, 0, 0, None))
+            automaton.add_word(ch + "\x00", (1, 0, 0, None, None))
         rank = {ch: i for i, ch in enumerate(_FREQUENT)}
-        for form, f in sorted(forms.items(), key=lambda kv: (rank.get(kv[0][0], len(rank)), kv[0])):
+        roles: dict[str, list] = {k: list(v) for k, v in _riders().items()}
+        if places is not None:
+            for key, value in places.rider_keys():
+                roles.setdefault(key, [None, None, None])[2] = value
+        # a rider: (sink, payload) for a key of one role (sink 0: words, 1: anchors, 2: places), else
+        # (-1, ((sink, payload), ...))
+        riders: dict[str, tuple] = {}
+        for key, payloads in roles.items():
+            mine = tuple((i, p) for i, p in enumerate(payloads) if p is not None)
+            riders[key] = mine[0] if len(mine) == 1 else (-1, mine)
+        for key in sorted(forms.keys() | riders.keys(), key=lambda k: (rank.get(k[0], len(rank)), k)):
+            f = forms.get(key)
+            if f is None:
+                automaton.add_word(key, (len(key) - 1, 0, 0, None, riders[key]))
+                continue
             # A negative phrase needs no right boundary ("фен для волос" covers "фена для волосатых" too);
             # a form that is only a negative phrase gets no right check.
             right = 0 if f.negative and f.entry < 0 and not f.flags and not f.domains else f.right
-            automaton.add_word(form, (f.length, f.left, right,
-                                      (f.entry, f.ambiguous, f.emoji, f.flags, f.domains, f.negative)))
+            automaton.add_word(key, (f.length - 1, f.left, right,
+                                     (f.entry, f.ambiguous, f.emoji, f.flags, f.domains, f.negative), riders.get(key)))
         automaton.make_automaton()
         self._automaton = automaton
         self.form_count = len(forms)
@@ -180,22 +199,76 @@ class SubstanceMatcher:
         key, that language's suffixes, but no Russian inflection (pymorphy3 is not loaded at run time): list the
         inflected forms too, or move the name into lexicon.toml at the next review.
         """
-        return SubstanceMatcher(self.lexicon, self._extra + tuple(extra))
+        return SubstanceMatcher(self.lexicon, self._extra + tuple(extra), self.places)
+
+    def with_places(self, places) -> "SubstanceMatcher":
+        """The same matcher, with the place names of a `pipelines.regions.Gazetteer` riding on `scan()`."""
+        return SubstanceMatcher(self.lexicon, self._extra, places)
 
     def is_known(self, name: str) -> bool:
         """Is `name` (any spelling: α-PVP, alpha pvp, 5fmdmbpica) an alias or canonical name in the lexicon?"""
         return name_key(name) in self._known
 
-    def find(self, cleaned: str, has_price_pairs: bool = False) -> list[SubstanceHit]:
-        """All hits that count, in text order (see the module docstring for the rules)."""
-        low = lower_same_length(cleaned).replace("ё", "е")
+    def name_status(self, name: str) -> tuple[str, bool]:
+        """(name_key(name), is_known(name)), memoised: the same few new names recur in every price list."""
+        try:
+            return self._status_memo[name]
+        except KeyError:
+            if len(self._status_memo) >= 4096:  # bounded
+                self._status_memo.clear()
+            key = name_key(name)
+            v = self._status_memo[name] = (key, key in self._known)
+            return v
+
+    def find(self, cleaned: str, has_price_pairs: bool = False, low: str | None = None) -> list[SubstanceHit]:
+        """All hits that count, in text order (see the module docstring for the rules).
+
+        `low` may pass `match_fold`-style lowering of `cleaned` done by the caller (same length, ё as е), which
+        spares doing it again.
+        """
+        scan = self.scan(cleaned, low)
+        if scan is None:
+            return []
+        hit = _new_hit
+        entries = self.entries
+        out = []
+        for start, end, entry, amb in self.select(scan, has_price_pairs):
+            e = entries[entry]
+            out.append(hit(start, end, cleaned[start:end], e.key, e.canonical, e.cls, bool(amb)))
+        return out
+
+    def scan(self, cleaned: str, low: str | None = None, words: list | None = None,
+             anchors: list | None = None, places: list | None = None) -> tuple | None:
+        """Rules 1-3 of the module docstring, which do not depend on price pairs: an opaque scan for `select()`,
+        None when no substance name stands in the text.
+
+        The same pass finds the keys of `pipelines.offers.word_keys()` and `pipelines.candidates.trigger_keys()`
+        (and, for a matcher made `with_places()`, the gazetteer's `rider_keys()`): their (end, payload) matches are
+        appended to `words`, `anchors` and `places` when given, for `find_price_points(words=...)`,
+        `find_candidates(anchors=...)` and `Gazetteer.spans(matches=...)`. One pass instead of four: a post is
+        scanned by one automaton whose nodes stay in the processor's caches.
+        """
+        if low is None:
+            low = lower_same_length(cleaned).replace("ё", "е")
         last_index = len(low) - 1
         hits = []
         negatives = []
         flags = 0
-        domains: set[str] = set()
-        for end, (length, left, right, rec) in self._automaton.iter(low):
-            start = end - length + 1
+        domains = None
+        sinks = (words if words is not None else [], anchors if anchors is not None else [],
+                 places if places is not None else [])
+        # The hot loop (about fifteen matches a post, a third of them inside a longer word): keep it lean.
+        for end, (lm1, left, right, rec, rider) in self._automaton.iter(low):
+            if rider is not None:
+                sink, payload = rider
+                if sink >= 0:
+                    sinks[sink].append((end, payload))
+                else:
+                    for sink, p in payload:
+                        sinks[sink].append((end, p))
+                if rec is None:
+                    continue
+            start = end - lm1
             if left and start:
                 c = low[start - 1]
                 if (c.isalpha() and c < "\u2e80") if left == 1 else c.isdigit():
@@ -207,40 +280,90 @@ class SubstanceMatcher:
             if rec is None:
                 continue
             entry, amb, emoji, fl, doms, neg = rec
+            if entry >= 0:
+                # (start, -end): a plain sort puts leftmost first, then longest
+                hits.append((start, -end - 1, entry, amb, emoji))
+                if not (fl or doms or neg):
+                    continue
             if neg:
                 negatives.append((start, end + 1))
             if fl:
                 flags |= fl
             if doms:
-                domains |= doms
-            if entry >= 0:
-                hits.append((start, end + 1, entry, amb, emoji))
+                domains = doms if domains is None else domains | doms
         if not hits:
-            return []
-        hits.sort(key=lambda h: (h[0], h[0] - h[1]))
+            return None
+        hits.sort()
         chosen = []
         last = -1
         for h in hits:
-            if h[0] >= last and not any(a <= h[0] and h[1] <= b for a, b in negatives):
-                chosen.append(h)
-                last = h[1]
+            s = h[0]
+            if s >= last:
+                e = -h[1]
+                if negatives and any(a <= s and e <= b for a, b in negatives):
+                    continue
+                chosen.append((s, e, h[2], h[3], h[4]))
+                last = e
+        return chosen, flags, domains
+
+    def select(self, scan: tuple, has_price_pairs: bool = False) -> list[tuple[int, int, int, bool]]:
+        """Rules 4-6 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,
+        ambiguous) in text order."""
+        chosen, flags, domains = scan
         strong_cue = flags & _STRONG_CUE
-        strong_word = any(not amb and not emoji for _, _, _, amb, emoji in chosen)
-        weak = strong_word or flags & _WEAK_CUE or (has_price_pairs and not flags & _SALARY)
+        weak = flags & _WEAK_CUE or (has_price_pairs and not flags & _SALARY)
+        if not weak:
+            for h in chosen:
+                if not h[3] and not h[4]:
+                    weak = True  # a strong drug name in the post
+                    break
+        entry_domains = self.entry_domains
         out = []
         for start, end, entry, amb, emoji in chosen:
             if emoji:
                 continue
-            if amb and not (strong_cue or (weak and not (domains and domains & self.entry_domains[entry]))):
+            if amb and not (strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
                 continue
-            out.append(self._hit(cleaned, start, end, entry, amb))
+            out.append((start, end, entry, amb))
         if not out and strong_cue:
-            out = [self._hit(cleaned, s, e, i, True) for s, e, i, _, emoji in chosen if emoji]
+            out = [(s, e, i, True) for s, e, i, _, emoji in chosen if emoji]
         return out
 
-    def _hit(self, cleaned: str, start: int, end: int, entry: int, amb: bool) -> SubstanceHit:
-        e = self.entries[entry]
-        return SubstanceHit(start, end, cleaned[start:end], e.key, e.canonical, e.cls, bool(amb))
+
+def _fast_constructor(cls):
+    """cls(...) for a frozen slotted dataclass without its __init__ (which calls object.__setattr__ per field):
+    slot descriptors set directly, about twice as fast. Same object, same equality."""
+    new = object.__new__
+    setters = tuple(getattr(cls, f.name).__set__ for f in fields(cls))
+    if len(setters) != 7:  # pragma: no cover - guards the unrolled body below
+        raise TypeError(cls)
+    s0, s1, s2, s3, s4, s5, s6 = setters
+
+    def make(a, b, c, d, e, f, g):
+        o = new(cls)
+        s0(o, a), s1(o, b), s2(o, c), s3(o, d), s4(o, e), s5(o, f), s6(o, g)
+        return o
+
+    return make
+
+
+_new_hit = _fast_constructor(SubstanceHit)
+
+
+@lru_cache(maxsize=1)
+def _riders() -> dict[str, tuple]:
+    """Keys of other modules that ride on the matcher's pass over a post: key -> (offers word payload or None,
+    candidate trigger payload or None, place value or None). All take the text lowered with ё as е, as the
+    matcher does."""
+    from pipelines.candidates import trigger_keys
+    from pipelines.offers import word_keys
+
+    out: dict[str, list] = {}
+    for key, payload in word_keys():
+        out.setdefault(key, [None, None, None])[0] = payload
+    for key, payload in trigger_keys():
+        out.setdefault(key, [None, None, None])[1] = payload
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _overlay_aliases(item: dict) -> list[Alias]:

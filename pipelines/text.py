@@ -79,6 +79,18 @@ _POST_MAP.update({c: "'" for c in "\u2018\u2019\u201b\u02bb\u02bc\u02bd\u02b9\u2
 _POST_MAP.update(_FOLD["small_caps"])
 _POST = re.compile(_char_class(_POST_MAP))
 
+# -- steps 1-3 at once: a post of ordinary characters --------------------------------------------------------
+# Most posts hold only characters that steps 1-3 leave alone, once the usual dashes, ’ and the emoji variation
+# selector are replaced: printable, NFKC-stable, no combining mark, none of the tables' characters. One scan for
+# anything else spares the five checks of steps 1-3. (None of these blocks holds a character that composes with a
+# preceding one under NFKC: those are Indic, Myanmar, Balinese and Hangul letters.)
+_ORDINARY_BLOCKS = ((0x20, 0x7E), (0xA0, 0x24F), (0x400, 0x52F), (0x2000, 0x2BFF), (0x3000, 0x303F),
+                    (0x4E00, 0x9FFF), (0x1F000, 0x1FAFF))
+_NOT_ORDINARY = re.compile("[^\n" + _char_class(
+    ch for ch in (chr(c) for lo, hi in _ORDINARY_BLOCKS for c in range(lo, hi + 1))
+    if ch.isprintable() and ch not in _PRE_MAP and ch not in _POST_MAP and ch not in "`\u00b4"
+    and not unicodedata.combining(ch) and unicodedata.normalize("NFKC", ch) == ch)[1:])
+
 # -- step 4: mixed-script words ------------------------------------------------------------------------------
 _LAT = "A-Za-z"
 _CYR = "\u0400-\u04ff"
@@ -104,6 +116,7 @@ _DIGIT_AS = {"Cyrillic": {"0": "о", "3": "з", "@": "а"}, "Latin": {"0": "o", 
 _SEPS = r"[ .\-_*·•/|+]"
 _SPACED = re.compile(rf"(?<!{_LETTER}){_LETTER}({_SEPS}{{1,2}})(?:{_LETTER}\1)+{_LETTER}(?!{_LETTER})")
 _SPACED_PRE = re.compile(rf"{_SEPS}{_LETTER}{_SEPS}{{1,2}}{_LETTER}{_SEPS}{{1,2}}{_LETTER}(?!{_LETTER})")
+_SPACED_HEAD = re.compile(rf"{_LETTER}{_SEPS}{{1,2}}{_LETTER}{_SEPS}{{1,2}}{_LETTER}(?!{_LETTER})")  # at the start
 
 
 def _script(ch: str) -> str | None:
@@ -136,6 +149,7 @@ def _segment_script(seg: str) -> str | None:
     return scripts.pop() if len(scripts) == 1 else None
 
 
+@lru_cache(maxsize=4096)  # words repeat from post to post; bounded
 def fold_token(token: str) -> str:
     """Fold the look-alike letters of one word to the script of its other letters.
 
@@ -185,7 +199,11 @@ def _fold_mixed(s: str) -> str:
 
 
 def _digit_word(m: re.Match) -> str:
-    word = m.group()
+    return _digit_word_of(m.group())
+
+
+@lru_cache(maxsize=4096)
+def _digit_word_of(word: str) -> str:
     scripts = {_script(ch) for ch in word if not ch.isdigit() and ch != "@"}
     if len(scripts) != 1 or None in scripts:
         return word
@@ -209,8 +227,12 @@ def _join_words() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _spaced(m: re.Match) -> str:
-    sep = m.group(1)
-    letters = m.group()[:: len(sep) + 1]
+    return _spaced_of(m.group(), m.group(1))
+
+
+@lru_cache(maxsize=4096)
+def _spaced_of(spaced: str, sep: str) -> str:
+    letters = spaced[:: len(sep) + 1]
     key = fold_token(letters).lower().replace("ё", "е")
     words, prefixes = _join_words()
     out: list[str] = []
@@ -230,27 +252,37 @@ def _spaced(m: re.Match) -> str:
     return sep.join(out)
 
 
+def _steps_1_to_3(s: str) -> str:
+    # Format characters are not printable: two C-speed checks spare the regex scan on almost every post.
+    if "\u00b4" in s or "`" in s or not (s.isprintable() or s.replace("\n", " ").isprintable()):
+        s = _PRE.sub(lambda m: _PRE_MAP[m.group()], s)
+    for _ in range(3):  # deleting marks can make a new composable pair: normalise until stable
+        if not unicodedata.is_normalized("NFKC", s):
+            s = unicodedata.normalize("NFKC", s)
+        # the usual few first, at str.replace speed
+        s = s.replace("\u2014", "-").replace("\u2013", "-").replace("\u2019", "'").replace("\ufe0f", "")
+        if not _POST.search(s):
+            break
+        s = _POST.sub(lambda m: _POST_MAP[m.group()], s)
+    return s
+
+
 def clean(text: str) -> str:
     """Return the meaning-keeping clean-up of `text` (see the module docstring for what it does)."""
     s = text
     if not s.isascii():
-        # Format characters are not printable: two C-speed checks spare the regex scan on almost every post.
-        if "\u00b4" in s or "`" in s or not (s.isprintable() or s.replace("\n", " ").isprintable()):
-            s = _PRE.sub(lambda m: _PRE_MAP[m.group()], s)
-        for _ in range(3):  # deleting marks can make a new composable pair: normalise until stable
-            if not unicodedata.is_normalized("NFKC", s):
-                s = unicodedata.normalize("NFKC", s)
-            # the usual few first, at str.replace speed
-            s = s.replace("\u2014", "-").replace("\u2013", "-").replace("\u2019", "'").replace("\ufe0f", "")
-            if not _POST.search(s):
-                break
-            s = _POST.sub(lambda m: _POST_MAP[m.group()], s)
+        # the usual few first, at str.replace speed
+        t = s.replace("\u2014", "-").replace("\u2013", "-").replace("\u2019", "'").replace("\ufe0f", "")
+        if _NOT_ORDINARY.search(t) is None:
+            s = t  # what steps 1-3 would make of it
+        else:
+            s = _steps_1_to_3(s)
         if _HAS_LAT.search(s) and _HAS_CYR.search(s) and _MIXED_QUICK.search(s):
             s = _fold_mixed(s)
     elif "`" in s:
         s = s.replace("`", "'")
     if _DIGIT_PRE.search(s):
         s = _DIGIT_WORD.sub(_digit_word, s)
-    if _SPACED_PRE.search(" " + s):
+    if _SPACED_PRE.search(s) or _SPACED_HEAD.match(s):
         s = _SPACED.sub(_spaced, s)
     return s
