@@ -17,7 +17,7 @@ It strings the pure modules together and adds the decisions that need more than 
 """
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import fields
 from functools import lru_cache
 from datetime import date, datetime
@@ -26,7 +26,7 @@ from .candidates import find_candidates
 from .facts import EMPTY, CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
 from .fx import RateBook
 from .lexicon import load_lexicon, lower_same_length
-from .offers import link_tuples, price_tuples
+from .offers import price_tuples
 from .rawpost import SourceHints
 from .regions import Gazetteer, country_currency
 from .substances import SubstanceMatcher
@@ -203,14 +203,25 @@ class Extractor:
 
     def _offers(self, points, named, starts, city_facts, regions, hints, posted_at) -> tuple[OfferFact, ...]:
         day = posted_at.date() if isinstance(posted_at, datetime) else posted_at
-        countries = {r.country for r in regions}
-        only_country = next(iter(countries)) if len(countries) == 1 else None
-        only_region = regions[0] if len(regions) == 1 else None
+        if len(regions) == 1:
+            only_region = regions[0]
+            only_country = only_region.country
+        else:
+            only_region = None
+            countries = {r.country for r in regions}
+            only_country = next(iter(countries)) if len(countries) == 1 else None
         out = []
-        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end)
-        for idx, (start, _, quantity, unit, grams, price, currency, _, _) in link_tuples(points, [s for s, _ in named]):
-            if idx is None:
-                continue
+        hit_starts = [s for s, _ in named]
+        n_hits = len(hit_starts)
+        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end); the substance
+        # of each is that of `pipelines.offers.link` (inlined: this runs for every offer)
+        for start, end, quantity, unit, grams, price, currency, scope, line_end in points:
+            j = bisect_left(hit_starts, end) - 1
+            if j < 0 or hit_starts[j] < (scope if scope >= 0 else max(0, start - 300)):
+                j += 1
+                if not (j < n_hits and hit_starts[j] < (line_end if line_end >= 0 else end + 40)):
+                    continue
+            idx = j
             # the city the offer is written under: the nearest one before it, else the post's only region
             i = bisect_right(starts, start) - 1 if starts else -1
             region = city_facts[i] if i >= 0 else only_region

@@ -63,6 +63,7 @@ lines of other text; failing that, the nearest hit after it on the same line; el
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -209,6 +210,51 @@ _NUM_SCAN = re.compile(
 )
 
 
+def _ranges(chars) -> str:
+    """Characters as the inside of a regex class, in ranges."""
+    cps = sorted(ord(c) for c in chars)
+    out, i = [], 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        out.append(re.escape(chr(cps[i])) + ("" if i == j else "-" + re.escape(chr(cps[j]))))
+        i = j + 1
+    return "".join(out)
+
+
+def _bmp_pattern(pattern: str) -> str:
+    """`pattern` with \d and the not-a-letter class written out for the Basic Multilingual Plane. re tests a class
+    of BMP characters with one table lookup, but \d and \w with Unicode database calls per character; in a text
+    without characters beyond the BMP the two patterns match the same. (\d is what str.isdecimal() says; a letter
+    here, [^\W\d_], is str.isalnum() and not str.isdecimal(), and not "_".)"""
+    bmp = [chr(c) for c in range(0x10000)]
+    digits = _ranges(c for c in bmp if c.isdecimal())
+    letters = _ranges(c for c in bmp if c.isalnum() and not c.isdecimal() and c != "_"
+                      and not ("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff"))
+    pattern = pattern.replace(r"[^\W\d_\u3400-\u4dbf\u4e00-\u9fff]", f"[{letters}]")
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            esc = pattern[i:i + 2]
+            out.append((digits if in_class else f"[{digits}]") if esc == r"\d" else esc)
+            i += 2
+            continue
+        if ch == "[" and not in_class:
+            in_class = True
+        elif ch == "]" and in_class:
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+# The scanner for the texts of 1- and 2-byte characters (sys.getsizeof tells them in O(1)), nearly all.
+_NUM_SCAN_BMP = re.compile(_bmp_pattern(_NUM_SCAN.pattern))
+_UCS4_BASE = sys.getsizeof("\U00010000") - 4  # sys.getsizeof of a str of 4-byte characters: base + 4 per char
+
+
 def _word_template(form: str, kind: str) -> tuple | None:
     """(kind, value, unit_or_currency, flags) of a word token."""
     key = form_key(form)
@@ -296,6 +342,7 @@ def _word_tokens(low: str, out: list, matches=None) -> None:
         matches = _AC.iter(low.replace("ё", "е") if "ё" in low else low)
     has_yo = "ё" in low
     last_s = -1
+    size = len(low)
     for end, (n, stem, tpl, variants) in matches:
         s = end - n + 1
         e = end + 1
@@ -311,7 +358,7 @@ def _word_tokens(low: str, out: list, matches=None) -> None:
             # not inside a word; and a word right after "<digit> " is the unit or currency of an amount
             if c.isalnum() and n > 1 or c == " " and s > 1 and low[s - 2].isdigit():
                 continue
-        if not stem and e < len(low) and low[e].isalpha() and n > 1:
+        if not stem and e < size and low[e].isalpha() and n > 1:
             continue
         if s == last_s:  # "usdt" after "usd": keep the longer
             out.pop()
@@ -368,22 +415,29 @@ def _num_tokens(low: str, add) -> None:
     # Hot loop: one group(0) and a memo lookup per amount. (Each group()/start()/end() call costs
     # 60-270 ns on Cyrillic text and this runs for every number of every post.)
     memo = _AMOUNT_MEMO
-    for m in _NUM_SCAN.finditer(low):
+    # (a str holds 4 bytes a character only when it has one beyond the BMP: O(1) to tell from its size)
+    scan = _NUM_SCAN if sys.getsizeof(low) >= _UCS4_BASE + 4 * len(low) else _NUM_SCAN_BMP
+    for m in scan.finditer(low):
         li = m.lastindex
         if li == _I_AMT:
-            text = m.group(0)
-            try:
-                tpl = memo[text]
-            except KeyError:
+            s, e = m.span()
+            text = low[s:e]
+            tpl = memo.get(text)
+            if tpl is None:
                 tpl = memo[text] = _amount_templates(m)
                 if len(memo) > 8192:  # bounded: prices repeat, but not forever
                     memo.clear()
-            s = m.start()
-            if s and low[s - 1] in ".," and tpl and tpl[0][2] == _Q and (s == 1 or not low[s - 2].isalnum()):
+            if not tpl:  # a dose or a year
+                continue
+            if tpl[0][2] == _Q and s and low[s - 1] in ".," and (s == 1 or not low[s - 2].isalnum()):
                 tpl = _leading_dot(low, s, tpl)  # ".5г": half a gram, not five
                 s -= 1
-            for rs, re_, kind, v, u, raw, f in tpl:
+            if len(tpl) == 1:
+                rs, re_, kind, v, u, raw, f = tpl[0]
                 add([s + rs, s + re_, kind, v, u, raw, f])
+            else:
+                for rs, re_, kind, v, u, raw, f in tpl:
+                    add([s + rs, s + re_, kind, v, u, raw, f])
         elif li == _I_CJK:
             uf = unit_of(m.group("cjku"))
             add([m.start(), m.end(), _Q, CJK_COUNT.get(low[m.start()], 1.0) * uf[1], uf[0], None, _PER])
@@ -705,16 +759,15 @@ def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple
     if not pairs:
         return []
     mentions = only_cur = None
+    spans = [(q[_S] if q[_S] < p[_S] else p[_S], q[_E] if q[_E] > p[_E] else p[_E]) for q, p in pairs]
     multiline = "\n" in cleaned
-    scopes = _scopes(cleaned, pairs) if multiline else None
+    scopes = _scopes(cleaned, sorted(s for s, _ in spans)) if multiline else None
     n = len(cleaned)
     out = []
-    for q, p in pairs:
+    for (q, p), (s, e) in zip(pairs, spans):
         qty, price = q[_V], p[_V]
         if not (0 < qty <= _MAX_QTY and 0 < price <= _MAX_PRICE):
             continue
-        s = q[_S] if q[_S] < p[_S] else p[_S]
-        e = q[_E] if q[_E] > p[_E] else p[_E]
         cur = p[_U]
         if cur is None:
             if mentions is None:
@@ -761,11 +814,10 @@ def _nearest_currency(text: str, mentions: list[tuple[int, str]], s: int, e: int
     return before[-1] if before else None
 
 
-def _scopes(text: str, pairs: list[tuple[list, list]]) -> dict[int, int]:
-    """For each pair start: the first offset a substance linked to it may start at. Looking up from the
-    pair's line, list lines (with a price point) and blank lines are passed; at most two other lines
-    of text are taken (a heading and one line of description). One pass over the lines."""
-    starts = sorted(q[_S] if q[_S] < p[_S] else p[_S] for q, p in pairs)
+def _scopes(text: str, starts: list[int]) -> dict[int, int]:
+    """For each pair start (`starts`, ascending): the first offset a substance linked to it may start at.
+    Looking up from the pair's line, list lines (with a price point) and blank lines are passed; at most two
+    other lines of text are taken (a heading and one line of description). One pass over the lines."""
     out: dict[int, int] = {}
     near = far = -1  # starts of the nearest and second-nearest text lines above
     j, ns, ls = 0, len(starts), 0

@@ -238,13 +238,14 @@ class Gazetteer:
     def rider_keys(self) -> list[tuple[str, int]]:
         """The (key, value) pairs of the automaton that scans every text, for a caller whose own automaton scans the
         text anyway (`pipelines.substances.SubstanceMatcher.with_places`); its matches go to `spans(matches=...)`."""
-        return [(k, v) for k, v in self._ac.items() if v != EXACT]  # EXACT alone: the never-matching keys
+        return [(k, _unpack(v)) for k, v in self._ac.items() if v != EXACT]  # EXACT alone: never-matching keys
 
     def spans(self, cleaned: str, low: str | None = None, matches=None) -> list[tuple[int, int, int]]:
         """`find()` as (start, end, place index) triples: no objects made (the extractor's hot path).
 
         `matches`: the (end, value) matches of `rider_keys()` over `low`, when the caller has them already.
         """
+        # values here: (length, flags, place index)
         if not cleaned:
             return []
         if low is None or len(low) != len(cleaned) or "\u0130" in cleaned:
@@ -253,19 +254,21 @@ class Gazetteer:
         n = len(low)
         found: list[tuple[int, int, int]] = []
         if matches is None:
-            matches = self._ac.iter(low)
+            matches = ((last, _unpack(v)) for last, v in self._ac.iter(low))
         if self._unusual(low):
+            extra = []
             if self._ac_rare is not None:
                 starts = [m.start() for m in self._rare_letter.finditer(low)]
                 starts = [i for i in starts if not (i and low[i - 1].isalpha())]
                 if starts:
-                    matches = chain(matches, self._from_word_starts(low, starts))
+                    extra.append(self._from_word_starts(low, starts))
             if self._cjk:
-                matches = chain(matches, self._cjk_matches(low))
-        for last, value in matches:
-            flags = value & _FLAG_MASK
+                extra.append(self._cjk_matches(low))
+            if extra:
+                matches = chain(matches, ((last, _unpack(v)) for last, v in chain(*extra)))
+        for last, (length, flags, index) in matches:
             end = last + 1
-            start = end - ((value >> _FLAG_BITS) & _LEN_MASK)
+            start = end - length
             if not flags & CJK:
                 if start and low[start - 1].isalpha():
                     continue
@@ -280,7 +283,7 @@ class Gazetteer:
                     continue
                 if flags & NOT_IN_UZBEK and "ў" in low:
                     continue
-            found.append((start, -end, value >> (_FLAG_BITS + _LEN_BITS)))
+            found.append((start, -end, index))
         if not found:
             return []
         if len(found) > 1:
@@ -311,6 +314,11 @@ def _fast_hit():
 
 
 _new_hit = _fast_hit()
+
+
+def _unpack(value: int) -> tuple[int, int, int]:
+    """(length, flags, place index) of an automaton value."""
+    return (value >> _FLAG_BITS) & _LEN_MASK, value & _FLAG_MASK, value >> (_FLAG_BITS + _LEN_BITS)
 
 
 def _fold(s: str) -> str:

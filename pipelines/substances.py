@@ -257,6 +257,7 @@ class SubstanceMatcher:
         domains = None
         sinks = (words if words is not None else [], anchors if anchors is not None else [],
                  places if places is not None else [])
+        add_hit = hits.append
         # The hot loop (about fifteen matches a post, a third of them inside a longer word): keep it lean.
         for end, (lm1, left, right, rec, rider) in self._automaton.iter(low):
             if rider is not None:
@@ -282,7 +283,7 @@ class SubstanceMatcher:
             entry, amb, emoji, fl, doms, neg = rec
             if entry >= 0:
                 # (start, -end): a plain sort puts leftmost first, then longest
-                hits.append((start, -end - 1, entry, amb, emoji))
+                add_hit((start, -end - 1, entry, amb, emoji))
                 if not (fl or doms or neg):
                     continue
             if neg:
