@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import ahocorasick
-
-from pipelines.lexicon import name_key
 
 if TYPE_CHECKING:
     from pipelines.substances import SubstanceMatcher
@@ -213,16 +212,19 @@ def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None =
                 continue
             seen.add(key)
             found.append(Candidate(name, cls, start, end))
-    found.sort(key=lambda c: c.start)
+    if len(found) > 1:
+        found.sort(key=lambda c: c.start)
     return found
 
 
+@lru_cache(maxsize=4096)  # names recur; bounded
 def _looks_like_alpha_code(name: str) -> bool:
     """After alpha-: a code of capitals and digits with at most one lowercase letter (α-PHiP, not α-Pinene)."""
     code = name.split("-", 1)[-1] if "-" in name else name.lstrip("αalphALPH ")
     return sum(c.isupper() for c in code) >= 2 and sum(c.islower() for c in code) <= 1
 
 
+@lru_cache(maxsize=4096)
 def _looks_like_code(name: str) -> bool:
     """A cannabinoid code has a digit, a hyphen or is written in capitals; 'Chica' is a word."""
     letters = [c for c in name if c.isalpha()]

@@ -8,6 +8,11 @@ It strings the pure modules together and adds the decisions that need more than 
 - a new-name candidate also counts as a substance (its own name is its canonical), so its prices are
   recorded from the first post that names it.
 
+Speed (benchmarks/bench_extract.py): the post is cleaned and lowered once, and one Aho-Corasick pass of the
+matcher's automaton finds the substance names together with the words of offers, the fragments that wake the
+new-name grammars and the place names (`SubstanceMatcher.scan`, made `with_places` by `default_extractor`); each
+module then reads its own matches. Facts are built from plain tuples and shared when equal.
+
 >>> x = Extractor.default()
 >>> f = x.extract("меф 1г 4500₽ Москва")
 >>> [(o.substance.canonical, o.quantity, o.price, o.currency) for o in f.offers]
@@ -19,8 +24,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import fields
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 
 from .candidates import find_candidates
 from .facts import EMPTY, CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
@@ -173,22 +178,31 @@ class Extractor:
         """(the post's regions, the cities among them or else all of them, the start and fact of every city
         mention in text order). The regions are those of `pipelines.regions.summarise`: every city once, in
         order of first mention; a country only when none of its cities is named."""
-        place = self._place
+        get = self._places.get
         if len(spans) == 1:
             s, _, i = spans[0]
-            is_city, _, _, fact = place(i)
+            is_city, _, _, fact = get(i) or self._place(i)
             regions = (fact,)
             return (regions, regions, [s], [fact]) if is_city else (regions, regions, (), ())
-        infos = [place(i) for _, _, i in spans]
+        infos = []
         city_starts = []
         city_facts = []
-        for (s, _, _), (is_city, _, _, fact) in zip(spans, infos):
-            if is_city:
+        for s, _, i in spans:
+            info = get(i) or self._place(i)
+            infos.append(info)
+            if info[0]:
                 city_starts.append(s)
-                city_facts.append(fact)
-        with_city = {country for is_city, country, _, _ in infos if is_city}
+                city_facts.append(info[3])
         seen: set[tuple] = set()
         out = []
+        if len(city_facts) == len(infos):  # cities only, the usual case
+            for _, _, key, fact in infos:
+                if key not in seen:
+                    seen.add(key)
+                    out.append(fact)
+            regions = tuple(out)
+            return regions, regions, city_starts, city_facts
+        with_city = {info[1] for info in infos if info[0]}
         cities = []
         for is_city, country, key, fact in infos:
             if not is_city and country in with_city:

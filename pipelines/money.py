@@ -188,9 +188,9 @@ PREFIX_CURRENCY_RE = alternation(PREFIX_FORMS)
 MULTIPLIER_RE = alternation(f for _, forms in MULTIPLIERS for f in forms)
 # A number: space-grouped thousands ("1 500 000", groups of exactly 3), else digits with any run of
 # "."/"," groups ("17.000", "0,5", "1.500.000"), else a leading-dot decimal (".5"). All linear.
-NUMBER_RE = r"(?:\d{1,3}(?: \d{3}(?!\d))+(?:[.,]\d+)?|\d+(?:[.,]\d+)*|(?<![\w.,])[.,]\d+)"
+NUMBER_RE = r"(?:\d{1,3}(?: \d{3}(?!\d))+(?:[.,]\d+|)|\d+(?:[.,]\d+)*|(?<![\w.,])[.,]\d+)"
 # The same after its first digit (for scanners that consume that digit to let sre skip ahead).
-NUMBER_REST_RE = r"(?:\d{0,2}(?: \d{3}(?!\d))+(?:[.,]\d+)?|\d*(?:[.,]\d+)*)"
+NUMBER_REST_RE = r"(?:\d{0,2}(?: \d{3}(?!\d))+(?:[.,]\d+|)|\d*(?:[.,]\d+)*)"
 
 
 _MEMO_MAX = 4096  # memo of matched spellings -> entry; the regexes only yield finitely many spellings

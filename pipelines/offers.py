@@ -5,7 +5,9 @@ currency or multiplier glued to them, skipping phones and dates) and one Aho-Cor
 few words that change what a number means (labels, discounts, salaries, per-unit words, declared
 currencies), then pairs quantities with prices in one left-to-right pass. `link(points, hits)` says which
 substance hit each point belongs to. The input is text cleaned by `pipelines.text.clean`; spans index
-into that text. Everything is linear in the text length.
+into that text. Everything is linear in the text length. (Speed: the extractor passes the lowered text and
+the word matches of its own Aho-Corasick pass, `price_tuples(cleaned, low, words)`; texts without characters
+beyond the BMP get a number scanner with explicit character classes, which re tests in one table lookup.)
 
 >>> [(p.quantity, p.unit, p.price, p.currency) for p in find_price_points("Меф 1г - 4500₽, 2г 8500₽")]
 [(1.0, 'g', 4500.0, 'RUB'), (2.0, 'g', 8500.0, 'RUB')]
@@ -63,7 +65,6 @@ lines of other text; failing that, the nearest hit after it on the same line; el
 from __future__ import annotations
 
 import re
-import sys
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -77,9 +78,9 @@ from .money import (CURRENCIES, CURRENCY_RE, DECL_CURRENCY_FORMS, HOT_AFTER_NUMB
                     spellings)
 from .quantities import (CJK_COUNT, CJK_UNIT_RE, DOSE, DOSE_FORMS, PIECE_FORMS, SHORT_UNIT_RE,
                          SINGULAR_PIECE_WORDS, UNITS, unit_of)
+from .text import _char_class, bmp_chars, is_bmp
 
-__all__ = ["PricePoint", "HitLike", "find_price_points", "price_tuples", "link", "link_sorted", "link_tuples",
-           "word_keys"]
+__all__ = ["PricePoint", "HitLike", "find_price_points", "price_tuples", "link", "link_sorted", "word_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ _NUM_SCAN = re.compile(
     # phone numbers, dates, times, "24/7": skipped whole (the first digit is already consumed). Behind
     # cheap lookaheads (8+ more digits; a date or time separator), as they are tried at every number.
     r"(?:(?<=\+)\d{1,3}(?:[ \-()]{0,2}\d{2,4}){2,5}(?!\d)"                         # +7 …, +996 …, +86 …
-    r"|(?=(?:[ \-()]{0,2}\d){8})"
+    r"|(?=[\d \-()]{8})(?=(?:[ \-()]{0,2}\d){8})"  # (the first: a cheap necessary condition of the second)
     r"(?:(?<![\d.,]8)(?<=8)[ \-(]{0,2}\d{3}[ \-)]{0,2}\d{3}[ \-]?\d{2}[ \-]?\d{2}(?!\d)"  # 8-700-123-45-67
     r"|(?<![\d.,]0)(?<=0)\d{2,3}[ \-]?\d{3}[ \-]?\d{3}(?!\d)"                       # 0555 123 456
     r"|(?<=\d)\d{9,})"                                                             # ids, long runs
@@ -198,41 +199,27 @@ _NUM_SCAN = re.compile(
     # an amount: the rest of the number, then what is glued to it
     rf"|(?<=\d)(?P<rest>{NUMBER_REST_RE})"
     # "4000-4500₽": a range only when money follows
-    rf"(?: ?- ?(?P<num2>{NUMBER_RE})(?= ?{CURRENCY_RE}{NLA}|[кk]{NLA}| ?{MULTIPLIER_RE}{NLA}))?"
+    # (The optional parts are written (?:X|), not (?:X)?: the same match, but re saves the capture marks on
+    # every try of an optional group, and a branch costs less.)
+    rf"(?: ?- ?(?P<num2>{NUMBER_RE})(?= ?{CURRENCY_RE}{NLA}|[кk]{NLA}| ?{MULTIPLIER_RE}{NLA})|)"
     # a multiplier, then maybe a currency ("4к", "550 тыс. сум"); or a unit, "%" or a currency
-    rf"(?:(?:(?P<k>[кk]){NLA}| ?(?P<mult>{MULTIPLIER_RE}){NLA})(?: ?(?P<g2>{CURRENCY_RE}){NLA})?"
-    rf"| ?(?P<g1>{alternation(_GLUED_FORMS, HOT_AFTER_NUMBER)}){NLA})?"
+    rf"(?:(?:(?P<k>[кk]){NLA}| ?(?P<mult>{MULTIPLIER_RE}){NLA})(?: ?(?P<g2>{CURRENCY_RE}){NLA}|)"
+    rf"| ?(?P<g1>{alternation(_GLUED_FORMS, HOT_AFTER_NUMBER)}){NLA}|)"
     # after a price: "/г", "за грамм", "per gram" (one unit; "/ 1г" is left to the next amount, it
     # may start the next item of a list) or "в неделю", "/день" (a rate)
-    rf"(?P<sfx>(?=[ /][/зpafв]|/) ?(?:/ ?|(?:за|per|a|for|в) )(?:(?P<rate>{_RATE_UNITS})"
-    rf"|(?P<perunit>{SHORT_UNIT_RE})){NLA})?"
+    rf"(?:(?P<sfx>(?=[ /][/зpafв]|/) ?(?:/ ?|(?:за|per|a|for|в) )(?:(?P<rate>{_RATE_UNITS})"
+    rf"|(?P<perunit>{SHORT_UNIT_RE})){NLA})|)"
     r"(?P<amt>))"
 )
 
 
-def _ranges(chars) -> str:
-    """Characters as the inside of a regex class, in ranges."""
-    cps = sorted(ord(c) for c in chars)
-    out, i = [], 0
-    while i < len(cps):
-        j = i
-        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
-            j += 1
-        out.append(re.escape(chr(cps[i])) + ("" if i == j else "-" + re.escape(chr(cps[j]))))
-        i = j + 1
-    return "".join(out)
-
-
 def _bmp_pattern(pattern: str) -> str:
-    """`pattern` with \d and the not-a-letter class written out for the Basic Multilingual Plane. re tests a class
-    of BMP characters with one table lookup, but \d and \w with Unicode database calls per character; in a text
-    without characters beyond the BMP the two patterns match the same. (\d is what str.isdecimal() says; a letter
-    here, [^\W\d_], is str.isalnum() and not str.isdecimal(), and not "_".)"""
-    bmp = [chr(c) for c in range(0x10000)]
-    digits = _ranges(c for c in bmp if c.isdecimal())
-    letters = _ranges(c for c in bmp if c.isalnum() and not c.isdecimal() and c != "_"
-                      and not ("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff"))
-    pattern = pattern.replace(r"[^\W\d_\u3400-\u4dbf\u4e00-\u9fff]", f"[{letters}]")
+    """`pattern` with \\d and the not-a-letter class written out for the Basic Multilingual Plane (see
+    `pipelines.text.bmp_chars`): in a text without characters beyond the BMP it matches as `pattern` does, faster."""
+    digits, letters = bmp_chars()
+    digits = _char_class(digits)[1:-1]
+    not_cjk = _char_class(c for c in letters if not ("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff"))
+    pattern = pattern.replace(r"[^\W\d_\u3400-\u4dbf\u4e00-\u9fff]", not_cjk)
     out, i, in_class = [], 0, False
     while i < len(pattern):
         ch = pattern[i]
@@ -252,7 +239,6 @@ def _bmp_pattern(pattern: str) -> str:
 
 # The scanner for the texts of 1- and 2-byte characters (sys.getsizeof tells them in O(1)), nearly all.
 _NUM_SCAN_BMP = re.compile(_bmp_pattern(_NUM_SCAN.pattern))
-_UCS4_BASE = sys.getsizeof("\U00010000") - 4  # sys.getsizeof of a str of 4-byte characters: base + 4 per char
 
 
 def _word_template(form: str, kind: str) -> tuple | None:
@@ -415,8 +401,7 @@ def _num_tokens(low: str, add) -> None:
     # Hot loop: one group(0) and a memo lookup per amount. (Each group()/start()/end() call costs
     # 60-270 ns on Cyrillic text and this runs for every number of every post.)
     memo = _AMOUNT_MEMO
-    # (a str holds 4 bytes a character only when it has one beyond the BMP: O(1) to tell from its size)
-    scan = _NUM_SCAN if sys.getsizeof(low) >= _UCS4_BASE + 4 * len(low) else _NUM_SCAN_BMP
+    scan = _NUM_SCAN_BMP if is_bmp(low) else _NUM_SCAN
     for m in scan.finditer(low):
         li = m.lastindex
         if li == _I_AMT:
@@ -730,7 +715,6 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
 
 
 # ---------------------------------------------------------------------------------------------- API
-_DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _MAX_QTY = 1e7     # 10 t: beyond this a "quantity" is a misread number
 _MAX_PRICE = 1e12
@@ -747,8 +731,8 @@ def find_price_points(cleaned: str, low: str | None = None, words=None) -> list[
 
 def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple]:
     """`find_price_points()` as plain tuples in the order of the PricePoint fields (the extractor's hot path)."""
-    if _DIGIT.search(cleaned) is None:
-        return []
+    # (A text without a digit needs no check of its own: its only number tokens are Chinese counts, quantities,
+    # and without a price or a bare number `_tokens` returns none.)
     if low is None or len(low) != len(cleaned):
         low = (cleaned.replace("\u0130", "i") if "\u0130" in cleaned else cleaned).lower()  # İ grows in lower()
         words = None
@@ -820,16 +804,19 @@ def _scopes(text: str, starts: list[int]) -> dict[int, int]:
     other lines of text are taken (a heading and one line of description). One pass over the lines."""
     out: dict[int, int] = {}
     near = far = -1  # starts of the nearest and second-nearest text lines above
-    j, ns, ls = 0, len(starts), 0
-    for line in text.split("\n"):
-        le = ls + len(line)
+    j, ns, ls, n = 0, len(starts), 0, len(text)
+    find, letter = text.find, _LETTER.search
+    while ls <= n:
+        le = find("\n", ls)
+        if le < 0:
+            le = n
         if starts[j] <= le:
             while j < ns and starts[j] <= le:
                 out[starts[j]] = far if far >= 0 else 0
                 j += 1
             if j == ns:
                 break
-        elif _LETTER.search(line) is not None:
+        elif letter(text, ls, le) is not None:
             near, far = ls, near
         ls = le + 1
     return out
@@ -861,14 +848,6 @@ def link_sorted(points: list[PricePoint], starts: list[int]) -> list[tuple[int |
     for p in points:
         out.append((_link_one(starts, n, p.start, p.end, p.scope_start, p.line_end), p))
     return out
-
-
-def link_tuples(points: list[tuple], starts: list[int]) -> list[tuple[int | None, tuple]]:
-    """`link_sorted()` for the tuples of `price_tuples()`."""
-    if not starts:
-        return [(None, p) for p in points]
-    n = len(starts)
-    return [(_link_one(starts, n, p[0], p[1], p[7], p[8]), p) for p in points]
 
 
 def _link_one(starts: list[int], n: int, start: int, end: int, scope: int, line_end: int) -> int | None:

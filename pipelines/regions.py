@@ -25,7 +25,7 @@ what goes in: population thresholds, which alternate names are kept, the ordinar
 
 | rule | comment |
 |---|---|
-| text is lowercased, ё -> е, and scanned by Aho-Corasick; positions stay those of `cleaned` | one C-level pass over the text for the names that start with a basic Russian or English letter |
+| text is lowercased, ё -> е, and scanned by Aho-Corasick; positions stay those of `cleaned` | one C-level pass over the text for the names that start with a basic Russian or English letter; the extractor's matcher carries these names in its own pass (`rider_keys`, `spans(matches=...)`) |
 | names starting with another letter (Қарағанды, Өскемен, Şymkent) are tried only at word starts with such a letter; Chinese names only at characters that can start one | pyahocorasick walks a node's children linearly: keeping those hundreds of first letters out of the main automaton keeps it ~4x faster |
 | a hit must start and end at a word boundary (no letter on either side; digits and `_#` are boundaries) | "Ош" in "хорошо" stays unmatched; "#Москва_меф" is Moscow |
 | ...except Chinese names, which have no boundary | Chinese does not separate words |

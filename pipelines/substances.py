@@ -2,8 +2,10 @@
 ordinary words ("соль", "фен", "шишки") counted only in a market context.
 
 One Aho-Corasick automaton (pyahocorasick) holds every folded form of every lexicon phrase: aliases, market cues,
-salary words, negative phrases and domain words. find() runs it once over the lowercased cleaned text
-(lower_same_length keeps offsets, ё is read as е) and decides:
+salary words, negative phrases and domain words, and the keys of the modules that ride on the same pass
+(`scan()`: the words of offers, the fragments that wake the new-name grammars, optionally the gazetteer's place
+names). find() runs it once over the lowercased cleaned text (lower_same_length keeps offsets, ё is read as е) and
+decides:
 
 1. word boundaries: a match must not continue a letter run or a digit run on either side (CJK text has no
    spaces, so CJK characters never break a boundary); negative phrases need only the left boundary;
@@ -269,14 +271,15 @@ class SubstanceMatcher:
                         sinks[sink].append((end, p))
                 if rec is None:
                     continue
+            # (the right side first: a form is more often the start of a longer word than its end)
+            if right and end < last_index:
+                c = low[end + 1]
+                if (c.isalpha() and c < "\u2e80") if right == 1 else c.isdigit():
+                    continue
             start = end - lm1
             if left and start:
                 c = low[start - 1]
                 if (c.isalpha() and c < "\u2e80") if left == 1 else c.isdigit():
-                    continue
-            if right and end < last_index:
-                c = low[end + 1]
-                if (c.isalpha() and c < "\u2e80") if right == 1 else c.isdigit():
                     continue
             if rec is None:
                 continue
@@ -297,12 +300,22 @@ class SubstanceMatcher:
         hits.sort()
         chosen = []
         last = -1
+        if negatives:
+            # a hit is covered when some negative phrase starts at or before it and ends at or after it: with the
+            # negatives by start, the furthest end among those started so far says so (linear, not hits x negatives)
+            negatives.sort()
+            j, n_neg, reach = 0, len(negatives), -1
         for h in hits:
             s = h[0]
             if s >= last:
                 e = -h[1]
-                if negatives and any(a <= s and e <= b for a, b in negatives):
-                    continue
+                if negatives:
+                    while j < n_neg and negatives[j][0] <= s:
+                        if negatives[j][1] > reach:
+                            reach = negatives[j][1]
+                        j += 1
+                    if reach >= e:
+                        continue
                 chosen.append((s, e, h[2], h[3], h[4]))
                 last = e
         return chosen, flags, domains

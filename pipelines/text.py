@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -81,15 +82,19 @@ _POST = re.compile(_char_class(_POST_MAP))
 
 # -- steps 1-3 at once: a post of ordinary characters --------------------------------------------------------
 # Most posts hold only characters that steps 1-3 leave alone, once the usual dashes, ’ and the emoji variation
-# selector are replaced: printable, NFKC-stable, no combining mark, none of the tables' characters. One scan for
-# anything else spares the five checks of steps 1-3. (None of these blocks holds a character that composes with a
-# preceding one under NFKC: those are Indic, Myanmar, Balinese and Hangul letters.)
-_ORDINARY_BLOCKS = ((0x20, 0x7E), (0xA0, 0x24F), (0x400, 0x52F), (0x2000, 0x2BFF), (0x3000, 0x303F),
-                    (0x4E00, 0x9FFF), (0x1F000, 0x1FAFF))
-_NOT_ORDINARY = re.compile("[^\n" + _char_class(
-    ch for ch in (chr(c) for lo, hi in _ORDINARY_BLOCKS for c in range(lo, hi + 1))
-    if ch.isprintable() and ch not in _PRE_MAP and ch not in _POST_MAP and ch not in "`\u00b4"
-    and not unicodedata.combining(ch) and unicodedata.normalize("NFKC", ch) == ch)[1:])
+# selector are replaced and zero-width spaces deleted: printable, NFKC-stable, no combining mark, none of the tables'
+# characters. One scan for anything else spares the five checks of steps 1-3. (None of these blocks holds a character
+# that composes with a preceding one under NFKC: those are Indic, Myanmar, Balinese and Hangul letters.)
+_ORDINARY_BLOCKS = ((0x20, 0x7E), (0xA0, 0x24F), (0x370, 0x3FF), (0x400, 0x52F), (0x2000, 0x2BFF),
+                    (0x3000, 0x303F), (0x4E00, 0x9FFF), (0x1F000, 0x1FAFF))
+_ORDINARY = [ch for ch in (chr(c) for lo, hi in _ORDINARY_BLOCKS for c in range(lo, hi + 1))
+             if ch.isprintable() and ch not in _PRE_MAP and ch not in _POST_MAP and ch not in "`\u00b4"
+             and not unicodedata.combining(ch) and unicodedata.normalize("NFKC", ch) == ch]
+_NOT_ORDINARY = re.compile("[^\n" + _char_class(_ORDINARY)[1:])
+# the same, stopping at a Latin letter too: one scan also tells step 4 whether a Cyrillic post has Latin letters
+_NOT_ORDINARY_OR_LATIN = re.compile("[^\n" + _char_class(ch for ch in _ORDINARY if not ch.isascii()
+                                                         or not ch.isalpha())[1:])
+del _ORDINARY
 
 # -- step 4: mixed-script words ------------------------------------------------------------------------------
 _LAT = "A-Za-z"
@@ -101,8 +106,11 @@ _MIXED = re.compile(f"[{_LAT}{_CYR}](?:(?<=[{_LAT}])[0-9'\\-]*[{_CYR}]|(?<=[{_CY
 # The same test anchored on a Latin letter, which is rare in the Cyrillic posts where mixing happens, so re only
 # tries at those few positions (three times faster than _MIXED there). A Cyrillic-to-Latin change is seen with at
 # most one digit/hyphen in between (fixed-width lookbehind), enough for the obfuscations met in practice.
-_MIXED_QUICK = re.compile(f"[{_LAT}](?:(?<=[{_CYR}][{_LAT}])|(?<=[{_CYR}][0-9'\\-][{_LAT}])|(?=[0-9'\\-]*[{_CYR}]))")
+# (the first lookbehind, one class test, turns away the letters inside a Latin word before the two exact ones)
+_MIXED_QUICK = re.compile(f"[{_LAT}](?:(?<=[{_CYR}0-9'\\-][{_LAT}])(?:(?<=[{_CYR}][{_LAT}])|(?<=[{_CYR}][0-9'\\-][{_LAT}]))"
+                          f"|(?=[0-9'\\-]*[{_CYR}]))")
 _HAS_LAT = re.compile(f"[{_LAT}]")
+_ASCII_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _HAS_CYR = re.compile(f"[{_CYR}]")
 
 # -- step 5: digits as letters -------------------------------------------------------------------------------
@@ -117,7 +125,37 @@ _DIGIT_AS = {"Cyrillic": {"0": "о", "3": "з", "@": "а"}, "Latin": {"0": "o", 
 _SEPS = r"[ .\-_*·•/|+]"
 _SPACED = re.compile(rf"(?<!{_LETTER}){_LETTER}({_SEPS}{{1,2}})(?:{_LETTER}\1)+{_LETTER}(?!{_LETTER})")
 _SPACED_PRE = re.compile(rf"{_SEPS}{_LETTER}{_SEPS}{{1,2}}{_LETTER}{_SEPS}{{1,2}}{_LETTER}(?!{_LETTER})")
+_SEP_CHARS = frozenset(" .-_*·•/|+")  # the characters of _SEPS
 _SPACED_HEAD = re.compile(rf"{_LETTER}{_SEPS}{{1,2}}{_LETTER}{_SEPS}{{1,2}}{_LETTER}(?!{_LETTER})")  # at the start
+
+# -- the quick checks again, for texts of 1- and 2-byte characters (nearly all) ------------------------------------
+# re tests a class of characters of the Basic Multilingual Plane with one table lookup, but \w and \d with Unicode
+# database calls per character: with the classes written out for the BMP, the same patterns run faster on a text
+# without characters beyond it (which sys.getsizeof tells in O(1)). \d is what str.isdecimal() says, and a letter,
+# [^\W\d_], is what str.isalnum() says and str.isdecimal() does not, "_" excepted.
+
+
+@lru_cache(maxsize=1)
+def bmp_chars() -> tuple[str, str]:
+    """(decimal digits, letters) of the BMP, as strings of characters (see `_char_class` for a regex class)."""
+    bmp = [chr(c) for c in range(0x10000)]
+    return ("".join(c for c in bmp if c.isdecimal()),
+            "".join(c for c in bmp if c.isalnum() and not c.isdecimal() and c != "_"))
+
+
+_UCS4_BASE = sys.getsizeof("\U00010000") - 4  # sys.getsizeof of a str of 4-byte characters: base + 4 a character
+
+
+def is_bmp(s: str) -> bool:
+    """Has `s` no character beyond the Basic Multilingual Plane? O(1): CPython stores such a str 1 or 2 bytes a
+    character. (A str whose size also counts a cached UTF-8 copy may read as False, the safe answer.)"""
+    return sys.getsizeof(s) < _UCS4_BASE + 4 * len(s)
+
+
+_BMP_LETTER = _char_class(bmp_chars()[1])
+_DIGIT_PRE_BMP = re.compile(_DIGIT_PRE.pattern.replace(_LETTER, _BMP_LETTER))
+_SPACED_PRE_BMP = re.compile(_SPACED_PRE.pattern.replace(_LETTER, _BMP_LETTER))
+_SPACED_HEAD_BMP = re.compile(_SPACED_HEAD.pattern.replace(_LETTER, _BMP_LETTER))
 
 
 def _script(ch: str) -> str | None:
@@ -274,16 +312,25 @@ def clean(text: str) -> str:
     if not s.isascii():
         # the usual few first, at str.replace speed
         t = s.replace("\u2014", "-").replace("\u2013", "-").replace("\u2019", "'").replace("\ufe0f", "")
-        if _NOT_ORDINARY.search(t) is None:
+        if "\u200b" in t:  # the commonest format character: step 1 deletes it
+            t = t.replace("\u200b", "")
+        m = _NOT_ORDINARY_OR_LATIN.search(t)
+        latin = m is not None and m.group() in _ASCII_LETTERS
+        if m is None or latin and _NOT_ORDINARY.search(t, m.end()) is None:
             s = t  # what steps 1-3 would make of it
         else:
             s = _steps_1_to_3(s)
-        if _HAS_LAT.search(s) and _HAS_CYR.search(s) and _MIXED_QUICK.search(s):
+            latin = _HAS_LAT.search(s) is not None
+        if latin and _HAS_CYR.search(s) and _MIXED_QUICK.search(s):
             s = _fold_mixed(s)
     elif "`" in s:
         s = s.replace("`", "'")
-    if _DIGIT_PRE.search(s):
+    bmp = is_bmp(s)
+    if (_DIGIT_PRE_BMP if bmp else _DIGIT_PRE).search(s):
         s = _DIGIT_WORD.sub(_digit_word, s)
-    if _SPACED_PRE.search(s) or _SPACED_HEAD.match(s):
+        bmp = is_bmp(s)
+    # (_SPACED_HEAD needs a separator as the second character: test that before calling re)
+    if (_SPACED_PRE_BMP if bmp else _SPACED_PRE).search(s) or (
+            s[1:2] in _SEP_CHARS and (_SPACED_HEAD_BMP if bmp else _SPACED_HEAD).match(s)):
         s = _SPACED.sub(_spaced, s)
     return s
