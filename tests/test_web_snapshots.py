@@ -1,9 +1,11 @@
 """Raw page snapshots: kept content-addressed under the data folder, re-parsed offline, pruned by age."""
 from __future__ import annotations
 
+
 import gzip
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -100,7 +102,8 @@ def test_reparse_reads_stored_pages_with_the_new_definition_and_no_network(crawl
 def test_reparse_can_pick_an_older_crawl_and_says_what_is_missing(crawled, monkeypatch):
     monkeypatch.setenv("NPSWATCH_CONFIG", str(crawled["cfg"]))
     r = CliRunner().invoke(app, ["reparse", "fixture_board", "--list"], terminal_width=200)
-    assert r.exit_code == 0 and r.output.count("55") == 2
+    # two crawls of 55 pages each (match the pages cell, not a "11:55" in the time column)
+    assert r.exit_code == 0 and len(re.findall(r"│\s*55\s*│", r.output)) == 2
     first_board_run = q(crawled["engine"], "select min(crawl_run_id) from page_snapshot where source = 'fixture-board'")[0][0]
     r = CliRunner().invoke(app, ["reparse", "fixture_board", "--run", str(first_board_run), "--no-extract"],
                            terminal_width=200)
