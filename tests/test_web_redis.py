@@ -36,15 +36,21 @@ def frontier(redis_url):
     reset_frontier(redis_url, name)
 
 
-def test_two_processes_share_one_frontier_and_fetch_each_page_once(tmp_path, redis_url, frontier):
-    import redis
-
+def crawl_setup(tmp_path, redis_url):
+    """A config and a migrated SQLite database for crawler processes that share the Redis frontier."""
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key"\n'
                    f'[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n', encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)
     env = {**os.environ, "NPSWATCH_CONFIG": str(cfg), "COLUMNS": "200", "REDIS_URL": redis_url}
+    return engine, env
+
+
+def test_two_processes_share_one_frontier_and_fetch_each_page_once(tmp_path, redis_url, frontier):
+    import redis
+
+    engine, env = crawl_setup(tmp_path, redis_url)
     market = build_market()
     truth = {(SOURCE[l.site], l.external_id) for l in market.listings if l.site in SOURCE}
 
@@ -94,12 +100,7 @@ def test_a_killed_process_leaves_the_crawl_incomplete_and_the_others_finish(tmp_
 
     import redis
 
-    cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key"\n'
-                   f'[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n', encoding="utf-8")
-    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
-    upgrade(engine)
-    env = {**os.environ, "NPSWATCH_CONFIG": str(cfg), "COLUMNS": "200", "REDIS_URL": redis_url}
+    engine, env = crawl_setup(tmp_path, redis_url)
     market = build_market()
     with serve(market, delay=0.1) as srv:
         srv.hold()
