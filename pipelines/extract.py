@@ -27,6 +27,11 @@ from dataclasses import fields
 from datetime import date, datetime
 from functools import lru_cache
 
+try:
+    import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
+except ImportError:  # pragma: no cover - pure Python without Cython installed
+    cython = None
+
 from .candidates import find_candidates
 from .facts import EMPTY, CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
 from .fx import RateBook
@@ -133,8 +138,11 @@ class Extractor:
             memo = self._substance_facts
             entries = matcher.entries
             named: list[tuple[int, SubstanceFact]] = []
+            text: str = cleaned
+            start: cython.Py_ssize_t
+            end: cython.Py_ssize_t
             for start, end, entry, _ in hits:
-                matched = cleaned[start:end]
+                matched = text[start:end]
                 fact = memo.get((entry, matched))
                 if fact is None:
                     if len(memo) >= _MEMO_MAX:

@@ -72,6 +72,11 @@ from typing import Protocol
 
 import ahocorasick
 
+try:
+    import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
+except ImportError:  # pragma: no cover - pure Python without Cython installed
+    cython = None
+
 from .money import (CURRENCIES, CURRENCY_RE, DECL_CURRENCY_FORMS, HOT_AFTER_NUMBER, MULTIPLIER_RE,
                     NOT_LETTER_AFTER as NLA, NUMBER_RE, NUMBER_REST_RE, PREFIX_FORMS, alternation,
                     amount_currency, currency_of, form_key, parse_number,
@@ -326,25 +331,31 @@ def _word_tokens(low: str, out: list, matches=None) -> None:
         if _AC is None:
             _AC = _build_automaton()
         matches = _AC.iter(low.replace("ё", "е") if "ё" in low else low)
-    has_yo = "ё" in low
-    last_s = -1
-    size = len(low)
+    text: str = low
+    has_yo = "ё" in text
+    last_s: cython.Py_ssize_t = -1
+    size: cython.Py_ssize_t = len(text)
+    end: cython.Py_ssize_t
+    n: cython.Py_ssize_t
+    s: cython.Py_ssize_t
+    e: cython.Py_ssize_t
+    c: cython.Py_UCS4
     for end, (n, stem, tpl, variants) in matches:
         s = end - n + 1
         e = end + 1
         if variants is not None:  # a key standing for spellings with ё: the text's spelling must be one of them
-            v = variants.get(low[s:e])
+            v = variants.get(text[s:e])
             if v is None:
                 continue
             stem, tpl = v
-        elif has_yo and "ё" in low[s:e]:  # and a key without ё does not match a spelling with it
+        elif has_yo and "ё" in text[s:e]:  # and a key without ё does not match a spelling with it
             continue
         if s:
-            c = low[s - 1]
+            c = text[s - 1]
             # not inside a word; and a word right after "<digit> " is the unit or currency of an amount
-            if c.isalnum() and n > 1 or c == " " and s > 1 and low[s - 2].isdigit():
+            if c.isalnum() and n > 1 or c == " " and s > 1 and text[s - 2].isdigit():
                 continue
-        if not stem and e < size and low[e].isalpha() and n > 1:
+        if not stem and e < size and text[e].isalpha() and n > 1:
             continue
         if s == last_s:  # "usdt" after "usd": keep the longer
             out.pop()

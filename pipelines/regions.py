@@ -50,6 +50,11 @@ from typing import Iterable
 
 import ahocorasick
 
+try:
+    import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
+except ImportError:  # pragma: no cover - pure Python without Cython installed
+    cython = None
+
 __all__ = ["RegionHit", "Gazetteer", "summarise", "country_currency"]
 
 # key flags, as written by tools/build_gazetteer.py
@@ -251,7 +256,13 @@ class Gazetteer:
         if low is None or len(low) != len(cleaned) or "\u0130" in cleaned:
             low = _fold(cleaned)
             matches = None
-        n = len(low)
+        text: str = low
+        n: cython.Py_ssize_t = len(text)
+        last: cython.Py_ssize_t
+        end: cython.Py_ssize_t
+        start: cython.Py_ssize_t
+        length: cython.Py_ssize_t
+        flags: cython.int
         found: list[tuple[int, int, int]] = []
         if matches is None:
             matches = ((last, _unpack(v)) for last, v in self._ac.iter(low))
@@ -270,9 +281,9 @@ class Gazetteer:
             end = last + 1
             start = end - length
             if not flags & CJK:
-                if start and low[start - 1].isalpha():
+                if start and text[start - 1].isalpha():
                     continue
-                if end < n and low[end].isalpha() and not (flags & TURKIC and _turkic_suffix(low, end)):
+                if end < n and text[end].isalpha() and not (flags & TURKIC and _turkic_suffix(text, end)):
                     continue
             if flags:
                 if flags & CAP and not cleaned[start].isupper():

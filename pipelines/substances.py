@@ -37,6 +37,11 @@ from typing import Iterable
 
 import ahocorasick
 
+try:
+    import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
+except ImportError:  # pragma: no cover - pure Python without Cython installed
+    cython = None
+
 from pipelines.lexicon import (CLASSES, Alias, Entry, Lexicon, load_lexicon, lower_same_length, match_fold,
                                name_key, phrase_forms, variants)
 
@@ -252,7 +257,15 @@ class SubstanceMatcher:
         """
         if low is None:
             low = lower_same_length(cleaned).replace("ё", "е")
-        last_index = len(low) - 1
+        text: str = low
+        last_index: cython.Py_ssize_t = len(text) - 1
+        end: cython.Py_ssize_t
+        start: cython.Py_ssize_t
+        lm1: cython.Py_ssize_t
+        left: cython.int
+        right: cython.int
+        c: cython.Py_UCS4
+        flags: cython.int
         hits = []
         negatives = []
         flags = 0
@@ -261,7 +274,7 @@ class SubstanceMatcher:
                  places if places is not None else [])
         add_hit = hits.append
         # The hot loop (about fifteen matches a post, a third of them inside a longer word): keep it lean.
-        for end, (lm1, left, right, rec, rider) in self._automaton.iter(low):
+        for end, (lm1, left, right, rec, rider) in self._automaton.iter(text):
             if rider is not None:
                 sink, payload = rider
                 if sink >= 0:
@@ -273,12 +286,12 @@ class SubstanceMatcher:
                     continue
             # (the right side first: a form is more often the start of a longer word than its end)
             if right and end < last_index:
-                c = low[end + 1]
+                c = text[end + 1]
                 if (c.isalpha() and c < "\u2e80") if right == 1 else c.isdigit():
                     continue
             start = end - lm1
             if left and start:
-                c = low[start - 1]
+                c = text[start - 1]
                 if (c.isalpha() and c < "\u2e80") if left == 1 else c.isdigit():
                     continue
             if rec is None:
