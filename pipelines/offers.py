@@ -610,6 +610,35 @@ def _slash_prices(low: str, toks: list, i: int, k: int) -> list | None:
 
 def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
     """The left-to-right pass: (quantity token, price token) pairs."""
+    # the token fields and kinds as C constants of the compiled module (module globals are dict lookups)
+    S: cython.Py_ssize_t = _S
+    E: cython.Py_ssize_t = _E
+    K: cython.Py_ssize_t = _K
+    V: cython.Py_ssize_t = _V
+    U: cython.Py_ssize_t = _U
+    RAW: cython.Py_ssize_t = _RAW
+    F: cython.Py_ssize_t = _F
+    Q: cython.int = _Q
+    P: cython.int = _P
+    B: cython.int = _B
+    LP: cython.int = _LP
+    LQ: cython.int = _LQ
+    NEGN: cython.int = _NEGN
+    NEGC: cython.int = _NEGC
+    RATE: cython.int = _RATE
+    PCT: cython.int = _PCT
+    PW: cython.int = _PW
+    CUR: cython.int = _CUR
+    LAB: cython.int = _LAB
+    MG: cython.int = _MG
+    PER: cython.int = _PER
+    PRE: cython.int = _PRE
+    RATED: cython.int = _RATED
+    i: cython.Py_ssize_t
+    n: cython.Py_ssize_t
+    k: cython.int
+    negc_until: cython.Py_ssize_t
+    skip_to: cython.Py_ssize_t
     pairs: list[tuple[list, list]] = []
     pend_q = pend_p = hint = negn = last_pw = None
     last: tuple | None = None  # the last pair, for a second price in another currency
@@ -621,66 +650,66 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
         if i < skip_to:
             continue
         t = toks[i]
-        k = t[_K]
-        if k > _B:
-            if k == _LP or k == _LQ:
+        k = t[K]
+        if k > B:
+            if k == LP or k == LQ:
                 hint = t
-            elif k == _NEGN:
+            elif k == NEGN:
                 negn = t
-            elif k == _NEGC:
-                if t[_E] >= negc_until:  # (inside the clause already: no new search, stays linear)
-                    m = _CLAUSE_BREAK.search(text, t[_E])
+            elif k == NEGC:
+                if t[E] >= negc_until:  # (inside the clause already: no new search, stays linear)
+                    m = _CLAUSE_BREAK.search(text, t[E])
                     negc_until = m.start() if m else len(text)
                 pend_q = pend_p = None
-            elif k == _PCT:
+            elif k == PCT:
                 negn = None
-            elif k == _PW:
+            elif k == PW:
                 last_pw = t
-                if t[_V]:
-                    k = _Q  # a singular piece word: one piece, until a number says otherwise
-            if k != _Q:
+                if t[V]:
+                    k = Q  # a singular piece word: one piece, until a number says otherwise
+            if k != Q:
                 continue
         # a label's hint goes to the next number, if near
         lab = None
         if hint is not None:
-            if t[_S] - hint[_E] <= 24 and (low.find("\n", hint[_E], t[_S]) < 0
-                                           or _NONWORD.fullmatch(low, hint[_E], t[_S])):
+            if t[S] - hint[E] <= 24 and (low.find("\n", hint[E], t[S]) < 0
+                                           or _NONWORD.fullmatch(low, hint[E], t[S])):
                 lab = hint
-                t[_F] |= _LAB
+                t[F] |= LAB
             hint = None
-        if k == _B:
+        if k == B:
             prev = toks[i - 1] if i else None
-            if prev is not None and prev[_K] == _CUR and prev[_F] & _PRE and t[_S] - prev[_E] <= 1:
-                t[_K], t[_V], t[_U] = _P, parse_number(t[_RAW]), prev[_U]      # "$186", "USD 186"
+            if prev is not None and prev[K] == CUR and prev[F] & PRE and t[S] - prev[E] <= 1:
+                t[K], t[V], t[U] = P, parse_number(t[RAW]), prev[U]      # "$186", "USD 186"
             elif lab is not None:
-                if lab[_K] == _LP:
-                    t[_K], t[_V] = _P, parse_number(t[_RAW])
+                if lab[K] == LP:
+                    t[K], t[V] = P, parse_number(t[RAW])
                 else:
-                    t[_K], t[_V], t[_U] = _Q, parse_number(t[_RAW], price=False), lab[_U]
-            elif (pend_q is not None and _tight(low, pend_q[_E], t[_S]) and _bare_price_ok(text, t[_E])) \
+                    t[K], t[V], t[U] = Q, parse_number(t[RAW], price=False), lab[U]
+            elif (pend_q is not None and _tight(low, pend_q[E], t[S]) and _bare_price_ok(text, t[E])) \
                     or _price_first(low, toks, i):
-                t[_K], t[_V] = _P, parse_number(t[_RAW])
+                t[K], t[V] = P, parse_number(t[RAW])
             else:
                 q = _bare_quantity(low, text, toks, i)
                 if q is None:
                     continue
                 if bare_unit is None:
-                    units = {x[_U] for x in toks if x[_K] == _Q and not x[_F] & _PER}
+                    units = {x[U] for x in toks if x[K] == Q and not x[F] & PER}
                     bare_unit = units.pop() if len(units) == 1 else "g"
-                t[_K], t[_V], t[_U] = _Q, q, bare_unit
-            k = t[_K]
-        if k == _Q:
+                t[K], t[V], t[U] = Q, q, bare_unit
+            k = t[K]
+        if k == Q:
             negn = None
-            if t[_F] & _MG and _mg_is_dose(low, toks, i, pend_q, last_pw):
+            if t[F] & MG and _mg_is_dose(low, toks, i, pend_q, last_pw):
                 continue
-            if pend_q is not None and q_run and q_run[-1] is pend_q and _slash(low, pend_q[_E], t[_S]):
+            if pend_q is not None and q_run and q_run[-1] is pend_q and _slash(low, pend_q[E], t[S]):
                 q_run.append(t)
                 pend_q = t
                 continue
             if pend_p is not None:
-                labelled = (pend_p[_F] | t[_F]) & _LAB
-                if (_tight(low, pend_p[_E], t[_S]) or (labelled and _labelled_near(low, pend_p[_E], t[_S]))) \
-                        and (t[_F] & _PER or labelled or not _qty_first_follows(low, toks, i)):
+                labelled = (pend_p[F] | t[F]) & LAB
+                if (_tight(low, pend_p[E], t[S]) or (labelled and _labelled_near(low, pend_p[E], t[S]))) \
+                        and (t[F] & PER or labelled or not _qty_first_follows(low, toks, i)):
                     last = (t, pend_p)
                     pairs.append(last)
                     pend_p = pend_q = None
@@ -688,21 +717,21 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
             pend_q, pend_p, q_run = t, None, [t]
         else:  # a price
             if negn is not None:
-                skip = t[_S] - negn[_E] <= 48 and _CLAUSE_BREAK.search(text, negn[_E], t[_S]) is None
+                skip = t[S] - negn[E] <= 48 and _CLAUSE_BREAK.search(text, negn[E], t[S]) is None
                 negn = None
                 if skip:
                     continue
-            if t[_S] < negc_until or t[_F] & _RATED:
+            if t[S] < negc_until or t[F] & RATED:
                 continue
-            if i + 1 < n and toks[i + 1][_K] == _RATE and toks[i + 1][_S] - t[_E] <= 3:
+            if i + 1 < n and toks[i + 1][K] == RATE and toks[i + 1][S] - t[E] <= 3:
                 continue
             nx = toks[i + 1] if i + 1 < n else None
-            if nx is not None and nx[_F] & _PER and nx[_S] == t[_E]:
+            if nx is not None and nx[F] & PER and nx[S] == t[E]:
                 pend_q = None  # "10г - 3500₽/г": the price is per gram, its quantity is the "/г"
             if pend_q is not None:
-                if ((pend_q[_F] | t[_F]) & _LAB and _labelled_near(low, pend_q[_E], t[_S])) or (
-                        t[_S] - pend_q[_E] <= 48 and (low[pend_q[_E]:t[_S]] in _COMMON_TIGHT
-                                                      or _NEAR.fullmatch(low, pend_q[_E], t[_S]))):
+                if ((pend_q[F] | t[F]) & LAB and _labelled_near(low, pend_q[E], t[S])) or (
+                        t[S] - pend_q[E] <= 48 and (low[pend_q[E]:t[S]] in _COMMON_TIGHT
+                                                      or _NEAR.fullmatch(low, pend_q[E], t[S]))):
                     if len(q_run) > 1 and q_run[-1] is pend_q:
                         prices = _slash_prices(low, toks, i, len(q_run))
                         if prices:
@@ -716,8 +745,8 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                     pend_q = pend_p = None
                     continue
             # "1г 20000₸ / 3000 сом": the same quantity priced in another currency
-            if last is not None and t[_U] and last[1][_U] and t[_U] != last[1][_U] \
-                    and t[_S] - last[1][_E] <= 6 and _ALT_PRICE.fullmatch(low, last[1][_E], t[_S]):
+            if last is not None and t[U] and last[1][U] and t[U] != last[1][U] \
+                    and t[S] - last[1][E] <= 6 and _ALT_PRICE.fullmatch(low, last[1][E], t[S]):
                 last = (last[0], t)
                 pairs.append(last)
                 continue
