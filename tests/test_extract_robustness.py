@@ -58,6 +58,7 @@ ADVERSARIAL = {
     "at-signs": "@a" * (MB // 2),
     "emoji": "🧂" * (MB // 4),
     "no spaces": "мефмефмеф" * (MB // 9),
+    "one new name repeated": ("BZO-HEXOXIZID 1г " * 60000)[:MB],
 }
 
 
