@@ -150,11 +150,13 @@ def trigger_keys() -> list[tuple[str, tuple]]:
 
 
 def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None = None,
-                    anchors=None) -> list[Candidate]:
+                    anchors=None, mentions: list | None = None) -> list[Candidate]:
     """Substance-like names in `cleaned` that `matcher` does not know, in text order, each name once.
 
     A caller that has them already may pass `low`, `cleaned` lowercased (str.lower() or the same-length
     `pipelines.lexicon.lower_same_length`), and `anchors`, the (end, payload) matches of `trigger_keys()` in it.
+    `mentions`, when given, receives the (start, end) span of every mention of those names, repeats included
+    (unordered).
     """
     if low is None or len(low) != len(cleaned) or "\u0130" in cleaned:
         # İ is the one letter whose lowercase is longer; str.lower() is what decides which grammars wake
@@ -216,7 +218,11 @@ def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None =
             taken_starts.insert(j, start)
             taken_ends.insert(j, end)
             key, known = matcher.name_status(name)
-            if key in seen or known:
+            if known:
+                continue
+            if mentions is not None:
+                mentions.append((start, end))
+            if key in seen:
                 continue
             seen.add(key)
             found.append(Candidate(name, cls, start, end))

@@ -66,6 +66,8 @@ class Entry:
     note: str | None = None
     domains: tuple[str, ...] = ()
     exclude_forms: frozenset[str] = frozenset()
+    # ambiguous alias texts that name a product's form ("кристаллы"): next to another name they are no hit
+    form_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ def parse_lexicon(text: str) -> Lexicon:
             key=raw["key"], canonical=raw.get("canonical"), cls=raw["class"], aliases=tuple(aliases),
             systematic=raw.get("systematic"), note=raw.get("note"), domains=tuple(raw.get("domains", ())),
             exclude_forms=frozenset(match_fold(f) for f in raw.get("exclude_forms", ())),
+            form_words=frozenset(raw.get("form_words", ())),
         ))
     lex = Lexicon(
         entries=tuple(entries),

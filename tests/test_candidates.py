@@ -37,6 +37,14 @@ def test_oxizid_names_in_the_lexicon_or_overlay_are_not_candidates():
     assert names("OXIZID 1г, bzo oxizid-free") == []  # the core alone, or lowercase words, are no code
 
 
+def test_mentions_lists_every_mention_of_the_new_names():
+    text = clean("CH-PIATA и α-PHiP, снова CH-PIATA и 5F-MDMB-PICA")
+    mentions = []
+    found = find_candidates(text, M, mentions=mentions)
+    assert [c.name for c in found] == ["CH-PIATA", "α-PHiP"]
+    assert sorted(text[s:e] for s, e in mentions) == ["CH-PIATA", "CH-PIATA", "α-PHiP"]
+
+
 @pytest.mark.parametrize("name", [
     "α-PHiP", "α-PCYP", "α-D2PV", "alpha-PHiP", "a-PHiP", "N-ethylheptedrone", "N-butylpentedrone",
     "N-propylbutylone", "hexylone", "2-MMC", "3-BMC", "3-MEC", "2-CMC", "4-EMC",

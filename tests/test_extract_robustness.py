@@ -58,6 +58,8 @@ ADVERSARIAL = {
     "at-signs": "@a" * (MB // 2),
     "emoji": "🧂" * (MB // 4),
     "no spaces": "мефмефмеф" * (MB // 9),
+    "form words next to names": ("MDMA кристаллы 1г 3000₽ " * 50000)[:MB],
+    "form words next to a new name": ("α-PCYP кристалл 1г 5200₽ " * 50000)[:MB],
     "one new name repeated": ("BZO-HEXOXIZID 1г " * 60000)[:MB],
 }
 

@@ -102,6 +102,13 @@ def test_exclude_forms_are_forms_that_would_be_generated():
         assert e.exclude_forms <= produced, (e.key, e.exclude_forms - produced)
 
 
+def test_form_words_are_ambiguous_aliases_of_their_entry():
+    with_form_words = [e for e in LEX.entries if e.form_words]
+    assert [e.key for e in with_form_words] == ["salt"]
+    for e in with_form_words:
+        assert e.form_words <= {a.text for a in e.aliases if a.ambiguous}, e.key
+
+
 def test_not_drugs_are_never_aliases():
     forms = set()
     for e in LEX.entries:
