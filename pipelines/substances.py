@@ -10,7 +10,9 @@ decides:
 1. word boundaries: a match must not continue a letter run or a digit run on either side (CJK text has no
    spaces, so CJK characters never break a boundary); negative phrases need only the left boundary;
 2. overlapping names: leftmost-longest wins ("а-пвп" over "пвп", "курительной смеси" over "смеси");
-3. negative phrases ("соль поваренная", "фен для волос", "скорость интернета") remove every hit they cover;
+3. negative phrases ("соль поваренная", "фен для волос", "скорость интернета") remove every hit they cover; one
+   that starts with a preposition of [price_heads] ("на скорости") does not apply right after a price word of that
+   table ("Цены на скорости": prices for "скорость", not "at speed");
 4. strong aliases always count (news about an arrest with "мефедрона" names mephedrone);
 5. an ambiguous alias counts with a strong cue (клад, закладка, наркотик, VHQ...), or, unless a word of one of
    its domains is in the post (сахар for "соль", волосы for "фен"), with weak evidence: a strong drug name in
@@ -33,6 +35,8 @@ decides:
 ['methamphetamine']
 >>> [h.key for h in m.find("MDMA кристаллы 1г 3000₽")], [h.key for h in m.find("кристаллы 1г 3000₽", True)]
 (['mdma'], ['salt'])
+>>> [h.key for h in m.find("Цены на скорости: 1г 3000₽", True)], m.find("ехал на скорости 120 км/ч", True)
+(['speed-cathinone'], [])
 """
 from __future__ import annotations
 
@@ -62,8 +66,10 @@ class SubstanceHit:
 
 # Roles of a form in the automaton. A form may have several (🧂 is an alias and a weak cue).
 _STRONG_CUE, _WEAK_CUE, _SALARY = 1, 2, 4
-# The `ambiguous` value of a form word's forms (truthy, like True: a form word is an ambiguous alias).
+# The `ambiguous` value of a form word's forms (truthy, like True: a form word is an ambiguous alias), and the
+# `negative` value of a negative phrase that starts with a preposition of [price_heads] (plain ones: 1).
 FORM_WORD = 2
+_HEADED_NEGATIVE = 2
 
 
 def _kind(ch: str) -> int:
@@ -94,7 +100,7 @@ class _Form:
     rank: int = 9  # alias priority when two entries claim one form: lower wins
     flags: int = 0  # cue/salary bits
     domains: frozenset[str] = frozenset()
-    negative: bool = False
+    negative: int = 0  # 1, or _HEADED_NEGATIVE for one that a price word right before it voids
 
 
 class SubstanceMatcher:
@@ -154,10 +160,17 @@ class SubstanceMatcher:
                 for form in phrase_forms(lang, phrase):
                     for v in variants(form):
                         slot(v).flags |= flag
+        # price words and the prepositions they take ("цены на"): a negative phrase starting with one of those
+        # prepositions is void right after one of those words (`_after_price_head`)
+        self._price_heads = frozenset(f for lang, phrase in lexicon.price_heads for f in phrase_forms(lang, phrase))
+        self._price_head_max = max(map(len, self._price_heads), default=0)
+        preps = tuple(match_fold(p) + " " for _, p in lexicon.head_prepositions) if self._price_heads else ()
         for lang, phrase in lexicon.negatives:
             for form in phrase_forms(lang, phrase):
+                headed = bool(preps) and form.startswith(preps)
                 for v in variants(form):
-                    slot(v).negative = True
+                    f = slot(v)
+                    f.negative = 1 if f.negative == 1 or not headed else _HEADED_NEGATIVE
         for name, words in lexicon.domains.items():
             for lang, phrase in words:
                 for form in phrase_forms(lang, phrase):
@@ -298,7 +311,7 @@ class SubstanceMatcher:
                 add_hit((start, -end - 1, entry, amb, emoji))
                 if not (fl or doms or neg):
                     continue
-            if neg:
+            if neg and (neg == 1 or not self._after_price_head(low, start)):
                 negatives.append((start, end + 1))
             if fl:
                 flags |= fl
@@ -328,6 +341,18 @@ class SubstanceMatcher:
                 chosen.append((s, e, h[2], h[3], h[4]))
                 last = e
         return chosen, flags, domains, low
+
+    def _after_price_head(self, low: str, start: int) -> bool:
+        """Does a price word of [price_heads] stand right before `start`, with at most three spaces between? Reads
+        a bounded stretch of text before `start`, so it stays constant-time per negative phrase."""
+        i = start
+        while i > 0 and low[i - 1] == " " and start - i < 3:
+            i -= 1
+        j = i
+        limit = i - self._price_head_max
+        while j > 0 and j > limit and (low[j - 1].isalpha() or low[j - 1] == "-"):
+            j -= 1
+        return i > j and low[j:i] in self._price_heads and not (j and low[j - 1].isalpha())
 
     def select(self, scan: tuple, has_price_pairs: bool = False) -> list[tuple[int, int, int, bool]]:
         """Rules 4-7 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,

@@ -107,6 +107,14 @@ def test_crystal_next_to_a_new_name_is_its_form_in_every_mention(x):
     assert [(c, q) for c, _, q, _, _ in got] == [("α-PCYP", 1.0), ("α-PCYP", 0.5)]
 
 
+def test_prices_for_speed_are_an_offer_and_driving_at_speed_is_nothing(x):
+    subs, got, _ = _summary(x.extract("Цены на скорости: 1г 3000₽"))
+    assert subs == [(None, "synthetic_cathinone")]
+    assert got == [(None, "synthetic_cathinone", 1.0, 3000.0, "RUB")]
+    assert _summary(x.extract("ехал на скорости 120 км/ч")) == ([], [], [])
+    assert _summary(x.extract("Ехал на скорости 90 км/ч, штраф 5000₽")) == ([], [], [])
+
+
 def test_oxizid_new_name_is_a_candidate_with_its_offer(x):
     subs, got, cands = _summary(x.extract("BZO-POXIZID 5 г 9000₽, Тестоград"))
     assert cands == ["BZO-POXIZID"] and subs == [("BZO-POXIZID", "synthetic_cannabinoid")]

@@ -201,6 +201,24 @@ def test_a_form_word_next_to_a_name_that_does_not_count_still_counts():
     assert keys("фен для волос кристаллы, закладки") == ["salt"]
 
 
+@pytest.mark.parametrize("text, expected", [
+    # "на скорости" (at speed) is a negative phrase, but after a price word the "на" is "цены на" (prices for)
+    ("Цены на скорости: 1г 3000₽", ["speed-cathinone"]),
+    ("цена на скорости 0.5г 1700₽", ["speed-cathinone"]),
+    ("Прайс на скорости: 1г 3000₽", ["speed-cathinone"]),
+    ("прайс-лист на скорости 1г 3000₽", ["speed-cathinone"]),
+    ("Ценник на скорости: 1г 3000₽", ["speed-cathinone"]),
+    ("ехал на скорости 120 км/ч", []),
+    ("на скорости 120 км/ч штраф 5000₽", []),
+    ("Расценки на скорости 1г 3000₽", []),  # not a price word of [price_heads]: the negative stays
+    # other negatives still cover the name after a price word
+    ("Цены на скорость интернета: 1 месяц 500₽", []),
+    ("Цены на соль поваренную 1 кг 35₽", []),
+])
+def test_a_price_word_voids_a_negative_phrase_that_starts_with_its_preposition(text, expected):
+    assert keys(text, pairs=True) == expected
+
+
 def test_overlay_adds_substances_and_aliases():
     m = M.with_overlay([
         {"key": "ch-piata", "canonical": "CH-PIATA", "class": "synthetic_cannabinoid", "aliases": ["CH-PIATA"]},
