@@ -5,9 +5,10 @@ The grammars are small regexes over fragments of the naming schemes (every quant
 repetition, so each is linear in the text):
 
 - synthetic cannabinoids, EMCDDA-style codes [ring prefix] head - [link] tail+core: 5F-EDMB-PICA,
-  MDMB-4en-PINACA, 4F-ABUTINACA, CH-PIATA, ADB-5'Br-INACA; heads MDMB/ADB/AB/AMB/EDMB/CUMYL/CH/A...,
-  cores INACA (indazole-3-carboxamide), ICA (indole-3-carboxamide), IATA (indole-3-acetamide), AICA
-  (7-azaindole), PEGACLONE; and the research-series codes JWH-xxx, AM-xxxx, RCS-x, EG-xxx, MN-xx...
+  MDMB-4en-PINACA, 4F-ABUTINACA, CH-PIATA, ADB-5'Br-INACA, BZO-HEXOXIZID; heads MDMB/ADB/AB/AMB/EDMB/CUMYL/CH/
+  BZO/A..., cores INACA (indazole-3-carboxamide), ICA (indole-3-carboxamide), IATA (indole-3-acetamide), AICA
+  (7-azaindole), PEGACLONE, OXIZID (oxindole hydrazide: BZO-POXIZID, BZO-4en-POXIZID, 5F-BZO-POXIZID,
+  BZO-CHMOXIZID); and the research-series codes JWH-xxx, AM-xxxx, RCS-x, EG-xxx, MN-xx...
 - cathinones: alpha-pyrrolidinophenones α-/alpha-/a- + a short capital code with P (α-PHiP, α-PCYP, α-D2PV);
   N-alkyl names (N-ethylheptedrone, N-butylpentedrone, hexylone); ring-substituted x-MMC/x-CMC/x-MEC/x-BMC codes
   (2-MMC, 3-BMC; Cyrillic look-alike letters accepted);
@@ -28,6 +29,7 @@ A bare lowercase word (Chica, America) never matches: a cannabinoid-like token n
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -51,9 +53,9 @@ class Candidate:
 _B = r"(?<![\w\-'])"  # a name starts at a word start ...
 _E = r"(?![\w\-])"  # ... and ends at a word end
 
-_SC_HEAD = r"(?:MDMB|ADMB|EDMB|MMB|AMB|EMB|ADB|MDB|AB|APP|APICA|CUMYL|PX|CH|NNE|MPP|A)"
+_SC_HEAD = r"(?:MDMB|ADMB|EDMB|MMB|AMB|EMB|ADB|MDB|AB|APP|APICA|CUMYL|PX|CH|NNE|MPP|BZO|A)"
 _SC_TAIL = r"(?:4EN-?P|PENT|PHET|HEX|CHM|FUB|BUT|BU|PH|CH|P|B|H)?"
-_SC_CORE = r"(?:INACA|INAC|ICA|IATA|INATA|7AICA|AICA|CZCA|PEGACLONE|EGACLONE)"
+_SC_CORE = r"(?:INACA|INAC|ICA|IATA|INATA|7AICA|AICA|CZCA|PEGACLONE|EGACLONE|OXIZID)"
 _SC_GRAMMAR = (
     rf"{_B}(?:\d{{1,2}}'?(?:F|CL|BR|CN|I)[- ]?)?"  # ring/tail substituent: 5F-, 4F, 5Cl-
     rf"{_SC_HEAD}[- ]?"  # head group: MDMB-, ADB-, CH-
@@ -93,7 +95,7 @@ _PATTERNS: list[tuple[str, re.Pattern, str]] = [
 # Fragments of the lowercased text that a grammar needs, each with the patterns it wakes up: one Aho-Corasick pass
 # replaces sixteen regex scans, and a post without any fragment (most posts) costs about a microsecond.
 _TRIGGERS = {
-    "sc": ("inac", "ica", "iata", "aclone", "czca"),
+    "sc": ("inac", "ica", "iata", "aclone", "czca", "oxizid"),
     "sc_series": ("jwh", "am-", "am2", "hu-", "rcs", "mam", "eg-", "nm-", "nm2", "thj", "fdu", "mn-", "sdb", "bb-",
                   "pb-", "xlr", "ur-", "akb", "sts", "cp-"),
     "alpha": ("alpha", "α", "a-"),
@@ -148,11 +150,13 @@ def trigger_keys() -> list[tuple[str, tuple]]:
 
 
 def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None = None,
-                    anchors=None) -> list[Candidate]:
+                    anchors=None, mentions: list | None = None) -> list[Candidate]:
     """Substance-like names in `cleaned` that `matcher` does not know, in text order, each name once.
 
     A caller that has them already may pass `low`, `cleaned` lowercased (str.lower() or the same-length
     `pipelines.lexicon.lower_same_length`), and `anchors`, the (end, payload) matches of `trigger_keys()` in it.
+    `mentions`, when given, receives the (start, end) span of every mention of those names, repeats included
+    (unordered).
     """
     if low is None or len(low) != len(cleaned) or "\u0130" in cleaned:
         # İ is the one letter whose lowercase is longer; str.lower() is what decides which grammars wake
@@ -183,7 +187,9 @@ def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None =
                     w += (e, s)
     found: list[Candidate] = []
     seen: set[str] = set()
-    taken: list[tuple[int, int]] = []
+    # spans already claimed, disjoint and sorted: their starts, and their ends (in the same order, since disjoint)
+    taken_starts: list[int] = []
+    taken_ends: list[int] = []
     n = len(cleaned)
     for i in sorted(wake):
         cls, pattern, kind = _PATTERNS[i]
@@ -204,11 +210,19 @@ def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None =
                 continue
             if kind == "ring":
                 name = name.translate(_CYR_TO_LAT).upper()
-            if any(a < end and start < b for a, b in taken):
+            # overlaps a claimed span iff the last one starting before `end` ends after `start` (a scan of all of
+            # them made a post repeating one name thousands of times quadratic)
+            j = bisect_left(taken_starts, end)
+            if j and taken_ends[j - 1] > start:
                 continue
-            taken.append((start, end))
+            taken_starts.insert(j, start)
+            taken_ends.insert(j, end)
             key, known = matcher.name_status(name)
-            if key in seen or known:
+            if known:
+                continue
+            if mentions is not None:
+                mentions.append((start, end))
+            if key in seen:
                 continue
             seen.add(key)
             found.append(Candidate(name, cls, start, end))

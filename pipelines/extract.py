@@ -39,7 +39,7 @@ from .lexicon import load_lexicon, lower_same_length
 from .offers import price_tuples
 from .rawpost import SourceHints
 from .regions import Gazetteer, country_currency
-from .substances import SubstanceMatcher
+from .substances import FORM_WORD, SubstanceMatcher, drop_attached_form_words
 from .text import clean
 
 _NO_HINTS = SourceHints()
@@ -119,13 +119,17 @@ class Extractor:
         places: list | None = [] if matcher.places is self.gazetteer else None
         scan = matcher.scan(cleaned, folded, words, anchors, places)
         hits = matcher.select(scan, True) if scan is not None else ()
-        cands = find_candidates(cleaned, matcher, low, anchors) if anchors else ()
+        mentions: list = []
+        cands = find_candidates(cleaned, matcher, low, anchors, mentions) if anchors else ()
         points = price_tuples(cleaned, low, words) if hits or cands else ()
         if not points and hits:
             for h in hits:
                 if h[3]:  # an ambiguous word counted only thanks to the price pairs assumed above
                     hits = matcher.select(scan, False)
                     break
+        if cands and hits and any(h[3] == FORM_WORD for h in hits):
+            # a form word ("кристаллы") attached to a new name is that substance's form (SubstanceMatcher rule 7)
+            hits = drop_attached_form_words(hits, folded, mentions)
         spans = self.gazetteer.spans(cleaned, folded, places)
         if spans:
             regions, cities, city_starts, city_facts = self._regions(spans)

@@ -66,6 +66,8 @@ class Entry:
     note: str | None = None
     domains: tuple[str, ...] = ()
     exclude_forms: frozenset[str] = frozenset()
+    # ambiguous alias texts that name a product's form ("кристаллы"): next to another name they are no hit
+    form_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +81,16 @@ class Lexicon:
     domains: dict[str, tuple[tuple[str, str], ...]]
     not_drugs: tuple[dict, ...]
     by_key: dict[str, Entry] = field(default_factory=dict)
+    # [price_heads]: price words ("цена", "прайс") and the prepositions they take ("на"); a negative phrase that
+    # starts with such a preposition does not apply right after such a word (see pipelines/substances.py)
+    price_heads: tuple[tuple[str, str], ...] = ()
+    head_prepositions: tuple[tuple[str, str], ...] = ()
 
     def phrases(self) -> list[tuple[str, str]]:
         """Every (lang, phrase) that gets inflected forms: aliases, cues, salary words, negatives, domain words."""
         out = [(a.lang, a.text) for e in self.entries for a in e.aliases]
         out += list(self.cues_strong) + list(self.cues_weak) + list(self.salary) + list(self.negatives)
+        out += list(self.price_heads)
         out += [p for words in self.domains.values() for p in words]
         return sorted(set(out))
 
@@ -102,6 +109,7 @@ def parse_lexicon(text: str) -> Lexicon:
             key=raw["key"], canonical=raw.get("canonical"), cls=raw["class"], aliases=tuple(aliases),
             systematic=raw.get("systematic"), note=raw.get("note"), domains=tuple(raw.get("domains", ())),
             exclude_forms=frozenset(match_fold(f) for f in raw.get("exclude_forms", ())),
+            form_words=frozenset(raw.get("form_words", ())),
         ))
     lex = Lexicon(
         entries=tuple(entries),
@@ -112,6 +120,8 @@ def parse_lexicon(text: str) -> Lexicon:
         negatives=_by_lang(data.get("negatives")),
         domains={name: _by_lang(t) for name, t in data.get("domains", {}).items()},
         not_drugs=tuple(data.get("not_drug", ())),
+        price_heads=_by_lang(data.get("price_heads", {}).get("words")),
+        head_prepositions=_by_lang(data.get("price_heads", {}).get("prepositions")),
     )
     lex.by_key.update((e.key, e) for e in entries)
     return lex

@@ -10,14 +10,19 @@ decides:
 1. word boundaries: a match must not continue a letter run or a digit run on either side (CJK text has no
    spaces, so CJK characters never break a boundary); negative phrases need only the left boundary;
 2. overlapping names: leftmost-longest wins ("а-пвп" over "пвп", "курительной смеси" over "смеси");
-3. negative phrases ("соль поваренная", "фен для волос", "скорость интернета") remove every hit they cover;
+3. negative phrases ("соль поваренная", "фен для волос", "скорость интернета") remove every hit they cover; one
+   that starts with a preposition of [price_heads] ("на скорости") does not apply right after a price word of that
+   table ("Цены на скорости": prices for "скорость", not "at speed");
 4. strong aliases always count (news about an arrest with "мефедрона" names mephedrone);
 5. an ambiguous alias counts with a strong cue (клад, закладка, наркотик, VHQ...), or, unless a word of one of
    its domains is in the post (сахар for "соль", волосы for "фен"), with weak evidence: a strong drug name in
    the same post, quantity+price pairs found by the caller (not in a job ad: a salary word cancels them), a weak
    e-commerce cue (магазин, бот, в наличии, оператор...) or a drug emoji;
 6. an emoji alias (🧂 ❄ 🍫 🌿 🍄) counts only with a strong cue and when no word names a substance: emoji
-   decorate every kind of post, and "❄" next to "мефедрон" is snow-white, not cocaine.
+   decorate every kind of post, and "❄" next to "мефедрон" is snow-white, not cocaine;
+7. a form word (an entry's `form_words`: "кристаллы") attached to another counted name, before or after it, names
+   that substance's form and is no hit of its own: "MDMA кристаллы" is MDMA, not MDMA and the salts kind
+   (`drop_attached_form_words`; the extractor applies it to new-name candidates too).
 
 >>> m = SubstanceMatcher.default()
 >>> [(h.matched, h.canonical, h.cls) for h in m.find("Мефедрон (меф) 1 гр 4000₽")]
@@ -28,9 +33,14 @@ decides:
 ([], [])
 >>> [h.key for h in m.find("冰毒 每克 500元")]
 ['methamphetamine']
+>>> [h.key for h in m.find("MDMA кристаллы 1г 3000₽")], [h.key for h in m.find("кристаллы 1г 3000₽", True)]
+(['mdma'], ['salt'])
+>>> [h.key for h in m.find("Цены на скорости: 1г 3000₽", True)], m.find("ехал на скорости 120 км/ч", True)
+(['speed-cathinone'], [])
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Iterable
@@ -45,7 +55,7 @@ except ImportError:  # pragma: no cover - pure Python without Cython installed
 from pipelines.lexicon import (CLASSES, Alias, Entry, Lexicon, load_lexicon, lower_same_length, match_fold,
                                name_key, phrase_forms, variants)
 
-__all__ = ["SubstanceHit", "SubstanceMatcher"]
+__all__ = ["FORM_WORD", "SubstanceHit", "SubstanceMatcher", "drop_attached_form_words"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,10 @@ class SubstanceHit:
 
 # Roles of a form in the automaton. A form may have several (🧂 is an alias and a weak cue).
 _STRONG_CUE, _WEAK_CUE, _SALARY = 1, 2, 4
+# The `ambiguous` value of a form word's forms (truthy, like True: a form word is an ambiguous alias), and the
+# `negative` value of a negative phrase that starts with a preposition of [price_heads] (plain ones: 1).
+FORM_WORD = 2
+_HEADED_NEGATIVE = 2
 
 
 def _kind(ch: str) -> int:
@@ -86,12 +100,12 @@ class _Form:
     left: int  # _kind of the first character: the character before the match must differ (0: no check)
     right: int  # same for the last character and the character after
     entry: int = -1  # index into entries, -1 when the form is not an alias
-    ambiguous: bool = False
+    ambiguous: int = False  # True, or FORM_WORD for a form word
     emoji: bool = False
     rank: int = 9  # alias priority when two entries claim one form: lower wins
     flags: int = 0  # cue/salary bits
     domains: frozenset[str] = frozenset()
-    negative: bool = False
+    negative: int = 0  # 1, or _HEADED_NEGATIVE for one that a price word right before it voids
 
 
 class SubstanceMatcher:
@@ -141,7 +155,8 @@ class SubstanceMatcher:
                         rank = (0 if form == base else 2) + alias.ambiguous
                         f = slot(v)
                         if rank < f.rank:
-                            f.entry, f.rank, f.ambiguous, f.emoji = i, rank, alias.ambiguous, _is_emoji(v)
+                            amb = FORM_WORD if alias.ambiguous and alias.text in entry.form_words else alias.ambiguous
+                            f.entry, f.rank, f.ambiguous, f.emoji = i, rank, amb, _is_emoji(v)
         self._known = frozenset(k for k in known if k)
         self._status_memo: dict[str, tuple[str, bool]] = {}
         for flag, table in ((_STRONG_CUE, lexicon.cues_strong), (_WEAK_CUE, lexicon.cues_weak),
@@ -150,10 +165,17 @@ class SubstanceMatcher:
                 for form in phrase_forms(lang, phrase):
                     for v in variants(form):
                         slot(v).flags |= flag
+        # price words and the prepositions they take ("цены на"): a negative phrase starting with one of those
+        # prepositions is void right after one of those words (`_after_price_head`)
+        self._price_heads = frozenset(f for lang, phrase in lexicon.price_heads for f in phrase_forms(lang, phrase))
+        self._price_head_max = max(map(len, self._price_heads), default=0)
+        preps = tuple(match_fold(p) + " " for _, p in lexicon.head_prepositions) if self._price_heads else ()
         for lang, phrase in lexicon.negatives:
             for form in phrase_forms(lang, phrase):
+                headed = bool(preps) and form.startswith(preps)
                 for v in variants(form):
-                    slot(v).negative = True
+                    f = slot(v)
+                    f.negative = 1 if f.negative == 1 or not headed else _HEADED_NEGATIVE
         for name, words in lexicon.domains.items():
             for lang, phrase in words:
                 for form in phrase_forms(lang, phrase):
@@ -302,7 +324,7 @@ class SubstanceMatcher:
                 add_hit((start, -end - 1, entry, amb, emoji))
                 if not (fl or doms or neg):
                     continue
-            if neg:
+            if neg and (neg == 1 or not self._after_price_head(low, start)):
                 negatives.append((start, end + 1))
             if fl:
                 flags |= fl
@@ -331,12 +353,24 @@ class SubstanceMatcher:
                         continue
                 chosen.append((s, e, h[2], h[3], h[4]))
                 last = e
-        return chosen, flags, domains
+        return chosen, flags, domains, low
+
+    def _after_price_head(self, low: str, start: int) -> bool:
+        """Does a price word of [price_heads] stand right before `start`, with at most three spaces between? Reads
+        a bounded stretch of text before `start`, so it stays constant-time per negative phrase."""
+        i = start
+        while i > 0 and low[i - 1] == " " and start - i < 3:
+            i -= 1
+        j = i
+        limit = i - self._price_head_max
+        while j > 0 and j > limit and (low[j - 1].isalpha() or low[j - 1] == "-"):
+            j -= 1
+        return i > j and low[j:i] in self._price_heads and not (j and low[j - 1].isalpha())
 
     def select(self, scan: tuple, has_price_pairs: bool = False) -> list[tuple[int, int, int, bool]]:
-        """Rules 4-6 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,
-        ambiguous) in text order."""
-        chosen, flags, domains = scan
+        """Rules 4-7 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,
+        ambiguous) in text order (ambiguous is FORM_WORD for a form word, else a bool)."""
+        chosen, flags, domains, low = scan
         strong_cue = flags & _STRONG_CUE
         weak = flags & _WEAK_CUE or (has_price_pairs and not flags & _SALARY)
         if not weak:
@@ -346,15 +380,58 @@ class SubstanceMatcher:
                     break
         entry_domains = self.entry_domains
         out = []
+        form_word = False
         for start, end, entry, amb, emoji in chosen:
             if emoji:
                 continue
-            if amb and not (strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
-                continue
+            if amb:
+                if not (strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
+                    continue
+                if amb == FORM_WORD:
+                    form_word = True
             out.append((start, end, entry, amb))
+        if form_word and len(out) > 1:
+            out = drop_attached_form_words(out, low)
         if not out and strong_cue:
             out = [(s, e, i, True) for s, e, i, _, emoji in chosen if emoji]
         return out
+
+
+# What may stand between a form word and the name it describes: "MDMA кристаллы", "МДМА-кристалл", "Меф (кристалл)",
+# "кристаллы: MDMA". Not a comma, slash or newline: those separate the items of a list.
+_ATTACHING = frozenset(" -()[]:«»\"'")
+_ATTACH_GAP = 4
+
+
+def _attached(low: str, end: int, start: int) -> bool:
+    return 0 <= start - end <= _ATTACH_GAP and all(c in _ATTACHING for c in low[end:start])
+
+
+def drop_attached_form_words(hits: list, low: str, names=()) -> list:
+    """Rule 7: `hits` ((start, end, entry, ambiguous, ...) tuples in text order, as `select()` makes them) without
+    the form words attached to another name: a hit that is not a form word, or one of the (start, end) spans in
+    `names` (new-name candidates). `low`: the lowered text the spans are in.
+
+    >>> m = SubstanceMatcher.default()
+    >>> [h.key for h in m.find("Альфа-ПВП кристаллы 1г")], [h.key for h in m.find("Мефедрон, кристаллы 1г")]
+    (['alpha-pvp'], ['mephedrone', 'salt'])
+    """
+    spans = [(h[0], h[1]) for h in hits if h[3] != FORM_WORD]
+    if names:
+        spans = sorted(spans + [(s, e) for s, e in names])
+    if not spans:
+        return hits
+    starts = [s for s, _ in spans]
+    n = len(spans)
+    out = []
+    for h in hits:
+        if h[3] == FORM_WORD:
+            s, e = h[0], h[1]
+            k = bisect_left(starts, s)  # the first name starting at or after the form word, and the one before
+            if (k < n and _attached(low, e, spans[k][0])) or (k and _attached(low, spans[k - 1][1], s)):
+                continue
+        out.append(h)
+    return out
 
 
 def _fast_constructor(cls):

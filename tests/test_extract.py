@@ -83,6 +83,44 @@ def test_no_rate_for_the_day_means_null_usd(x):
     assert o.price_per_gram == 4500 and o.price_per_gram_usd is None
 
 
+def _summary(facts):
+    return ([(s.canonical, s.cls) for s in facts.substances],
+            [(o.substance.canonical, o.substance.cls, o.quantity, o.price, o.currency) for o in facts.offers],
+            [c.name for c in facts.candidates])
+
+
+@pytest.mark.parametrize("text, substance, offers", [
+    ("MDMA кристаллы 1г 3000₽", ("MDMA", "stimulant"), [(1.0, 3000.0)]),
+    ("МДМА кристалл 0.5г - 2500р", ("MDMA", "stimulant"), [(0.5, 2500.0)]),
+    ("Мефедрон кристалл 1г - 4700₽\n2г - 9000₽", ("mephedrone", "synthetic_cathinone"), [(1.0, 4700.0),
+                                                                                       (2.0, 9000.0)]),
+])
+def test_crystal_next_to_a_name_is_its_form_and_the_offer_is_that_substance(x, text, substance, offers):
+    subs, got, _ = _summary(x.extract(text))
+    assert subs == [substance]
+    assert got == [(*substance, q, p, "RUB") for q, p in offers]
+
+
+def test_crystal_next_to_a_new_name_is_its_form_in_every_mention(x):
+    subs, got, cands = _summary(x.extract("α-PCYP кристалл 1г 5200₽\nα-PCYP кристалл 0.5г 2800₽"))
+    assert cands == ["α-PCYP"] and subs == [("α-PCYP", "synthetic_cathinone")]
+    assert [(c, q) for c, _, q, _, _ in got] == [("α-PCYP", 1.0), ("α-PCYP", 0.5)]
+
+
+def test_prices_for_speed_are_an_offer_and_driving_at_speed_is_nothing(x):
+    subs, got, _ = _summary(x.extract("Цены на скорости: 1г 3000₽"))
+    assert subs == [(None, "synthetic_cathinone")]
+    assert got == [(None, "synthetic_cathinone", 1.0, 3000.0, "RUB")]
+    assert _summary(x.extract("ехал на скорости 120 км/ч")) == ([], [], [])
+    assert _summary(x.extract("Ехал на скорости 90 км/ч, штраф 5000₽")) == ([], [], [])
+
+
+def test_oxizid_new_name_is_a_candidate_with_its_offer(x):
+    subs, got, cands = _summary(x.extract("BZO-POXIZID 5 г 9000₽, Тестоград"))
+    assert cands == ["BZO-POXIZID"] and subs == [("BZO-POXIZID", "synthetic_cannabinoid")]
+    assert got == [("BZO-POXIZID", "synthetic_cannabinoid", 5.0, 9000.0, "RUB")]
+
+
 @pytest.mark.skipif(not LABELLED.exists(), reason="labelled set not written yet")
 def test_labelled_set_scores_at_least_095_per_field(x):
     cases = _cases(LABELLED)

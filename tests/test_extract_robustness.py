@@ -58,6 +58,11 @@ ADVERSARIAL = {
     "at-signs": "@a" * (MB // 2),
     "emoji": "🧂" * (MB // 4),
     "no spaces": "мефмефмеф" * (MB // 9),
+    "price word before a negative": ("Цены на скорости: 1г 3000₽\n" * 40000)[:MB],
+    "spaces before a negative": ("цены" + " " * 50 + "на скорости ") * (MB // 66),
+    "form words next to names": ("MDMA кристаллы 1г 3000₽ " * 50000)[:MB],
+    "form words next to a new name": ("α-PCYP кристалл 1г 5200₽ " * 50000)[:MB],
+    "one new name repeated": ("BZO-HEXOXIZID 1г " * 60000)[:MB],
 }
 
 

@@ -102,6 +102,21 @@ def test_exclude_forms_are_forms_that_would_be_generated():
         assert e.exclude_forms <= produced, (e.key, e.exclude_forms - produced)
 
 
+def test_form_words_are_ambiguous_aliases_of_their_entry():
+    with_form_words = [e for e in LEX.entries if e.form_words]
+    assert [e.key for e in with_form_words] == ["salt"]
+    for e in with_form_words:
+        assert e.form_words <= {a.text for a in e.aliases if a.ambiguous}, e.key
+
+
+def test_price_heads_are_inflected_and_their_prepositions_start_negative_phrases():
+    forms = {f for lang, p in LEX.price_heads for f in phrase_forms(lang, p)}
+    assert {"цена", "цены", "цен", "прайс", "прайсы", "прайс-лист", "ценник"} <= forms
+    preps = [p for _, p in LEX.head_prepositions]
+    assert preps == ["на"]
+    assert any(p.startswith("на ") for _, p in LEX.negatives)
+
+
 def test_not_drugs_are_never_aliases():
     forms = set()
     for e in LEX.entries:

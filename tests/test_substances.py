@@ -170,8 +170,53 @@ def test_nasvay_is_tobacco_not_a_drug():
     assert keys("Nosvoy 10 ming so'm", pairs=True) == []
 
 
-def test_crystal_talk_is_the_salt_kind_next_to_a_named_cathinone():
-    assert keys("Альфа-ПВП кристаллы 1г 3000") == ["alpha-pvp", "salt"]
+def test_crystal_talk_on_its_own_is_the_salt_kind_not_alpha_pvp():
+    assert keys("Кристаллы 1г 3000", pairs=True) == ["salt"]
+    assert keys("kristall 1 gr 300 ming so'm", pairs=True) == ["salt"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a form word attached to a substance name, before or after it, is that substance's form (rule 7)
+    ("MDMA кристаллы 1г 3000₽", ["mdma"]),
+    ("МДМА кристалл 0.5г - 2500р", ["mdma"]),
+    ("кристаллы MDMA 1г 3000₽", ["mdma"]),
+    ("MDMA (кристалл) 1г 3000₽", ["mdma"]),
+    ("МДМА-кристаллы 1г 3000₽", ["mdma"]),
+    ("MDMA: кристаллики 1г 3000₽", ["mdma"]),
+    ("Альфа-ПВП кристаллы 1г 3000", ["alpha-pvp"]),
+    ("альфа кристалл 1г 3000", ["alpha-pvp"]),  # an ambiguous name that counts is a name too
+    ("MDMA kristall 1 gr 300 ming so'm", ["mdma"]),
+    ("кристалл мет 1г 3000₽", ["methamphetamine"]),  # a whole alias of its own
+    # not attached: a comma, a word or a line break between them lists two products
+    ("MDMA, кристаллы 1г 3000₽", ["mdma", "salt"]),
+    ("MDMA и кристаллы 1г 3000₽", ["mdma", "salt"]),
+    ("MDMA 1г 3000₽\nкристаллы 1г 2500₽", ["mdma", "salt"]),
+])
+def test_a_form_word_attached_to_a_name_is_no_substance_of_its_own(text, expected):
+    assert keys(text, pairs=True) == expected
+
+
+def test_a_form_word_next_to_a_name_that_does_not_count_still_counts():
+    # "фен" (hair dryer here) is no name, so "кристаллы" is not its form; it stays the salt kind with a strong cue
+    assert keys("фен для волос кристаллы, закладки") == ["salt"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # "на скорости" (at speed) is a negative phrase, but after a price word the "на" is "цены на" (prices for)
+    ("Цены на скорости: 1г 3000₽", ["speed-cathinone"]),
+    ("цена на скорости 0.5г 1700₽", ["speed-cathinone"]),
+    ("Прайс на скорости: 1г 3000₽", ["speed-cathinone"]),
+    ("прайс-лист на скорости 1г 3000₽", ["speed-cathinone"]),
+    ("Ценник на скорости: 1г 3000₽", ["speed-cathinone"]),
+    ("ехал на скорости 120 км/ч", []),
+    ("на скорости 120 км/ч штраф 5000₽", []),
+    ("Расценки на скорости 1г 3000₽", []),  # not a price word of [price_heads]: the negative stays
+    # other negatives still cover the name after a price word
+    ("Цены на скорость интернета: 1 месяц 500₽", []),
+    ("Цены на соль поваренную 1 кг 35₽", []),
+])
+def test_a_price_word_voids_a_negative_phrase_that_starts_with_its_preposition(text, expected):
+    assert keys(text, pairs=True) == expected
 
 
 def test_overlay_adds_substances_and_aliases():
