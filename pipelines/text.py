@@ -41,6 +41,13 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+try:
+    import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
+    _COMPILED = cython.compiled  # True in the module Cython built
+except ImportError:  # pragma: no cover - pure Python without Cython installed
+    cython = None
+    _COMPILED = False
+
 __all__ = ["clean", "fold_token"]
 
 _DATA = Path(__file__).resolve().parent / "data"
@@ -291,6 +298,112 @@ def _spaced_of(spaced: str, sep: str) -> str:
     return sep.join(out)
 
 
+# -- the quick checks of steps 4-6 as loops over the characters: what the compiled module runs ------------------------
+# Compiled, one typed loop over the characters beats a regex scan (which calls a class test per character); in pure
+# Python the regexes are faster. Each says exactly what its regex says (tests/test_text.py checks that on random text).
+
+
+def _mixed_quick(s: str) -> bool:
+    """`_MIXED_QUICK.search(s) is not None`."""
+    text: str = s
+    n: cython.Py_ssize_t = len(text)
+    i: cython.Py_ssize_t
+    j: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    for i in range(n):
+        c = text[i]
+        if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+            continue
+        if i >= 1:
+            c = text[i - 1]
+            if "\u0400" <= c <= "\u04ff":
+                return True
+            if i >= 2 and ("0" <= c <= "9" or c == "'" or c == "-") and "\u0400" <= text[i - 2] <= "\u04ff":
+                return True
+        j = i + 1
+        while j < n:
+            c = text[j]
+            if not ("0" <= c <= "9" or c == "'" or c == "-"):
+                break
+            j += 1
+        if j < n and "\u0400" <= c <= "\u04ff":
+            return True
+    return False
+
+
+def _digit_in_word(s: str) -> bool:
+    """`_DIGIT_PRE.search(s) is not None`: a 0, 3 or @ between two letters (a letter: alphanumeric, not a digit)."""
+    text: str = s
+    n: cython.Py_ssize_t = len(text)
+    i: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    for i in range(1, n - 1):
+        c = text[i]
+        if c == "0" or c == "3" or c == "@":
+            c = text[i - 1]
+            if c.isalnum() and not c.isdecimal():
+                c = text[i + 1]
+                if c.isalnum() and not c.isdecimal():
+                    return True
+    return False
+
+
+def _spaced_quick(s: str) -> bool:
+    """`_SPACED_PRE.search(s) or (s[1:2] in _SEP_CHARS and _SPACED_HEAD.match(s))`: three letters, each pair
+    parted by one or two separators, the last ending a word; the first after a separator or at the start."""
+    text: str = s
+    n: cython.Py_ssize_t = len(text)
+    i: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    for i in range(n - 4):
+        c = text[i]
+        if i == 0 and c.isalnum() and not c.isdecimal() and _spaced_from(text, 0, n):
+            return True
+        if (c == " " or c == "." or c == "-" or c == "_" or c == "*" or c == "\u00b7" or c == "\u2022" or c == "/"
+                or c == "|" or c == "+"):
+            c = text[i + 1]
+            if c.isalnum() and not c.isdecimal() and _spaced_from(text, i + 1, n):
+                return True
+    return False
+
+
+def _spaced_from(text: str, j: cython.Py_ssize_t, n: cython.Py_ssize_t) -> bool:
+    """After the letter at j: 1-2 separators, a letter, 1-2 separators, a letter that ends a word?"""
+    a: cython.Py_ssize_t
+    b: cython.Py_ssize_t
+    k1: cython.Py_ssize_t
+    k2: cython.Py_ssize_t
+    c: cython.Py_UCS4
+    for k1 in range(1, 3):
+        a = j + k1  # the last separator
+        if a >= n or not _is_sep(text[a]):
+            break
+        b = a + 1  # the second letter
+        if b >= n:
+            break
+        c = text[b]
+        if not (c.isalnum() and not c.isdecimal()):
+            continue
+        for k2 in range(1, 3):
+            a = b + k2
+            if a >= n or not _is_sep(text[a]):
+                break
+            if a + 1 < n:
+                c = text[a + 1]
+                if c.isalnum() and not c.isdecimal():
+                    if a + 2 >= n:
+                        return True
+                    c = text[a + 2]
+                    if not (c.isalnum() and not c.isdecimal()):
+                        return True
+    return False
+
+
+def _is_sep(c: cython.Py_UCS4) -> bool:
+    return (c == " " or c == "." or c == "-" or c == "_" or c == "*" or c == "\u00b7" or c == "\u2022" or c == "/"
+            or c == "|" or c == "+")
+
+
 def _steps_1_to_3(s: str) -> str:
     # Format characters are not printable: two C-speed checks spare the regex scan on almost every post.
     if "\u00b4" in s or "`" in s or not (s.isprintable() or s.replace("\n", " ").isprintable()):
@@ -321,10 +434,16 @@ def clean(text: str) -> str:
         else:
             s = _steps_1_to_3(s)
             latin = _HAS_LAT.search(s) is not None
-        if latin and _HAS_CYR.search(s) and _MIXED_QUICK.search(s):
+        if latin and _HAS_CYR.search(s) and (_mixed_quick(s) if _COMPILED else _MIXED_QUICK.search(s)):
             s = _fold_mixed(s)
     elif "`" in s:
         s = s.replace("`", "'")
+    if _COMPILED:
+        if _digit_in_word(s):
+            s = _DIGIT_WORD.sub(_digit_word, s)
+        if _spaced_quick(s):
+            s = _SPACED.sub(_spaced, s)
+        return s
     bmp = is_bmp(s)
     if (_DIGIT_PRE_BMP if bmp else _DIGIT_PRE).search(s):
         s = _DIGIT_WORD.sub(_digit_word, s)

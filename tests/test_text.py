@@ -121,3 +121,30 @@ def test_at_sign_inside_a_word_is_a_letter_but_handles_stay():
     assert clean("сп@йс 1г") == "спайс 1г"
     assert clean("m@ry jane") == "mary jane"
     assert clean("пиши @synthetic_vendor_01") == "пиши @synthetic_vendor_01"
+
+
+# The compiled module runs loops instead of three quick-check regexes of clean() (pipelines/text.py): they must
+# say what the regexes say. Text from the characters the checks look at, so that random text hits them often.
+_QUICK_ALPHABET = st.sampled_from(list("aZmfCoeлсьмЁЯ03@9'- .-_*·•/|+\n²١漢\U0001d426") + ["ᵃ", "½"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(_QUICK_ALPHABET, max_size=14))
+def test_quick_check_loops_say_what_the_regexes_say(text):
+    from pipelines import text as t
+
+    assert t._mixed_quick(text) == (t._MIXED_QUICK.search(text) is not None)
+    assert t._digit_in_word(text) == (t._DIGIT_PRE.search(text) is not None)
+    assert t._spaced_quick(text) == bool(t._SPACED_PRE.search(text)
+                                         or (text[1:2] in t._SEP_CHARS and t._SPACED_HEAD.match(text)))
+
+
+@pytest.mark.parametrize("text", ["мeфeдpoн", "a-пвп", "м е ф", "м. е. ф", "с0ль", "g@nja", "ab", "a b c",
+                                  "x a b c", "x a  b  c", "x a b cd", "мефедрон 1г 4500₽", "USDT-кошелёк"])
+def test_quick_check_loops_on_examples(text):
+    from pipelines import text as t
+
+    assert t._mixed_quick(text) == (t._MIXED_QUICK.search(text) is not None)
+    assert t._digit_in_word(text) == (t._DIGIT_PRE.search(text) is not None)
+    assert t._spaced_quick(text) == bool(t._SPACED_PRE.search(text)
+                                         or (text[1:2] in t._SEP_CHARS and t._SPACED_HEAD.match(text)))
