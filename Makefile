@@ -23,7 +23,7 @@ $(VENV)/.test: pyproject.toml setup.py | $(BIN)/python
 # The editable install above compiles once; this keeps the compiled modules in step with their sources.
 # (Without it an edited module is imported as plain Python, with a warning: correct, only slower.)
 $(VENV)/.build: $(COMPILED_SRC) setup.py | $(VENV)/.app
-	$(PIP) install 'Cython>=3.0' 'setuptools>=68'
+	$(PIP) install 'Cython>=3.0' 'setuptools>=77'
 	$(BIN)/python setup.py -q build_ext --inplace
 	touch $@
 
