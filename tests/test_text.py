@@ -128,23 +128,22 @@ def test_at_sign_inside_a_word_is_a_letter_but_handles_stay():
 _QUICK_ALPHABET = st.sampled_from(list("aZmfCoeлсьмЁЯ03@9'- .-_*·•/|+\n²١漢\U0001d426") + ["ᵃ", "½"])
 
 
-@settings(max_examples=3000, deadline=None)
-@given(st.text(_QUICK_ALPHABET, max_size=14))
-def test_quick_check_loops_say_what_the_regexes_say(text):
+def _assert_quick_checks_agree(text: str) -> None:
     from pipelines import text as t
 
     assert t._mixed_quick(text) == (t._MIXED_QUICK.search(text) is not None)
     assert t._digit_in_word(text) == (t._DIGIT_PRE.search(text) is not None)
     assert t._spaced_quick(text) == bool(t._SPACED_PRE.search(text)
                                          or (text[1:2] in t._SEP_CHARS and t._SPACED_HEAD.match(text)))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(_QUICK_ALPHABET, max_size=14))
+def test_quick_check_loops_say_what_the_regexes_say(text):
+    _assert_quick_checks_agree(text)
 
 
 @pytest.mark.parametrize("text", ["мeфeдpoн", "a-пвп", "м е ф", "м. е. ф", "с0ль", "g@nja", "ab", "a b c",
                                   "x a b c", "x a  b  c", "x a b cd", "мефедрон 1г 4500₽", "USDT-кошелёк"])
 def test_quick_check_loops_on_examples(text):
-    from pipelines import text as t
-
-    assert t._mixed_quick(text) == (t._MIXED_QUICK.search(text) is not None)
-    assert t._digit_in_word(text) == (t._DIGIT_PRE.search(text) is not None)
-    assert t._spaced_quick(text) == bool(t._SPACED_PRE.search(text)
-                                         or (text[1:2] in t._SEP_CHARS and t._SPACED_HEAD.match(text)))
+    _assert_quick_checks_agree(text)
