@@ -36,32 +36,29 @@ class _CompiledOnlyWhenCurrent:
     def __init__(self) -> None:
         self.pure = bool(os.environ.get("NPSWATCH_PURE_PYTHON"))
         self.stamps = _stamps()
-        self.compiled: set[str] = set()
 
     def find_spec(self, fullname, path=None, target=None):
         package, _, name = fullname.rpartition(".")
         if package != __name__:
             return None
         source = _HERE / f"{name}.py"
-        if not any((_HERE / f"{name}{suffix}").exists() for suffix in importlib.machinery.EXTENSION_SUFFIXES):
+        if not source.exists() or not any((_HERE / f"{name}{suffix}").exists() for suffix in _EXTENSIONS):
             return None
-        if not self.pure and source.exists():
+        if not self.pure:
             if self.stamps.get(name) == hashlib.sha256(source.read_bytes()).hexdigest():
-                self.compiled.add(name)
                 return None  # current: the usual finder loads the compiled module
             warnings.warn(f"{fullname}: the compiled module is older than {source.name}; using the pure-Python "
                           "module (slower). Rebuild with `make build` (or: python setup.py build_ext --inplace).",
                           RuntimeWarning, stacklevel=2)
-        if not source.exists():
-            return None
         return importlib.util.spec_from_file_location(fullname, source)
 
 
-_FINDER = _CompiledOnlyWhenCurrent()
-sys.meta_path.insert(0, _FINDER)
+_EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+sys.meta_path.insert(0, _CompiledOnlyWhenCurrent())
 
 
 def compiled_modules() -> list[str]:
     """The modules of this package imported so far as compiled extension modules, e.g. ['offers', 'text']."""
-    return sorted(n for n in _FINDER.compiled if getattr(sys.modules.get(f"{__name__}.{n}"), "__file__", "")
-                  .endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)))
+    prefix = __name__ + "."
+    return sorted(name[len(prefix):] for name, module in list(sys.modules.items())
+                  if name.startswith(prefix) and (getattr(module, "__file__", None) or "").endswith(_EXTENSIONS))

@@ -359,8 +359,7 @@ def _spaced_quick(s: str) -> bool:
         c = text[i]
         if i == 0 and c.isalnum() and not c.isdecimal() and _spaced_from(text, 0, n):
             return True
-        if (c == " " or c == "." or c == "-" or c == "_" or c == "*" or c == "\u00b7" or c == "\u2022" or c == "/"
-                or c == "|" or c == "+"):
+        if c in " .-_*\u00b7\u2022/|+":  # _is_sep(c), inlined: compiled, a call per character costs a Python call
             c = text[i + 1]
             if c.isalnum() and not c.isdecimal() and _spaced_from(text, i + 1, n):
                 return True
@@ -399,9 +398,12 @@ def _spaced_from(text: str, j: cython.Py_ssize_t, n: cython.Py_ssize_t) -> bool:
     return False
 
 
+
+
+
 def _is_sep(c: cython.Py_UCS4) -> bool:
-    return (c == " " or c == "." or c == "-" or c == "_" or c == "*" or c == "\u00b7" or c == "\u2022" or c == "/"
-            or c == "|" or c == "+")
+    """A character of `_SEPS` (compiled, a `Py_UCS4 in "literal"` test is a C switch)."""
+    return c in " .-_*\u00b7\u2022/|+"
 
 
 def _steps_1_to_3(s: str) -> str:
