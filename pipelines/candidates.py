@@ -32,14 +32,18 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import ahocorasick
 
-if TYPE_CHECKING:
-    from pipelines.substances import SubstanceMatcher
-
 __all__ = ["Candidate", "find_candidates", "trigger_keys"]
+
+
+class KnownNames(Protocol):
+    """What the detector asks of the substance matcher (`pipelines.substances.SubstanceMatcher`), which itself builds
+    on this module's trigger keys: whether a name is in the lexicon."""
+
+    def name_status(self, name: str) -> tuple[str, bool]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,7 @@ def trigger_keys() -> list[tuple[str, tuple]]:
     return list(_TRIGGER_KEYS)
 
 
-def find_candidates(cleaned: str, matcher: "SubstanceMatcher", low: str | None = None,
+def find_candidates(cleaned: str, matcher: KnownNames, low: str | None = None,
                     anchors=None, mentions: list | None = None) -> list[Candidate]:
     """Substance-like names in `cleaned` that `matcher` does not know, in text order, each name once.
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.text import _TO_CYR, clean
+from .text import TO_CYR, clean
 
 __all__ = [
     "CLASSES", "LANGUAGES", "Alias", "Entry", "Lexicon", "load_lexicon", "parse_lexicon", "load_forms", "match_fold",
@@ -170,7 +170,7 @@ def name_key(name: str) -> str:
 
 
 _SEP = re.compile(r"[-\s]+")
-_CYR_OF = {lat: _TO_CYR.get(lat.upper(), _TO_CYR.get(lat, "")).lower() for lat in "abcdefghijklmnopqrstuvwxyz"}
+_CYR_OF = {lat: TO_CYR.get(lat.upper(), TO_CYR.get(lat, "")).lower() for lat in "abcdefghijklmnopqrstuvwxyz"}
 
 
 def variants(form: str) -> set[str]:
@@ -200,22 +200,24 @@ def variants(form: str) -> set[str]:
     return out
 
 
-def phrase_forms(lang: str, phrase: str) -> list[str]:
-    """All folded forms of a lexicon phrase: Russian inflections precomputed with pymorphy3, the [suffixes] of
-    the agglutinative languages appended to the phrase, else the phrase itself."""
+def phrase_forms(lang: str, phrase: str, forms: dict[str, list[str]] | None = None) -> list[str]:
+    """All folded forms of a lexicon phrase: Russian inflections precomputed with pymorphy3 (`forms`, by default
+    the generated file), the [suffixes] of the agglutinative languages appended to the phrase, else the phrase
+    itself."""
     if lang == "ru":
-        return load_forms().get(f"{lang}\t{phrase}") or [match_fold(phrase)]
+        return (load_forms() if forms is None else forms).get(f"{lang}\t{phrase}") or [match_fold(phrase)]
     base = match_fold(phrase)
     return [base] + [base + s for s in load_lexicon().suffixes.get(lang, ())]
 
 
-@lru_cache(maxsize=1)
-def join_words() -> frozenset[str]:
-    """Single-word alias forms of three or more letters: the words clean() may rebuild from spaced letters."""
+def join_words(lexicon: Lexicon, forms_of) -> list[str]:
+    """Single-word alias forms of three or more letters: the words clean() may rebuild from spaced letters.
+    `forms_of(lang, phrase)` gives a phrase's folded forms (`phrase_forms` once the forms are generated). The
+    generator (tools/build_lexicon_forms.py) writes them beside the forms, where clean() reads them."""
     out = set()
-    for entry in load_lexicon().entries:
+    for entry in lexicon.entries:
         for alias in entry.aliases:
-            for form in phrase_forms(alias.lang, alias.text):
+            for form in forms_of(alias.lang, alias.text):
                 if len(form) >= 3 and form.isalpha():
                     out.add(form)
-    return frozenset(out)
+    return sorted(out)

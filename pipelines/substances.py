@@ -52,8 +52,10 @@ try:
 except ImportError:  # pragma: no cover - pure Python without Cython installed
     cython = None
 
-from pipelines.lexicon import (CLASSES, Alias, Entry, Lexicon, load_lexicon, lower_same_length, match_fold,
-                               name_key, phrase_forms, variants)
+from .candidates import trigger_keys
+from .lexicon import (CLASSES, Alias, Entry, Lexicon, load_lexicon, lower_same_length, match_fold, name_key,
+                      phrase_forms, variants)
+from .offers import word_keys
 
 __all__ = ["FORM_WORD", "SubstanceHit", "SubstanceMatcher", "drop_attached_form_words"]
 
@@ -459,9 +461,6 @@ def _riders() -> dict[str, tuple]:
     """Keys of other modules that ride on the matcher's pass over a post: key -> (offers word payload or None,
     candidate trigger payload or None, place value or None). All take the text lowered with ё as е, as the
     matcher does."""
-    from pipelines.candidates import trigger_keys
-    from pipelines.offers import word_keys
-
     out: dict[str, list] = {}
     for key, payload in word_keys():
         out.setdefault(key, [None, None, None])[0] = payload

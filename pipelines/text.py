@@ -52,7 +52,7 @@ __all__ = ["clean", "fold_token"]
 
 _DATA = Path(__file__).resolve().parent / "data"
 _FOLD = json.loads((_DATA / "confusables_fold.json").read_text(encoding="utf-8"))
-_TO_CYR: dict[str, str] = _FOLD["to_cyrillic"]
+TO_CYR: dict[str, str] = _FOLD["to_cyrillic"]
 _TO_LAT: dict[str, str] = _FOLD["to_latin"]
 
 # -- step 1: before NFKC -------------------------------------------------------------------------------------
@@ -179,14 +179,14 @@ def _fold_segment(seg: str) -> str:
         sc = _script(ch)
         if sc == "Latin":
             lat += 1
-            lat_anchor += ch not in _TO_CYR
+            lat_anchor += ch not in TO_CYR
         elif sc == "Cyrillic":
             cyr += 1
             cyr_anchor += ch not in _TO_LAT
     if not (lat and cyr) or (lat_anchor and cyr_anchor):
         return seg
     if cyr_anchor or (not lat_anchor and cyr >= lat):
-        return "".join(_TO_CYR.get(ch, ch) for ch in seg)
+        return "".join(TO_CYR.get(ch, ch) for ch in seg)
     return "".join(_TO_LAT.get(ch, ch) for ch in seg)
 
 
@@ -213,13 +213,13 @@ def fold_token(token: str) -> str:
     scripts = [_segment_script(s) for s in segs]
     n_alnum = [sum(1 for ch in s if ch.isalnum()) for s in segs]
     for i, seg in enumerate(segs):
-        if not (0 < n_alnum[i] <= 2 and scripts[i]) or any(_script(ch) and ch not in _TO_CYR and ch not in _TO_LAT
+        if not (0 < n_alnum[i] <= 2 and scripts[i]) or any(_script(ch) and ch not in TO_CYR and ch not in _TO_LAT
                                                             for ch in seg):
             continue
         # only a part of three letters or digits leads, so short parts never chase each other
         near = [scripts[j] for j in (i + 1, i - 1) if 0 <= j < len(segs) and scripts[j] and n_alnum[j] > 2]
         if near and near[0] != scripts[i]:
-            segs[i] = "".join((_TO_CYR if near[0] == "Cyrillic" else _TO_LAT).get(ch, ch) for ch in seg)
+            segs[i] = "".join((TO_CYR if near[0] == "Cyrillic" else _TO_LAT).get(ch, ch) for ch in seg)
     return "-".join(segs)
 
 
@@ -265,10 +265,13 @@ def _digit_word_of(word: str) -> str:
 
 @lru_cache(maxsize=1)
 def _join_words() -> tuple[frozenset[str], frozenset[str]]:
-    """(words, all their prefixes): the lexicon words that spaced letters may form."""
-    from pipelines.lexicon import join_words  # lazy: the lexicon module itself uses clean()
-
-    words = join_words()
+    """(words, all their prefixes): the lexicon words that spaced letters may form. They are generated with the
+    lexicon's inflected forms (tools/build_lexicon_forms.py, key "join_words"), so that this module, which the
+    lexicon itself uses, needs nothing from the lexicon."""
+    try:
+        words = frozenset(json.loads((_DATA / "lexicon_forms.json").read_text(encoding="utf-8"))["join_words"])
+    except (FileNotFoundError, KeyError):  # before the first generation: no word is rebuilt
+        words = frozenset()
     return words, frozenset(w[:k] for w in words for k in range(1, len(w) + 1))
 
 

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pymorphy3  # noqa: E402
 
-from pipelines.lexicon import FORMS_PATH, LEXICON_PATH, lexicon_sha256, match_fold, parse_lexicon  # noqa: E402
+from pipelines.lexicon import (FORMS_PATH, LEXICON_PATH, join_words, lexicon_sha256, match_fold,  # noqa: E402
+                               parse_lexicon, phrase_forms)
 
 MORPH = pymorphy3.MorphAnalyzer(lang="ru")
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
@@ -142,15 +143,18 @@ def build() -> dict:
             forms[f"{lang}\t{phrase}"] = f
     return {"lexicon_sha256": lexicon_sha256(),
             "generator": "tools/build_lexicon_forms.py (pymorphy3 %s)" % pymorphy3.__version__,
-            "forms": forms}
+            "forms": forms,
+            "join_words": join_words(lex, lambda lang, phrase: phrase_forms(lang, phrase, forms))}
 
 
 def dumps(data: dict) -> str:
     """JSON with one phrase per line, so a lexicon edit shows as a small diff."""
-    head = {k: v for k, v in data.items() if k != "forms"}
+    head = {k: v for k, v in data.items() if k not in ("forms", "join_words")}
     lines = [json.dumps(k, ensure_ascii=False) + ": " + json.dumps(v, ensure_ascii=False)
              for k, v in sorted(data["forms"].items())]
-    return (json.dumps(head, ensure_ascii=False)[:-1] + ', "forms": {\n' + ",\n".join(lines) + "\n}}\n")
+    words = [json.dumps(w, ensure_ascii=False) for w in data["join_words"]]
+    return (json.dumps(head, ensure_ascii=False)[:-1] + ', "forms": {\n' + ",\n".join(lines) + "\n},\n"
+            + '"join_words": [\n' + ",\n".join(words) + "\n]}\n")
 
 
 def main() -> None:
