@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.extract import Extractor
-from pipelines.facts import CLASSES
-from pipelines.fx import Rate, RateBook
-from pipelines.rawpost import SourceHints
-from pipelines.scoring import score
-from scheduler.cli import app
+from npswatch.pipelines.extract import Extractor
+from npswatch.pipelines.facts import CLASSES
+from npswatch.pipelines.fx import Rate, RateBook
+from npswatch.pipelines.rawpost import SourceHints
+from npswatch.pipelines.scoring import score
+from npswatch.scheduler.cli import app
 
 HERE = Path(__file__).parent
 LABELLED = HERE / "data" / "labelled.jsonl"

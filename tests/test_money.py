@@ -5,7 +5,7 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pipelines.money import alternation, currency_of, find_money, parse_number, spellings
+from npswatch.pipelines.money import alternation, currency_of, find_money, parse_number, spellings
 
 
 def only_money(text):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pipelines.offers import PricePoint, find_price_points, link
+from npswatch.pipelines.offers import PricePoint, find_price_points, link
 
 
 def offers(text):
