@@ -138,6 +138,41 @@ def eval_lines(root: Path, labels: list[dict] | None = None) -> list[dict]:
     return out
 
 
+def predict(extractor, cases: list[dict]) -> dict:
+    """The extractor's output per case id, as `npswatch eval` computes it (posted_at and source hints used)."""
+    from datetime import datetime
+
+    from pipelines.rawpost import SourceHints
+
+    out = {}
+    for c in cases:
+        posted = datetime.fromisoformat(c["posted_at"].replace("Z", "+00:00")) if c.get("posted_at") else None
+        hints = SourceHints(**c["source"]) if isinstance(c.get("source"), dict) else None
+        out[c["id"]] = extractor.extract(c["text"], posted_at=posted, hints=hints).to_json(c["id"])
+    return out
+
+
+def synthetic_negatives(path: Path = REPO / "tests" / "data" / "labelled.jsonl") -> list[dict]:
+    """Lines of the synthetic labelled set whose gold names no substance."""
+    with open(path, encoding="utf-8") as fh:
+        cases = [json.loads(line) for line in fh if line.strip()]
+    return [c for c in cases if not c["gold"]["substances"]]
+
+
+def false_positives(extractor, cases: list[dict]) -> list[str]:
+    """On lines that name no drug: one entry per substance (class-only ones collapsed as the scorer does) and
+    per offer the extractor claims. Regions are not counted: such lines keep their places."""
+    from pipelines.scoring import collapse
+
+    found = []
+    for cid, facts in predict(extractor, cases).items():
+        for s in collapse([s for s in facts["substances"] if s.get("class")]):
+            found.append(f"{cid} substance {s.get('canonical') or s['class']}")
+        for o in facts["offers"]:
+            found.append(f"{cid} offer {o.get('canonical') or o.get('class')} {o.get('quantity')} {o.get('unit')}")
+    return found
+
+
 def write_eval(out_path: Path, root: Path) -> int:
     lines = eval_lines(root)
     with open(out_path, "w", encoding="utf-8") as fh:
