@@ -763,7 +763,9 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 continue
             if pend_p is not None:
                 labelled = (pend_p[F] | t[F]) & LAB
-                if (_tight(low, pend_p[E], t[S]) or (labelled and _labelled_near(low, pend_p[E], t[S]))) \
+                # (a price that is no field of its own, "0.5 BTC" in a title, is not that of a later "Вес:" line)
+                if (_tight(low, pend_p[E], t[S]) or (labelled and _labelled_near(low, pend_p[E], t[S])
+                                                     and (pend_p[F] & LAB or low.find("\n", pend_p[E], t[S]) < 0))) \
                         and (t[F] & PER or labelled or not _qty_first_follows(low, toks, i)):
                     last = (t, pend_p)
                     pairs.append(last)

@@ -146,6 +146,10 @@ def test_labelled_records_in_a_listing_page():
     assert offers(text) == [(0.5, "g", 110, "USD"), (1, "g", 200, "USD"), (2, "g", 380, "USD")]
 
 
+def test_a_price_inside_the_title_is_not_that_of_the_weight_field():
+    assert offers("Example Item 0.5 BTC sale 5%\nВес: 0.5 гр\nЦена: 105 $") == [(0.5, "g", 105, "USD")]
+
+
 def test_label_without_unit_reads_grams():
     assert offers("Вес: 2\nЦена: 7300 руб") == [(2, "g", 7300, "RUB")]
 
