@@ -80,7 +80,7 @@ except ImportError:  # pragma: no cover - pure Python without Cython installed
 from .money import (CURRENCIES, CURRENCY_RE, DECL_CURRENCY_FORMS, HOT_AFTER_NUMBER, MULTIPLIER_RE,
                     NOT_LETTER_AFTER as NLA, NUMBER_RE, NUMBER_REST_RE, PREFIX_FORMS, alternation,
                     amount_currency, currency_of, form_key, parse_number,
-                    spellings)
+                    spellings, yen_or_yuan)
 from .quantities import (CJK_COUNT, CJK_UNIT_RE, DOSE, DOSE_FORMS, PIECE_FORMS, SHORT_UNIT_RE,
                          SINGULAR_PIECE_WORDS, UNITS, unit_of)
 from .text import _char_class, bmp_chars, is_bmp
@@ -287,8 +287,9 @@ def _word_spellings() -> dict[str, tuple[int, bool, tuple]]:
                 for pre in ("за ", "per ", "a ", "for ", "each "):
                     for mid in ("", "1", "1 ", "один ", "одну ", "one "):
                         add(pre + mid + sp, False, tpl)
-    for sym in "$€₽₸₴₾¥₿":
-        add(sym, False, (_CUR, 0.0, currency_of(sym), _PRE))
+    for sym in PREFIX_FORMS:
+        if len(sym) == 1 and not sym.isalpha():
+            add(sym, False, (_CUR, 0.0, currency_of(sym), _PRE))
     return table
 
 
@@ -851,7 +852,9 @@ def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple
         if not (0 < qty <= _MAX_QTY and 0 < price <= _MAX_PRICE):
             continue
         cur = p[_U]
-        if cur is None:
+        if cur == "JPY" and "¥" in low[p[_S] - 2 if p[_S] > 1 else 0:p[_E]]:
+            cur = yen_or_yuan(cleaned)
+        elif cur is None:
             if mentions is None:
                 mentions = [(t[_S], t[_U]) for t in toks if (t[_K] == _P or t[_K] == _CUR) and t[_U]]
                 curs = {c for _, c in mentions}
