@@ -11,13 +11,14 @@ import typer
 from rich import box
 from rich.table import Table
 
-from .cli import app, console, example, fail, out, run
+from .common import console, example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 candidates_app = typer.Typer(
     help="Review new-name candidates: confirm them into the lexicon overlay or dismiss them.\n\n"
          "Example:\n\n    npswatch candidates list",
     no_args_is_help=True)
-app.add_typer(candidates_app, name="candidates")
 
 SUBSTANCE = typer.Option(None, "--substance", "-s", help="Substance: canonical name or lexicon key (e.g. mephedrone).")
 CLASS = typer.Option(None, "--class", help="Substance class, e.g. synthetic_cathinone.")
