@@ -226,7 +226,8 @@ _NUM_SCAN = re.compile(
     rf"(?: ?- ?(?P<num2>{NUMBER_RE})(?= ?{CURRENCY_RE}{NLA}|[кk]{NLA}| ?{MULTIPLIER_RE}{NLA})|)"
     # a multiplier, then maybe a currency ("4к", "550 тыс. сум"); or a unit, "%" or a currency
     rf"(?:(?:(?P<k>[кk]){NLA}| ?(?P<mult>{MULTIPLIER_RE}){NLA})(?: ?(?P<g2>{CURRENCY_RE}){NLA}|)"
-    rf"| ?(?P<g1>{alternation(_GLUED_FORMS, HOT_AFTER_NUMBER)}){NLA}|)"
+    # ("47 $40": a symbol right before a digit is that number's, not this one's)
+    rf"| ?(?P<g1>{alternation(_GLUED_FORMS, HOT_AFTER_NUMBER)}){NLA}(?!(?<=[$€£¥₽₸₴₾₿₺₹])\d)|)"
     # after a price: "/г", "за грамм", "per gram" (one unit; "/ 1г" is left to the next amount, it
     # may start the next item of a list) or "в неделю", "/день" (a rate)
     rf"(?:(?P<sfx>(?=[ /][/зpafвe]|/) ?(?:(?:/ ?|(?:за|per|a|for|в) )(?:(?P<rate>{_RATE_UNITS})"
@@ -373,7 +374,7 @@ def _word_tokens(low: str, out: list, matches=None) -> None:
         if s:
             c = text[s - 1]
             # not inside a word; and a word right after "<digit> " is the unit or currency of an amount
-            if c.isalnum() and n > 1 or c == " " and s > 1 and text[s - 2].isdigit():
+            if c.isalnum() and n > 1 or c == " " and s > 1 and text[s - 2].isdigit() and n > 1:
                 continue
         if not stem and e < size and text[e].isalpha() and n > 1:
             continue
@@ -794,6 +795,7 @@ def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list
     skip_to: cython.Py_ssize_t
     pairs: list[tuple[list, list]] = []
     pend_q = pend_p = hint = negn = last_pw = stock = held = None
+    reordered = False
     last: tuple | None = None  # the last pair, for a second price in another currency
     q_run: list = []  # quantities joined by "/" ("0.5г/1г/2г - 2500/4500/8500"), the last is pend_q
     negc_until = skip_to = -1
@@ -897,6 +899,7 @@ def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list
                     pend_p = pend_q = None
                     if held is not None and t[F] & PER:
                         pend_q, q_run, held = held, [held], None
+                        reordered = True  # its pair, if any, starts before this one
                     continue
             pend_q, pend_p, q_run = t, None, [t]
         else:  # a price
@@ -938,7 +941,13 @@ def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list
                 pairs.append(last)
                 continue
             pend_p, pend_q = t, None
+    if reordered:
+        pairs.sort(key=_pair_start)
     return pairs
+
+
+def _pair_start(pair: tuple) -> int:
+    return min(pair[0][0], pair[1][0])
 
 
 # ---------------------------------------------------------------------------------------------- API

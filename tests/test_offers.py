@@ -230,9 +230,9 @@ def test_a_strength_or_a_range_alone_is_no_offer(text):
     ("28gr 4MMC Example\nEUR 280", [(28, "g", 280, "EUR")]),
     ("10g #3 Example\nEUR 250", [(10, "g", 250, "EUR")]),
     ("1g 4-MMC 20€", [(1, "g", 20, "EUR")]),
-    ("2C-B 10 pills\n£50", [(10, "piece", 50, "GBP")]),
+    ("10 pills 2C-B £50", [(10, "piece", 50, "GBP")]),
     ("5g 25I-NBOMe Example\n$90", [(5, "g", 90, "USD")]),
-    ("AK-47 Example 3.5g\n$40", [(3.5, "g", 40, "USD")]),
+    ("3.5g AK-47 $40", [(3.5, "g", 40, "USD")]),
     ("5g 4F-MDMB-BINACA\n€60", [(5, "g", 60, "EUR")]),
     ("1000 B707 Example Pills\nCAD 900", [(1000, "piece", 900, "CAD")]),
 ])
