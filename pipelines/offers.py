@@ -26,9 +26,17 @@ Rules, in the order the pass applies them:
 
 | what the text says                        | reading                                                   |
 |-------------------------------------------|-----------------------------------------------------------|
-| number + unit (г, гр, gramm, 克, мл, шт…)  | quantity; mg/kg/oz/литр converted (quantity is in g/ml)   |
-| number + мкг/mcg                          | a dose: ignored                                           |
-| number + mg next to a piece word/quantity | a dose ("таблетка 1мг", "10шт по 200мг"): ignored         |
+| number + unit (г, гр, gramm, 克, мл, шт…)  | quantity; mg/kg/oz/lb/QP/HP/литр converted (in g/ml)      |
+| "1/8 oz", "an eighth", "quarter", "half oz"| quantity in grams (fractions of an ounce, pound, kilo)    |
+| "x100", "100x", "50 x", "box of 28",      | a count of pieces                                         |
+| "1000 … pills", line-start "10 … 250mg"   |                                                           |
+| number + мкг/mcg/ug, mg under 50, "mg/ml",| a dose (strength): the point's `dose`, never its quantity |
+| "5/325mg", ".08g/capsule", mg next to a   | ("таблетка 1мг", "10шт по 200мг", "x100 tabs 225ug")      |
+| piece word or count                       |                                                           |
+| digits inside names                       | no number ("4-MMC", "4MMC", "2C-B", "#3", "AK-47", "B707")|
+| "В наличии: 3 шт", "Stock: 500", "продаж" | a stock or sales count: no number of the offer            |
+| "1 - 100 grams"                           | a range of sizes: no quantity                             |
+| "14g (1/2oz)"                             | one weight restated: the first                            |
 | 1900–2100 + г                             | a year ("2026г."): ignored                                |
 | number + currency / multiplier            | price ("4500₽", "17 000 тг", "4.5к", "550 тыс. сум")      |
 | "4000-4500₽"                              | a range: its low end (when high <= 3 x low)               |
@@ -37,6 +45,9 @@ Rules, in the order the pass applies them:
 | quantity then price on the same line      | a pair ("1г - 4500₽", "1гр-18000тг", "0,5г крупный 2700р")|
 | price then quantity, tight ("за", "/")    | a pair ("4500₽ за 1г", "4500/г", "500元/克")              |
 | "за/per/每/a" + unit, "грамм", "пол грамма"| quantity 1 (or 0.5) of that unit ("4500 за грамм")        |
+| quantity, then the price opening one of   | a pair: a listing's fields one per line ("Мефедрон 1г" /  |
+| the next three lines (no blank line)      | "4500₽", "2g X" / "In stock" / "EUR 25"; "Альфа 0,5" /    |
+|                                           | "Цена 2100 руб." with a bare decimal ending its line)     |
 | bare number right after a quantity        | price in the post's currency ("1г - 4500", "2г/7000");    |
 |                                           | not when a lower-case word follows ("1г 3 дня")           |
 | bare number before "=", "-", ":", "/" and | quantity in the post's usual unit (g unless its quantities|
