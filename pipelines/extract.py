@@ -48,12 +48,12 @@ _MEMO_MAX = 65536  # memos of facts by lexicon entry or place and surface form: 
 
 def _offer_constructor():
     new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (getattr(OfferFact, f.name).__set__ for f in fields(OfferFact))
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (getattr(OfferFact, f.name).__set__ for f in fields(OfferFact))
 
-    def offer(substance, quantity, unit, grams, price, currency, per_gram, usd, region) -> OfferFact:
+    def offer(substance, quantity, unit, grams, price, currency, per_gram, usd, region, dose) -> OfferFact:
         o = new(OfferFact)
         s0(o, substance), s1(o, quantity), s2(o, unit), s3(o, grams), s4(o, price), s5(o, currency)
-        s6(o, per_gram), s7(o, usd), s8(o, region)
+        s6(o, per_gram), s7(o, usd), s8(o, region), s9(o, dose)
         return o
 
     return offer
@@ -239,9 +239,9 @@ class Extractor:
         out = []
         hit_starts = [s for s, _ in named]
         n_hits = len(hit_starts)
-        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end); the substance
+        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end, dose); the substance
         # of each is that of `pipelines.offers.link` (inlined: this runs for every offer)
-        for start, end, quantity, unit, grams, price, currency, scope, line_end in points:
+        for start, end, quantity, unit, grams, price, currency, scope, line_end, dose in points:
             j = bisect_left(hit_starts, end) - 1
             if j < 0 or hit_starts[j] < (scope if scope >= 0 else max(0, start - 300)):
                 j += 1
@@ -265,7 +265,7 @@ class Extractor:
             if per_gram is not None and currency and day is not None:
                 v = self.rates.to_usd(per_gram, currency, day)
                 usd = round(v, 4) if v is not None else None
-            out.append(_new_offer(named[idx][1], quantity, unit, grams, price, currency, per_gram, usd, region))
+            out.append(_new_offer(named[idx][1], quantity, unit, grams, price, currency, per_gram, usd, region, dose))
         return tuple(out)
 
 

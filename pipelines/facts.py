@@ -58,9 +58,10 @@ class OfferFact:
     price_per_gram: float | None
     price_per_gram_usd: float | None
     region: RegionFact | None = None
+    dose: tuple[float, str] | None = None  # strength per piece or ml of a count or volume: (2.0, "mg")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "canonical": self.substance.canonical,
             "class": self.substance.cls,
             "quantity": self.quantity,
@@ -71,6 +72,9 @@ class OfferFact:
             "price_per_gram": self.price_per_gram,
             "price_per_gram_usd": self.price_per_gram_usd,
         }
+        if self.dose is not None:
+            out["dose"] = {"amount": self.dose[0], "unit": self.dose[1]}
+        return out
 
 
 @dataclass(frozen=True, slots=True)
