@@ -53,6 +53,7 @@ except ImportError:  # pragma: no cover - pure Python without Cython installed
     cython = None
 
 from .candidates import trigger_keys
+from .fuzzy import FuzzyNames
 from .lexicon import (CLASSES, Alias, Entry, Lexicon, load_lexicon, lower_same_length, match_fold, name_key,
                       phrase_forms, variants)
 from .offers import word_keys
@@ -216,6 +217,14 @@ class SubstanceMatcher:
         automaton.make_automaton()
         self._automaton = automaton
         self.form_count = len(forms)
+        # rule 8: stretched, misspelt and transliterated names (pipelines/fuzzy.py); never an emoji, a form
+        # excluded from an entry or a not-drug word
+        blocked = {f for e in self.entries for f in e.exclude_forms}
+        blocked.update(match_fold(w) for nd in lexicon.not_drugs for ws in nd.get("words", {}).values() for w in ws)
+        # (within an edit distance only of the strong aliases as the lexicon writes them, rank 0: not of their
+        # inflections, whose endings are one edit from ordinary words: "кодеини" is "кофейни")
+        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, FORM_WORD if f.ambiguous == FORM_WORD else True)
+                                  for k, f in forms.items() if f.entry >= 0 and not f.emoji), blocked)
 
     @classmethod
     def default(cls) -> "SubstanceMatcher":
@@ -332,6 +341,10 @@ class SubstanceMatcher:
                 flags |= fl
             if doms:
                 domains = doms if domains is None else domains | doms
+        if flags or sinks[0]:
+            # a market-looking post (a cue, or words of quantities and prices): try the names the automaton missed
+            for s, e, entry, amb in self._fuzzy.find(text, [(h[0], -h[1]) for h in hits]):
+                add_hit((s, -e, entry, amb, False))
         if not hits:
             return None
         hits.sort()
