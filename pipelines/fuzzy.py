@@ -114,6 +114,8 @@ class FuzzyNames:
         self._blocked = frozenset(blocked)
         exact: dict[str, tuple[int, object]] = {}
         strong: set[str] = set()
+        forms = list(forms)
+        self._forms = frozenset(f for f, *_ in forms)  # written as the lexicon has them: the exact matcher's
         for form, entry, is_strong, payload in forms:
             words = form.replace("-", " ").split()
             if not 1 <= len(words) <= 2 or not all(w.isalpha() for w in words):
@@ -130,77 +132,105 @@ class FuzzyNames:
             if len(key) >= MIN_TARGET:
                 by_len.setdefault((" " in key, len(key)), []).append(key)
         self._by_len = by_len
-        self._memo: dict[str, tuple | None] = {}
+        self._memo: dict[str, tuple | None] = {}  # word -> `_word`
+        self._pairs: dict[str, tuple] = {}  # "word word" -> `_pair`
+        self._chunks: dict[str, tuple | None] = {}  # whitespace-separated chunk -> `_chunk`
 
     def find(self, low: str, covered: Iterable[tuple[int, int]] = ()) -> list[tuple[int, int, int, object]]:
         """(start, end, entry index, payload) of every match in `low` (lowercased, ё as е), in text order; words
         inside a `covered` (start, end) span (the exact matcher's hits) are left alone."""
-        words = _WORD.findall(low)
-        if not words:
-            return []
-        memo = self._memo
-        look = self._lookup
-        pending = False
-        prev_unknown = False
-        prev = ""
-        for w in words:
-            r = memo.get(w, 0)
-            if r == 0:
-                r = look(w, False)
-            unknown = r is not None
-            if unknown and r:
-                pending = True
-            if prev and (unknown or prev_unknown):
-                pair = prev + " " + w
-                r2 = memo.get(pair, 0)
-                if r2 == 0:
-                    r2 = look(pair, True)
-                if r2:
-                    pending = True
-            prev, prev_unknown = w, unknown
-        if not pending:
+        # A quick pass over the whitespace-separated chunks, whose verdicts are memoised (most chunks of a post are
+        # ordinary or known words seen before): only a post with a match gets the word-by-word pass.
+        chunks = self._chunks
+        pair = self._pair
+        prev = None
+        for c in low.split():
+            info = chunks.get(c, 0)
+            if info == 0:
+                info = self._chunk(c)
+            if info is not None:
+                if info[0] or (prev is not None and (prev[2] or info[1]) and pair(prev[4], info[3])):
+                    break
+            prev = info
+        else:
             return []
         return self._spans(low, covered)
 
     def _spans(self, low: str, covered: Iterable[tuple[int, int]]) -> list[tuple[int, int, int, object]]:
         spans = sorted(covered)
         out = []
-        memo = self._memo
+        status = self._word
         matches = list(_WORD.finditer(low))
         i, n = 0, len(matches)
         while i < n:
             m = matches[i]
-            pair_hit = None
+            w = m.group()
+            hit = status(w)
+            end = m.end()
             if i + 1 < n:
                 m2 = matches[i + 1]
-                if low[m.end():m2.start()] in (" ", "-", " - "):
-                    pair_hit = memo.get(m.group() + " " + m2.group())
-            hit = pair_hit or memo.get(m.group())
+                w2 = m2.group()
+                if low[end:m2.start()] in (" ", "-", " - ") and (hit is not None or status(w2) is not None):
+                    pair_hit = self._pair(w, w2)
+                    if pair_hit:
+                        hit, end = pair_hit, m2.end()
+                        i += 1
             if hit:
                 start = m.start()
-                end = matches[i + 1].end() if pair_hit else m.end()
                 if not any(s < end and start < e for s, e in spans):
                     out.append((start, end, hit[0], hit[1]))
-                i += 2 if pair_hit else 1
-                continue
             i += 1
         return out
 
-    def _lookup(self, word: str, pair: bool):
-        """(entry, payload) when `word` matches, () when it does not but is no ordinary word, None when it is one.
-        Memoised."""
+    def _chunk(self, chunk: str):
+        """None for a chunk without letters; else (has a match, starts with an unknown word, ends with one, first
+        word, last word). Memoised."""
+        words = _WORD.findall(chunk)
+        info = None
+        if words:
+            st = [self._word(w) for w in words]
+            hit = any(st) or any((a is not None or b is not None) and self._pair(w1, w2)
+                                 for a, b, w1, w2 in zip(st, st[1:], words, words[1:]))
+            info = (bool(hit), st[0] is not None, st[-1] is not None, words[0], words[-1])
+        chunks = self._chunks
+        if len(chunks) >= _MEMO_MAX:
+            chunks.clear()
+        chunks[chunk] = info
+        return info
+
+    def _word(self, word: str):
+        """(entry, payload) when `word` matches, () when it does not but is an unknown word of three letters or
+        more, None when it is ordinary, known to the exact matcher or short. Memoised."""
         memo = self._memo
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        r = memo[word] = self._match(word, pair)
+        r = memo.get(word, 0)
+        if r == 0:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            if len(word) < 3 or word in self._common or word in self._blocked or word in self._forms:
+                r = None
+            else:
+                r = self._match(word, False)
+            memo[word] = r
         return r
 
-    def _match(self, word: str, pair: bool):
-        if not pair and (word in self._common or word in self._blocked):
-            return None
+    def _pair(self, a: str, b: str):
+        """Like `_word` for two adjacent words (either may be short or ordinary); () when there is no match."""
+        if not a or not b:
+            return ()
+        pair = a + " " + b
+        memo = self._pairs
+        r = memo.get(pair)
+        if r is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            r = memo[pair] = () if pair in self._forms else self._match(pair, True)
+        return r
+
+    def _match(self, word: str, pair: bool) -> tuple:
+        """(entry, payload) of the alias `word` (one word, or two joined by a space) matches, else ()."""
         letters = len(word) - word.count(" ")
         if letters < 3:
-            return ()  # too short to say anything, but no ordinary word: it may start a pair ("н бооом")
+            return ()
         stretched = _STRETCH.search(word) is not None
         keys = skeletons(word)
         if letters >= MIN_EXACT or stretched:

@@ -78,6 +78,9 @@ _STRONG_CUE, _WEAK_CUE, _SALARY = 1, 2, 4
 # `negative` value of a negative phrase that starts with a preposition of [price_heads] (plain ones: 1).
 FORM_WORD = 2
 _HEADED_NEGATIVE = 2
+# `negative` values of the phrases whose position matters to the hits next to them (rule 9): a comparison voids the
+# name after it, a strain mark the drug name attached to it
+_COMPARISON, _STRAIN_MARK = 3, 4
 
 
 def _kind(ch: str) -> int:
@@ -184,6 +187,19 @@ class SubstanceMatcher:
                 for form in phrase_forms(lang, phrase):
                     f = slot(form)
                     f.domains = f.domains | {name}
+        # Not-drug words (ED pills, steroids, supplements, nasvay): a domain of every entry, so an ambiguous name
+        # next to them needs a strong cue ("Kamagra jelly, ice cold" is no methamphetamine)
+        if lexicon.not_drugs:
+            for nd in lexicon.not_drugs:
+                for lang, texts in nd.get("words", {}).items():
+                    for t in texts:
+                        for form in phrase_forms(lang, t):
+                            f = slot(form)
+                            f.domains = f.domains | {"not_drug"}
+            self.entry_domains = tuple(d | {"not_drug"} for d in self.entry_domains)
+        for value, table in ((_COMPARISON, lexicon.comparisons), (_STRAIN_MARK, lexicon.strain_marks)):
+            for lang, phrase in table:
+                slot(match_fold(phrase)).negative = value
         automaton = ahocorasick.Automaton()
         # pyahocorasick looks a character up among a node's children one by one, in insertion order, and most
         # characters of a post are looked up at the root. Inserting, first, never-matching keys for the most
@@ -211,7 +227,8 @@ class SubstanceMatcher:
                 continue
             # A negative phrase needs no right boundary ("фен для волос" covers "фена для волосатых" too);
             # a form that is only a negative phrase gets no right check.
-            right = 0 if f.negative and f.entry < 0 and not f.flags and not f.domains else f.right
+            right = 0 if f.negative in (1, _HEADED_NEGATIVE) and f.entry < 0 and not f.flags and not f.domains \
+                else f.right
             automaton.add_word(key, (f.length - 1, f.left, right,
                                      (f.entry, f.ambiguous, f.emoji, f.flags, f.domains, f.negative), riders.get(key)))
         automaton.make_automaton()
@@ -301,6 +318,7 @@ class SubstanceMatcher:
         flags: cython.int
         hits = []
         negatives = []
+        marks = []
         flags = 0
         domains = None
         sinks = (words if words is not None else [], anchors if anchors is not None else [],
@@ -335,8 +353,11 @@ class SubstanceMatcher:
                 add_hit((start, -end - 1, entry, amb, emoji))
                 if not (fl or doms or neg):
                     continue
-            if neg and (neg == 1 or not self._after_price_head(low, start)):
-                negatives.append((start, end + 1))
+            if neg:
+                if neg >= _COMPARISON:
+                    marks.append((start, end + 1, neg))
+                elif neg == 1 or not self._after_price_head(low, start):
+                    negatives.append((start, end + 1))
             if fl:
                 flags |= fl
             if doms:
@@ -368,7 +389,31 @@ class SubstanceMatcher:
                         continue
                 chosen.append((s, e, h[2], h[3], h[4]))
                 last = e
+        if marks:
+            chosen = self._unmarked(chosen, marks, low)
+            if not chosen:
+                return None
         return chosen, flags, domains, low
+
+    def _unmarked(self, chosen: list, marks: list, low: str) -> list:
+        """Rule 9: `chosen` without the names right after a comparison ("same effect as oxy", "like MDMA") and the
+        drug names attached to a strain mark ("LSD feminized", "Auto Opium": a cannabis strain's name)."""
+        entries = self.entries
+        out = []
+        for h in chosen:
+            s, e = h[0], h[1]
+            void = False
+            for ms, me, kind in marks:
+                if kind == _COMPARISON:
+                    void = me <= s <= me + 3 and all(c in " :-«\"'" for c in low[me:s])
+                else:
+                    void = (entries[h[2]].cls != "cannabis" and not (ms < e and s < me)
+                            and (_attached(low, e, ms) or _attached(low, me, s)))
+                if void:
+                    break
+            if not void:
+                out.append(h)
+        return out
 
     def _after_price_head(self, low: str, start: int) -> bool:
         """Does a price word of [price_heads] stand right before `start`, with at most three spaces between? Reads
@@ -418,8 +463,27 @@ _ATTACHING = frozenset(" -()[]:«»\"'")
 _ATTACH_GAP = 4
 
 
+_GRADE_GAP = 16
+
+
 def _attached(low: str, end: int, start: int) -> bool:
-    return 0 <= start - end <= _ATTACH_GAP and all(c in _ATTACHING for c in low[end:start])
+    """Is the name ending at `end` attached to the one starting at `start`: nothing between but attaching
+    characters, or grade words ("MDMA VHQ кристаллы", "METADON - VHQ - (KRISTAL)")?"""
+    if not 0 <= start - end <= _GRADE_GAP:
+        return False
+    gap = low[end:start]
+    if all(c in _ATTACHING for c in gap):
+        return start - end <= _ATTACH_GAP
+    words = "".join(c if c not in _ATTACHING else " " for c in gap).split()
+    return all(w in _grade_words() for w in words)
+
+
+@lru_cache(maxsize=1)
+def _grade_words() -> frozenset[str]:
+    """Quality grades that may stand between a name and its form word: the one-word market cues of the lexicon
+    (VHQ, HQ, качество...)."""
+    lex = load_lexicon()
+    return frozenset(match_fold(p) for _, p in lex.cues_strong + lex.cues_weak if " " not in p)
 
 
 def drop_attached_form_words(hits: list, low: str, names=()) -> list:
