@@ -10,18 +10,21 @@ matches an alias when:
 
 1. its skeleton equals an alias skeleton (transliteration and stretching), and the word has at least four letters,
    or three when it was stretched (`мефффф`); or
-2. its skeleton is within edit distance 1 of the skeleton of a strong alias as the lexicon writes it, not of
-   its inflections (2 from nine letters on; optimal
-   string alignment, with rapidfuzz), the word has at least seven letters and the alias skeleton at least five, and
-   no alias of another substance is as close. Never within a distance of an ambiguous alias: those are ordinary
-   words, brands or stamps already, and a word one letter away from one is another word (`Twesla` is no `Tesla`);
+2. its skeleton is within edit distance 1 (2 from nine letters on; optimal string alignment, with rapidfuzz) of
+   the skeleton of a strong alias as the lexicon writes it (not of its inflections, whose endings are one edit
+   from ordinary words), both start with the same two letters (a new substance is often an old one with a
+   prefix: metizolam is no etizolam, and the new-name detector reports it), the word has at least seven letters
+   and the alias skeleton at least five, and no alias of another substance is as close. Never within a distance
+   of an ambiguous alias: those are ordinary words, brands or stamps already, and a word one letter away from
+   one is another word (`Twesla` is no `Tesla`);
 
 and in both cases it is not an ordinary word: words of wordfreq's English and Russian lists above a frequency
 (pipelines/data/common_words.txt.gz, made by tools/build_common_words.py), the lexicon's excluded forms and its
-not-drug words never match. Two adjacent words are tried together too (`н бооом`, `gorila glue`, `northen light`)
-when one of them is no ordinary word, and within an edit distance only when both have four letters or more
-(each word within one edit of its alias word). The caller decides on market context: a fuzzy hit counts as an ambiguous
-name does (see SubstanceMatcher.select). Results are memoised per word: shop vocabulary repeats.
+not-drug words never match. Two adjacent words are tried together too (`н бооом`, `gorila glue`, `northen
+light`) when one of them is no ordinary word; within an edit distance only when both have four letters or more
+and each is within one edit of its alias word. The caller says when to look (the matcher: in a post with a
+market cue or words of quantities and prices) and what a hit counts as (the payload: the matched alias's
+ambiguity). Results are memoised per word and per whitespace-separated chunk: shop vocabulary repeats.
 
 >>> f = FuzzyNames([("мефедрон", 0, True, "a"), ("героин", 1, True, "b"), ("шишки", 2, False, "c"),
 ...                 ("н-бом", 3, True, "d")])
@@ -250,6 +253,8 @@ class FuzzyNames:
             if not choices:
                 continue
             for choice, dist, _ in process.extract(key, choices, scorer=OSA.distance, score_cutoff=limit, limit=4):
+                if choice[:2] != key[:2]:
+                    continue  # a new substance is an old one with a prefix: metizolam is no etizolam
                 if pair and any(OSA.distance(a, b) > 1 for a, b in zip(key.split(" "), choice.split(" "))):
                     continue  # two words: each within one edit ("northen light"), not one word rewritten
                 entry = self._exact[choice]

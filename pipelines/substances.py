@@ -77,6 +77,9 @@ _STRONG_CUE, _WEAK_CUE, _SALARY = 1, 2, 4
 # The `ambiguous` value of a form word's forms (truthy, like True: a form word is an ambiguous alias), and the
 # `negative` value of a negative phrase that starts with a preposition of [price_heads] (plain ones: 1).
 FORM_WORD = 2
+# ... and of a strong alias that is also a form word ("OG Kush": counted anywhere, but next to "hash" it is the hash's
+# strain); every value >= FORM_WORD is a form word
+STRONG_FORM_WORD = 3
 _HEADED_NEGATIVE = 2
 # `negative` values of the phrases whose position matters to the hits next to them (rule 9): a comparison voids the
 # name after it, a strain mark the drug name attached to it
@@ -106,7 +109,7 @@ class _Form:
     left: int  # _kind of the first character: the character before the match must differ (0: no check)
     right: int  # same for the last character and the character after
     entry: int = -1  # index into entries, -1 when the form is not an alias
-    ambiguous: int = False  # True, or FORM_WORD for a form word
+    ambiguous: int = False  # True, or FORM_WORD / STRONG_FORM_WORD for a form word
     emoji: bool = False
     rank: int = 9  # alias priority when two entries claim one form: lower wins
     flags: int = 0  # cue/salary bits
@@ -161,7 +164,8 @@ class SubstanceMatcher:
                         rank = (0 if form == base else 2) + alias.ambiguous
                         f = slot(v)
                         if rank < f.rank:
-                            amb = FORM_WORD if alias.ambiguous and alias.text in entry.form_words else alias.ambiguous
+                            amb = alias.ambiguous if alias.text not in entry.form_words else \
+                                FORM_WORD if alias.ambiguous else STRONG_FORM_WORD
                             f.entry, f.rank, f.ambiguous, f.emoji = i, rank, amb, _is_emoji(v)
         self._known = frozenset(k for k in known if k)
         self._status_memo: dict[str, tuple[str, bool]] = {}
@@ -240,7 +244,7 @@ class SubstanceMatcher:
         blocked.update(match_fold(w) for nd in lexicon.not_drugs for ws in nd.get("words", {}).values() for w in ws)
         # (within an edit distance only of the strong aliases as the lexicon writes them, rank 0: not of their
         # inflections, whose endings are one edit from ordinary words: "кодеини" is "кофейни")
-        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, FORM_WORD if f.ambiguous == FORM_WORD else True)
+        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, f.ambiguous)
                                   for k, f in forms.items() if f.entry >= 0 and not f.emoji), blocked)
 
     @classmethod
@@ -291,7 +295,7 @@ class SubstanceMatcher:
         out = []
         for start, end, entry, amb in self.select(scan, has_price_pairs):
             e = entries[entry]
-            out.append(hit(start, end, cleaned[start:end], e.key, e.canonical, e.cls, bool(amb)))
+            out.append(hit(start, end, cleaned[start:end], e.key, e.canonical, e.cls, amb in (True, FORM_WORD)))
         return out
 
     def scan(self, cleaned: str, low: str | None = None, words: list | None = None,
@@ -429,7 +433,7 @@ class SubstanceMatcher:
 
     def select(self, scan: tuple, has_price_pairs: bool = False) -> list[tuple[int, int, int, bool]]:
         """Rules 4-7 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,
-        ambiguous) in text order (ambiguous is FORM_WORD for a form word, else a bool)."""
+        ambiguous) in text order (ambiguous is FORM_WORD or STRONG_FORM_WORD for a form word, else a bool)."""
         chosen, flags, domains, low = scan
         strong_cue = flags & _STRONG_CUE
         weak = flags & _WEAK_CUE or (has_price_pairs and not flags & _SALARY)
@@ -445,9 +449,10 @@ class SubstanceMatcher:
             if emoji:
                 continue
             if amb:
-                if not (strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
+                if amb != STRONG_FORM_WORD and not (
+                        strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
                     continue
-                if amb == FORM_WORD:
+                if amb >= FORM_WORD:
                     form_word = True
             out.append((start, end, entry, amb))
         if form_word and len(out) > 1:
@@ -495,7 +500,7 @@ def drop_attached_form_words(hits: list, low: str, names=()) -> list:
     >>> [h.key for h in m.find("Альфа-ПВП кристаллы 1г")], [h.key for h in m.find("Мефедрон, кристаллы 1г")]
     (['alpha-pvp'], ['mephedrone', 'salt'])
     """
-    spans = [(h[0], h[1]) for h in hits if h[3] != FORM_WORD]
+    spans = [(h[0], h[1]) for h in hits if h[3] < FORM_WORD]
     if names:
         spans = sorted(spans + [(s, e) for s, e in names])
     if not spans:
@@ -504,7 +509,7 @@ def drop_attached_form_words(hits: list, low: str, names=()) -> list:
     n = len(spans)
     out = []
     for h in hits:
-        if h[3] == FORM_WORD:
+        if h[3] >= FORM_WORD:
             s, e = h[0], h[1]
             k = bisect_left(starts, s)  # the first name starting at or after the form word, and the one before
             if (k < n and _attached(low, e, spans[k][0])) or (k and _attached(low, spans[k - 1][1], s)):
