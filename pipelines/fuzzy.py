@@ -138,29 +138,48 @@ class FuzzyNames:
         self._memo: dict[str, tuple | None] = {}  # word -> `_word`
         self._pairs: dict[str, tuple] = {}  # "word word" -> `_pair`
         self._chunks: dict[str, tuple | None] = {}  # whitespace-separated chunk -> `_chunk`
+        self._lines: dict[str, tuple] = {}  # line -> its matches (`_spans`)
 
     def find(self, low: str, covered: Iterable[tuple[int, int]] = ()) -> list[tuple[int, int, int, object]]:
         """(start, end, entry index, payload) of every match in `low` (lowercased, ё as е), in text order; words
         inside a `covered` (start, end) span (the exact matcher's hits) are left alone."""
-        # A quick pass over the whitespace-separated chunks, whose verdicts are memoised (most chunks of a post are
-        # ordinary or known words seen before): only a post with a match gets the word-by-word pass.
+        # A quick pass: lines and their whitespace-separated chunks have memoised verdicts (a shop repeats its
+        # lines, and most chunks are ordinary or known words seen before; two words joined across a line break are
+        # never tried); only a post with a match gets the word-by-word pass.
+        lines = self._lines
+        out = None
+        at = 0
+        for line in low.split("\n"):
+            v = lines.get(line)
+            if v is None:
+                if len(lines) >= _MEMO_MAX:
+                    lines.clear()
+                v = lines[line] = tuple(self._spans(line)) if self._line_matches(line) else ()
+            if v:
+                if out is None:
+                    out = []
+                out.extend((s + at, e + at, i, p) for s, e, i, p in v)
+            at += len(line) + 1
+        if out is None:
+            return []
+        spans = sorted(covered)
+        return [h for h in out if not any(s < h[1] and h[0] < e for s, e in spans)]
+
+    def _line_matches(self, line: str) -> bool:
         chunks = self._chunks
         pair = self._pair
         prev = None
-        for c in low.split():
+        for c in line.split():
             info = chunks.get(c, 0)
             if info == 0:
                 info = self._chunk(c)
             if info is not None:
                 if info[0] or (prev is not None and (prev[2] or info[1]) and pair(prev[4], info[3])):
-                    break
+                    return True
             prev = info
-        else:
-            return []
-        return self._spans(low, covered)
+        return False
 
-    def _spans(self, low: str, covered: Iterable[tuple[int, int]]) -> list[tuple[int, int, int, object]]:
-        spans = sorted(covered)
+    def _spans(self, low: str) -> list[tuple[int, int, int, object]]:
         out = []
         status = self._word
         matches = list(_WORD.finditer(low))
@@ -179,9 +198,7 @@ class FuzzyNames:
                         hit, end = pair_hit, m2.end()
                         i += 1
             if hit:
-                start = m.start()
-                if not any(s < end and start < e for s, e in spans):
-                    out.append((start, end, hit[0], hit[1]))
+                out.append((m.start(), end, hit[0], hit[1]))
             i += 1
         return out
 

@@ -368,7 +368,7 @@ class SubstanceMatcher:
                 domains = doms if domains is None else domains | doms
         if flags or sinks[0]:
             # a market-looking post (a cue, or words of quantities and prices): try the names the automaton missed
-            for s, e, entry, amb in self._fuzzy.find(text, [(h[0], -h[1]) for h in hits]):
+            for s, e, entry, amb in self._fuzzy.find(text, ((h[0], -h[1]) for h in hits)):
                 add_hit((s, -e, entry, amb, False))
         if not hits:
             return None
