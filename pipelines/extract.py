@@ -127,7 +127,7 @@ class Extractor:
                 if h[3]:  # an ambiguous word counted only thanks to the price pairs assumed above
                     hits = matcher.select(scan, False)
                     break
-        if cands and hits and any(h[3] == FORM_WORD for h in hits):
+        if cands and hits and any(h[3] >= FORM_WORD for h in hits):
             # a form word ("кристаллы") attached to a new name is that substance's form (SubstanceMatcher rule 7)
             hits = drop_attached_form_words(hits, folded, mentions)
         spans = self.gazetteer.spans(cleaned, folded, places)
