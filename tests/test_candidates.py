@@ -1,9 +1,9 @@
 """find_candidates(): names built like new substances, not in the lexicon, are reported with a guessed class."""
 import pytest
 
-from pipelines.candidates import Candidate, find_candidates
-from pipelines.substances import SubstanceMatcher
-from pipelines.text import clean
+from npswatch.pipelines.candidates import Candidate, find_candidates
+from npswatch.pipelines.substances import SubstanceMatcher
+from npswatch.pipelines.text import clean
 
 M = SubstanceMatcher.default()
 
