@@ -17,7 +17,7 @@ flag), and the origin claims (country codes, each next to the substance it descr
 | a country next to a substance (`Morocco Hash`, `HEROIN IRAN`), a place after `import`/`импорт`/`прямиком с`, or before `import` | origin, no region |
 | a listing that states its location (a ships-from convention, or a `Город:`/`City:`/`Location:` field): a place of another country in its title (first line) or on a line that names a substance | a claim about the product (origin, strain, a document's country), no region |
 
->>> from pipelines.regions import Gazetteer
+>>> from npswatch.pipelines.regions import Gazetteer
 >>> g = Gazetteer.default()
 >>> def read(text, subs=()):
 ...     origins = []

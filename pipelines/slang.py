@@ -18,8 +18,8 @@ Two pure steps, with the corpus-level counting between them in the shell (`repor
    - often the only name of the product in its post (a shop word like "скидка" stands beside known names);
    - found in market posts rather than in the chatter of the same sources.
 
->>> from pipelines.substances import SubstanceMatcher
->>> from pipelines.regions import Gazetteer
+>>> from npswatch.pipelines.substances import SubstanceMatcher
+>>> from npswatch.pipelines.regions import Gazetteer
 >>> m, g = SubstanceMatcher.default(), Gazetteer.default()
 >>> p = read_post("Зелибоба 1г 250$, меф 1г 4500₽ Москва", m, g)
 >>> p.market, p.named, [(w.word, w.slot) for w in p.words]

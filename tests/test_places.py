@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.extract import Extractor
+from npswatch.pipelines.extract import Extractor
 
 
 @pytest.fixture(scope="module")
