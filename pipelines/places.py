@@ -9,13 +9,13 @@ flag), and the origin claims (country codes, each next to the substance it descr
 |---|---|
 | `Ships from: X`, `shipped from X`, `отправка из X` (X a place, an upper-case country code or a flag) | X is where the offer is |
 | `X to Y`, `X✈Y`, `X → Y` (both sides places, codes, flags, or Y a region word: Europe, EU, worldwide) | X ships from, Y is a destination |
-| `X domestic` | X ships from (and to) |
+| `X domestic`, `from X`, `only X`, `X only` (X a code or a flag), the flags a title starts with (`🇬🇧 🇪🇺 MDMA`) | X ships from |
 | `Ships to: ...`, `shipping to ...` up to the end of the line | destinations: no region |
 | a place word next to strain vocabulary (`Durban Poison`, `Cali Kush`, `Hybrid Gagarin`, `White Russia Fem`) or after an adjective of origin | part of a product name |
 | a place inside a substance name (`Ganja`) | the substance |
 | an adjective of origin next to a substance (`Afghan hash`, `колумбийский кокаин`) | origin of that substance |
 | a country next to a substance (`Morocco Hash`, `HEROIN IRAN`), a place after `import`/`импорт`/`прямиком с`, or before `import` | origin, no region |
-| a listing that states its location (a ships-from convention, or a `Город:`/`City:`/`Location:` field): a place of another country in its title (first line) or on a line that names a substance | a claim about the product (origin, strain, a document's country), no region |
+| a listing that states its location (a ships-from convention, or a `Город:`/`City:`/`Location:`/`Ships from:` field, even `Ships from: Digital / Service`): a place of another country in its title (first line) or on a line that names a substance | a claim about the product (origin, strain, a document's country), no region |
 
 >>> from npswatch.pipelines.regions import Gazetteer
 >>> g = Gazetteer.default()
@@ -47,7 +47,7 @@ _DATA = Path(__file__).resolve().parent / "data" / "demonyms.tsv"
 
 _FLAG = re.compile(r"[\U0001F1E6-\U0001F1FF]{2}")
 _FLAG_CHAR = re.compile(r"[\U0001F1E6-\U0001F1FF]")
-_CODE = re.compile(r"[A-Z]{2,3}\b")
+_CODE = re.compile(r"(?:[A-Z]\.){1,2}[A-Z]\.?(?![A-Za-z])|[A-Z]{2,3}\b")  # US, GBR, U.K, U.S.A.
 # Upper-case words that are also country codes but in an all-caps title mean the word.
 _CODE_WORDS = frozenset("IT IN IS NO AT BE DO ME MY AM TO SO GO AS AN OR ON BY HI ID PE MA AL CA GE LA CO "
                         "THE AND FOR ARE CAN TOP NEW HOT BUY".split())
@@ -57,12 +57,15 @@ _FROM_LABEL = re.compile(
     r"(?:ships?|shipping|shipped(?: out)?|sends?|sent|dispatch(?:es|ed)?|posted|mailed)\s+from\s*:?\s*|"
     r"(?:отправка|отправляем|отправляется|отправление|высылаем|доставка)\s+(?:из|с|со)\s+")
 _TO_LABEL = re.compile(r"(?:ships?|shipping|shipped|deliver(?:s|y|ing)?)\s+to\b\s*:?")
-_ROUTE = re.compile(r"\s*(?:✈|→|->|=>|\bto\b)\s*")
+_ROUTE = re.compile(r"\s*(?:✈|→|->|=>|\bto\b)\s*", re.IGNORECASE)
 _DOMESTIC = re.compile(r"[\s\])]*(?:domestic|внутри страны)\b")
 _FIELD = re.compile(r"(?:^|\n)[ \t]*(?:город|city|location|локация|местоположение|ships from|ship from)[ \t]*:",
                     re.IGNORECASE)
 _ORIGIN_WORDS = ("import", "импорт", "from", "made in", "прямиком", "привез", "родом")
-_TOKEN_END = re.compile(r"(?:[\U0001F1E6-\U0001F1FF]{2}|\b[A-Z]{2,3})$")
+_TOKEN_END = re.compile(r"(?:[\U0001F1E6-\U0001F1FF]{2}|\b(?:[A-Z]\.){1,2}[A-Z]\.?|\b[A-Z]{2,3})$")
+_BARE_FROM = re.compile(r"\b(?:from|only)\s+")  # "FROM USA", "ONLY UK": a code or a flag after it
+_ONLY_AFTER = re.compile(r"\s+only\b")  # "US ONLY"
+_LEADING_FLAGS = re.compile(r"[^\w\n]*")  # the symbols and flags a title starts with
 _ORIGIN_BEFORE = re.compile(
     r"(?:imported|import|импортн[а-я]*|импорт|made in|straight from|directly from|direct from|fresh from|"
     r"arrived from|прямиком|привезен[а-я]*|привезли|родом)\s*(?:from|из|с|со)?\s*[(\[]?\s*$")
@@ -83,7 +86,7 @@ _NEXT_WORD = re.compile(r"[ \t\-<>()\[\]\"'«»*_]*([^\W_]*)")
 _RU_ENDINGS = ("ий ый ой ая яя ое ее ие ые ого его ому ему ую юю ым им ом ем их ых ими ыми".split())
 # Words of the ships-from/-to conventions, as found in the lowered post (`Gazetteer.spans(hints=...)`); a flag is
 # tested apart (`ship_hint`).
-SHIP_WORDS = ("ship", " to ", "✈", "→", "->", "=>", "domestic", "отправ", "высыла", "доставка из")
+SHIP_WORDS = ("ship", " to ", "✈", "→", "->", "=>", "domestic", "from", "only", "отправ", "высыла", "доставка из")
 
 
 def origin_forms() -> list[tuple[str, list[str]]]:
@@ -174,7 +177,8 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
     from_countries: set[str] = set()
     if hint:
         _ships(cleaned, low, spans, place, drop, shipped, from_countries)
-    # countries stated by a location field line
+    # countries stated by a location field line; `located`: the listing states where it is, even as no country
+    # ("Ships from: Digital / Service", "Ships from: Worldwide")
     stated = from_countries
     field_lines: set[int] = set()
     if ":" in cleaned:
@@ -214,7 +218,7 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
             origin_at.append((s, cc))
             drop.add(s)
             continue
-        if stated and cc not in stated and ls not in field_lines and (
+        if (field_lines or stated) and cc not in stated and ls not in field_lines and (
                 ls == 0 or any(ls <= hs < le for hs in hit_starts)):
             drop.add(s)
     # adjectives of origin next to a substance
@@ -249,8 +253,9 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
             return m.end(), _flag_country(m.group()), False
         m = _CODE.match(cleaned, pos)
         if m and (pos == 0 or not cleaned[pos - 1].isalnum()):
-            cc = _code_country(m.group())
-            if cc is not None or m.group() == "EU":
+            code = m.group().replace(".", "")
+            cc = _code_country(code)
+            if cc is not None or code == "EU":
                 return m.end(), cc, False
         return None
 
@@ -261,7 +266,7 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
         if i in by_end:
             s, idx = by_end[i]
             return s, place(idx)[3], True
-        m = _TOKEN_END.search(cleaned[max(0, i - 3):i])
+        m = _TOKEN_END.search(cleaned[max(0, i - 6):i])
         if m:
             s = i - len(m.group())
             t = token_at(s)
@@ -305,6 +310,22 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
         before = token_before(m.start())
         if before is not None:
             ships_from(before[0], m.start(), before[1], before[2])
+    # a code or flag after a bare "from"/"only", or before "only" (a place name there is a region anyway)
+    for m in _BARE_FROM.finditer(low):
+        t = token_at(m.end())
+        if t is not None and not t[2]:
+            ships_from(m.end(), t[0], t[1], t[2])
+    for m in _ONLY_AFTER.finditer(low):
+        before = token_before(m.start())
+        if before is not None and not before[2]:
+            ships_from(before[0], m.start(), before[1], before[2])
+    # the flags a title starts with ("🇬🇧 🇪🇺 MDMA ..."): the first country among them
+    lead = _LEADING_FLAGS.match(cleaned)
+    for m in _FLAG.finditer(cleaned, 0, lead.end()):
+        cc = _flag_country(m.group())
+        if cc is not None:
+            ships_from(m.start(), m.end(), cc, False)
+            break
 
 
 def _end_of(cleaned: str, start: int, stop: int) -> int:

@@ -30,6 +30,11 @@ def countries(x: Extractor, text: str) -> list[tuple[str, str]]:
     ("Ships from: DE\n1g amphetamine 10 EUR", "DE"),
     ("Ships from: 🇨🇿\n1g amphetamine 10 EUR", "CZ"),
     ("🇵🇱 ✈ 🇪🇺 1g amphetamine 10 EUR", "PL"),
+    ("1 GR U.K TO U.K test speed 20$", "GB"),
+    ("TEST WEED ONLINE FROM USA - WORLDWIDE 1g 10$", "US"),
+    ("10 x test pills NL ONLY 30 EUR", "NL"),
+    ("[ONLY UK Ship] 1g amphetamine 10$", "GB"),
+    ("★ 🇬🇧 🇪🇺 1g amphetamine fast delivery 10$", "GB"),
 ])
 def test_ships_from_codes_and_flags_give_the_country(x, text, country):
     assert countries(x, text) == [("country", country)]
@@ -38,6 +43,12 @@ def test_ships_from_codes_and_flags_give_the_country(x, text, country):
 def test_ships_to_lists_are_no_regions(x):
     text = "Sample Skunk 7g\nEUR 50\nShips from: Belgium\nShips to: France, Italy, Spain, Portugal"
     assert countries(x, text) == [("country", "BE")]
+
+
+def test_a_listing_shipping_from_no_country_keeps_the_countries_of_its_title_out(x):
+    # the country of a document or a product is no region of the offer
+    text = "Testland (Mexico) ID Card Template\nUSD 10\nShips from: Digital / Service\nShips to: Digital / Service"
+    assert countries(x, text) == []
 
 
 def test_the_destination_of_a_route_is_no_region(x):
