@@ -59,7 +59,7 @@ def _extensions() -> list[Extension]:
     for name in COMPILED:
         src = Path("pipelines") / f"{name}.py"
         _HASHES[name] = _source_hash(ROOT / src)  # of the source that is translated to C now
-        exts.append(Extension(f"pipelines.{name}", [str(src)], extra_compile_args=_QUIET))
+        exts.append(Extension(f"npswatch.pipelines.{name}", [str(src)], extra_compile_args=_QUIET))
     return cythonize(exts, compiler_directives=DIRECTIVES, build_dir="build/cython", quiet=True,
                      nthreads=os.cpu_count() or 1)
 
@@ -95,7 +95,7 @@ class OptionalBuildExt(build_ext):
         self._stamps[name] = _HASHES.get(name, "")
 
     def _write_stamp(self) -> None:
-        folder = Path(self.get_ext_fullpath("pipelines.x")).parent
+        folder = Path(self.get_ext_fullpath("npswatch.pipelines.x")).parent
         path = folder / STAMP
         stamps = {}
         if path.exists():

@@ -60,13 +60,13 @@ def _free_port() -> int:
 def npswatch_crawl(scale: int) -> tuple[float, int, float, int, int]:
     from sqlalchemy import text
 
-    from crawlers.fixture_market import build_market
-    from crawlers.sitedef import FIXTURE_SITES_DIR
-    from storage.db import make_engine, upgrade
+    from npswatch.crawlers.fixture_market import build_market
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+    from npswatch.storage.db import make_engine, upgrade
 
     listings = len(build_market(scale=scale).listings)
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "crawlers.fixture_market", "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "npswatch.crawlers.fixture_market", "--port", str(port),
                                "--scale", str(scale)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         server.stdout.readline()  # "fixture market at ..." once it listens

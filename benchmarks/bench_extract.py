@@ -43,7 +43,7 @@ def corpus(kind: str = "mix") -> list[str]:
     if labelled.exists():
         texts += [json.loads(l)["text"] for l in labelled.read_text(encoding="utf-8").splitlines() if l.strip()]
     try:
-        from crawlers.fixture_market import build_market
+        from npswatch.crawlers.fixture_market import build_market
 
         texts += [l.text for l in build_market().listings]
     except Exception as exc:  # noqa: BLE001
@@ -70,8 +70,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     lt = load_time()
-    import pipelines
-    from pipelines.extract import Extractor
+    from npswatch import pipelines
+    from npswatch.pipelines.extract import Extractor
 
     x = Extractor.default()
     print(f"compiled modules: {', '.join(pipelines.compiled_modules()) or 'none (pure Python)'}")

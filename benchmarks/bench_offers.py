@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.offers import find_price_points, link  # noqa: E402
+from npswatch.pipelines.offers import find_price_points, link  # noqa: E402
 
 NAMES = ["соль", "меф", "мефедрон", "альфа", "а-пвп", "спайс", "микс", "гашиш", "шишки", "амф", "героин",
          "экстази", "кокаин", "Spays", "mephedrone", "冰毒", "тұз", "метадон"]

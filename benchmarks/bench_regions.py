@@ -68,7 +68,7 @@ def main() -> None:
         "r1=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; print(r1/1024, (r1-r0)/1024, len(g))")
     rss_total, rss_delta, n_keys = rss.split()
 
-    from pipelines.regions import Gazetteer
+    from npswatch.pipelines.regions import Gazetteer
 
     g = Gazetteer.default()
     posts = synthetic_posts(args.posts)

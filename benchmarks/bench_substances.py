@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipelines.candidates import find_candidates  # noqa: E402
-from pipelines.substances import SubstanceMatcher  # noqa: E402
-from pipelines.text import clean  # noqa: E402
+from npswatch.pipelines.candidates import find_candidates  # noqa: E402
+from npswatch.pipelines.substances import SubstanceMatcher  # noqa: E402
+from npswatch.pipelines.text import clean  # noqa: E402
 
 NAMES = ["соль", "меф", "мефедрон", "альфа", "а-пвп", "α-PVP", "спайс", "микс", "гашиш", "шишки", "ск", "тұз",
          "Spays", "амф", "героин", "экстази", "кокаин", "лёд", "ᴍᴇᴘʜᴇᴅʀᴏɴᴇ", "ме\u200bф", "мeфeдpoн", "с0ль",

@@ -43,7 +43,7 @@ def message(rng: random.Random, i: int) -> str:
 
 
 def publisher(net_path: str, n: int, rate: float, seed: int) -> None:
-    from crawlers.telegram.offline import OfflineNetwork
+    from npswatch.crawlers.telegram.offline import OfflineNetwork
 
     net = OfflineNetwork(net_path, api_hash=API_HASH)
     rng = random.Random(seed)
@@ -60,14 +60,14 @@ def publisher(net_path: str, n: int, rate: float, seed: int) -> None:
 
 
 async def listen(tmp: Path, n: int, rate: float, extract: bool, flush: float = 0.2, batch: int = 500) -> dict:
-    from crawlers.telegram import client as client_mod
-    from crawlers.telegram.collector import TelegramCollector
-    from crawlers.telegram.login import login
-    from crawlers.telegram.offline import OfflineNetwork
-    from pipelines.privacy import Pseudonymiser
-    from scheduler.config import load_settings
-    from storage.db import make_engine, upgrade
-    from storage.writer import PostWriter
+    from npswatch.crawlers.telegram import client as client_mod
+    from npswatch.crawlers.telegram.collector import TelegramCollector
+    from npswatch.crawlers.telegram.login import login
+    from npswatch.crawlers.telegram.offline import OfflineNetwork
+    from npswatch.pipelines.privacy import Pseudonymiser
+    from npswatch.scheduler.config import load_settings
+    from npswatch.storage.db import make_engine, upgrade
+    from npswatch.storage.writer import PostWriter
 
     net = OfflineNetwork(tmp / "net.sqlite", api_hash=API_HASH)
     net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
@@ -79,7 +79,7 @@ async def listen(tmp: Path, n: int, rate: float, extract: bool, flush: float = 0
     ps = Pseudonymiser(b"bench-key")
     extractor = None
     if extract:
-        from pipelines.extract import default_extractor
+        from npswatch.pipelines.extract import default_extractor
 
         extractor = default_extractor().for_storage
     client = client_mod.make_client(load_settings(cfg))

@@ -29,7 +29,7 @@ RATE = {"KZT": 480.0, "KGS": 87.0, "UZS": 12600.0, "TJS": 10.9, "RUB": 92.0, "BY
 
 
 def generate(path: Path, n_offers: int) -> None:
-    from storage.db import make_engine, upgrade
+    from npswatch.storage.db import make_engine, upgrade
 
     tmp = path.with_suffix(".tmp")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
@@ -97,7 +97,7 @@ def timed(fn, runs: int = 5) -> tuple[float, float, float, float, object]:
 def copy_to_pg(sqlite_path: Path, pg_url: str):
     from sqlalchemy import text
 
-    from storage.db import make_engine, upgrade
+    from npswatch.storage.db import make_engine, upgrade
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(pg_url)
@@ -134,9 +134,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
 
-    from reports import trends as tr
-    from reports.scope import Filters
-    from storage.db import make_engine
+    from npswatch.reports import trends as tr
+    from npswatch.reports.scope import Filters
+    from npswatch.storage.db import make_engine
 
     path = ROOT / ".benchmarks" / f"trends-{args.offers}.db"
     path.parent.mkdir(exist_ok=True)

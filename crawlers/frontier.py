@@ -64,7 +64,7 @@ def frontier_settings(redis_url: str, name: str = "default") -> dict:
     prefix = frontier_prefix(name)
     return {
         "REDIS_URL": redis_url,
-        "SCHEDULER": "crawlers.frontier.SharedFrontierScheduler",
+        "SCHEDULER": "npswatch.crawlers.frontier.SharedFrontierScheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "SCHEDULER_QUEUE_KEY": prefix + ":%(spider)s:requests",

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 
 from scrapy.utils.defer import deferred_from_coro
 
-from crawlers.storagethread import StorageThread
-from pipelines.rawpost import RawPost
-from storage.snapshots import PageRecord
+from npswatch.crawlers.storagethread import StorageThread
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.storage.snapshots import PageRecord
 
 __all__ = ["RawPostBatchPipeline", "CrawlProgress"]
 

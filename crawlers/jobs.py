@@ -25,7 +25,7 @@ So `JobDir` keeps a small state file next to Scrapy's:
 >>> JobDir(job.path.parent, "fixture-shop").begin(run_id=3)  # run 2 is still going
 Traceback (most recent call last):
 ...
-crawlers.jobs.JobBusy: a crawl of fixture-shop is already running on this machine
+npswatch.crawlers.jobs.JobBusy: a crawl of fixture-shop is already running on this machine
 >>> job.release()  # what a killed process does (the kernel drops its lock)
 >>> crashed = JobDir(job.path.parent, "fixture-shop").begin(run_id=3)  # run 2 never called end()
 >>> crashed.resumed, crashed.crashed_run_id

@@ -21,10 +21,10 @@ from scrapy import Request
 from scrapy.http import Headers
 from scrapy.responsetypes import responsetypes
 
-from crawlers.sitedef import SiteDef
-from crawlers.spiders.listing import ListingSpider
-from pipelines.rawpost import RawPost
-from storage.snapshots import StoredPage
+from npswatch.crawlers.sitedef import SiteDef
+from npswatch.crawlers.spiders.listing import ListingSpider
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.storage.snapshots import StoredPage
 
 __all__ = ["replay", "ReplayStats", "make_response", "parse_page", "offline_spider"]
 

@@ -10,8 +10,8 @@ own crawler (spider priority) and the size cap, timeout and retries of each requ
 """
 
 BOT_NAME = "npswatch"
-SPIDER_MODULES = ["crawlers.spiders"]
-NEWSPIDER_MODULE = "crawlers.spiders"
+SPIDER_MODULES = ["npswatch.crawlers.spiders"]
+NEWSPIDER_MODULE = "npswatch.crawlers.spiders"
 
 # Say who we are; the contact address lives in the deployment's config, not in code.
 USER_AGENT = "npswatch/0.1 (+public-health research; contact in config)"
@@ -43,8 +43,8 @@ LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # REQUEST_FINGERPRINTER_IMPLEMENTATION is gone in Scrapy >= 2.12 (the 2.7 fingerprinter is the only one).
 
-DOWNLOADER_MIDDLEWARES = {"crawlers.middlewares.RetryBackoffMiddleware": 560}  # after RetryMiddleware (550)
-ITEM_PIPELINES = {"crawlers.itempipelines.RawPostBatchPipeline": 300}
+DOWNLOADER_MIDDLEWARES = {"npswatch.crawlers.middlewares.RetryBackoffMiddleware": 560}  # after RetryMiddleware (550)
+ITEM_PIPELINES = {"npswatch.crawlers.itempipelines.RawPostBatchPipeline": 300}
 NPSWATCH_BATCH_SIZE = 200  # RawPost items per on_batch call
 NPSWATCH_SNAPSHOT_BATCH_BYTES = 8 * 1024 * 1024  # page snapshots are stored in batches of about this size
 NPSWATCH_STORAGE_QUEUE = 8  # batches waiting for the storage thread before the crawl waits (back-pressure)

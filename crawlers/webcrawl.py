@@ -5,7 +5,7 @@ with its own politeness settings) and blocks until every site is done. Twisted's
 restarted, so call it at most ONCE per process: the scheduler runs it in a child process, the CLI
 once per invocation, tests in a subprocess.
 
-    from crawlers.sitedef import load_sites
+    from npswatch.crawlers.sitedef import load_sites
     stats = crawl_sites(load_sites("crawlers/sites"), base_url="http://127.0.0.1:8765",
                         on_batch=writer.write, on_progress=print)
 
@@ -30,11 +30,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawlers.itempipelines import CrawlProgress
-from crawlers.sitedef import SiteDef, load_site
-from crawlers.storagethread import StorageThread
-from pipelines.rawpost import RawPost
-from storage.snapshots import PageRecord
+from npswatch.crawlers.itempipelines import CrawlProgress
+from npswatch.crawlers.sitedef import SiteDef, load_site
+from npswatch.crawlers.storagethread import StorageThread
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.storage.snapshots import PageRecord
 
 __all__ = ["crawl_sites", "CrawlStats", "SiteStats", "CrawlError", "CrawlProgress", "project_settings"]
 
@@ -113,7 +113,7 @@ def project_settings(overrides: dict[str, Any] | None = None):
     from scrapy.settings import Settings
 
     settings = Settings()
-    settings.setmodule("crawlers.settings", priority="project")
+    settings.setmodule("npswatch.crawlers.settings", priority="project")
     if overrides:
         settings.setdict(overrides, priority="cmdline")
     return settings
@@ -163,7 +163,7 @@ def crawl_sites(
     """
     from scrapy.crawler import AsyncCrawlerProcess
 
-    from crawlers.spiders.listing import ListingSpider
+    from npswatch.crawlers.spiders.listing import ListingSpider
 
     defs = [s if isinstance(s, SiteDef) else load_site(s) for s in sites]
     stats = CrawlStats()
@@ -183,7 +183,7 @@ def crawl_sites(
 
     overrides = dict(settings_overrides or {})
     if redis_url:
-        from crawlers.frontier import frontier_settings
+        from npswatch.crawlers.frontier import frontier_settings
 
         overrides = {**frontier_settings(redis_url, frontier), **overrides}
         jobdirs = None

@@ -19,7 +19,7 @@ repetition, so each is linear in the text):
 
 A bare lowercase word (Chica, America) never matches: a cannabinoid-like token needs a digit, a hyphen or capitals.
 
->>> from pipelines.substances import SubstanceMatcher
+>>> from npswatch.pipelines.substances import SubstanceMatcher
 >>> m = SubstanceMatcher.default()
 >>> [(c.name, c.cls) for c in find_candidates("Новинка: CH-PIATA и 4F-ABUTINACA, а также 5F-MDMB-PICA", m)]
 [('CH-PIATA', 'synthetic_cannabinoid'), ('4F-ABUTINACA', 'synthetic_cannabinoid')]

@@ -184,7 +184,7 @@ def parse_rates_csv(data: str) -> list[Rate]:
     >>> parse_rates_csv("date,currency,units_per_usd\\n2024-03-01,KZT,abc\\n")
     Traceback (most recent call last):
     ...
-    pipelines.fx.RateFormatError: rates CSV line 2: units_per_usd 'abc' is not a positive number
+    npswatch.pipelines.fx.RateFormatError: rates CSV line 2: units_per_usd 'abc' is not a positive number
     """
     reader = csv.reader(io.StringIO(data.lstrip("\ufeff")))
     header = [h.strip().lower() for h in next(reader, [])]

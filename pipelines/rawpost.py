@@ -9,7 +9,7 @@ bad item is rejected with a reason and nothing already stored is touched.
 >>> RawPost(source="s", external_id="1", text="   ")
 Traceback (most recent call last):
 ...
-pipelines.rawpost.InvalidPost: post s/1 rejected: text is empty
+npswatch.pipelines.rawpost.InvalidPost: post s/1 rejected: text is empty
 """
 from __future__ import annotations
 

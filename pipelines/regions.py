@@ -176,7 +176,7 @@ class Gazetteer:
     def from_file(cls, path=None) -> "Gazetteer":
         """Load the compact data file written by tools/build_gazetteer.py (default: the packaged one)."""
         if path is None:
-            raw = resources.files("pipelines").joinpath("data", DATA_FILE).read_bytes()
+            raw = resources.files("npswatch.pipelines").joinpath("data", DATA_FILE).read_bytes()
         else:
             with open(path, "rb") as fh:
                 raw = fh.read()

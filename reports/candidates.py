@@ -18,9 +18,9 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, delete, func, or_, select, update
 
-from pipelines.facts import CLASSES
-from storage.writer import upsert
-from storage.tables import T_ALIAS, T_CANDIDATE, T_MENTION, T_OFFER, T_SIGNAL, T_SUBSTANCE
+from npswatch.pipelines.facts import CLASSES
+from npswatch.storage.writer import upsert
+from npswatch.storage.tables import T_ALIAS, T_CANDIDATE, T_MENTION, T_OFFER, T_SIGNAL, T_SUBSTANCE
 
 
 STATUSES = ("new", "confirmed", "dismissed")

@@ -31,11 +31,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select, update
 
-from storage.writer import upsert
+from npswatch.storage.writer import upsert
 
 from .digest import Digest, charts, signal_record, to_html, to_markdown
 from .signals import Signal, load_signals
-from storage.tables import T_DELIVERY
+from npswatch.storage.tables import T_DELIVERY
 
 log = logging.getLogger("npswatch.delivery")
 TIMEOUT = 30  # seconds for an SMTP session or a webhook call
@@ -215,7 +215,7 @@ def send(engine: Engine, chans: list[Channel], smtp: SmtpSettings, signals: list
          until: datetime) -> DeliveryReport:
     """Enqueue the (recorded) signals for their subscribers and deliver everything unsent; logged as a
     `digest` run in `crawl_run`."""
-    from storage.runs import finish_run, start_run
+    from npswatch.storage.runs import finish_run, start_run
 
     run_id = start_run(engine, "digest", None)
     try:

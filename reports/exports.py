@@ -20,11 +20,11 @@ from typing import IO, Any
 
 from sqlalchemy import Engine, and_, exists, func, select
 
-from pipelines.privacy import Pseudonymiser
+from npswatch.pipelines.privacy import Pseudonymiser
 
 from .scope import Filters, as_datetime, resolve, where
 from .trends import cells
-from storage.tables import T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE
+from npswatch.storage.tables import T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE
 
 
 WHATS = ("offers", "mentions", "posts")

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import Engine, func, or_, select
 
-from storage.tables import T_REGION, T_SUBSTANCE
+from npswatch.storage.tables import T_REGION, T_SUBSTANCE
 
 
 PERIODS = ("week", "month")

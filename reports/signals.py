@@ -43,11 +43,11 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Engine, and_, func, inspect, select
 
-from storage import models as m
-from storage.writer import upsert
+from npswatch.storage import models as m
+from npswatch.storage.writer import upsert
 
 from .scope import as_date, as_datetime, period_start, period_sql, utc
-from storage.tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SIGNAL, T_SOURCE, T_SUBSTANCE
+from npswatch.storage.tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SIGNAL, T_SOURCE, T_SUBSTANCE
 
 
 KINDS = ("new_substance", "new_in_region", "spike", "price_shift", "sales")

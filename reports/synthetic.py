@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, func, select
 
-from storage import models as m
+from npswatch.storage import models as m
 
 # name, geonameid, country, local currency, price factor, Russian spelling used in texts
 CITIES = [

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, and_, func, literal, select
 
 
 from .scope import Filters, Scope, ScopeError, as_date, period_sql, resolve, utc, where
-from storage.tables import T_MENTION, T_OFFER, T_REGION, T_SUBSTANCE
+from npswatch.storage.tables import T_MENTION, T_OFFER, T_REGION, T_SUBSTANCE
 
 
 GROUPS = ("city", "country", "substance", "none")

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from storage.db import SchemaError
+from npswatch.storage.db import SchemaError
 
 from .config import EXAMPLE_CONFIG, ConfigError
 from .context import App
@@ -90,7 +90,7 @@ def config_show(ctx: typer.Context) -> None:
 @db_app.command("upgrade", epilog=example("NPSWATCH_DATABASE__URL=postgresql+psycopg://me@db/npswatch npswatch db upgrade"))
 def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the database schema to the version this npswatch needs."""
-    from storage.db import upgrade
+    from npswatch.storage.db import upgrade
 
     def _up():
         engine = ctx.obj.engine
@@ -107,7 +107,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current", epilog=example("npswatch db current"))
 def db_current(ctx: typer.Context) -> None:
     """Show the database's schema revision and the one this npswatch needs; exit 1 if they differ."""
-    from storage.db import current_revision, head_revision
+    from npswatch.storage.db import current_revision, head_revision
 
     def _cur():
         cur, head = current_revision(ctx.obj.engine), head_revision()

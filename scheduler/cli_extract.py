@@ -42,7 +42,7 @@ def _posted_at(obj: dict, n: int):
 
 
 def _hints(obj: dict, n: int):
-    from pipelines.rawpost import SourceHints
+    from npswatch.pipelines.rawpost import SourceHints
 
     src = obj.get("source")
     if not isinstance(src, dict):
@@ -81,7 +81,7 @@ def eval_(
     predictions: Optional[Path] = typer.Option(None, "--write-predictions", help="Also write the predictions here."),
 ) -> None:
     """Score the extractor on labelled lines: precision, recall and F1 per field, and the misses."""
-    from pipelines.scoring import score
+    from npswatch.pipelines.scoring import score
 
     cases, preds = [], {}
     sink = open(predictions, "w", encoding="utf-8") if predictions else None

@@ -17,8 +17,8 @@ def fx_import(
     files: list[Path] = typer.Argument(..., help="Bank of Russia XML (daily or dynamic) or CSV date,currency,units_per_usd."),
 ) -> None:
     """Import rate files; ECB rates come built in, these add KZT, KGS, UZS, TJS, BYN and others."""
-    from pipelines.fx import parse_cbr_xml, parse_rates_csv
-    from storage.fxstore import store_rates
+    from npswatch.pipelines.fx import parse_cbr_xml, parse_rates_csv
+    from npswatch.storage.fxstore import store_rates
 
     def _import():
         engine = ctx.obj.checked_engine()

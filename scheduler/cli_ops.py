@@ -212,7 +212,7 @@ def retention_apply(
     Offers, mentions and every other fact stay; a post keeps its row, dates and text hash, its text becomes
     empty. Recorded as a run (kind `retention`) unless --dry-run.
     """
-    from storage.runs import finish_run, start_run
+    from npswatch.storage.runs import finish_run, start_run
 
     from .retention import apply_retention
 

@@ -29,7 +29,7 @@ BY = typer.Option("week", "--by", help="Period: week or month.")
 
 
 def _filters(substance, cls, city, country, since, until):
-    from reports.scope import Filters, parse_since
+    from npswatch.reports.scope import Filters, parse_since
 
     if city and country:
         fail("give --city or --country, not both")
@@ -39,10 +39,10 @@ def _filters(substance, cls, city, country, since, until):
 
 def _guard(fn):
     """Config/schema problems and report errors as one line, exit code 2."""
-    from reports.candidates import ReviewError
-    from reports.exports import ExportError
-    from reports.scope import ScopeError
-    from reports.serve import ServeError
+    from npswatch.reports.candidates import ReviewError
+    from npswatch.reports.exports import ExportError
+    from npswatch.reports.scope import ScopeError
+    from npswatch.reports.serve import ServeError
 
     def inner():
         try:
@@ -74,7 +74,7 @@ def trends(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the trend to FILE.png or FILE.svg."),
 ) -> None:
     """Offers, median and IQR of price per gram (local currency and USD) and mentions per period."""
-    from reports.trends import trends as compute
+    from npswatch.reports.trends import trends as compute
 
     if fmt not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
@@ -87,7 +87,7 @@ def trends(
         rows = compute(ctx.obj.checked_engine(), f, by=by, group=group)
         print_trends(rows, fmt, title=_title(f, by))
         if plot is not None:
-            from reports.plots import plot_trends
+            from npswatch.reports.plots import plot_trends
 
             plot_trends(rows, plot, title=_title(f, by), by=by)
             console.print(f"plot written to {plot}")
@@ -156,7 +156,7 @@ def export(
     by: str = BY,
 ) -> None:
     """Export offers, mentions or posts (no raw handles); `--aggregate --min-cell N` for publication."""
-    from reports.exports import export as do_export
+    from npswatch.reports.exports import export as do_export
 
     def _go():
         f = _filters(substance, cls, city, country, since, until)
@@ -175,7 +175,7 @@ def serve(
     port: int = typer.Option(8001, "--port", help="TCP port."),
 ) -> None:
     """Browse and query the SQLite database read-only in Datasette (optional extra `web`)."""
-    from reports.serve import serve as do_serve, sqlite_path
+    from npswatch.reports.serve import serve as do_serve, sqlite_path
 
     def _go():
         engine = ctx.obj.checked_engine()
@@ -194,7 +194,7 @@ def candidates_list(
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """New-name candidates: names that look like substances but are not in the lexicon."""
-    from reports.candidates import list_candidates
+    from npswatch.reports.candidates import list_candidates
 
     def _go():
         rows = list_candidates(ctx.obj.checked_engine(), None if status == "all" else status)
@@ -222,7 +222,7 @@ def candidates_confirm(
                                             "substance's canonical name makes NAME an alias of it."),
 ) -> None:
     """Add a name to the lexicon overlay: the next extraction recognises it as a substance."""
-    from reports.candidates import confirm
+    from npswatch.reports.candidates import confirm
 
     def _go():
         r = confirm(ctx.obj.checked_engine(), name, cls, canonical)
@@ -237,7 +237,7 @@ def candidates_confirm(
 @candidates_app.command("dismiss", epilog=example("npswatch candidates dismiss XYZ-123"))
 def candidates_dismiss(ctx: typer.Context, name: str = typer.Argument(..., help="The name as listed.")) -> None:
     """Stop reporting a candidate (in lists and signals)."""
-    from reports.candidates import dismiss
+    from npswatch.reports.candidates import dismiss
 
     def _go():
         dismiss(ctx.obj.checked_engine(), name)
@@ -266,7 +266,7 @@ def digest(
         fail("--format must be html, md or json")
 
     def _go():
-        from reports.scope import parse_since
+        from npswatch.reports.scope import parse_since
 
         start = parse_since(since)
         end = parse_since(until) if until else datetime.now(timezone.utc)
@@ -284,8 +284,8 @@ def run_digest(app_ctx, start: datetime, end: datetime, *, fmt: str = "html", de
     """The digest job (also for the scheduler): detect and store the signals of [start, end), write the digest
     (`dest` '-' is stdout; None is <data_dir>/reports/digest-<date>.<fmt>) and, with `send`, deliver it.
     Returns the delivery report (None without `send`)."""
-    from reports.digest import Digest, render
-    from reports.signals import Detector, Thresholds, record
+    from npswatch.reports.digest import Digest, render
+    from npswatch.reports.signals import Detector, Thresholds, record
 
     to = to or out
     settings = app_ctx.settings
@@ -320,7 +320,7 @@ def print_signal_summary(signals, to=None) -> None:
 
 def deliver_digest(app_ctx, signals, start, end, to=None):
     """Enqueue and deliver to the configured recipients; returns the DeliveryReport."""
-    from reports.delivery import SmtpSettings, channels, send
+    from npswatch.reports.delivery import SmtpSettings, channels, send
 
     to = to or out
     settings = app_ctx.settings

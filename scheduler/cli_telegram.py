@@ -31,8 +31,8 @@ log = logging.getLogger("npswatch.telegram")
 # -- helpers -------------------------------------------------------------------------------------------------
 def _guard(fn):
     """`run()` plus the Telegram errors that have a one-line fix."""
-    from crawlers.telegram.client import ChannelNotFound, CredentialError, NotLoggedIn
-    from crawlers.telegram.export import ExportError
+    from npswatch.crawlers.telegram.client import ChannelNotFound, CredentialError, NotLoggedIn
+    from npswatch.crawlers.telegram.export import ExportError
 
     def inner():
         try:
@@ -80,8 +80,8 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
 
 
 def _channel_keys(settings, engine, shard=None) -> list[str]:
-    from crawlers.telegram.convert import normalise_channel
-    from storage.telegram_store import promoted_channels
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.storage.telegram_store import promoted_channels
 
     keys = []
     for c in settings.telegram.channels:
@@ -94,7 +94,7 @@ def _channel_keys(settings, engine, shard=None) -> list[str]:
 
 
 def _collector(app_ctx, client, extract: bool):
-    from crawlers.telegram.collector import TelegramCollector
+    from npswatch.crawlers.telegram.collector import TelegramCollector
 
     tg = app_ctx.settings.telegram
     return TelegramCollector(client, app_ctx.checked_engine(), app_ctx.writer(extract=extract), app_ctx.pseudonymiser,
@@ -123,8 +123,8 @@ def telegram_login(
     Needs telegram.api_id and the api hash (NPSWATCH_TELEGRAM__API_HASH) from https://my.telegram.org. The
     session is kept in <data_dir>/telegram/<session_name>.session, readable only by you.
     """
-    from crawlers.telegram.client import make_client, session_path
-    from crawlers.telegram.login import login
+    from npswatch.crawlers.telegram.client import make_client, session_path
+    from npswatch.crawlers.telegram.login import login
 
     def _login():
         from telethon.utils import parse_phone
@@ -174,9 +174,9 @@ def telegram_backfill(
 
     A channel read for the first time goes back telegram.initial_days days. Rerunning adds nothing twice.
     """
-    from crawlers.telegram.client import ensure_authorized, make_client
-    from crawlers.telegram.convert import normalise_channel
-    from storage.runs import finish_run, start_run
+    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.storage.runs import finish_run, start_run
 
     def _backfill():
         settings = ctx.obj.settings
@@ -231,8 +231,8 @@ def listen(
     On start and every telegram.reconcile_minutes it re-reads each channel from its checkpoint, so
     messages the update stream dropped are still stored. Stop with Ctrl-C or SIGTERM.
     """
-    from crawlers.telegram.client import ensure_authorized, make_client
-    from storage.runs import finish_run, start_run
+    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
+    from npswatch.storage.runs import finish_run, start_run
 
     def _listen():
         settings = ctx.obj.settings
@@ -279,10 +279,10 @@ def import_telegram(
 ) -> None:
     """Import Telegram Desktop JSON exports. Rerunning adds nothing twice; a malformed message is reported
     with its index, and the messages before it stay stored."""
-    from crawlers.telegram.convert import normalise_channel
-    from crawlers.telegram.export import import_export
-    from storage import telegram_store as store
-    from storage.runs import finish_run, start_run
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.crawlers.telegram.export import import_export
+    from npswatch.storage import telegram_store as store
+    from npswatch.storage.runs import finish_run, start_run
 
     def _import():
         engine = ctx.obj.checked_engine()
@@ -323,7 +323,7 @@ def telegram_discovered(
     as_json: bool = typer.Option(False, "--json", help="JSON Lines instead of a table."),
 ) -> None:
     """The review queue: channels seen in forwards and t.me links, most mentioned first."""
-    from storage.telegram_store import discovered
+    from npswatch.storage.telegram_store import discovered
 
     def _list():
         engine = ctx.obj.checked_engine()
@@ -361,8 +361,8 @@ def telegram_add(
 
     Promoted channels live in the database (table telegram_channel), not in the config file.
     """
-    from crawlers.telegram.convert import normalise_channel
-    from storage.telegram_store import promote
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.storage.telegram_store import promote
 
     def _add():
         try:
@@ -394,8 +394,8 @@ def telegram_graph(
     gexf: Path = typer.Option(..., "--gexf", help="GEXF file to write (open it in Gephi)."),
 ) -> None:
     """Export the forward/mention network between channels as GEXF."""
-    from crawlers.telegram.graph import write_gexf
-    from storage.telegram_store import link_graph
+    from npswatch.crawlers.telegram.graph import write_gexf
+    from npswatch.storage.telegram_store import link_graph
 
     def _graph():
         engine = ctx.obj.checked_engine()

@@ -45,7 +45,7 @@ def _load_definitions(settings, sites_dir: Optional[Path]):
     """(sites by name -> (SiteDef, path, from the sites folder), [(path, error)], the folder).
 
     The built-in fixture definitions come after the folder's and never shadow them."""
-    from crawlers.sitedef import FIXTURE_SITES_DIR, SiteDefError, load_site
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR, SiteDefError, load_site
 
     folder = sites_dir or settings.sites_path
     found: dict[str, tuple] = {}
@@ -71,7 +71,7 @@ def _load_definitions(settings, sites_dir: Optional[Path]):
 
 
 def _is_fixture(path: Path) -> bool:
-    from crawlers.sitedef import FIXTURE_SITES_DIR
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
 
     return path.parent.resolve() == FIXTURE_SITES_DIR.resolve()
 
@@ -109,7 +109,7 @@ def _fixture_server(stack: ExitStack, picked, base_url: Optional[str]) -> Option
     """Serve the built-in fixture market when a fixture site is crawled without a base URL."""
     if base_url or not any(_is_fixture(path) for _, path, _ in picked):
         return base_url
-    from crawlers.fixture_market import build_market, serve
+    from npswatch.crawlers.fixture_market import build_market, serve
 
     server = stack.enter_context(serve(build_market()))
     console.print(f"[dim]serving the built-in fixture market at {server.base_url}[/]")
@@ -177,7 +177,7 @@ def _fetch(url: str, site, user_agent: str):
     """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
     from protego import Protego
 
-    from crawlers.replay import make_response
+    from npswatch.crawlers.replay import make_response
 
     handlers = [urllib.request.ProxyHandler({"http": site.proxy, "https": site.proxy} if site.proxy else {})]
     opener = urllib.request.build_opener(*handlers)
@@ -238,7 +238,7 @@ def sources_test(
 
     The fastest way to write selectors: edit the TOML file, run this again. Nothing is stored.
     """
-    from crawlers.replay import offline_spider, parse_page
+    from npswatch.crawlers.replay import offline_spider, parse_page
 
     def _test():
         settings = ctx.obj.settings
@@ -265,7 +265,7 @@ def sources_test(
             except _Disallowed as exc:
                 fail(f"{exc} (set politeness.obey_robots = false only if you may)")
             spider = offline_spider(site, base_url=urljoin(target, "/"))
-            blocks = 0 if detail_page else len(__import__("crawlers.spiders.extract", fromlist=["select"])
+            blocks = 0 if detail_page else len(__import__("npswatch.crawlers.spiders.extract", fromlist=["select"])
                                                  .select(response, site.listing))
             posts, requests = parse_page(spider, response, detail=detail_page)
             detail_reqs = [r for r in requests if r.callback == spider.parse_detail]
@@ -352,7 +352,7 @@ def crawl(
 
 def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, redis_url, frontier, verbose,
            sites_dir) -> None:
-    from crawlers.sitedef import SiteDefError
+    from npswatch.crawlers.sitedef import SiteDefError
 
     found, errors, folder = _load_definitions(app_ctx.settings, sites_dir)
     for path, message in errors:
@@ -381,12 +381,12 @@ def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, re
 
 
 def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_url, frontier, verbose) -> None:
-    from crawlers.jobs import JobBusy, JobDir
-    from crawlers.webcrawl import CrawlError, crawl_sites
-    from storage.listings import ListingTracker, ObserveResult
-    from storage.runs import finish_run, start_run
-    from storage.snapshots import SnapshotStore
-    from storage.writer import WriteResult
+    from npswatch.crawlers.jobs import JobBusy, JobDir
+    from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
+    from npswatch.storage.listings import ListingTracker, ObserveResult
+    from npswatch.storage.runs import finish_run, start_run
+    from npswatch.storage.snapshots import SnapshotStore
+    from npswatch.storage.writer import WriteResult
 
     settings = app_ctx.settings
     writer = app_ctx.writer(extract=extract)
@@ -514,10 +514,10 @@ def reparse(
     facts are extracted again; nothing is stored twice. Needs `snapshots = true` in the definition.
     """
     def _reparse():
-        from crawlers.replay import ReplayStats, replay
-        from storage.runs import finish_run, start_run
-        from storage.snapshots import SnapshotStore
-        from storage.writer import WriteResult
+        from npswatch.crawlers.replay import ReplayStats, replay
+        from npswatch.storage.runs import finish_run, start_run
+        from npswatch.storage.snapshots import SnapshotStore
+        from npswatch.storage.writer import WriteResult
 
         settings = ctx.obj.settings
         found, errors, _ = _load_definitions(settings, sites_dir)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from pipelines.privacy import Pseudonymiser
-from storage.db import check_schema, make_engine
-from storage.writer import PostWriter
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.storage.db import check_schema, make_engine
+from npswatch.storage.writer import PostWriter
 
 from .config import Settings, load_settings
 
@@ -41,10 +41,10 @@ class App:
     def extractor(self, engine: Engine | None = None):
         """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
         overlay of confirmed candidates stored there (`npswatch candidates confirm`) added."""
-        from pipelines.extract import default_extractor
-        from pipelines.fx import RateBook
-        from reports.candidates import load_overlay
-        from storage.fxstore import load_rates
+        from npswatch.pipelines.extract import default_extractor
+        from npswatch.pipelines.fx import RateBook
+        from npswatch.reports.candidates import load_overlay
+        from npswatch.storage.fxstore import load_rates
 
         x = default_extractor()
         rates = load_rates(engine) if engine is not None else []

@@ -10,18 +10,18 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from storage.db import current_revision, head_revision, upgrade
-from storage.queries import summary, top_substances
-from storage.runs import finish_run, start_run
-from storage.writer import WriteResult
+from npswatch.storage.db import current_revision, head_revision, upgrade
+from npswatch.storage.queries import summary, top_substances
+from npswatch.storage.runs import finish_run, start_run
+from npswatch.storage.writer import WriteResult
 
 from .context import App
 
 
 def run_demo(app: App, out: Console) -> WriteResult:
-    from crawlers.fixture_market import build_market, serve
-    from crawlers.sitedef import FIXTURE_SITES_DIR, load_sites
-    from crawlers.webcrawl import crawl_sites
+    from npswatch.crawlers.fixture_market import build_market, serve
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR, load_sites
+    from npswatch.crawlers.webcrawl import crawl_sites
 
     settings = app.settings
     engine = app.engine
@@ -86,12 +86,12 @@ def demo_reports(app: App, out: Console) -> None:
 
     from sqlalchemy import func, select
 
-    from reports.digest import Digest, to_html
-    from reports.plots import plot_trends
-    from reports.scope import Filters, utc
-    from reports.signals import Detector, Thresholds, record
-    from reports.trends import trends
-    from storage import models as m
+    from npswatch.reports.digest import Digest, to_html
+    from npswatch.reports.plots import plot_trends
+    from npswatch.reports.scope import Filters, utc
+    from npswatch.reports.signals import Detector, Thresholds, record
+    from npswatch.reports.trends import trends
+    from npswatch.storage import models as m
 
     from .cli_reports import print_signal_summary, print_trends
 

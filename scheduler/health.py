@@ -26,8 +26,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 
-from storage import models
-from storage.runs import T_RUN
+from npswatch.storage import models
+from npswatch.storage.runs import T_RUN
 
 from .config import parse_duration
 from .jobs import JOB_RUN_KIND, Job, catalogue, human_duration
@@ -185,7 +185,7 @@ def _next_runs(engine: Engine) -> dict[str, datetime | None] | None:
 
 def _configured_channels(settings) -> list[str]:
     try:
-        from crawlers.telegram.convert import normalise_channel
+        from npswatch.crawlers.telegram.convert import normalise_channel
     except ImportError:  # pragma: no cover - Telethon missing
         return []
     keys = []

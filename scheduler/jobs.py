@@ -21,7 +21,7 @@ Linux it gets SIGTERM if the service dies), streams its output, secrets masked, 
 and resumes next time), then SIGKILL after `service.kill_after`. The run row then gets the outcome: the
 items and errors of the rows the child wrote (e.g. one per site crawled), or the count the command printed.
 
->>> from scheduler.config import Settings
+>>> from npswatch.scheduler.config import Settings
 >>> s = Settings(schedules=[{"job": "crawl", "source": "fixture-shop", "every": "6h"},
 ...                         {"job": "crawl", "cron": "0 3 * * *"}, {"job": "retention", "cron": "15 3 * * *"}])
 >>> [(j.name, j.schedule, j.time_limit) for j in catalogue(s)]
@@ -50,7 +50,7 @@ from typing import IO
 
 from sqlalchemy import Engine, select, update
 
-from storage.runs import T_RUN, finish_run, start_run
+from npswatch.storage.runs import T_RUN, finish_run, start_run
 
 from .config import JOB_KINDS, ConfigError, Settings, parse_duration
 from .lock import DatabaseLock, _slug
@@ -194,7 +194,7 @@ def find_job(settings: Settings, name: str) -> Job:
 
 def cli_prefix(settings: Settings) -> list[str]:
     """How a child runs npswatch: this interpreter, this config file (the environment is inherited)."""
-    argv = [sys.executable, "-m", "scheduler"]
+    argv = [sys.executable, "-m", "npswatch"]
     if settings.path is not None:
         argv += ["--config", str(settings.path)]
     return argv

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from storage.retention import clear_texts, count_snapshots, count_texts, prune_snapshots
+from npswatch.storage.retention import clear_texts, count_snapshots, count_texts, prune_snapshots
 
 __all__ = ["RetentionReport", "apply_retention", "snapshot_cutoffs"]
 
@@ -56,7 +56,7 @@ class RetentionReport:
 def snapshot_cutoffs(settings, now: datetime) -> tuple[dict[str | None, datetime], dict[str, int]]:
     """Cut-off per site with its own `snapshot_days` (definitions of the sites folder and built-in), else the
     default (key None)."""
-    from crawlers.sitedef import FIXTURE_SITES_DIR, SiteDefError, load_site
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR, SiteDefError, load_site
 
     own: dict[str, int] = {}
     for folder in (FIXTURE_SITES_DIR, settings.sites_path):  # the sites folder's definitions win

@@ -44,8 +44,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from storage.db import make_engine
-from storage.runs import T_RUN
+from npswatch.storage.db import make_engine
+from npswatch.storage.runs import T_RUN
 
 from .config import parse_duration
 from .context import App
@@ -60,7 +60,7 @@ __all__ = ["Service", "AlreadyRunning", "run_scheduled", "JOBSTORE_TABLE", "RUN_
 log = logging.getLogger("npswatch.service")
 
 JOBSTORE_TABLE = "apscheduler_jobs"  # APScheduler's own table; none of ours is named like it
-RUN_FUNC = "scheduler.service:run_scheduled"  # what the job store pickles: a reference, not code
+RUN_FUNC = "npswatch.scheduler.service:run_scheduled"  # what the job store pickles: a reference, not code
 HEARTBEAT_SECONDS = 30.0  # how often the service checks it still holds its lock
 LISTEN_LOG_BYTES = 20_000_000  # the listener's output file is rotated past this size
 EXIT_ALREADY_RUNNING = 3  # the systemd unit does not restart on it (RestartPreventExitStatus=3)

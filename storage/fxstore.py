@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, select
 
-from pipelines.fx import Rate
+from npswatch.pipelines.fx import Rate
 
 from .writer import upsert
 from .tables import T_FX

@@ -27,7 +27,7 @@ from typing import Any
 from price_parser import Price
 from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
 
-from pipelines.rawpost import RawPost
+from npswatch.pipelines.rawpost import RawPost
 
 from .writer import _chunks, upsert
 from .tables import T_LISTING, T_OBS, T_POST, T_SOURCE

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, case, delete, select, tuple_, update
 
-from pipelines.facts import Facts, RegionFact, SubstanceFact
-from pipelines.privacy import Pseudonymiser
-from pipelines.rawpost import RawPost, SourceHints
+from npswatch.pipelines.facts import Facts, RegionFact, SubstanceFact
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.pipelines.rawpost import RawPost, SourceHints
 
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 

@@ -12,8 +12,8 @@ from functools import lru_cache
 import pytest
 from sqlalchemy import text
 
-from pipelines.privacy import Pseudonymiser
-from storage.db import make_engine, upgrade
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.storage.db import make_engine, upgrade
 
 PG_URL = os.environ.get("NPSWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NPSWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -3,10 +3,10 @@ import dataclasses
 
 import pytest
 
-from pipelines.candidates import Candidate, find_candidates
-from pipelines.lexicon import load_lexicon, name_key
-from pipelines.substances import SubstanceMatcher
-from pipelines.text import clean
+from npswatch.pipelines.candidates import Candidate, find_candidates
+from npswatch.pipelines.lexicon import load_lexicon, name_key
+from npswatch.pipelines.substances import SubstanceMatcher
+from npswatch.pipelines.text import clean
 
 M = SubstanceMatcher.default()
 

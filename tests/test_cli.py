@@ -9,7 +9,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from scheduler.cli import app
+from npswatch.scheduler.cli import app
 
 runner = CliRunner()
 
@@ -91,7 +91,7 @@ def test_config_from_environment_variable(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "d" / "npswatch.db").exists()
     r = runner.invoke(app, ["db", "current"])
-    from storage.db import head_revision
+    from npswatch.storage.db import head_revision
 
     assert r.exit_code == 0 and head_revision() in r.output
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import pipelines
+from npswatch import pipelines
 
 ROOT = Path(__file__).resolve().parent.parent
 HOT = ["candidates", "extract", "offers", "regions", "substances", "text"]

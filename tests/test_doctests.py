@@ -5,9 +5,9 @@ import pkgutil
 
 import pytest
 
-import pipelines
+from npswatch import pipelines
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(pipelines.__path__, "pipelines."))
+MODULES = sorted(m.name for m in pkgutil.iter_modules(pipelines.__path__, "npswatch.pipelines."))
 
 
 @pytest.mark.parametrize("name", MODULES)

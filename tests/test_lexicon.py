@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lexicon import (CLASSES, FORMS_PATH, LANGUAGES, load_lexicon, match_fold, name_key, phrase_forms,
+from npswatch.pipelines.lexicon import (CLASSES, FORMS_PATH, LANGUAGES, load_lexicon, match_fold, name_key, phrase_forms,
                                variants)
 
 LEX = load_lexicon()

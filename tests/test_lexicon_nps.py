@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.extract import default_extractor
-from pipelines.lexicon import (CLASSES, FORMS_PATH, LEXICON_PATH, NPS_LEXICON_PATH, load_lexicon, name_key,
+from npswatch.pipelines.extract import default_extractor
+from npswatch.pipelines.lexicon import (CLASSES, FORMS_PATH, LEXICON_PATH, NPS_LEXICON_PATH, load_lexicon, name_key,
                                parse_lexicon, phrase_forms, variants)
 
 LEX = load_lexicon()

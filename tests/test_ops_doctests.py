@@ -4,8 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["scheduler.config", "scheduler.jobs", "scheduler.lock", "scheduler.logs", "scheduler.health",
-           "scheduler.retention"]
+MODULES = ["npswatch.scheduler.config", "npswatch.scheduler.jobs", "npswatch.scheduler.lock", "npswatch.scheduler.logs", "npswatch.scheduler.health",
+           "npswatch.scheduler.retention"]
 
 
 @pytest.mark.parametrize("name", MODULES)

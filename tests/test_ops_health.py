@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert, update
 from typer.testing import CliRunner
 
-from pipelines.rawpost import RawPost
-from scheduler.cli import app as cli
-from scheduler.context import App
-from storage import models as m
-from storage.db import upgrade
-from storage.runs import T_RUN, finish_run, start_run
-from storage.writer import PostWriter
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.scheduler.cli import app as cli
+from npswatch.scheduler.context import App
+from npswatch.storage import models as m
+from npswatch.storage.db import upgrade
+from npswatch.storage.runs import T_RUN, finish_run, start_run
+from npswatch.storage.writer import PostWriter
 
 runner = CliRunner()
 

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from scheduler.cli import app as cli
-from scheduler.config import ConfigError, Settings, load_settings
-from scheduler.context import App
-from scheduler.jobs import catalogue, command_line, find_job
-from scheduler.lock import DatabaseLock
-from storage import models as m
-from storage.db import upgrade
-from storage.runs import T_RUN
+from npswatch.scheduler.cli import app as cli
+from npswatch.scheduler.config import ConfigError, Settings, load_settings
+from npswatch.scheduler.context import App
+from npswatch.scheduler.jobs import catalogue, command_line, find_job
+from npswatch.scheduler.lock import DatabaseLock
+from npswatch.storage import models as m
+from npswatch.storage.db import upgrade
+from npswatch.storage.runs import T_RUN
 
 PY = sys.executable
 runner = CliRunner()
@@ -24,7 +24,7 @@ runner = CliRunner()
 
 def argv_of(settings, name, **kw):
     argv = command_line(find_job(settings, name), settings, **kw)
-    assert argv[:3] == [PY, "-m", "scheduler"]
+    assert argv[:3] == [PY, "-m", "npswatch"]
     return argv[3:]
 
 

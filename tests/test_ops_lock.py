@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from scheduler.context import App
-from scheduler.lock import DatabaseLock
-from scheduler.service import AlreadyRunning, Service
-from storage.db import upgrade
+from npswatch.scheduler.context import App
+from npswatch.scheduler.lock import DatabaseLock
+from npswatch.scheduler.service import AlreadyRunning, Service
+from npswatch.storage.db import upgrade
 
 PY = sys.executable
 
@@ -33,7 +33,7 @@ def test_a_second_scheduler_on_sqlite_is_refused_with_a_clear_message(tmp_path):
         with pytest.raises(AlreadyRunning, match=rf"already running .* \(pid {os.getpid()} on "):
             Service(App(config_file=app.config_file)).start()
         # and from the command line: exit code 3, the holder and the lock file named
-        r = subprocess.run([PY, "-m", "scheduler", "--config", app.config_file, "run"], capture_output=True,
+        r = subprocess.run([PY, "-m", "npswatch", "--config", app.config_file, "run"], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 3, r.stderr
         assert "another npswatch scheduler is already running" in r.stderr

@@ -9,12 +9,12 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from scheduler.config import Settings
-from scheduler.context import App
-from scheduler.jobs import Runner, find_job
-from scheduler.logs import SecretMasker, masker_for, setup_logging
-from storage.db import upgrade
-from storage.runs import T_RUN
+from npswatch.scheduler.config import Settings
+from npswatch.scheduler.context import App
+from npswatch.scheduler.jobs import Runner, find_job
+from npswatch.scheduler.logs import SecretMasker, masker_for, setup_logging
+from npswatch.storage.db import upgrade
+from npswatch.storage.runs import T_RUN
 
 PY = sys.executable
 API_HASH = "0123456789abcdef0123456789abcdef"

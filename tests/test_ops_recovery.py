@@ -9,14 +9,14 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from pipelines.rawpost import RawPost
-from scheduler.context import App
-from scheduler.lock import DatabaseLock
-from scheduler.service import Service
-from storage import models as m
-from storage.db import upgrade
-from storage.runs import T_RUN
-from storage.writer import PostWriter
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.scheduler.context import App
+from npswatch.scheduler.lock import DatabaseLock
+from npswatch.scheduler.service import Service
+from npswatch.storage import models as m
+from npswatch.storage.db import upgrade
+from npswatch.storage.runs import T_RUN
+from npswatch.storage.writer import PostWriter
 from helpers import wait_for
 
 PY = sys.executable
@@ -53,7 +53,7 @@ def test_a_killed_service_recovers(tmp_path, pseudonymiser):
                      posted_at=datetime(2026, 3, 1, tzinfo=timezone.utc)) for i in range(3)]
     PostWriter(app.engine, pseudonymiser).write(posts)
 
-    proc = subprocess.Popen([PY, "-m", "scheduler", "--config", str(cfg), "run"], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([PY, "-m", "npswatch", "--config", str(cfg), "run"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: pidfile.exists() and pidfile.read_text())

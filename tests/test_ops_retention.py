@@ -8,15 +8,15 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, insert, select, update
 from typer.testing import CliRunner
 
-from pipelines.facts import Facts, OfferFact, SubstanceFact
-from pipelines.rawpost import RawPost
-from scheduler.cli import app as cli
-from scheduler.context import App
-from storage import models as m
-from storage.db import upgrade
-from storage.runs import T_RUN
-from storage.snapshots import PageRecord, SnapshotStore
-from storage.writer import PostWriter
+from npswatch.pipelines.facts import Facts, OfferFact, SubstanceFact
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.scheduler.cli import app as cli
+from npswatch.scheduler.context import App
+from npswatch.storage import models as m
+from npswatch.storage.db import upgrade
+from npswatch.storage.runs import T_RUN
+from npswatch.storage.snapshots import PageRecord, SnapshotStore
+from npswatch.storage.writer import PostWriter
 
 runner = CliRunner()
 NOW = datetime.now(timezone.utc)

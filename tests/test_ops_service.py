@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select
 
-from scheduler.context import App
-from scheduler.service import JOBSTORE_TABLE, Service
-from storage.db import make_engine, upgrade
-from storage.runs import T_RUN
+from npswatch.scheduler.context import App
+from npswatch.scheduler.service import JOBSTORE_TABLE, Service
+from npswatch.storage.db import make_engine, upgrade
+from npswatch.storage.runs import T_RUN
 from helpers import wait_for
 
 PY = sys.executable

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from scheduler.config import Settings, parse_duration
-from scheduler.context import App
-from scheduler.service import Service
-from storage.db import upgrade
-from storage.runs import T_RUN
+from npswatch.scheduler.config import Settings, parse_duration
+from npswatch.scheduler.context import App
+from npswatch.scheduler.service import Service
+from npswatch.storage.db import upgrade
+from npswatch.storage.runs import T_RUN
 from helpers import wait_for
 
 PY = sys.executable
@@ -41,7 +41,7 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(tmp_path):
     cfg = write_config(tmp_path, code, 'shutdown_grace = "30s"\nkill_after = "5s"')
     log = tmp_path / "service.log"
     with open(log, "w") as err:
-        proc = subprocess.Popen([PY, "-m", "scheduler", "--config", str(cfg), "run"], stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen([PY, "-m", "npswatch", "--config", str(cfg), "run"], stdout=subprocess.DEVNULL,
                                 stderr=err)
         try:
             wait_for(lambda: marks.exists() and "started" in marks.read_text())

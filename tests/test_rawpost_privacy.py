@@ -3,8 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipelines.privacy import Pseudonymiser
-from pipelines.rawpost import InvalidPost, RawPost
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.pipelines.rawpost import InvalidPost, RawPost
 
 
 def test_naive_dates_are_utc_and_hints_normalised():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.regions import Gazetteer, RegionHit, country_currency, summarise
+from npswatch.pipelines.regions import Gazetteer, RegionHit, country_currency, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "pipelines" / "data" / "gazetteer.tsv.gz"

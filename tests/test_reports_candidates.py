@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
-from pipelines.rawpost import RawPost, SourceHints
-from reports.candidates import ReviewError, confirm, dismiss, list_candidates, load_overlay
-from scheduler.cli import app
-from scheduler.context import App
-from storage import models as m
-from storage.writer import PostWriter
+from npswatch.pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
+from npswatch.pipelines.rawpost import RawPost, SourceHints
+from npswatch.reports.candidates import ReviewError, confirm, dismiss, list_candidates, load_overlay
+from npswatch.scheduler.cli import app
+from npswatch.scheduler.context import App
+from npswatch.storage import models as m
+from npswatch.storage.writer import PostWriter
 
 NAME = "9F-PX-HEXICA"  # built like a cannabinoid code, made up for the tests
 runner = CliRunner()

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from reports.synthetic import PLANTS, History, write_history
-from scheduler.cli import app
-from storage.db import make_engine, upgrade
+from npswatch.reports.synthetic import PLANTS, History, write_history
+from npswatch.scheduler.cli import app
+from npswatch.storage.db import make_engine, upgrade
 
 pytest.importorskip("datasette", reason="Datasette is the optional extra `web`")
 EXE = str(Path(sys.executable).with_name("npswatch"))

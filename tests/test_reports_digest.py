@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from reports.delivery import Channel, channels, webhook_key
-from reports.digest import Digest, render
-from reports.signals import Detector, Signal, record
-from reports.synthetic import PLANTS, History, write_history
-from scheduler.cli import app
-from storage import models as m
-from storage.db import make_engine, upgrade
+from npswatch.reports.delivery import Channel, channels, webhook_key
+from npswatch.reports.digest import Digest, render
+from npswatch.reports.signals import Detector, Signal, record
+from npswatch.reports.synthetic import PLANTS, History, write_history
+from npswatch.scheduler.cli import app
+from npswatch.storage import models as m
+from npswatch.storage.db import make_engine, upgrade
 
 START = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
 TOKEN = "secret-test-token"
@@ -278,8 +278,8 @@ def test_demo_ends_with_a_trend_table_a_plot_and_a_digest(tmp_path):
 
     from rich.console import Console
 
-    from scheduler.context import App
-    from scheduler.demo import demo_reports
+    from npswatch.scheduler.context import App
+    from npswatch.scheduler.demo import demo_reports
 
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text('data_dir = "data"\n')

@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.facts import Facts, OfferFact, RegionFact, SubstanceFact
-from pipelines.rawpost import RawPost, SourceHints
-from reports.exports import ExportError, export, to_text
-from reports.scope import Filters
-from scheduler.cli import app
-from storage.db import make_engine, upgrade
-from storage.writer import PostWriter
+from npswatch.pipelines.facts import Facts, OfferFact, RegionFact, SubstanceFact
+from npswatch.pipelines.rawpost import RawPost, SourceHints
+from npswatch.reports.exports import ExportError, export, to_text
+from npswatch.reports.scope import Filters
+from npswatch.scheduler.cli import app
+from npswatch.storage.db import make_engine, upgrade
+from npswatch.storage.writer import PostWriter
 
 MEPH = SubstanceFact("mephedrone", "mephedrone", "synthetic_cathinone", "меф")
 CITIES = {"Алматы": RegionFact("city", 1526384, "Almaty", "KZ"), "Бишкек": RegionFact("city", 1528675, "Bishkek", "KG")}

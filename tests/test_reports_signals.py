@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-import reports
+from npswatch import reports
 
-from reports.candidates import dismiss
-from reports.signals import Detector, StockObservation, Thresholds, estimate_sales, record
-from reports.synthetic import NEW_NAME, PLANTS, History, write_history
-from storage import models as m
-from storage.db import make_engine, upgrade
+from npswatch.reports.candidates import dismiss
+from npswatch.reports.signals import Detector, StockObservation, Thresholds, estimate_sales, record
+from npswatch.reports.synthetic import NEW_NAME, PLANTS, History, write_history
+from npswatch.storage import models as m
+from npswatch.storage.db import make_engine, upgrade
 
 START = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday; 26 weeks of history
 WEEK = timedelta(days=7)
@@ -161,7 +161,7 @@ def test_signal_rows_reference_substances(engine):
         assert c.execute(select(func.count()).select_from(S)).scalar() == 4
 
 
-@pytest.mark.parametrize("name", sorted(mod.name for mod in pkgutil.iter_modules(reports.__path__, "reports.")))
+@pytest.mark.parametrize("name", sorted(mod.name for mod in pkgutil.iter_modules(reports.__path__, "npswatch.reports.")))
 def test_docstring_examples_of_reports(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from reports import trends as tr
-from reports.scope import Filters, ScopeError
-from reports.trends import trends
-from scheduler.cli import app
-from storage import models as m
-from storage.db import make_engine, upgrade
+from npswatch.reports import trends as tr
+from npswatch.reports.scope import Filters, ScopeError
+from npswatch.reports.trends import trends
+from npswatch.scheduler.cli import app
+from npswatch.storage import models as m
+from npswatch.storage.db import make_engine, upgrade
 
 MON = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)  # a Monday
 
@@ -143,8 +143,8 @@ def test_cli_table_json_csv_and_plots(tmp_path):
 def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
     import numpy as np
 
-    from reports.scope import as_datetime, period_start
-    from reports.synthetic import History, write_history
+    from npswatch.reports.scope import as_datetime, period_start
+    from npswatch.reports.synthetic import History, write_history
 
     write_history(engine, History(start=datetime(2026, 1, 19, tzinfo=timezone.utc), weeks=12))  # starts mid-month
     O, R = m.Offer.__table__, m.Region.__table__

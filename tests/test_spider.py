@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from crawlers import settings as crawl_settings
-from crawlers.fixture_market import build_market, serve
-from crawlers.sitedef import SiteDefError, load_site, load_sites, parse_site
-from crawlers.spiders.extract import compose_text, parse_stock
-from pipelines.rawpost import RawPost
+from npswatch.crawlers import settings as crawl_settings
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.sitedef import SiteDefError, load_site, load_sites, parse_site
+from npswatch.crawlers.spiders.extract import compose_text, parse_stock
+from npswatch.pipelines.rawpost import RawPost
 
 ROOT = Path(__file__).resolve().parents[1]
 SITES = ROOT / "crawlers" / "sites"
@@ -30,7 +30,7 @@ CRAWL = textwrap.dedent("""
     import json, sys
     from datetime import datetime
     from pathlib import Path
-    from crawlers.webcrawl import crawl_sites
+    from npswatch.crawlers.webcrawl import crawl_sites
 
     base_url, now, out = sys.argv[1], datetime.fromisoformat(sys.argv[2]), Path(sys.argv[3])
     sites = sorted(Path("crawlers/sites").glob("fixture_*.toml"))
@@ -154,7 +154,7 @@ def test_items_arrive_in_batches_with_progress(crawl):
 FAILING_WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime
-    from crawlers.webcrawl import CrawlError, crawl_sites
+    from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
 
     def on_batch(batch):
         raise OSError("disk full (synthetic)")
@@ -241,7 +241,7 @@ def test_name_defaults_to_file_stem(tmp_path):
 def spider_for(site, market):
     from scrapy.utils.test import get_crawler
 
-    from crawlers.spiders.listing import ListingSpider
+    from npswatch.crawlers.spiders.listing import ListingSpider
 
     return ListingSpider.from_crawler(get_crawler(ListingSpider), site=site, base_url="http://fixture.test",
                                       now=market.now)
@@ -274,8 +274,8 @@ def test_max_pages_stops_following_listing_pages():
 
 
 def test_sites_needing_javascript_or_disabled_are_skipped_without_crawling():
-    from crawlers.spiders.listing import ListingSpider
-    from crawlers.webcrawl import crawl_sites
+    from npswatch.crawlers.spiders.listing import ListingSpider
+    from npswatch.crawlers.webcrawl import crawl_sites
 
     js_site = parse_site(GOOD.replace('name = "t"', 'name = "t"\njs = true'))
     off_site = parse_site(GOOD.replace('name = "t"', 'name = "u"\nenabled = false'))

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
-from pipelines.rawpost import InvalidPost, RawPost
-from storage import models as m
-from storage.db import SchemaError, check_schema, current_revision, downgrade, head_revision, make_engine, upgrade
-from storage.writer import PostWriter
+from npswatch.pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
+from npswatch.pipelines.rawpost import InvalidPost, RawPost
+from npswatch.storage import models as m
+from npswatch.storage.db import SchemaError, check_schema, current_revision, downgrade, head_revision, make_engine, upgrade
+from npswatch.storage.writer import PostWriter
 
 TABLES = {"source", "post", "post_version", "substance", "substance_alias", "region", "mention", "offer",
           "candidate", "crawl_run", "checkpoint"}

@@ -3,8 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.substances import SubstanceHit, SubstanceMatcher
-from pipelines.text import clean
+from npswatch.pipelines.substances import SubstanceHit, SubstanceMatcher
+from npswatch.pipelines.text import clean
 
 M = SubstanceMatcher.default()
 

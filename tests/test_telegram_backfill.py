@@ -9,16 +9,16 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from crawlers.telegram import client as client_mod
-from crawlers.telegram.collector import TelegramCollector
-from crawlers.telegram.login import login
-from crawlers.telegram.offline import OfflineNetwork
-from scheduler.cli import app
-from scheduler.config import load_settings
-from storage import models as m
-from storage import telegram_store as store
-from storage.db import make_engine, upgrade
-from storage.writer import PostWriter
+from npswatch.crawlers.telegram import client as client_mod
+from npswatch.crawlers.telegram.collector import TelegramCollector
+from npswatch.crawlers.telegram.login import login
+from npswatch.crawlers.telegram.offline import OfflineNetwork
+from npswatch.scheduler.cli import app
+from npswatch.scheduler.config import load_settings
+from npswatch.storage import models as m
+from npswatch.storage import telegram_store as store
+from npswatch.storage.db import make_engine, upgrade
+from npswatch.storage.writer import PostWriter
 
 API_HASH = "0" * 31 + "1"
 P, CP = m.Post.__table__, m.Checkpoint.__table__

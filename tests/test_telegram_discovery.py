@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from crawlers.telegram import client as client_mod
-from crawlers.telegram.login import login
-from crawlers.telegram.offline import OfflineNetwork
-from pipelines.rawpost import RawPost
-from scheduler.cli import app
-from scheduler.config import load_settings
-from storage import models as m
-from storage import telegram_store as store
-from storage.writer import PostWriter
+from npswatch.crawlers.telegram import client as client_mod
+from npswatch.crawlers.telegram.login import login
+from npswatch.crawlers.telegram.offline import OfflineNetwork
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.scheduler.cli import app
+from npswatch.scheduler.config import load_settings
+from npswatch.storage import models as m
+from npswatch.storage import telegram_store as store
+from npswatch.storage.writer import PostWriter
 
 API_HASH = "0" * 31 + "1"
 GEXF = "{http://gexf.net/1.3}"

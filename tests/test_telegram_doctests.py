@@ -4,8 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["crawlers.telegram.convert", "crawlers.telegram.batch", "crawlers.telegram.export",
-           "crawlers.telegram.graph"]
+MODULES = ["npswatch.crawlers.telegram.convert", "npswatch.crawlers.telegram.batch", "npswatch.crawlers.telegram.export",
+           "npswatch.crawlers.telegram.graph"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -12,12 +12,12 @@ import time
 
 from sqlalchemy import func, select
 
-from crawlers.telegram import client as client_mod
-from crawlers.telegram.login import login
-from crawlers.telegram.offline import OfflineNetwork
-from scheduler.config import load_settings
-from storage import models as m
-from storage.db import make_engine, upgrade
+from npswatch.crawlers.telegram import client as client_mod
+from npswatch.crawlers.telegram.login import login
+from npswatch.crawlers.telegram.offline import OfflineNetwork
+from npswatch.scheduler.config import load_settings
+from npswatch.storage import models as m
+from npswatch.storage.db import make_engine, upgrade
 
 API_HASH = "0" * 31 + "1"
 N, M = 20, 15
@@ -59,7 +59,7 @@ def test_sigkill_then_restart_stores_exactly_n_plus_m(tmp_path, monkeypatch):
     def start(log):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         return subprocess.Popen(
-            [sys.executable, "-m", "crawlers.telegram.offline", str(net.path), "--", "--config", str(cfg),
+            [sys.executable, "-m", "npswatch.crawlers.telegram.offline", str(net.path), "--", "--config", str(cfg),
              "listen", "--no-extract"],
             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from crawlers.telegram.export import ExportError, import_export
-from scheduler.cli import app
-from storage import models as m
-from storage import telegram_store as store
-from storage.db import make_engine, upgrade
-from storage.writer import PostWriter
+from npswatch.crawlers.telegram.export import ExportError, import_export
+from npswatch.scheduler.cli import app
+from npswatch.storage import models as m
+from npswatch.storage import telegram_store as store
+from npswatch.storage.db import make_engine, upgrade
+from npswatch.storage.writer import PostWriter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 runner = CliRunner()

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 from telethon import events, types
 
-from crawlers.telegram import client as client_mod
-from crawlers.telegram.collector import TelegramCollector
-from crawlers.telegram.login import login
-from crawlers.telegram.offline import OfflineNetwork
-from scheduler.config import load_settings
-from storage import models as m
-from storage.tables_telegram import ChannelLink
-from storage.writer import PostWriter
+from npswatch.crawlers.telegram import client as client_mod
+from npswatch.crawlers.telegram.collector import TelegramCollector
+from npswatch.crawlers.telegram.login import login
+from npswatch.crawlers.telegram.offline import OfflineNetwork
+from npswatch.scheduler.config import load_settings
+from npswatch.storage import models as m
+from npswatch.storage.tables_telegram import ChannelLink
+from npswatch.storage.writer import PostWriter
 
 API_HASH = "0" * 31 + "1"
 P, S, V = m.Post.__table__, m.Source.__table__, m.PostVersion.__table__

@@ -9,10 +9,10 @@ import pytest
 from telethon.sessions import SQLiteSession
 from typer.testing import CliRunner
 
-from crawlers.telegram import client as client_mod
-from crawlers.telegram.offline import OfflineNetwork
-from scheduler.cli import app
-from scheduler.config import load_settings
+from npswatch.crawlers.telegram import client as client_mod
+from npswatch.crawlers.telegram.offline import OfflineNetwork
+from npswatch.scheduler.cli import app
+from npswatch.scheduler.config import load_settings
 
 API_HASH = "0123456789abcdef0123456789abcdef"
 runner = CliRunner()

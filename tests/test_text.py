@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.text import clean, fold_token
+from npswatch.pipelines.text import clean, fold_token
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -79,7 +79,7 @@ def test_adversarial_repeats_are_handled():
 
 
 def test_fold_table_comes_from_unicode_confusables():
-    from pipelines.text import _DATA
+    from npswatch.pipelines.text import _DATA
     data = json.loads((_DATA / "confusables_fold.json").read_text(encoding="utf-8"))
     assert data["to_cyrillic"]["a"] == "а" and data["to_latin"]["р"] == "p"
     assert "m" not in data["to_cyrillic"]  # lowercase m and м do not look alike: not folded
@@ -116,7 +116,7 @@ def test_idempotent_on_obfuscation_soup(text):
 
 
 def test_at_sign_inside_a_word_is_a_letter_but_handles_stay():
-    from pipelines.text import clean
+    from npswatch.pipelines.text import clean
 
     assert clean("сп@йс 1г") == "спайс 1г"
     assert clean("m@ry jane") == "mary jane"
@@ -129,7 +129,7 @@ _QUICK_ALPHABET = st.sampled_from(list("aZmfCoeлсьмЁЯ03@9'- .-_*·•/|+\n
 
 
 def _assert_quick_checks_agree(text: str) -> None:
-    from pipelines import text as t
+    from npswatch.pipelines import text as t
 
     assert t._mixed_quick(text) == (t._MIXED_QUICK.search(text) is not None)
     assert t._digit_in_word(text) == (t._DIGIT_PRE.search(text) is not None)

@@ -11,9 +11,9 @@ import importlib
 import pytest
 from typer.testing import CliRunner
 
-from crawlers.fixture_market import build_market, serve
-from scheduler.cli import app
-from scheduler.cli import out as cli_out
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.scheduler.cli import app
+from npswatch.scheduler.cli import out as cli_out
 
 runner = CliRunner()
 
@@ -133,9 +133,9 @@ def test_reparse_without_a_database_says_what_to_run(cfg):
     assert r.exit_code == 2 and "npswatch db upgrade" in r.output
 
 
-MODULES = ["crawlers.sitedef", "crawlers.spiders.extract", "crawlers.spiders.listing", "crawlers.itempipelines",
-           "crawlers.storagethread", "crawlers.middlewares", "crawlers.jobs", "crawlers.settings",
-           "storage.listings", "storage.snapshots"]
+MODULES = ["npswatch.crawlers.sitedef", "npswatch.crawlers.spiders.extract", "npswatch.crawlers.spiders.listing", "npswatch.crawlers.itempipelines",
+           "npswatch.crawlers.storagethread", "npswatch.crawlers.middlewares", "npswatch.crawlers.jobs", "npswatch.crawlers.settings",
+           "npswatch.storage.listings", "npswatch.storage.snapshots"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.fixture_market import build_market, serve
-from crawlers.sitedef import FIXTURE_SITES_DIR, load_site, parse_site
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR, load_site, parse_site
 
 ROOT = Path(__file__).resolve().parents[1]
 UA = "npswatch-test/1.0 (+public-health research; contact test@example.invalid)"
 
 CRAWL = textwrap.dedent("""
     import json, sys, threading
-    from crawlers.sitedef import load_site
-    from crawlers.webcrawl import crawl_sites
+    from npswatch.crawlers.sitedef import load_site
+    from npswatch.crawlers.webcrawl import crawl_sites
 
     site = load_site(sys.argv[2])
     site = site.model_copy(update={"start_urls": ["/shop/catalog", "/big/", "/bomb/"]})
@@ -109,7 +109,7 @@ def test_site_politeness_reaches_every_request():
         timeout = 12
         retries = 4
     """)
-    from crawlers.spiders.listing import ListingSpider
+    from npswatch.crawlers.spiders.listing import ListingSpider
 
     spider = ListingSpider(site)
     meta = spider.request_meta()

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from crawlers.fixture_market import build_market, serve
-from crawlers.frontier import frontier_prefix, frontier_workers, reset_frontier
-from crawlers.sitedef import FIXTURE_SITES_DIR
-from storage.db import make_engine, upgrade
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.frontier import frontier_prefix, frontier_workers, reset_frontier
+from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+from npswatch.storage.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from crawlers.fixture_market import build_market, serve
-from crawlers.sitedef import FIXTURE_SITES_DIR
-from storage.db import make_engine, upgrade
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+from npswatch.storage.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")
@@ -144,7 +144,7 @@ def test_ctrl_c_pauses_and_the_next_crawl_resumes_where_it_stopped(tmp_path):
 
 SLOW_SINK = textwrap.dedent("""
     import json, sys, threading, time
-    from crawlers.webcrawl import crawl_sites
+    from npswatch.crawlers.webcrawl import crawl_sites
 
     grew, threads = [], set()
     def on_batch(batch):

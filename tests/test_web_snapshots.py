@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from crawlers.fixture_market import build_market, serve
-from crawlers.sitedef import FIXTURE_SITES_DIR
-from scheduler.cli import app
-from storage.db import make_engine, upgrade
-from storage.snapshots import PageRecord, SnapshotStore
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+from npswatch.scheduler.cli import app
+from npswatch.storage.db import make_engine, upgrade
+from npswatch.storage.snapshots import PageRecord, SnapshotStore
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")

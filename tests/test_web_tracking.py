@@ -14,13 +14,13 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from crawlers.fixture_market import build_market, serve
-from crawlers.sitedef import FIXTURE_SITES_DIR
-from pipelines.rawpost import RawPost
-from storage import models
-from storage.listings import ListingTracker
-from storage.runs import start_run
-from storage.writer import PostWriter
+from npswatch.crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.storage import models
+from npswatch.storage.listings import ListingTracker
+from npswatch.storage.runs import start_run
+from npswatch.storage.writer import PostWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")
@@ -102,7 +102,7 @@ def npswatch(cfg: Path, *args: str, timeout: float = 180) -> subprocess.Complete
 
 
 def test_two_crawls_of_a_changing_market_record_its_changes(tmp_path):
-    from storage.db import make_engine
+    from npswatch.storage.db import make_engine
 
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key"\n'

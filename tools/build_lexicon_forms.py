@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pymorphy3  # noqa: E402
 
-from pipelines.lexicon import (FORMS_PATH, LEXICON_PATHS, join_words, lexicon_sha256, match_fold,  # noqa: E402
-                               parse_lexicon, phrase_forms)
+from npswatch.pipelines.lexicon import (FORMS_PATH, LEXICON_PATHS, join_words, lexicon_sha256,  # noqa: E402
+                                        match_fold, parse_lexicon, phrase_forms)
 
 MORPH = pymorphy3.MorphAnalyzer(lang="ru")
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")

@@ -12,7 +12,7 @@ True
 
 `python -m crawlers.fixture_market [--port N] [--seed S] [--scale K] [--changes C]` serves it.
 """
-from crawlers.fixture_market.generator import (
+from npswatch.crawlers.fixture_market.generator import (
     BOMB_INFLATED_SIZE,
     PER_PAGE,
     SITES,
@@ -22,7 +22,7 @@ from crawlers.fixture_market.generator import (
     build_market,
     gzip_inflated_size,
 )
-from crawlers.fixture_market.server import FixtureServer, LogEntry, serve
+from npswatch.crawlers.fixture_market.server import FixtureServer, LogEntry, serve
 
 __all__ = ["build_market", "Market", "Listing", "Response", "serve", "FixtureServer", "LogEntry", "SITES",
            "PER_PAGE", "BOMB_INFLATED_SIZE", "gzip_inflated_size"]

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 
-from crawlers.fixture_market import build_market, serve
+from npswatch.crawlers.fixture_market import build_market, serve
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from crawlers.fixture_market import data as D
+from npswatch.crawlers.fixture_market import data as D
 
 __all__ = ["build_market", "Market", "Listing", "Response", "SITES", "PER_PAGE"]
 

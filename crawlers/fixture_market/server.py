@@ -5,7 +5,7 @@ tests use it to catch a crawl midway); `hold()` makes requests wait until `relea
 crawler processes can be lined up before any of them gets a page; `fail(path, n)` answers a path with
 503 n times before serving it.
 
->>> from crawlers.fixture_market import build_market
+>>> from npswatch.crawlers.fixture_market import build_market
 >>> import urllib.request
 >>> with serve(build_market()) as srv:
 ...     with urllib.request.urlopen(srv.base_url + "/robots.txt") as r:
@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from crawlers.fixture_market.generator import Market
+from npswatch.crawlers.fixture_market.generator import Market
 
 __all__ = ["serve", "FixtureServer", "LogEntry"]
 
@@ -118,7 +118,7 @@ class FixtureServer:
             self._faults[path] = [times, status, retry_after]
 
     def _fault(self, path: str):
-        from crawlers.fixture_market.generator import HTML_HEADERS, Response, _page
+        from npswatch.crawlers.fixture_market.generator import HTML_HEADERS, Response, _page
 
         with self._lock:
             fault = self._faults.get(path)

@@ -1,4 +1,4 @@
 """Scrapy spiders. `ListingSpider` reads any site described by a `crawlers.sitedef.SiteDef`."""
-from crawlers.spiders.listing import ListingSpider, compose_text, parse_stock
+from npswatch.crawlers.spiders.listing import ListingSpider, compose_text, parse_stock
 
 __all__ = ["ListingSpider", "compose_text", "parse_stock"]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from parsel import Selector, SelectorList
 
-from crawlers.sitedef import FieldSpec
+from npswatch.crawlers.sitedef import FieldSpec
 
 __all__ = ["select", "node_text", "extract", "extract_all", "compose_text", "parse_stock", "parse_posted"]
 

@@ -19,7 +19,7 @@ A site with `snapshots = true` also yields a `PageRecord` (the raw body) for eve
 item pipeline stores them for `npswatch reparse`, which feeds stored pages back through the same callbacks
 (`crawlers.replay`). Each request carries the site's proxy, size cap, timeout and retry count in its meta.
 
->>> from crawlers.sitedef import parse_site
+>>> from npswatch.crawlers.sitedef import parse_site
 >>> site = parse_site('name = "s"\\nstart_urls = ["/a"]\\nlisting = "li"\\n[fields]\\ntext = "p"')
 >>> ListingSpider(site, base_url="http://127.0.0.1:1").start_urls
 ['http://127.0.0.1:1/a']
@@ -37,10 +37,10 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawlers.sitedef import Fields, SiteDef, SiteDefError
-from crawlers.spiders.extract import compose_text, extract, extract_all, parse_posted, parse_stock, select
-from pipelines.rawpost import InvalidPost, RawPost, SourceHints
-from storage.snapshots import PageRecord
+from npswatch.crawlers.sitedef import Fields, SiteDef, SiteDefError
+from npswatch.crawlers.spiders.extract import compose_text, extract, extract_all, parse_posted, parse_stock, select
+from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints
+from npswatch.storage.snapshots import PageRecord
 
 __all__ = ["ListingSpider", "compose_text", "parse_stock", "external_id_for"]
 

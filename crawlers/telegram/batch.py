@@ -28,8 +28,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pipelines.rawpost import RawPost
-from storage.telegram_store import Link
+from npswatch.pipelines.rawpost import RawPost
+from npswatch.storage.telegram_store import Link
 
 log = logging.getLogger("npswatch.telegram")
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 from telethon import TelegramClient, errors, types, utils
 
-from storage import telegram_store as store
+from npswatch.storage import telegram_store as store
 
 from .convert import ChannelRef, channel_key
 

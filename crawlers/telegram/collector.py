@@ -29,9 +29,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine
 from telethon import TelegramClient, errors, events, types, utils
 
-from pipelines.privacy import Pseudonymiser
-from storage import telegram_store as store
-from storage.writer import PostWriter, WriteResult
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.storage import telegram_store as store
+from npswatch.storage.writer import PostWriter, WriteResult
 
 from .batch import BatchWriter, Item
 from .client import ChannelNotFound, EntityCache, Sleep, forget_flood_wait

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipelines.privacy import Pseudonymiser
-from pipelines.rawpost import RawPost, SourceHints
-from storage.telegram_store import Link
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.pipelines.rawpost import RawPost, SourceHints
+from npswatch.storage.telegram_store import Link
 
 __all__ = ["ChannelRef", "Converted", "channel_key", "normalise_channel", "tme_links", "TmeLink",
            "convert_message", "peer_author"]

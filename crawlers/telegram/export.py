@@ -30,10 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipelines.privacy import Pseudonymiser
-from pipelines.rawpost import InvalidPost, RawPost
-from storage.telegram_store import Link
-from storage.writer import PostWriter, WriteResult
+from npswatch.pipelines.privacy import Pseudonymiser
+from npswatch.pipelines.rawpost import InvalidPost, RawPost
+from npswatch.storage.telegram_store import Link
+from npswatch.storage.writer import PostWriter, WriteResult
 
 from .convert import ChannelRef, channel_key, links_for
 

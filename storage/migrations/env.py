@@ -1,12 +1,12 @@
 """Alembic environment: runs on the engine handed over by `storage.db` (SQLite or PostgreSQL)."""
 from alembic import context
 
-from storage.models import metadata
+from npswatch.storage.models import metadata
 
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:  # plain `alembic` command line: build one from sqlalchemy.url
-    from storage.db import make_engine
+    from npswatch.storage.db import make_engine
 
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
 
