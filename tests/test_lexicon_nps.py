@@ -2,7 +2,6 @@
 systematic name parsed to a structure by OPSIN, no structure twice, and the labelled sets' new-name candidates kept
 out (they test the grammar of pipelines/candidates.py)."""
 import json
-import os
 import shutil
 import tomllib
 import warnings
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import real_pages
 from npswatch.pipelines.extract import default_extractor
 from npswatch.pipelines.lexicon import (CLASSES, FORMS_PATH, LEXICON_PATH, NPS_LEXICON_PATH, load_lexicon, name_key,
                                parse_lexicon, phrase_forms, variants)
@@ -21,10 +21,6 @@ BASE = tomllib.loads(LEXICON_PATH.read_text(encoding="utf-8"))["substance"]
 REPO = Path(__file__).resolve().parent.parent
 # structures that two entries may share on purpose (pairs of keys); none today
 SAME_STRUCTURE_ON_PURPOSE: set[frozenset[str]] = set()
-
-
-def _shared() -> Path:
-    return Path(os.environ.get("NPSWATCH_SHARED") or REPO.parent / "shared")
 
 
 def _known_keys(entry) -> set[str]:
@@ -79,10 +75,11 @@ def test_generated_forms_record_the_hash_of_both_files():
 
 def test_labelled_new_name_candidates_stay_out_of_the_nps_lexicon():
     gold_names = set()
-    sources = [REPO / "tests" / "data" / "labelled.jsonl", _shared() / "eval" / "spec.jsonl"]
+    sources = [REPO / "tests" / "data" / "labelled.jsonl"]
+    shared_real = real_pages.shared_real()  # ../shared/real, found as the real-page tests find it
+    if shared_real is not None:
+        sources.append(shared_real.parent / "eval" / "spec.jsonl")
     for path in sources:
-        if not path.exists():
-            continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 gold_names |= set(json.loads(line)["gold"].get("candidates") or [])
