@@ -130,6 +130,8 @@ def test_nps_names_are_found_as_substances(text, expected):
     "Det er godt vejr i dag",
     "Смешной мем про кота",
     "PMMA plexiglass sheet 3mm",
+    "Зашёл на 2ch почитать новости",
+    "Выпускник MIPT, работает в Москве",
 ])
 def test_short_codes_that_are_ordinary_words_need_a_market_context(text):
     assert _subs(text) == []
