@@ -4,9 +4,10 @@ pipelines/data/lexicon_nps.toml) as typed, cached objects, and the string foldin
 (pipelines/candidates.py).
 
 The TOML files are the reviewed source of truth. lexicon.toml holds the market vocabulary (cues, negatives,
-domains, suffixes) and the substances; lexicon_nps.toml holds only [[substance]] entries, in the same format. Inflected forms of its phrases are precomputed by
-tools/build_lexicon_forms.py into lexicon_forms.json, so nothing here imports pymorphy3; separator, alpha and
-look-alike variants of code names are cheap and are made at load time by `variants()`.
+domains, suffixes) and the substances; lexicon_nps.toml holds only [[substance]] entries, in the same format.
+Inflected forms of their phrases are precomputed by tools/build_lexicon_forms.py into lexicon_forms.json, so
+nothing here imports pymorphy3; separator, alpha and look-alike variants of code names are cheap and are made at
+load time by `variants()`.
 
 >>> lex = load_lexicon()
 >>> lex.by_key["mephedrone"].canonical, lex.by_key["mephedrone"].cls

@@ -12,7 +12,7 @@ import pytest
 
 import real_pages
 from npswatch.pipelines.extract import default_extractor
-from npswatch.pipelines.lexicon import (CLASSES, FORMS_PATH, LEXICON_PATH, NPS_LEXICON_PATH, load_lexicon, name_key,
+from npswatch.pipelines.lexicon import (CLASSES, LEXICON_PATH, NPS_LEXICON_PATH, load_lexicon, name_key,
                                parse_lexicon, phrase_forms, variants)
 
 LEX = load_lexicon()
@@ -68,11 +68,6 @@ def test_the_nps_file_may_hold_only_substances():
         parse_lexicon(base, '[cues.strong]\nru = ["x"]\n')
 
 
-def test_generated_forms_record_the_hash_of_both_files():
-    recorded = json.loads(FORMS_PATH.read_text(encoding="utf-8"))["lexicon_sha256"]
-    assert set(recorded) == {"lexicon.toml", "lexicon_nps.toml"}
-
-
 def test_labelled_new_name_candidates_stay_out_of_the_nps_lexicon():
     gold_names = set()
     sources = [REPO / "tests" / "data" / "labelled.jsonl"]
@@ -104,7 +99,7 @@ def test_every_systematic_name_parses_with_opsin_and_no_structure_is_there_twice
     by_skeleton = defaultdict(set)
     for e, k in zip(entries, keys):
         by_skeleton[k.split("-")[0]].add(e.key)  # the connectivity block: stereoisomers count as one structure
-    twice = [keys for keys in by_skeleton.values() if len(keys) > 1 and frozenset(keys) not in SAME_STRUCTURE_ON_PURPOSE]
+    twice = [ks for ks in by_skeleton.values() if len(ks) > 1 and frozenset(ks) not in SAME_STRUCTURE_ON_PURPOSE]
     assert not twice, twice
 
 
