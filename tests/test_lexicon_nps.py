@@ -113,6 +113,7 @@ def test_every_systematic_name_parses_with_opsin_and_no_structure_is_there_twice
     ("Продам 3-HO-PCE 1g", ("3-HO-PCE", "dissociative")),
     ("alpha PBT 5г", ("alpha-PBT", "synthetic_cathinone")),
     ("4FMPH 1g", ("4F-MPH", "stimulant")),
+    ("艾司唑仑 1盒 200元", ("estazolam", "sedative")),
 ])
 def test_nps_names_are_found_as_substances(text, expected):
     assert expected in _subs(text)
