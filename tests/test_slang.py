@@ -22,8 +22,8 @@ from npswatch.pipelines.regions import Gazetteer
 from npswatch.pipelines.slang import Background, read_post
 from npswatch.pipelines.substances import SubstanceMatcher
 from npswatch.reports.slang import count_posts, rank
-from npswatch.scheduler.cli import app
-from npswatch.scheduler.context import App
+from npswatch.cli.app import app
+from npswatch.watch import App
 from real_pages import shared_real
 
 ROOT = Path(__file__).resolve().parent.parent
