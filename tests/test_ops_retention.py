@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from npswatch.pipelines.facts import Facts, OfferFact, SubstanceFact
 from npswatch.pipelines.rawpost import RawPost
 from npswatch.cli.app import app as cli
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN
@@ -50,7 +50,7 @@ def build(tmp_path, pseudonymiser):
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text('data_dir = "data"\n[web]\nsites_dir = "sites"\n[retention]\npost_text_days = 365\n'
                    'snapshot_days = 90\njob_log_days = 30\n', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     e = app.engine
     upgrade(e)
     w = PostWriter(e, pseudonymiser, extractor)

@@ -1,0 +1,322 @@
+"""Web collection use-cases: site definitions, `crawl` and `reparse` (behind `Watch.crawl`, `Watch.reparse`).
+
+Site definitions are read from the configured folder (`[web] sites_dir`), plus the built-in definitions of
+the synthetic fixture market (`fixture-shop`, `fixture-forum`, `fixture-board`); a site is named by its
+`name` or its file name (`fixture_shop` finds `fixture-shop`). The fixture sites have relative start URLs:
+without a base URL the built-in fixture market is served on a loopback port and used.
+
+A crawl writes through the same writer as every collector (pseudonymised, facts extracted), records what
+each crawl saw of each listing (price, stock: `listing_observation`), marks listings a complete crawl no
+longer finds as disappeared, keeps page snapshots for sites that ask for them, and records one `crawl_run`
+row per site. Its JOBDIR per site lives under `<data_dir>/jobs/<site>`: a crawl stopped cleanly resumes on
+the next crawl of the site; after a kill -9 the site is crawled again from the start, storing nothing twice.
+With a Redis URL, all processes naming the same frontier share one request queue and duplicate filter.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import WatchError
+from .results import CrawlResult, ReparseResult, SiteCrawl
+
+if TYPE_CHECKING:
+    from .watch import Watch
+
+__all__ = ["Definition", "Definitions", "load_definitions", "pick", "user_agent", "is_fixture", "crawl", "reparse",
+           "Notify"]
+
+Notify = Callable[[str, str], None]  # (level: info | warn | dim, text): progress notes while a use-case runs
+
+
+def _quiet(level: str, text: str) -> None:
+    pass
+
+
+def norm(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+@dataclass
+class Definition:
+    site: object  # crawlers.sitedef.SiteDef
+    path: Path
+    configured: bool  # from the sites folder (else built in)
+
+
+@dataclass
+class Definitions:
+    found: dict[str, Definition]
+    errors: list[tuple[Path, str]]
+    folder: Path
+
+    def error_for(self, name: str) -> str | None:
+        """The load error of the file named like `name`, if any."""
+        return next((m for p, m in self.errors if norm(p.stem) == norm(name)), None)
+
+
+def load_definitions(settings, sites_dir: Path | None = None) -> Definitions:
+    """Every site definition by name (the sites folder's first; built-in fixture ones never shadow them) and
+    the files that failed to load, with the reason."""
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR, SiteDefError, load_site
+
+    folder = sites_dir or settings.sites_path
+    found: dict[str, Definition] = {}
+    errors: list[tuple[Path, str]] = []
+    bases = [(folder, True)]
+    if not folder.is_dir() or folder.resolve() != FIXTURE_SITES_DIR.resolve():
+        bases.append((FIXTURE_SITES_DIR, False))
+    for base, configured in bases:
+        if not base.is_dir():
+            continue
+        for path in sorted(base.glob("*.toml")):
+            try:
+                site = load_site(path)
+            except SiteDefError as exc:
+                errors.append((path, str(exc)))
+                continue
+            if site.name in found:
+                if configured:
+                    errors.append((path, f"name {site.name!r} is already used by {found[site.name].path}"))
+                continue
+            found[site.name] = Definition(site, path, configured)
+    return Definitions(found, errors, folder)
+
+
+def is_fixture(path: Path) -> bool:
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+
+    return path.parent.resolve() == FIXTURE_SITES_DIR.resolve()
+
+
+def pick(defs: Definitions, names: list[str], all_sites: bool = False) -> list[Definition]:
+    """The definitions named (by site or file name), or with `all_sites` every enabled one of the folder."""
+    if all_sites:
+        picked = [d for d in defs.found.values() if d.configured and d.site.enabled]
+        if not picked:
+            raise WatchError(f"no enabled site definitions in {defs.folder} (built-in fixture sites are crawled by "
+                             "name, e.g. `npswatch crawl fixture_shop`)")
+        return picked
+    if not names:
+        raise WatchError("name a site (see `npswatch sources list`) or use --all")
+    by_key: dict[str, Definition] = {}
+    for name, d in defs.found.items():
+        by_key[norm(name)] = d
+        by_key.setdefault(norm(d.path.stem), d)
+    picked = []
+    for n in names:
+        d = by_key.get(norm(n))
+        if d is None:
+            raise WatchError(f"no site {n!r}; known: {', '.join(sorted(defs.found)) or 'none'} "
+                             "(see `npswatch sources list`)")
+        picked.append(d)
+    return picked
+
+
+def user_agent(settings) -> str:
+    ua, contact = settings.web.user_agent.strip(), settings.web.contact.strip()
+    if not contact:
+        return ua
+    return f"{ua[:-1]}; {contact})" if ua.endswith(")") else f"{ua} ({contact})"
+
+
+def fixture_server(stack: ExitStack, picked: list[Definition], base_url: str | None, notify: Notify) -> str | None:
+    """Serve the built-in fixture market when a fixture site is crawled without a base URL."""
+    if base_url or not any(is_fixture(d.path) for d in picked):
+        return base_url
+    from npswatch.crawlers.fixture_market import build_market, serve
+
+    server = stack.enter_context(serve(build_market()))
+    notify("dim", f"serving the built-in fixture market at {server.base_url}")
+    return server.base_url
+
+
+# --- crawl ------------------------------------------------------------------------------------------------
+def crawl(watch: "Watch", names: list[str], *, all_sites: bool = False, base_url: str | None = None,
+          extract: bool = True, batch_size: int = 200, scrapy_settings: dict | None = None,
+          redis_url: str | None = None, frontier: str = "default", verbose: bool = False,
+          sites_dir: Path | None = None, notify: Notify | None = None) -> CrawlResult:
+    from npswatch.crawlers.sitedef import SiteDefError
+
+    notify = notify or _quiet
+    defs = load_definitions(watch.settings, sites_dir)
+    for path, message in defs.errors:
+        if any(norm(path.stem) == norm(n) for n in names):
+            raise WatchError(message)
+        if all_sites:
+            notify("warn", f"skipping an invalid definition: {message}")
+    picked = pick(defs, names, all_sites)
+    for d in picked:
+        if d.site.js:
+            notify("warn", f"skipping {d.site.name}: it needs JavaScript rendering (js = true)")
+    picked = [d for d in picked if not d.site.js]
+    if not picked:
+        raise WatchError("nothing to crawl")
+    with ExitStack() as stack:
+        base = fixture_server(stack, picked, base_url, notify)
+        for d in picked:
+            try:
+                d.site.resolve_start_urls(base)
+            except SiteDefError as exc:
+                raise WatchError(f"{exc} (give --base-url)") from None
+        return _crawl_sites(watch, [d.site for d in picked], base, extract, batch_size, scrapy_settings or {},
+                            redis_url, frontier, verbose, notify)
+
+
+def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, redis_url, frontier, verbose,
+                 notify) -> CrawlResult:
+    from npswatch.crawlers.jobs import JobBusy, JobDir
+    from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
+    from npswatch.storage.listings import ListingTracker
+    from npswatch.storage.runs import finish_run, start_run
+    from npswatch.storage.snapshots import SnapshotStore
+
+    settings = watch.settings
+    writer = watch.writer(extract=extract)
+    engine = writer.engine
+    tracker = ListingTracker(engine)
+    store = SnapshotStore(engine, settings.data_path / "snapshots")
+    jobs, starts = {}, {}
+    if not redis_url:  # a shared frontier lives in Redis; a local one in a JOBDIR per site
+        for s in site_defs:
+            jobs[s.name] = JobDir(settings.data_path / "jobs", s.name)
+            try:
+                jobs[s.name].lock()
+            except JobBusy as exc:
+                raise WatchError(f"{exc} (wait for it, or stop it with Ctrl-C)") from None
+    # One run row per site, opened here and finished below as each site's outcome is known.
+    results = {s.name: SiteCrawl(s.name, start_run(engine, "crawl", s.name)) for s in site_defs}
+    runs = {name: r.run_id for name, r in results.items()}
+    if not redis_url:
+        for s in site_defs:
+            starts[s.name] = st = jobs[s.name].begin(runs[s.name])
+            if st.resumed:
+                notify("info", f"{s.name}: resuming the crawl paused earlier (started {st.started_at:%Y-%m-%d %H:%M})")
+            elif st.crashed:
+                notify("warn", f"{s.name}: the previous crawl did not stop cleanly; crawling again from the start "
+                               "(what it stored stays, nothing is stored twice)")
+                if st.crashed_run_id:
+                    finish_run(engine, st.crashed_run_id, status="failed",
+                               message=f"interrupted (process killed); crawled again by run {runs[s.name]}")
+
+    def on_batch(posts):
+        r = results[posts[0].source]
+        r.written += writer.write(posts)
+        r.observed += tracker.observe(r.run_id, posts)
+
+    def on_snapshots(pages):
+        store.save(runs[pages[0].source], pages)
+
+    overrides = {"USER_AGENT": user_agent(settings), "LOG_LEVEL": "INFO" if verbose else "WARNING",
+                 **scrapy_settings}
+    failure: CrawlError | None = None
+    notify("dim", f"crawling {', '.join(s.name for s in site_defs)}"
+                  + (f" (shared frontier {frontier!r})" if redis_url else "") + "…")
+    try:
+        stats = crawl_sites(site_defs, base_url=base, on_batch=on_batch, batch_size=batch_size,
+                            settings_overrides=overrides, on_snapshots=on_snapshots,
+                            jobdirs={n: j.path for n, j in jobs.items()} or None,
+                            redis_url=redis_url, frontier=frontier)
+    except CrawlError as exc:
+        failure, stats = exc, exc.stats
+    except BaseException as exc:
+        for run_id in runs.values():
+            finish_run(engine, run_id, status="failed", message=repr(exc))
+        raise
+
+    result = CrawlResult()
+    for s in site_defs:
+        name, r = s.name, results[s.name]
+        st = stats.sites.get(name)
+        if st is None:
+            finish_run(engine, r.run_id, status="failed", message="not crawled")
+            result.not_crawled.append(name)
+            continue
+        if st.complete and name in starts and starts[name].earlier_failures:
+            st.complete = False  # pages were lost before the pause
+        if st.complete:
+            since = datetime.fromisoformat(st.started_at) if redis_url else starts[name].started_at
+            r.disappeared = tracker.mark_disappeared(name, since)
+            r.status = "complete"
+        elif redis_url and st.finish_reason == "finished" and not st.frontier_done:
+            r.status = "done here (others finish the frontier)"
+        elif st.finish_reason == "finished":
+            r.status = ("finished, incomplete (requests failed, or a process of the shared frontier was killed)"
+                        if redis_url else "finished, incomplete (failed requests or page limit)")
+        else:
+            r.status = f"stopped: {st.finish_reason}" + ("; run again to resume" if name in jobs else "")
+        if name in jobs:
+            jobs[name].end(st.finish_reason if not (failure and name in failure.causes) else "batch_write_failed",
+                           failures=st.failed_requests)
+        cause = failure.causes.get(name) if failure else None
+        r.cause = None if cause is None else repr(cause)
+        r.ok = st.finish_reason == "finished" and cause is None
+        r.pages, r.listings, r.dropped, r.errors = st.pages, st.items, st.dropped, st.errors
+        r.failed_requests, r.snapshots = st.failed_requests, st.snapshots
+        w, o = r.written, r.observed
+        message = (f"pages={st.pages} listings={st.items} new={w.inserted} changed={w.updated} price_changes="
+                   f"{o.price_changes} stock_drops={o.stock_drops} disappeared={r.disappeared} dropped={st.dropped} "
+                   f"failed_requests={st.failed_requests} snapshots={st.snapshots} {r.status}")
+        if cause is not None:
+            message = f"storage failed: {cause!r}; " + message
+        finish_run(engine, r.run_id, status="ok" if r.ok else "failed", items=st.items, errors=st.errors,
+                   message=message)
+        if s.snapshots:
+            store.prune(s.snapshot_days or settings.retention.snapshot_days, source=name)
+        result.sites.append(r)
+    return result
+
+
+# --- reparse ----------------------------------------------------------------------------------------------
+def snapshot_runs(watch: "Watch", site_name: str, sites_dir: Path | None = None):
+    """(the site definition, [(crawl run id, pages, first page fetched)] newest first)."""
+    from npswatch.storage.snapshots import SnapshotStore
+
+    defs = load_definitions(watch.settings, sites_dir)
+    bad = defs.error_for(site_name)
+    if bad:
+        raise WatchError(bad)
+    site = pick(defs, [site_name])[0].site
+    store = SnapshotStore(watch.checked_engine(), watch.settings.data_path / "snapshots")
+    return site, store.runs(site.name)
+
+
+def reparse(watch: "Watch", site_name: str, *, run_id: int | None = None, extract: bool = True,
+            batch_size: int = 200, sites_dir: Path | None = None) -> ReparseResult:
+    from npswatch.crawlers.replay import ReplayStats, replay
+    from npswatch.storage.snapshots import SnapshotStore
+
+    site, runs = snapshot_runs(watch, site_name, sites_dir)
+    engine = watch.checked_engine()
+    store = SnapshotStore(engine, watch.settings.data_path / "snapshots")
+    if not runs:
+        raise WatchError(f"no snapshots of {site.name} are stored (set `snapshots = true` in its definition and "
+                         "crawl it)")
+    rid = run_id if run_id is not None else runs[0][0]
+    pages = store.pages(site.name, rid)
+    if not pages:
+        raise WatchError(f"crawl run {rid} has no snapshots of {site.name}; runs with snapshots: "
+                         + ", ".join(str(r) for r, _, _ in runs))
+    writer = watch.writer(extract=extract)
+    stats = ReplayStats()
+    with watch.run_record("reparse", site.name) as run:
+        result = ReparseResult(site.name, rid, run.id)
+        batch = []
+        try:
+            for post in replay(site, pages, store.blobs.get, stats):
+                batch.append(post)
+                if len(batch) >= batch_size:
+                    result.written += writer.write(batch)
+                    batch = []
+            result.written += writer.write(batch)
+        finally:
+            run.items = stats.posts
+        w = result.written
+        run.message = (f"run={rid} pages={stats.pages} missing={stats.missing} new={w.inserted} "
+                       f"changed={w.updated} unchanged={w.unchanged}")
+    result.pages, result.listings, result.missing = stats.pages, stats.posts, stats.missing
+    return result
