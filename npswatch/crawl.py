@@ -170,9 +170,8 @@ def crawl(watch: "Watch", names: list[str], *, all_sites: bool = False, base_url
 def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, redis_url, frontier, verbose,
                  notify) -> CrawlResult:
     from npswatch.crawlers.jobs import JobBusy, JobDir
-    from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
     from npswatch.storage.listings import ListingTracker
-    from npswatch.storage.runs import finish_run, start_run
+    from npswatch.storage.runs import run_record
     from npswatch.storage.snapshots import SnapshotStore
 
     settings = watch.settings
@@ -180,7 +179,7 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
     engine = writer.engine
     tracker = ListingTracker(engine)
     store = SnapshotStore(engine, settings.data_path / "snapshots")
-    jobs, starts = {}, {}
+    jobs = {}
     if not redis_url:  # a shared frontier lives in Redis; a local one in a JOBDIR per site
         for s in site_defs:
             jobs[s.name] = JobDir(settings.data_path / "jobs", s.name)
@@ -188,12 +187,24 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
                 jobs[s.name].lock()
             except JobBusy as exc:
                 raise WatchError(f"{exc} (wait for it, or stop it with Ctrl-C)") from None
-    # One run row per site, opened here and finished below as each site's outcome is known.
-    results = {s.name: SiteCrawl(s.name, start_run(engine, "crawl", s.name)) for s in site_defs}
-    runs = {name: r.run_id for name, r in results.items()}
+    # One run row per site: all failed if the crawl raises, else each finished with its own outcome.
+    with ExitStack() as records:
+        recs = {s.name: records.enter_context(run_record(engine, "crawl", s.name)) for s in site_defs}
+        return _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, base, batch_size,
+                               scrapy_settings, redis_url, frontier, verbose, notify)
+
+
+def _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, base, batch_size, scrapy_settings,
+                    redis_url, frontier, verbose, notify) -> CrawlResult:
+    from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
+    from npswatch.storage.runs import finish_run
+
+    engine = writer.engine
+    results = {name: SiteCrawl(name, rec.id) for name, rec in recs.items()}
+    starts = {}
     if not redis_url:
         for s in site_defs:
-            starts[s.name] = st = jobs[s.name].begin(runs[s.name])
+            starts[s.name] = st = jobs[s.name].begin(recs[s.name].id)
             if st.resumed:
                 notify("info", f"{s.name}: resuming the crawl paused earlier (started {st.started_at:%Y-%m-%d %H:%M})")
             elif st.crashed:
@@ -201,7 +212,7 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
                                "(what it stored stays, nothing is stored twice)")
                 if st.crashed_run_id:
                     finish_run(engine, st.crashed_run_id, status="failed",
-                               message=f"interrupted (process killed); crawled again by run {runs[s.name]}")
+                               message=f"interrupted (process killed); crawled again by run {recs[s.name].id}")
 
     def on_batch(posts):
         r = results[posts[0].source]
@@ -209,7 +220,7 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
         r.observed += tracker.observe(r.run_id, posts)
 
     def on_snapshots(pages):
-        store.save(runs[pages[0].source], pages)
+        store.save(recs[pages[0].source].id, pages)
 
     overrides = {"USER_AGENT": user_agent(settings), "LOG_LEVEL": "INFO" if verbose else "WARNING",
                  **scrapy_settings}
@@ -223,17 +234,13 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
                             redis_url=redis_url, frontier=frontier)
     except CrawlError as exc:
         failure, stats = exc, exc.stats
-    except BaseException as exc:
-        for run_id in runs.values():
-            finish_run(engine, run_id, status="failed", message=repr(exc))
-        raise
 
     result = CrawlResult()
     for s in site_defs:
-        name, r = s.name, results[s.name]
+        name, r, rec = s.name, results[s.name], recs[s.name]
         st = stats.sites.get(name)
         if st is None:
-            finish_run(engine, r.run_id, status="failed", message="not crawled")
+            rec.status, rec.message = "failed", "not crawled"
             result.not_crawled.append(name)
             continue
         if st.complete and name in starts and starts[name].earlier_failures:
@@ -258,13 +265,12 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
         r.pages, r.listings, r.dropped, r.errors = st.pages, st.items, st.dropped, st.errors
         r.failed_requests, r.snapshots = st.failed_requests, st.snapshots
         w, o = r.written, r.observed
-        message = (f"pages={st.pages} listings={st.items} new={w.inserted} changed={w.updated} price_changes="
-                   f"{o.price_changes} stock_drops={o.stock_drops} disappeared={r.disappeared} dropped={st.dropped} "
-                   f"failed_requests={st.failed_requests} snapshots={st.snapshots} {r.status}")
+        rec.message = (f"pages={st.pages} listings={st.items} new={w.inserted} changed={w.updated} price_changes="
+                       f"{o.price_changes} stock_drops={o.stock_drops} disappeared={r.disappeared} "
+                       f"dropped={st.dropped} failed_requests={st.failed_requests} snapshots={st.snapshots} {r.status}")
         if cause is not None:
-            message = f"storage failed: {cause!r}; " + message
-        finish_run(engine, r.run_id, status="ok" if r.ok else "failed", items=st.items, errors=st.errors,
-                   message=message)
+            rec.message = f"storage failed: {cause!r}; " + rec.message
+        rec.status, rec.items, rec.errors = ("ok" if r.ok else "failed"), st.items, st.errors
         if s.snapshots:
             store.prune(s.snapshot_days or settings.retention.snapshot_days, source=name)
         result.sites.append(r)

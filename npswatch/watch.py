@@ -117,7 +117,7 @@ class Watch:
 
     def run_record(self, kind: str, source: str | None = None, **kw):
         """`with watch.run_record("crawl", source=site) as run: ... run.items = n`: one `crawl_run` row."""
-        from .runs import run_record
+        from npswatch.storage.runs import run_record
 
         return run_record(self.checked_engine(), kind, source, **kw)
 

@@ -52,7 +52,7 @@ from typing import IO
 
 from sqlalchemy import Engine, select, update
 
-from npswatch.storage.runs import T_RUN, finish_run, start_run
+from npswatch.storage.runs import T_RUN, finish_run, run_record
 
 from npswatch.config import Settings, parse_duration
 from npswatch.lock import DatabaseLock, slug
@@ -308,16 +308,16 @@ class Runner:
 
     def _run(self, job: Job) -> RunResult:
         engine = self.engine
-        run_id = start_run(engine, JOB_RUN_KIND, job.name)
-        with engine.connect() as c:
-            started_at = c.execute(select(T_RUN.c.started_at).where(T_RUN.c.id == run_id)).scalar()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{slug(job.name)}-{run_id}.log"
-        ctx = {"job": job.name, "kind": job.kind, "source": job.source, "run_id": run_id}
-        t0 = time.monotonic()
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            try:
+        with run_record(engine, JOB_RUN_KIND, job.name, error_message=lambda e: f"runner error: {e!r}") as run:
+            run_id = run.id
+            with engine.connect() as c:
+                started_at = c.execute(select(T_RUN.c.started_at).where(T_RUN.c.id == run_id)).scalar()
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{slug(job.name)}-{run_id}.log"
+            ctx = {"job": job.name, "kind": job.kind, "source": job.source, "run_id": run_id}
+            t0 = time.monotonic()
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
                 if job.kind == "fx":
                     _set_message(engine, run_id, f"running fx: files of {self._inbox()}")
                     log.info("job %s started", job.name, extra=ctx)
@@ -329,12 +329,9 @@ class Runner:
                     log.info("job %s started", job.name, extra=ctx)
                     outcome = self._child(job, argv, out, result_path=result_path)
                     status, items, errors, message, code = self._conclude(job, run_id, started_at, outcome)
-            except BaseException as exc:
-                finish_run(engine, run_id, status="failed", message=f"runner error: {exc!r}")
-                raise
-        duration = time.monotonic() - t0
-        message = self.masker.mask(message)
-        finish_run(engine, run_id, status=status, items=items, errors=errors, message=message)
+            duration = time.monotonic() - t0
+            message = self.masker.mask(message)
+            run.status, run.items, run.errors, run.message = status, items, errors, message
         level = logging.INFO if status == "ok" else logging.WARNING
         log.log(level, "job %s %s in %s: %s", job.name, status, human_duration(duration), message,
                 extra={**ctx, "status": status, "items": items, "errors": errors, "duration": round(duration, 3),
