@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 import real_pages as rp
-from pipelines.extract import Extractor
-from pipelines.scoring import score
+from npswatch.pipelines.extract import Extractor
+from npswatch.pipelines.scoring import score
 from npswatch.cli.app import app
 
 ROOT = rp.shared_real()
