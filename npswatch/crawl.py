@@ -33,7 +33,7 @@ __all__ = ["Definition", "Definitions", "load_definitions", "pick", "user_agent"
 Notify = Callable[[str, str], None]  # (level: info | warn | dim, text): progress notes while a use-case runs
 
 
-def _quiet(level: str, text: str) -> None:
+def quiet(level: str, text: str) -> None:
     pass
 
 
@@ -142,7 +142,7 @@ def crawl(watch: "Watch", names: list[str], *, all_sites: bool = False, base_url
           sites_dir: Path | None = None, notify: Notify | None = None) -> CrawlResult:
     from npswatch.crawlers.sitedef import SiteDefError
 
-    notify = notify or _quiet
+    notify = notify or quiet
     defs = load_definitions(watch.settings, sites_dir)
     for path, message in defs.errors:
         if any(norm(path.stem) == norm(n) for n in names):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .results import DemoResult
-from .crawl import Notify, _quiet
+from .crawl import Notify, quiet
 
 if TYPE_CHECKING:
     from .watch import Watch
@@ -24,7 +24,7 @@ def run_demo(watch: "Watch", notify: Notify | None = None) -> DemoResult:
     from npswatch.storage.queries import summary, top_substances
     from npswatch.storage.writer import WriteResult
 
-    notify = notify or _quiet
+    notify = notify or quiet
     engine = watch.engine
     upgraded = None
     before, head = watch.revisions()

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["filters", "trend_title", "trends", "offers", "signals", "digest", "export", "import_rates"]
 
 
-def _when(value: datetime | str | None) -> datetime | None:
+def moment(value: datetime | str | None) -> datetime | None:
+    """A datetime as given (made UTC), or a span back from now (`7d`) or ISO date parsed; None stays None."""
     from npswatch.reports.scope import parse_since, utc
 
     if value is None or isinstance(value, datetime):
@@ -36,7 +37,7 @@ def filters(f: "Filters | None" = None, *, substance: str | None = None, cls: st
         return f
     if city and country:
         raise WatchError("give --city or --country, not both")
-    return Filters(substance=substance, cls=cls, city=city, country=country, since=_when(since), until=_when(until))
+    return Filters(substance=substance, cls=cls, city=city, country=country, since=moment(since), until=moment(until))
 
 
 def trend_title(f: "Filters", by: str) -> str:

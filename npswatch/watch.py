@@ -246,18 +246,18 @@ class Watch:
 
     def signals(self, since: datetime | str = "7d", until: datetime | str | None = None) -> "results.SignalsResult":
         """Detect and store the early-warning signals of [since, until)."""
-        from .reporting import _when, now, signals
+        from .reporting import moment, now, signals
 
-        return signals(self, _when(since), _when(until) or now())
+        return signals(self, moment(since), moment(until) or now())
 
     def digest(self, since: datetime | str = "7d", until: datetime | str | None = None, *, fmt: str = "html",
                dest: str | Path | None = None, send: bool = False, country: str | None = None,
                cls: str | None = None) -> "results.DigestResult":
         """Detect and store the period's signals, write the digest (`dest="-"`: text only) and, with `send`,
         deliver it to the configured recipients."""
-        from .reporting import _when, digest, now
+        from .reporting import digest, moment, now
 
-        return digest(self, _when(since), _when(until) or now(), fmt=fmt, dest=dest, send=send, country=country,
+        return digest(self, moment(since), moment(until) or now(), fmt=fmt, dest=dest, send=send, country=country,
                       cls=cls)
 
     def export(self, what: str, fmt: str = "csv", dest: str | Path | IO[str] | None = None,

@@ -31,12 +31,12 @@ log = logging.getLogger("npswatch.telegram")
 def _guard(fn):
     """`run()` plus the Telegram errors that have a one-line fix."""
     from npswatch.crawlers.telegram.client import ChannelNotFound, CredentialError, NotLoggedIn
-    from npswatch.crawlers.telegram.export import ExportError
+    from npswatch.crawlers.telegram.export import TelegramExportError
 
     def inner():
         try:
             return fn()
-        except (CredentialError, NotLoggedIn, ChannelNotFound, ExportError) as exc:
+        except (CredentialError, NotLoggedIn, ChannelNotFound, TelegramExportError) as exc:
             fail(str(exc))
 
     return run(inner)

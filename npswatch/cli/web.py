@@ -156,7 +156,7 @@ def sources_test(
     The fastest way to write selectors: edit the TOML file, run this again. Nothing is stored.
     """
     from npswatch.crawlers.replay import offline_spider, parse_page
-    from npswatch.crawlers.spiders.extract import select as select_blocks
+    from npswatch.crawlers.spiders.fields import select as select_blocks
 
     def _test():
         settings = ctx.obj.settings
