@@ -14,12 +14,15 @@ With a Redis URL, all processes naming the same frontier share one request queue
 """
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
 
 from .errors import WatchError
 from .results import CrawlResult, ReparseResult, SiteCrawl
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from .watch import Watch
 
 __all__ = ["Definition", "Definitions", "load_definitions", "pick", "user_agent", "is_fixture", "crawl", "reparse",
-           "Notify"]
+           "try_site", "SiteTrial", "fetch", "Notify"]
 
 Notify = Callable[[str, str], None]  # (level: info | warn | dim, text): progress notes while a use-case runs
 
@@ -275,6 +278,117 @@ def _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, bas
             store.prune(s.snapshot_days or settings.retention.snapshot_days, source=name)
         result.sites.append(r)
     return result
+
+
+# --- trying a definition on one page ---------------------------------------------------------------------
+class Disallowed(WatchError):
+    """robots.txt forbids the page."""
+
+
+def fetch(url: str, site, user_agent: str):
+    """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
+    from protego import Protego
+
+    from npswatch.crawlers.replay import make_response
+
+    handlers = [urllib.request.ProxyHandler({"http": site.proxy, "https": site.proxy} if site.proxy else {})]
+    opener = urllib.request.build_opener(*handlers)
+    headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
+    timeout = site.politeness.timeout
+    if site.politeness.obey_robots:
+        robots_url = urljoin(url, "/robots.txt")
+        try:
+            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=timeout) as r:
+                robots = Protego.parse(r.read(512 * 1024).decode("utf-8", "replace"))
+        except (urllib.error.URLError, OSError):
+            robots = None  # no robots.txt: everything allowed
+        if robots is not None and not robots.can_fetch(url, user_agent):
+            raise Disallowed(f"{url} is disallowed by {robots_url}")
+    cap = int(site.politeness.max_size_mb * 1024 * 1024)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
+            body = r.read(cap + 1)
+            status, ctype, date, final = r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
+    except urllib.error.HTTPError as exc:
+        raise WatchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise WatchError(f"{url}: {getattr(exc, 'reason', exc)}") from None
+    if len(body) > cap:
+        raise WatchError(f"{url}: larger than the site's size cap ({site.politeness.max_size_mb:g} MB)")
+    return make_response(final, body, status=status, content_type=ctype, date=date)
+
+
+@dataclass
+class SiteTrial:
+    """What a definition reads on one page (`Watch.try_site`, `npswatch sources test`). Nothing is stored."""
+
+    site: object  # crawlers.sitedef.SiteDef
+    target: str
+    response: object  # the Scrapy response of the page
+    blocks: int  # listing blocks the selector matched (0 for a detail page)
+    listings: list  # RawPost, as the definition reads them (detail pages followed)
+    detail_links: int
+    fetched: int  # detail pages fetched
+    next_pages: list[str]
+    skipped: list[str]  # detail pages robots.txt forbids
+    invalid: int  # blocks that gave no text
+    facts: list  # what the extractor makes of the first `limit` listings (empty without extract)
+
+
+def try_site(watch: "Watch", site_name: str, url: str | None = None, *, base_url: str | None = None,
+             details: int = 3, detail_page: bool = False, extract: bool = True, limit: int = 30,
+             sites_dir: Path | None = None, notify: Notify | None = None) -> SiteTrial:
+    """Fetch one page (politely: robots.txt, proxy, size cap) and read it with the site's definition."""
+    from npswatch.crawlers.replay import offline_spider, parse_page
+    from npswatch.crawlers.spiders.fields import select as select_blocks
+
+    settings = watch.settings
+    defs = load_definitions(settings, sites_dir)
+    bad = defs.error_for(site_name)
+    if bad:
+        raise WatchError(bad)
+    d = pick(defs, [site_name])[0]
+    site = d.site
+    with ExitStack() as stack:
+        if site.js:
+            raise WatchError(f"{site.name} needs JavaScript rendering (js = true): the generic spider cannot read it")
+        base = (fixture_server(stack, [d], base_url, notify or quiet)
+                if not (url and urlsplit(url).scheme) else base_url)
+        try:
+            target = (urljoin((base or site.base_url or "").rstrip("/") + "/", url.lstrip("/"))
+                      if url and not urlsplit(url).scheme else url) or site.resolve_start_urls(base)[0]
+        except Exception as exc:  # noqa: BLE001 - SiteDefError: relative start URL without base
+            raise WatchError(f"{exc} (give --base-url or an absolute URL)") from None
+        if not urlsplit(target).scheme:
+            raise WatchError(f"{target!r} is not an absolute URL (give --base-url)")
+        ua = user_agent(settings)
+        try:
+            response = fetch(target, site, ua)
+        except Disallowed as exc:
+            raise WatchError(f"{exc} (set politeness.obey_robots = false only if you may)") from None
+        spider = offline_spider(site, base_url=urljoin(target, "/"))
+        blocks = 0 if detail_page else len(select_blocks(response, site.listing))
+        posts, requests = parse_page(spider, response, detail=detail_page)
+        detail_reqs = [r for r in requests if r.callback == spider.parse_detail]
+        next_pages = [r.url for r in requests if r.callback != spider.parse_detail]
+        skipped, fetched = [], 0
+        for req in detail_reqs:
+            if fetched >= details:
+                break
+            try:
+                resp = fetch(req.url, site, ua)
+            except Disallowed as exc:
+                skipped.append(str(exc))
+                continue
+            fetched += 1
+            resp = resp.replace(request=req)
+            posts.extend(p for p in req.callback(resp, **req.cb_kwargs) if p.__class__.__name__ == "RawPost")
+    facts = []
+    if extract and posts:
+        x = watch.database_extractor
+        facts = [x.for_storage(p.text, p.hints, p.posted_at) for p in posts[:limit]]
+    return SiteTrial(site, target, response, blocks, posts, len(detail_reqs), fetched, next_pages, skipped,
+                     spider.stat("npswatch/invalid_items") or 0, facts)
 
 
 # --- reparse ----------------------------------------------------------------------------------------------

@@ -167,6 +167,15 @@ class Watch:
 
         return snapshot_runs(self, site, sites_dir)[1]
 
+    def try_site(self, site: str, url: str | None = None, *, base_url: str | None = None, details: int = 3,
+                 detail_page: bool = False, extract: bool = True, limit: int = 30, sites_dir: Path | None = None,
+                 notify=None):
+        """Fetch one page and read it with the site's definition (and the extractor): `crawl.SiteTrial`."""
+        from .crawl import try_site
+
+        return try_site(self, site, url, base_url=base_url, details=details, detail_page=detail_page,
+                        extract=extract, limit=limit, sites_dir=sites_dir, notify=notify)
+
     def site_definitions(self, sites_dir: Path | None = None):
         """The site definitions (folder + built-in) and the files that failed to load."""
         from .crawl import load_definitions
@@ -222,6 +231,25 @@ class Watch:
             return key, "configured"
         return key, "added" if promote(engine, key) else "already added"
 
+    def discovered(self, *, min_mentions: int = 1, min_subscribers: int | None = None, show_all: bool = False,
+                   limit: int = 50) -> list[dict]:
+        """The review queue: channels seen in forwards and t.me links, most mentioned first (`show_all`: also
+        those already watched or added)."""
+        from npswatch.storage.telegram_store import discovered
+
+        watched = [] if show_all else self.channels()
+        return discovered(self.checked_engine(), min_mentions=min_mentions, min_subscribers=min_subscribers,
+                          exclude=watched, include_added=show_all, limit=limit)
+
+    def channel_graph(self, gexf: str | Path) -> tuple[int, int]:
+        """Write the forward/mention network between channels as GEXF; (channels, edges)."""
+        from npswatch.crawlers.telegram.graph import write_gexf
+        from npswatch.storage.telegram_store import link_graph
+
+        nodes, edges = link_graph(self.checked_engine())
+        Path(gexf).parent.mkdir(parents=True, exist_ok=True)
+        return write_gexf(nodes, edges, Path(gexf), watched=set(self.channels()))
+
     # --- reports ---------------------------------------------------------------------------------------------
     def filters(self, filters: "Filters | None" = None, **kw) -> "Filters":
         """`Filters(substance=, cls=, city=, country=, since=, until=)`; since/until may be `7d` or ISO dates."""
@@ -274,6 +302,26 @@ class Watch:
         from .reporting import import_rates
 
         return import_rates(self, [files] if isinstance(files, (str, Path)) else list(files))
+
+    def candidates(self, status: str = "new") -> list:
+        """New-name candidates (names that look like substances but are not in the lexicon): new, confirmed,
+        dismissed or all."""
+        from npswatch.reports.candidates import list_candidates
+
+        return list_candidates(self.checked_engine(), None if status == "all" else status)
+
+    def confirm_candidate(self, name: str, cls: str, canonical: str | None = None):
+        """Add a name to the lexicon overlay (the next extraction recognises it); what moved."""
+        from npswatch.reports.candidates import confirm
+
+        self.__dict__.pop("database_extractor", None)  # the overlay changed
+        return confirm(self.checked_engine(), name, cls, canonical)
+
+    def dismiss_candidate(self, name: str) -> None:
+        """Stop reporting a candidate (in lists and signals)."""
+        from npswatch.reports.candidates import dismiss
+
+        dismiss(self.checked_engine(), name)
 
     # --- operations ------------------------------------------------------------------------------------------
     def status(self, *, require_service: bool = False):

@@ -121,3 +121,15 @@ def test_results_turn_into_json(watch, tmp_path):
     d = json.loads(json.dumps(r.to_dict()))
     assert (d["kind"], d["ok"], d["items"], d["errors"]) == ("TelegramImportResult", True, 2, 0)
     assert d["files"][0]["path"].endswith("result.json") and d["files"][0]["written"]["inserted"] == 2
+
+
+def test_a_confirmed_candidate_is_recognised_by_the_same_watch(watch, tmp_path):
+    name = "9F-PX-HEXICA"  # built like a cannabinoid code, made up for the tests
+    watch.import_telegram(export_file(tmp_path, [f"синтетический магазин: {name} 1г 5000 тг Алматы"]))
+    assert [c.name for c in watch.candidates()] == [name]
+    assert [c.name for c in watch.extract(f"{name} 2г 9000 тг").candidates] == [name]
+    moved = watch.confirm_candidate(name, "synthetic_cannabinoid")
+    assert (moved.moved_mentions, moved.moved_offers) == (1, 1)
+    facts = watch.extract(f"{name} 2г 9000 тг")
+    assert facts.candidates == () and [s.canonical for s in facts.substances] == [name]
+    assert watch.candidates() == []

@@ -172,10 +172,8 @@ def candidates_list(
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """New-name candidates: names that look like substances but are not in the lexicon."""
-    from npswatch.reports.candidates import list_candidates
-
     def _go():
-        rows = list_candidates(ctx.obj.checked_engine(), None if status == "all" else status)
+        rows = ctx.obj.candidates(status)
         if fmt == "json":
             sys.stdout.write(json.dumps([r.to_dict() for r in rows], ensure_ascii=False) + "\n")
             return
@@ -200,10 +198,8 @@ def candidates_confirm(
                                             "substance's canonical name makes NAME an alias of it."),
 ) -> None:
     """Add a name to the lexicon overlay: the next extraction recognises it as a substance."""
-    from npswatch.reports.candidates import confirm
-
     def _go():
-        r = confirm(ctx.obj.checked_engine(), name, cls, canonical)
+        r = ctx.obj.confirm_candidate(name, cls, canonical)
         note = "" if r.was_candidate else " (it was not a listed candidate)"
         out.print(f"confirmed {r.name!r} as {r.canonical} ({r.cls}, substance {r.substance_key}){note}; "
                   f"moved {r.moved_mentions} mentions and {r.moved_offers} offers. The next extraction "
@@ -215,10 +211,8 @@ def candidates_confirm(
 @candidates_app.command("dismiss", epilog=example("npswatch candidates dismiss XYZ-123"))
 def candidates_dismiss(ctx: typer.Context, name: str = typer.Argument(..., help="The name as listed.")) -> None:
     """Stop reporting a candidate (in lists and signals)."""
-    from npswatch.reports.candidates import dismiss
-
     def _go():
-        dismiss(ctx.obj.checked_engine(), name)
+        ctx.obj.dismiss_candidate(name)
         out.print(f"dismissed {name!r}: it will not be reported again")
 
     _guard(_go)

@@ -203,13 +203,9 @@ def telegram_discovered(
     as_json: bool = typer.Option(False, "--json", help="JSON Lines instead of a table."),
 ) -> None:
     """The review queue: channels seen in forwards and t.me links, most mentioned first."""
-    from npswatch.storage.telegram_store import discovered
-
     def _list():
-        engine = ctx.obj.checked_engine()
-        watched = [] if show_all else ctx.obj.channels()
-        rows = discovered(engine, min_mentions=min_mentions, min_subscribers=min_subscribers, exclude=watched,
-                          include_added=show_all, limit=limit)
+        rows = ctx.obj.discovered(min_mentions=min_mentions, min_subscribers=min_subscribers, show_all=show_all,
+                                  limit=limit)
         if as_json:
             for r in rows:
                 typer.echo(json.dumps(r, ensure_ascii=False,
@@ -260,14 +256,8 @@ def telegram_graph(
     gexf: Path = typer.Option(..., "--gexf", help="GEXF file to write (open it in Gephi)."),
 ) -> None:
     """Export the forward/mention network between channels as GEXF."""
-    from npswatch.crawlers.telegram.graph import write_gexf
-    from npswatch.storage.telegram_store import link_graph
-
     def _graph():
-        engine = ctx.obj.checked_engine()
-        nodes, edges = link_graph(engine)
-        gexf.parent.mkdir(parents=True, exist_ok=True)
-        n, e = write_gexf(nodes, edges, gexf, watched=set(ctx.obj.channels()))
+        n, e = ctx.obj.channel_graph(gexf)
         out.print(f"wrote {gexf}: {n} channels, {e} edges")
 
     _guard(_graph)

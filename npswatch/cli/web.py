@@ -7,18 +7,14 @@ all processes naming the same `--frontier` share one request queue and duplicate
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urljoin, urlsplit
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from npswatch.crawl import load_definitions, pick, user_agent
-from npswatch.crawl import fixture_server as serve_fixtures
+from npswatch.crawl import load_definitions
 
 from .common import console, example, fail, notify, out, result_file, run
 
@@ -86,43 +82,6 @@ def sources_list(
 # --- sources test ----------------------------------------------------------------------------------
 
 
-class _Disallowed(Exception):
-    pass
-
-
-def _fetch(url: str, site, user_agent: str):
-    """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
-    from protego import Protego
-
-    from npswatch.crawlers.replay import make_response
-
-    handlers = [urllib.request.ProxyHandler({"http": site.proxy, "https": site.proxy} if site.proxy else {})]
-    opener = urllib.request.build_opener(*handlers)
-    headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
-    timeout = site.politeness.timeout
-    if site.politeness.obey_robots:
-        robots_url = urljoin(url, "/robots.txt")
-        try:
-            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=timeout) as r:
-                robots = Protego.parse(r.read(512 * 1024).decode("utf-8", "replace"))
-        except (urllib.error.URLError, OSError):
-            robots = None  # no robots.txt: everything allowed
-        if robots is not None and not robots.can_fetch(url, user_agent):
-            raise _Disallowed(f"{url} is disallowed by {robots_url}")
-    cap = int(site.politeness.max_size_mb * 1024 * 1024)
-    try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-            body = r.read(cap + 1)
-            status, ctype, date, final = r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
-    except urllib.error.HTTPError as exc:
-        fail(f"{url}: HTTP {exc.code} {exc.reason}")
-    except (urllib.error.URLError, OSError) as exc:
-        fail(f"{url}: {getattr(exc, 'reason', exc)}")
-    if len(body) > cap:
-        fail(f"{url}: larger than the site's size cap ({site.politeness.max_size_mb:g} MB)")
-    return make_response(final, body, status=status, content_type=ctype, date=date)
-
-
 def _short(value, n: int = 60) -> str:
     if value is None or value == "":
         return "-"
@@ -155,56 +114,14 @@ def sources_test(
 
     The fastest way to write selectors: edit the TOML file, run this again. Nothing is stored.
     """
-    from npswatch.crawlers.replay import offline_spider, parse_page
-    from npswatch.crawlers.spiders.fields import select as select_blocks
-
     def _test():
-        settings = ctx.obj.settings
-        defs = load_definitions(settings, sites_dir)
-        bad = defs.error_for(site_name)
-        if bad:
-            fail(bad)
-        d = pick(defs, [site_name])[0]
-        site = d.site
-        with ExitStack() as stack:
-            if site.js:
-                fail(f"{site.name} needs JavaScript rendering (js = true): the generic spider cannot read it")
-            base = (serve_fixtures(stack, [d], base_url, notify)
-                    if not (url and urlsplit(url).scheme) else base_url)
-            try:
-                target = (urljoin((base or site.base_url or "").rstrip("/") + "/", url.lstrip("/"))
-                          if url and not urlsplit(url).scheme else url) or site.resolve_start_urls(base)[0]
-            except Exception as exc:  # noqa: BLE001 - SiteDefError: relative start URL without base
-                fail(f"{exc} (give --base-url or an absolute URL)")
-            if not urlsplit(target).scheme:
-                fail(f"{target!r} is not an absolute URL (give --base-url)")
-            ua = user_agent(settings)
-            try:
-                response = _fetch(target, site, ua)
-            except _Disallowed as exc:
-                fail(f"{exc} (set politeness.obey_robots = false only if you may)")
-            spider = offline_spider(site, base_url=urljoin(target, "/"))
-            blocks = 0 if detail_page else len(select_blocks(response, site.listing))
-            posts, requests = parse_page(spider, response, detail=detail_page)
-            detail_reqs = [r for r in requests if r.callback == spider.parse_detail]
-            next_pages = [r.url for r in requests if r.callback != spider.parse_detail]
-            skipped, fetched = [], 0
-            for req in detail_reqs:
-                if fetched >= details:
-                    break
-                try:
-                    resp = _fetch(req.url, site, ua)
-                except _Disallowed as exc:
-                    skipped.append(str(exc))
-                    continue
-                fetched += 1
-                resp = resp.replace(request=req)
-                posts.extend(p for p in req.callback(resp, **req.cb_kwargs)
-                             if p.__class__.__name__ == "RawPost")
-
-        out.print(f"[bold]{site.name}[/] {target}: HTTP {response.status}, {len(response.body):,} bytes"
+        t = ctx.obj.try_site(site_name, url, base_url=base_url, details=details, detail_page=detail_page,
+                             extract=extract, limit=limit, sites_dir=sites_dir, notify=notify)
+        site, target, response, blocks, posts = t.site, t.target, t.response, t.blocks, t.listings
+        detail_reqs, fetched, next_pages, skipped, invalid = t.detail_links, t.fetched, t.next_pages, t.skipped, t.invalid
+        out.print(f"[bold]{escape(site.name)}[/] {escape(target)}: HTTP {response.status}, {len(response.body):,} bytes"
                   + ("" if detail_page else f", {blocks} listing blocks") + f", {len(posts)} listings"
-                  + (f" ({len(detail_reqs)} detail links, {fetched} fetched)" if detail_reqs else ""),
+                  + (f" ({detail_reqs} detail links, {fetched} fetched)" if detail_reqs else ""),
                   highlight=False, soft_wrap=True)
         table = Table(title="listings (fields as the definition reads them)", show_lines=True)
         table.add_column("id", no_wrap=True)
@@ -216,21 +133,19 @@ def sources_test(
                           _short(e.get("quantity"), 12), _short(e.get("city"), 16), _short(e.get("stock")),
                           p.posted_at.strftime("%Y-%m-%d %H:%M") if p.posted_at else "-", _short(p.author, 20))
         out.print(table)
-        if extract and posts:
-            x = ctx.obj.extractor(ctx.obj.optional_engine())
+        if t.facts:
             ftable = Table(title="what the extractor makes of them")
             ftable.add_column("id", no_wrap=True)
             for col in ("substances", "offers", "regions"):
                 ftable.add_column(col, overflow="fold")
-            for p in posts[:limit]:
-                ftable.add_row(_short(p.external_id, 30), *_facts_row(x.for_storage(p.text, p.hints, p.posted_at)))
+            for p, facts in zip(posts[:limit], t.facts):
+                ftable.add_row(_short(p.external_id, 30), *_facts_row(facts))
             out.print(ftable)
         if next_pages:
             out.print(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
                       + (" …" if len(next_pages) > 8 else ""), highlight=False, soft_wrap=True)
         for note in skipped:
             out.print(f"[dim]detail page skipped: {note}[/]", highlight=False, soft_wrap=True)
-        invalid = spider.stat("npswatch/invalid_items")
         if invalid:
             out.print(f"[yellow]{invalid} blocks gave no text[/] (check fields.text)")
         if not posts:
