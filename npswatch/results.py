@@ -10,10 +10,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from npswatch.storage.listings import ObserveResult
-from npswatch.storage.writer import WriteResult
+if TYPE_CHECKING:  # imported when a result is made, not with this module (`npswatch --help` stays fast)
+    from npswatch.storage.listings import ObserveResult
+    from npswatch.storage.writer import WriteResult
 
 __all__ = ["Result", "SiteCrawl", "CrawlResult", "ReparseResult", "ChannelBackfill", "TelegramBackfillResult",
            "TelegramListenResult", "ExportImport", "TelegramImportResult", "RateFile", "FxImportResult", "TrendsResult",
@@ -35,6 +36,18 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def new_write_result() -> "WriteResult":
+    from npswatch.storage.writer import WriteResult
+
+    return WriteResult()
+
+
+def new_observe_result() -> "ObserveResult":
+    from npswatch.storage.listings import ObserveResult
+
+    return ObserveResult()
 
 
 class Result:
@@ -66,8 +79,8 @@ class SiteCrawl:
     run_id: int
     pages: int = 0
     listings: int = 0
-    written: WriteResult = field(default_factory=WriteResult)
-    observed: ObserveResult = field(default_factory=ObserveResult)
+    written: WriteResult = field(default_factory=new_write_result)
+    observed: ObserveResult = field(default_factory=new_observe_result)
     disappeared: int | None = None  # listings a complete crawl no longer found (None: crawl not complete)
     dropped: int = 0
     errors: int = 0
@@ -104,7 +117,7 @@ class ReparseResult(Result):
     pages: int = 0
     listings: int = 0
     missing: int = 0  # linked pages the crawl did not store
-    written: WriteResult = field(default_factory=WriteResult)
+    written: WriteResult = field(default_factory=new_write_result)
 
     @property
     def items(self) -> int:
@@ -126,7 +139,7 @@ class ChannelBackfill:
 class TelegramBackfillResult(Result):
     channels: list[ChannelBackfill] = field(default_factory=list)
     unresolved: int = 0  # channels asked for that could not be resolved
-    written: WriteResult = field(default_factory=WriteResult)
+    written: WriteResult = field(default_factory=new_write_result)
 
     @property
     def ok(self) -> bool:
@@ -144,7 +157,7 @@ class TelegramBackfillResult(Result):
 @dataclass
 class TelegramListenResult(Result):
     run_id: int
-    written: WriteResult = field(default_factory=WriteResult)
+    written: WriteResult = field(default_factory=new_write_result)
     deleted: int = 0
 
     @property
@@ -163,7 +176,7 @@ class ExportImport:
     service: int = 0
     empty: int = 0
     links: int = 0
-    written: WriteResult = field(default_factory=WriteResult)
+    written: WriteResult = field(default_factory=new_write_result)
     skipped_chats: list[str] = field(default_factory=list)
 
 
