@@ -303,14 +303,25 @@ class Watch:
 
         return import_rates(self, [files] if isinstance(files, (str, Path)) else list(files))
 
-    def candidates(self, status: str = "new") -> list:
-        """New-name candidates (names that look like substances but are not in the lexicon): new, confirmed,
-        dismissed or all."""
+    def candidates(self, status: str = "new", kind: str = "all") -> list:
+        """Candidates: new names that look like substances but are not in the lexicon, and slang words
+        (`discover_slang`); `status` new, confirmed, dismissed or all; `kind` new_name, slang or all."""
         from npswatch.reports.candidates import list_candidates
 
-        return list_candidates(self.checked_engine(), None if status == "all" else status)
+        return list_candidates(self.checked_engine(), None if status == "all" else status,
+                               None if kind == "all" else kind)
 
-    def confirm_candidate(self, name: str, cls: str, canonical: str | None = None):
+    def discover_slang(self, *, top: int = 50, since: datetime | str | None = None):
+        """File the `top` unknown words markets keep using where prices and weights are as slang candidates."""
+        from npswatch.pipelines.regions import Gazetteer
+        from npswatch.reports.slang import discover
+
+        from .reporting import moment
+
+        engine = self.checked_engine()
+        return discover(engine, self.extractor(engine).matcher, Gazetteer.default(), top, moment(since))
+
+    def confirm_candidate(self, name: str, cls: str | None = None, canonical: str | None = None):
         """Add a name to the lexicon overlay (the next extraction recognises it); what moved."""
         from npswatch.reports.candidates import confirm
 
