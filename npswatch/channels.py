@@ -12,6 +12,7 @@ import asyncio
 import signal
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ from .results import (ChannelBackfill, ExportImport, TelegramBackfillResult, Tel
 if TYPE_CHECKING:
     from .watch import Watch
 
-__all__ = ["in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports"]
+__all__ = ["Login", "login", "in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports"]
 
 
 def parse_shard(shard: str | None) -> tuple[int, int] | None:
@@ -76,6 +77,46 @@ def _collector(watch: "Watch", client, extract: bool):
     return TelegramCollector(client, watch.checked_engine(), watch.writer(extract=extract), watch.pseudonymiser,
                              batch_size=tg.batch_size, flush_seconds=tg.flush_seconds, initial_days=tg.initial_days,
                              join=tg.join)
+
+
+@dataclass
+class Login:
+    user_id: int
+    session: Path  # the session file, mode 0600
+    logged_in_now: bool  # False: the session was already logged in
+
+
+def login(watch: "Watch", *, phone: str | None = None, ask_phone: Callable[[], str] | None = None,
+          ask_code: Callable[[], str], ask_password: Callable[[], str]) -> Login:
+    """Log the configured Telegram account in (`ask_*` are asked only when Telegram needs them)."""
+    from telethon.utils import parse_phone
+
+    from npswatch.crawlers.telegram.client import make_client, session_path
+    from npswatch.crawlers.telegram.login import login as sign_in
+
+    if phone and not parse_phone(phone):
+        raise WatchError(f"--phone {phone!r} is not a phone number: give it in international format, e.g. +77000000000")
+    if not phone and ask_phone is None:
+        raise WatchError("give the account's phone number")
+    client = make_client(watch.settings)
+    asked = []
+
+    def code():
+        asked.append(1)
+        return ask_code()
+
+    async def go():
+        try:
+            # a callable even when given: Telethon then does not compare it with a logged-in session's
+            return await sign_in(client, phone=(lambda: phone) if phone else ask_phone, code=code,
+                                 password=ask_password)
+        finally:
+            await client.disconnect()
+
+    me = asyncio.run(go())
+    path = session_path(watch.settings)
+    path.chmod(0o600)
+    return Login(me.id, path, bool(asked))
 
 
 def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[str] | None = None,

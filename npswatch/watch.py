@@ -183,6 +183,12 @@ class Watch:
         return load_definitions(self.settings, sites_dir)
 
     # --- telegram --------------------------------------------------------------------------------------------
+    def login(self, *, phone: str | None = None, ask_phone=None, ask_code, ask_password):
+        """Log the configured Telegram account in; `ask_code()`/`ask_password()` are called when Telegram asks."""
+        from .channels import login
+
+        return login(self, phone=phone, ask_phone=ask_phone, ask_code=ask_code, ask_password=ask_password)
+
     def channels(self, shard: tuple[int, int] | None = None) -> list[str]:
         """The watched channels (configured and promoted), of one shard (K, N) if given."""
         from .channels import channel_keys

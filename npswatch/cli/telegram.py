@@ -5,7 +5,6 @@ this module parses, calls, renders. `listen --shard K/N` takes the channels whos
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -82,40 +81,14 @@ def telegram_login(
     Needs telegram.api_id and the api hash (NPSWATCH_TELEGRAM__API_HASH) from https://my.telegram.org. The
     session is kept in <data_dir>/telegram/<session_name>.session, readable only by you.
     """
-    from npswatch.crawlers.telegram.client import make_client, session_path
-    from npswatch.crawlers.telegram.login import login
-
     def _login():
-        from telethon.utils import parse_phone
-
-        settings = ctx.obj.settings
-        if phone and not parse_phone(phone):
-            fail(f"--phone {phone!r} is not a phone number: give it in international format, e.g. +77000000000")
-        client = make_client(settings)
-
-        asked = []
-
-        def code():
-            asked.append(1)
-            return typer.prompt("Login code Telegram sent you")
-
-        async def go():
-            try:
-                return await login(
-                    client,
-                    # a callable even when given: Telethon then does not compare it with a logged-in session's
-                    phone=(lambda: phone) if phone else (lambda: typer.prompt("Phone number (international format)")),
-                    code=code,
-                    password=lambda: typer.prompt("Two-step verification password", hide_input=True),
-                )
-            finally:
-                await client.disconnect()
-
-        me = asyncio.run(go())
-        path = session_path(settings)
-        path.chmod(0o600)
-        state = "logged in" if asked else "already logged in"
-        out.print(f"{state} (user id {me.id}); session {path} (mode 0600). Next: `npswatch telegram backfill` "
+        r = ctx.obj.login(
+            phone=phone,
+            ask_phone=lambda: typer.prompt("Phone number (international format)"),
+            ask_code=lambda: typer.prompt("Login code Telegram sent you"),
+            ask_password=lambda: typer.prompt("Two-step verification password", hide_input=True))
+        state = "logged in" if r.logged_in_now else "already logged in"
+        out.print(f"{state} (user id {r.user_id}); session {r.session} (mode 0600). Next: `npswatch telegram backfill` "
                   "or `npswatch listen`")
 
     _guard(_login)
