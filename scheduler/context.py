@@ -41,17 +41,16 @@ class App:
     def extractor(self, engine: Engine | None = None):
         """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
         overlay of confirmed candidates stored there (`npswatch candidates confirm`) added."""
-        from npswatch.pipelines.extract import default_extractor
+        from npswatch.extractor_cache import cached_extractor
         from npswatch.pipelines.fx import RateBook
-        from npswatch.reports.candidates import load_overlay
-        from npswatch.storage.fxstore import load_rates
 
-        x = default_extractor()
-        rates = load_rates(engine) if engine is not None else []
-        if rates:
-            x = x.with_rates(RateBook(rates))
-        overlay = load_overlay(engine) if engine is not None else []
-        return x.with_overlay(overlay) if overlay else x
+        rates, overlay = [], []
+        if engine is not None:
+            from npswatch.reports.candidates import load_overlay
+            from npswatch.storage.fxstore import load_rates
+
+            rates, overlay = load_rates(engine), load_overlay(engine)
+        return cached_extractor(overlay, RateBook(rates) if rates else None)
 
     def optional_engine(self) -> Engine | None:
         """The engine if the configured database exists with a current schema, else None (no side effects)."""
