@@ -1,0 +1,147 @@
+"""How fast the `npswatch` command starts: `--help`, and `extract` on one post with the installed lexicon and
+with one twice its size. Each case runs in N fresh processes (after one untimed run that fills the extractor
+cache); best and median wall time, as hyperfine reports them.
+
+    .venv/bin/python benchmarks/bench_startup.py [--runs 10] [--repo PATH]
+
+`--repo` measures another checkout's install (its `.venv/bin/npswatch`), e.g. main's for a before/after.
+Budgets (issue 12): `--help` < 0.5 s, `extract` on one post < 1.5 s with the doubled lexicon.
+
+The doubled lexicon: every `[[substance]]` entry of the installed lexicon.toml once more under a new key, each
+alias and inflected form spelled backwards (same lengths and letters, so the automata grow as with real new
+names); the package is copied to a temporary folder with it, and put first on PYTHONPATH. Every run works in an
+empty folder (no configuration, no database) with a cache folder of the benchmark's own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+POST = json.dumps({"id": 1, "text": "меф 1г 4500₽ Москва, закладки"}, ensure_ascii=False) + "\n"
+BUDGET = {"help": 0.5, "extract": 1.5}
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    return json.dumps(v, ensure_ascii=False)  # strings and lists of strings: JSON's form is TOML's
+
+
+def doubled(lexicon_toml: str, forms_json: str) -> tuple[str, str, int]:
+    """(lexicon.toml, lexicon_forms.json, number of entries) with every substance entry mirrored once."""
+    data = tomllib.loads(lexicon_toml)
+    forms = json.loads(forms_json)
+    out = [lexicon_toml.rstrip("\n"), "", "# --- bench_startup.py: mirrored entries (synthetic) ---"]
+    for entry in data["substance"]:
+        mirror = {"key": entry["key"] + "~mirror", "class": entry["class"]}
+        if entry.get("canonical"):
+            mirror["canonical"] = entry["canonical"][::-1]
+        for field in ("aliases", "ambiguous"):
+            if entry.get(field):
+                mirror[field] = {lang: [t[::-1] for t in texts] for lang, texts in entry[field].items()}
+                for lang, texts in entry[field].items():
+                    for t in texts:
+                        known = forms["forms"].get(f"{lang}\t{t}")
+                        if known:
+                            forms["forms"][f"{lang}\t{t[::-1]}"] = [f[::-1] for f in known]
+        for field in ("domains", "exclude_forms", "form_words"):
+            if entry.get(field):
+                mirror[field] = [w[::-1] for w in entry[field]] if field != "domains" else entry[field]
+        out.append("[[substance]]")
+        out.extend(f"{k} = {_toml_value(v)}" for k, v in mirror.items())
+        out.append("")
+    text = "\n".join(out)
+    n = len(tomllib.loads(text)["substance"])
+    return text, json.dumps(forms, ensure_ascii=False), n
+
+
+def stage_doubled(repo: Path, into: Path) -> int:
+    """Copy the package (the folders pyproject's package-dir maps) into `into`, with the doubled lexicon."""
+    package_dir = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for name, folder in sorted(package_dir.items()):
+        shutil.copytree(repo / folder, into.joinpath(*name.split(".")), dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+    data = into / "npswatch" / "pipelines" / "data"
+    lexicon, forms, n = doubled((data / "lexicon.toml").read_text(encoding="utf-8"),
+                                (data / "lexicon_forms.json").read_text(encoding="utf-8"))
+    (data / "lexicon.toml").write_text(lexicon, encoding="utf-8")
+    (data / "lexicon_forms.json").write_text(forms, encoding="utf-8")
+    return n
+
+
+def timed(argv: list[str], env: dict, cwd: Path, stdin: str | None, runs: int) -> list[float]:
+    def once() -> float:
+        t = time.perf_counter()
+        done = subprocess.run(argv, input=stdin, env=env, cwd=cwd, capture_output=True, text=True)
+        elapsed = time.perf_counter() - t
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr[-2000:]}")
+        return elapsed
+
+    once()  # fills the extractor cache (and the OS file cache); not counted
+    return [once() for _ in range(runs)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose .venv/bin/npswatch is measured")
+    args = ap.parse_args()
+    repo = args.repo.resolve()
+    command = repo / ".venv" / "bin" / "npswatch"
+    python = repo / ".venv" / "bin" / "python"
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        tmp = Path(tmp)
+        work, stage, cache = tmp / "work", tmp / "stage", tmp / "cache"
+        work.mkdir()
+        entries = len(tomllib.loads((repo / "pipelines/data/lexicon.toml").read_text(encoding="utf-8"))["substance"])
+        doubled_entries = stage_doubled(repo, stage)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NPSWATCH_") or k == "NPSWATCH_PURE_PYTHON"}
+        env |= {"NPSWATCH_CACHE_DIR": str(cache)}
+        env2 = env | {"PYTHONPATH": str(stage)}
+        probe = ("import sys; from npswatch.pipelines.extract import default_extractor; "
+                 "from npswatch.pipelines import compiled_modules; x = default_extractor(); "
+                 "print(x.matcher.form_count, ','.join(compiled_modules()) or 'none')")
+        forms1, compiled = subprocess.run([python, "-c", probe], env=env, cwd=work, capture_output=True,
+                                          text=True, check=True).stdout.split()
+        forms2, _ = subprocess.run([python, "-c", probe], env=env2, cwd=work, capture_output=True,
+                                   text=True, check=True).stdout.split()
+        print(f"command: {command}  (compiled modules: {compiled}; python {sys.version.split()[0]}; "
+              f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
+        print(f"lexicon: {entries} entries, {forms1} matcher forms; doubled: {doubled_entries} entries, "
+              f"{forms2} forms")
+        cases = [
+            ("npswatch --help", "help", [str(command), "--help"], env, None),
+            ("npswatch extract, 1 post", "extract", [str(command), "extract"], env, POST),
+            ("npswatch extract, 1 post, lexicon x2", "extract", [str(command), "extract"], env2, POST),
+        ]
+        print(f"{'case':44} {'best':>7} {'median':>7}  budget")
+        for label, budget, argv, e, stdin in cases:
+            times = timed(argv, e, work, stdin, args.runs)
+            best, median = min(times), statistics.median(times)
+            verdict = "ok" if median < BUDGET[budget] else "OVER"
+            print(f"{label:44} {best:6.3f}s {median:6.3f}s  < {BUDGET[budget]} s: {verdict}", flush=True)
+        # the first command after a lexicon change builds the extractor and writes the cache
+        cold = []
+        for _ in range(max(1, args.runs // 3)):
+            shutil.rmtree(cache, ignore_errors=True)
+            t = time.perf_counter()
+            subprocess.run([str(command), "extract"], input=POST, env=env2, cwd=work, capture_output=True,
+                           text=True, check=True)
+            cold.append(time.perf_counter() - t)
+        print(f"{'npswatch extract, lexicon x2, empty cache':44} {min(cold):6.3f}s {statistics.median(cold):6.3f}s"
+              f"  (once per lexicon change)")
+
+
+if __name__ == "__main__":
+    main()
