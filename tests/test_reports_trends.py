@@ -152,7 +152,7 @@ def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
         rows = c.execute(select(O.c.observed_at, R.c.name, R.c.country, O.c.currency, O.c.price_per_gram,
                                 O.c.price_per_gram_usd).join(R, R.c.id == O.c.region_id)).all()
     local, usd = {}, {}
-    for at, city, cc, cur, ppg, u in rows:
+    for at, city, cc, _cur, ppg, u in rows:
         k = (period_start(as_datetime(at).date(), by).isoformat(), f"{city} ({cc})")  # UTC day
         if ppg is not None:
             local.setdefault(k, []).append(ppg)  # one currency per city in the generated history
