@@ -94,7 +94,7 @@ def status(
 
 def _print_health(h) -> None:
     now = h.checked_at
-    out.print(f"scheduler: " + (f"[green]running[/] ({h.scheduler_holder})" if h.scheduler_running
+    out.print("scheduler: " + (f"[green]running[/] ({h.scheduler_holder})" if h.scheduler_running
                                  else "[yellow]not running[/] on this database"), highlight=False, soft_wrap=True)
     if h.jobs:
         t = Table(title="jobs (times UTC)")

@@ -144,7 +144,7 @@ def sources_list(
         table.add_column("name", no_wrap=True)
         for col in ("start", "layout", "hints", "politeness", "options"):
             table.add_column(col, overflow="fold")
-        for name, (site, path, configured) in sorted(found.items(), key=lambda kv: (not kv[1][2], kv[0])):
+        for name, (site, _path, configured) in sorted(found.items(), key=lambda kv: (not kv[1][2], kv[0])):
             layout = "list → detail" if site.follow_detail else "list"
             if site.follow:
                 layout += " + follow"
@@ -158,7 +158,7 @@ def sources_list(
                 opts.append("built-in")
             table.add_row(name, "\n".join(site.start_urls), layout, hints, pol, ", ".join(opts) or "-")
         out.print(table)
-        for path, message in errors:
+        for _path, message in errors:
             console.print(f"[bold red]invalid:[/] {message}", highlight=False, soft_wrap=True)
         if errors:
             raise typer.Exit(1)
@@ -439,7 +439,7 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
     except CrawlError as exc:
         failure, stats = exc, exc.stats
     except BaseException as exc:
-        for name, run_id in runs.items():
+        for run_id in runs.values():
             finish_run(engine, run_id, status="failed", message=repr(exc))
         raise
 
