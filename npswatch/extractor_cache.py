@@ -4,7 +4,7 @@ Building them (Aho-Corasick automata over every alias form, spelling variant and
 second and grows with the lexicon; reading the built objects back takes a tenth of that. One file per key in the
 user's cache folder (`NPSWATCH_CACHE_DIR`, else platformdirs' user cache folder for npswatch). The key is the
 sha256 of everything the build reads or runs: the pipelines' data files (lexicon, its generated forms, the
-gazetteer) and sources, the overlay of confirmed candidates, and the Python and pyahocorasick versions. An edited
+gazetteer) and sources, the overlay of confirmed candidates, and the Python and pyahocorasick builds. An edited
 lexicon, a regenerated forms file or a changed matcher therefore never gets an old file. A file that cannot be
 read is rebuilt and replaced; a folder that cannot be written costs only the build. Files are written whole
 (rename), in a folder only the user can write (they are pickles: never point `NPSWATCH_CACHE_DIR` at a folder
@@ -19,8 +19,9 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import ahocorasick
 
 from npswatch import pipelines
 from npswatch.pipelines.extract import Extractor, default_extractor
@@ -53,11 +54,8 @@ def cache_key(overlay: Sequence[dict] = (), root: Path | None = None) -> str:
     """sha256 over the build's inputs (files under `root`, default: the installed pipelines) and `overlay`."""
     root = Path(pipelines.__file__).parent if root is None else root
     h = hashlib.sha256()
-    try:
-        ahocorasick = version("pyahocorasick")
-    except PackageNotFoundError:  # pragma: no cover - an unusual install: the module still imports
-        ahocorasick = "?"
-    h.update(f"{FORMAT}\0{sys.version}\0{ahocorasick}\0".encode())
+    automaton = os.stat(ahocorasick.__file__)  # the extension module whose objects are pickled: its build
+    h.update(f"{FORMAT}\0{sys.version}\0{automaton.st_size}\0{automaton.st_mtime_ns}\0".encode())
     for path in _build_inputs(root):
         data = path.read_bytes()
         h.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
