@@ -8,7 +8,7 @@ shared machine the CPU time is the steadier figure.
 `--repo` measures another checkout's install (its `.venv/bin/npswatch`), e.g. main's for a before/after.
 Budgets (issue 12): `--help` < 0.5 s, `extract` on one post < 1.5 s with the doubled lexicon.
 
-The doubled lexicon: every `[[substance]]` entry of the installed lexicon.toml once more under a new key, each
+The doubled lexicon: every `[[substance]]` entry of the installed lexicon files once more under a new key, each
 alias and inflected form spelled backwards (same lengths and letters, so the automata grow as with real new
 names); the package is copied to a temporary folder with it, and put first on PYTHONPATH. Every run works in an
 empty folder (no configuration, no database) with a cache folder of the benchmark's own.
@@ -39,12 +39,12 @@ def _toml_value(v) -> str:
     return json.dumps(v, ensure_ascii=False)  # strings and lists of strings: JSON's form is TOML's
 
 
-def doubled(lexicon_toml: str, forms_json: str) -> tuple[str, str, int]:
-    """(lexicon.toml, lexicon_forms.json, number of entries) with every substance entry mirrored once."""
+def doubled(lexicon_toml: str, forms: dict) -> tuple[str, int]:
+    """(lexicon TOML with every substance entry mirrored once, number of entries); the mirrored phrases' inflected
+    forms are added to `forms` (the "forms" table of lexicon_forms.json)."""
     data = tomllib.loads(lexicon_toml)
-    forms = json.loads(forms_json)
     out = [lexicon_toml.rstrip("\n"), "", "# --- bench_startup.py: mirrored entries (synthetic) ---"]
-    for entry in data["substance"]:
+    for entry in data.get("substance", []):
         mirror = {"key": entry["key"] + "~mirror", "class": entry["class"]}
         if entry.get("canonical"):
             mirror["canonical"] = entry["canonical"][::-1]
@@ -53,9 +53,9 @@ def doubled(lexicon_toml: str, forms_json: str) -> tuple[str, str, int]:
                 mirror[field] = {lang: [t[::-1] for t in texts] for lang, texts in entry[field].items()}
                 for lang, texts in entry[field].items():
                     for t in texts:
-                        known = forms["forms"].get(f"{lang}\t{t}")
+                        known = forms.get(f"{lang}\t{t}")
                         if known:
-                            forms["forms"][f"{lang}\t{t[::-1]}"] = [f[::-1] for f in known]
+                            forms[f"{lang}\t{t[::-1]}"] = [f[::-1] for f in known]
         for field in ("domains", "exclude_forms", "form_words"):
             if entry.get(field):
                 mirror[field] = [w[::-1] for w in entry[field]] if field != "domains" else entry[field]
@@ -63,8 +63,16 @@ def doubled(lexicon_toml: str, forms_json: str) -> tuple[str, str, int]:
         out.extend(f"{k} = {_toml_value(v)}" for k, v in mirror.items())
         out.append("")
     text = "\n".join(out)
-    n = len(tomllib.loads(text)["substance"])
-    return text, json.dumps(forms, ensure_ascii=False), n
+    return text, len(tomllib.loads(text).get("substance", []))
+
+
+def lexicon_files(data: Path) -> list[Path]:
+    """The lexicon's TOML files (lexicon.toml, and lexicon_nps.toml and any other lexicon_*.toml)."""
+    return sorted(data.glob("lexicon*.toml"))
+
+
+def entries(data: Path) -> int:
+    return sum(len(tomllib.loads(p.read_text(encoding="utf-8")).get("substance", [])) for p in lexicon_files(data))
 
 
 def stage_doubled(repo: Path, into: Path) -> int:
@@ -74,10 +82,13 @@ def stage_doubled(repo: Path, into: Path) -> int:
         shutil.copytree(repo / folder, into.joinpath(*name.split(".")), dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.c"))
     data = into / "npswatch" / "pipelines" / "data"
-    lexicon, forms, n = doubled((data / "lexicon.toml").read_text(encoding="utf-8"),
-                                (data / "lexicon_forms.json").read_text(encoding="utf-8"))
-    (data / "lexicon.toml").write_text(lexicon, encoding="utf-8")
-    (data / "lexicon_forms.json").write_text(forms, encoding="utf-8")
+    forms_file = json.loads((data / "lexicon_forms.json").read_text(encoding="utf-8"))
+    n = 0
+    for path in lexicon_files(data):
+        text, count = doubled(path.read_text(encoding="utf-8"), forms_file["forms"])
+        path.write_text(text, encoding="utf-8")
+        n += count
+    (data / "lexicon_forms.json").write_text(json.dumps(forms_file, ensure_ascii=False), encoding="utf-8")
     return n
 
 
@@ -116,7 +127,7 @@ def main() -> None:
         tmp = Path(tmp)
         work, stage, cache = tmp / "work", tmp / "stage", tmp / "cache"
         work.mkdir()
-        entries = len(tomllib.loads((repo / "pipelines/data/lexicon.toml").read_text(encoding="utf-8"))["substance"])
+        installed_entries = entries(repo / "pipelines" / "data")
         doubled_entries = stage_doubled(repo, stage)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NPSWATCH_") or k == "NPSWATCH_PURE_PYTHON"}
         env |= {"NPSWATCH_CACHE_DIR": str(cache)}
@@ -130,7 +141,7 @@ def main() -> None:
                                    text=True, check=True).stdout.split()
         print(f"command: {command}  (compiled modules: {compiled}; python {sys.version.split()[0]}; "
               f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
-        print(f"lexicon: {entries} entries, {forms1} matcher forms; doubled: {doubled_entries} entries, "
+        print(f"lexicon: {installed_entries} entries, {forms1} matcher forms; doubled: {doubled_entries} entries, "
               f"{forms2} forms")
         cases = [
             ("npswatch --help", "help", [str(command), "--help"], env, None),
