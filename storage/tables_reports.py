@@ -20,7 +20,7 @@ def _ts(index: bool = False):
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=index))
 
 
-class Signal(SQLModel, table=True):
+class StoredSignal(SQLModel, table=True):
     __tablename__ = "signal"
     __table_args__ = (Index("ix_signal_kind_period", "kind", "period_start"),)
     id: int | None = Field(default=None, primary_key=True)

@@ -56,9 +56,9 @@ def _hints(obj: dict, n: int):
 
 
 def _extract_all(ctx: typer.Context, lines):
-    x = run(lambda: ctx.obj.extractor(ctx.obj.optional_engine()))
+    run(lambda: ctx.obj.database_extractor)
     for n, obj in lines:
-        facts = x.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
+        facts = ctx.obj.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
         yield obj, facts.to_json(obj["id"])
 
 

@@ -1,0 +1,13 @@
+"""The one error type of the application layer: a use-case that cannot go on, with a one-line reason.
+
+The CLI prints the message as `error: ...` (exit code 2, or `code`); a notebook sees a ValueError.
+"""
+from __future__ import annotations
+
+
+class WatchError(ValueError):
+    """Bad input or state a user can fix; `str(exc)` says what to do."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
