@@ -1,7 +1,10 @@
 """The package's import graph: no import circles, and each layer imports only the layers below it.
 
-The graph is grimp's, built from the sources: imports inside functions (lazy) and under `TYPE_CHECKING` count,
-and nothing is ignored. The layers, lowest first (a module may import its own layer and the ones below):
+The graph is grimp's, built from the sources, and no import is ignored. Circles are looked for among the imports
+that run: top-level and inside functions (lazy); an import under `if TYPE_CHECKING:` never runs, so a use-case
+module may name the `Watch` type that calls it. Layers hold for every import, `TYPE_CHECKING` ones too: a lower
+layer does not even name a higher one's types. The layers, lowest first (a module may import its own layer and
+the ones below):
 
     pipelines  <  storage  <  crawlers | reports  <  application  <  CLI, web app, scheduler
 
@@ -26,31 +29,26 @@ REPO = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("grimp")
 
-# Direct imports that break the rules on main today and are removed by the application layer's next commits
-# (issue 12, items 2-3: the offline-Telegram wrapper moves into the CLI, the demo stops rendering). Each must
-# still exist (so this list only shrinks, to nothing); nothing else may break a rule.
-KNOWN_UNTIL_THE_APP_LAYER_MOVE = {
-    "circle": set(),
-    "layer": {("npswatch.crawlers.telegram.offline", "npswatch.cli.app"), ("npswatch.demo", "npswatch.cli.reports")},
-}
-
 _DUMP = """
 import json, sys, grimp
-g = grimp.build_graph("npswatch", cache_dir=None)
-edges = {}
-for m in sorted(g.modules):
-    edges[m] = {}
-    for i in sorted(g.find_modules_directly_imported_by(m)):
-        d = g.get_import_details(importer=m, imported=i)
-        edges[m][i] = d[0]["line_number"] if d else 0
-json.dump(edges, sys.stdout)
+out = {}
+for kind, exclude in (("all", False), ("runtime", True)):
+    g = grimp.build_graph("npswatch", cache_dir=None, exclude_type_checking_imports=exclude)
+    edges = out[kind] = {}
+    for m in sorted(g.modules):
+        edges[m] = {}
+        for i in sorted(g.find_modules_directly_imported_by(m)):
+            d = g.get_import_details(importer=m, imported=i)
+            edges[m][i] = d[0]["line_number"] if d else 0
+json.dump(out, sys.stdout)
 """
 
 
 @pytest.fixture(scope="module")
-def graph(tmp_path_factory) -> dict[str, dict[str, int]]:
-    """{importer: {imported: line}} over every module of the installed package, laid out from pyproject's
-    package-dir (the folders are subpackages of `npswatch` only once installed, so grimp reads a copy)."""
+def graph(tmp_path_factory) -> dict[str, dict[str, dict[str, int]]]:
+    """{"all" | "runtime": {importer: {imported: line}}} over every module of the installed package, laid out
+    from pyproject's package-dir (the folders are subpackages of `npswatch` only once installed, so grimp reads
+    a copy). "runtime" leaves out the imports under `if TYPE_CHECKING:`."""
     package_dir = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
     root = tmp_path_factory.mktemp("layout")
     keep = lambda d, names: [n for n in names if not n.endswith(".py") and not os.path.isdir(os.path.join(d, n))]
@@ -59,7 +57,8 @@ def graph(tmp_path_factory) -> dict[str, dict[str, int]]:
     run = subprocess.run([sys.executable, "-c", _DUMP], cwd=root, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     edges = json.loads(run.stdout)
-    assert {"npswatch.pipelines.extract", "npswatch.storage.db", "npswatch.reports.trends"} <= set(edges)
+    assert {"npswatch.pipelines.extract", "npswatch.storage.db", "npswatch.reports.trends", "npswatch.cli.app",
+            "npswatch.watch"} <= set(edges["all"]) == set(edges["runtime"])
     return edges
 
 
@@ -156,17 +155,17 @@ def _described(pairs, edges) -> str:
 
 
 def test_no_import_circles(graph):
-    known = KNOWN_UNTIL_THE_APP_LAYER_MOVE["circle"]
-    found = circles(graph)
-    unexplained = [c for c in found if not any(a in c and b in c for a, b in known)]
-    assert not unexplained, "import circles:\n" + "\n".join("  " + " <-> ".join(c) for c in unexplained)
-    gone = [(a, b) for a, b in known if not any(a in c and b in c for c in found)]
-    assert not gone, f"no longer circles: remove {gone} from KNOWN_UNTIL_THE_APP_LAYER_MOVE"
+    found = circles(graph["runtime"])
+    assert not found, "import circles:\n" + "\n".join("  " + " <-> ".join(c) for c in found)
 
 
 def test_each_layer_imports_only_the_layers_below(graph):
-    known = KNOWN_UNTIL_THE_APP_LAYER_MOVE["layer"]
-    breaks = layer_breaks(graph)
-    assert not breaks - known, "imports that run upward or across independent layers:\n" + _described(
-        breaks - known, graph)
-    assert not known - breaks, f"fixed: remove {sorted(known - breaks)} from KNOWN_UNTIL_THE_APP_LAYER_MOVE"
+    breaks = layer_breaks(graph["all"])
+    assert not breaks, "imports that run upward or across independent layers:\n" + _described(breaks, graph["all"])
+
+
+def test_lazy_imports_are_in_the_graph_and_type_only_ones_only_in_all(graph):
+    # npswatch.watch imports its use-case modules inside its methods; they name Watch under TYPE_CHECKING only
+    assert "npswatch.crawl" in graph["runtime"]["npswatch.watch"]
+    assert "npswatch.watch" in graph["all"]["npswatch.crawl"]
+    assert "npswatch.watch" not in graph["runtime"]["npswatch.crawl"]
