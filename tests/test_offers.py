@@ -210,6 +210,10 @@ def points(text):
     ("Example Box of 28 260.1 $", [(28, "piece", 260.1, "USD", None)]),
     ("Example 280 × Item 5/325mg [512]\n1866 $", [(280, "piece", 1866, "USD", (325, "mg"))]),
     ("Example 2mg 3$ each", [(1, "piece", 3, "USD", (2, "mg"))]),
+    ("Example Darts / 1G x 10 Darts\nUSD 150", [(10, "piece", 150, "USD", None)]),
+    ("Example nasal spray 1gr/20ml x 3 bottles\n188.97 $", [(3, "piece", 188.97, "USD", None)]),
+    ("(QTY2) Example carts\nUSD 101", [(2, "piece", 101, "USD", None)]),
+    ("Buy a Pint of Example Syrup\n400 $", [(473.18, "ml", 400, "USD", None)]),
 ])
 def test_english_units_counts_and_doses(text, expected):
     assert points(text) == expected
@@ -220,6 +224,7 @@ def test_english_units_counts_and_doses(text, expected):
     "Example 30MG\n12 $",
     "Example 500MG/ML\n60 $",
     "1 - 100 grams Example\n3.26 $",  # a range of sizes is no one quantity
+    "Example syrup 32oz/16oz\n200 $",  # two sizes, one price
 ])
 def test_a_strength_or_a_range_alone_is_no_offer(text):
     assert offers(text) == []
@@ -235,6 +240,7 @@ def test_a_strength_or_a_range_alone_is_no_offer(text):
     ("3.5g AK-47 $40", [(3.5, "g", 40, "USD")]),
     ("5g 4F-MDMB-BINACA\n€60", [(5, "g", 60, "EUR")]),
     ("1000 B707 Example Pills\nCAD 900", [(1000, "piece", 900, "CAD")]),
+    ("Example 30MG A215 PILLS 10 $", []),  # a pill's imprint is no count
 ])
 def test_digits_in_names_are_not_numbers(text, expected):
     assert offers(text) == expected
