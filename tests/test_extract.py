@@ -15,7 +15,7 @@ from npswatch.pipelines.facts import CLASSES
 from npswatch.pipelines.fx import Rate, RateBook
 from npswatch.pipelines.rawpost import SourceHints
 from npswatch.pipelines.scoring import score
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 
 HERE = Path(__file__).parent
 LABELLED = HERE / "data" / "labelled.jsonl"

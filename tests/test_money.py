@@ -76,7 +76,7 @@ def test_multipliers(text, amount, iso):
 def test_every_currency_code_is_iso_4217_or_a_crypto_asset():
     import pycountry
 
-    from pipelines.money import CRYPTO, CURRENCIES
+    from npswatch.pipelines.money import CRYPTO, CURRENCIES
     codes = {iso for iso, _, _ in CURRENCIES}
     assert not {c for c in codes if pycountry.currencies.get(alpha_3=c) is None} - CRYPTO
 
