@@ -150,6 +150,11 @@ def test_a_price_inside_the_title_is_not_that_of_the_weight_field():
     assert offers("Example Item 0.5 BTC sale 5%\nВес: 0.5 гр\nЦена: 105 $") == [(0.5, "g", 105, "USD")]
 
 
+def test_a_price_field_in_exponent_form():
+    # a platform that stores its price field as a float writes large ones in exponent form
+    assert offers("Товар 3г\nВес: 3 гр\nЦена: 1.49e+06 $") == [(3, "g", 1_490_000, "USD")]
+
+
 def test_label_without_unit_reads_grams():
     assert offers("Вес: 2\nЦена: 7300 руб") == [(2, "g", 7300, "RUB")]
 
