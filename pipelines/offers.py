@@ -149,7 +149,9 @@ _WORD_TABLE: list[tuple[str, tuple[str, ...]]] = [
               "минималк*", "мин. заказ", "минимальный заказ", "минимальная сумма", "min order",
               "min. order", "chegirma*", "жеңілдік*", "комисси*", "экономи*", "выгод*",
               # news: the value of a seizure is no price
-              "стоимостью", "на сумму", "оценив*", "worth", "valued", "street value")),
+              "стоимостью", "на сумму", "оценив*", "worth", "valued", "street value",
+              # a shop card's crossed-out price
+              "старая цена", "старой цене", "цена без скидки", "было", "old price", "regular price")),
     # a stock or sales count: the number right after it is neither a quantity nor a price ("В наличии: 3 шт")
     ("stk", ("в наличии", "наличие", "наличии", "остаток", "осталось", "продано", "продаж", "stock", "in stock",
              "sold", "left")),

@@ -173,6 +173,15 @@ def test_fields_of_a_listing_on_separate_lines(text, expected):
     assert offers(text) == expected
 
 
+@pytest.mark.parametrize("text", [
+    "Товар А 1г\nСтарая цена 5000₽\nЦена 4500₽",
+    "Товар А 1г\nБыло 5000₽\n4500₽",
+    "Item A 1g\nOld price: 5000 RUB\nPrice: 4500 RUB",
+])
+def test_a_cards_crossed_out_price_is_not_the_offer(text):
+    assert offers(text) == [(1, "g", 4500, "RUB")]
+
+
 def test_field_lines_stop_at_a_blank_line_and_skip_stock_counts():
     assert offers("Товар А 1г\n\n4500₽\nТовар Б 2г\n8000₽") == [(2, "g", 8000, "RUB")]
     assert offers("Товар А 1г\nВ наличии: 3 шт\n4500₽") == [(1, "g", 4500, "RUB")]
