@@ -22,9 +22,9 @@ and in both cases it is not an ordinary word: words of wordfreq's English and Ru
 (pipelines/data/common_words.txt.gz, made by tools/build_common_words.py), the lexicon's excluded forms and its
 not-drug words never match. Two adjacent words are tried together too (`н бооом`, `gorila glue`, `northen
 light`) when one of them is no ordinary word; within an edit distance only when both have four letters or more
-and each is within one edit of its alias word. The caller says when to look (the matcher: in a post with a
-market cue or words of quantities and prices) and what a hit counts as (the payload: the matched alias's
-ambiguity). Results are memoised per word and per whitespace-separated chunk: shop vocabulary repeats.
+and each is within one edit of its alias word. The caller says when to look and what a hit counts as (the
+matcher: in a post with a market cue or words of quantities and prices, as an ambiguous name, which counts only in
+a market context). Results are memoised per word and per whitespace-separated chunk: shop vocabulary repeats.
 
 >>> f = FuzzyNames([("мефедрон", 0, True, "a"), ("героин", 1, True, "b"), ("шишки", 2, False, "c"),
 ...                 ("н-бом", 3, True, "d")])

@@ -244,7 +244,8 @@ class SubstanceMatcher:
         blocked.update(match_fold(w) for nd in lexicon.not_drugs for ws in nd.get("words", {}).values() for w in ws)
         # (within an edit distance only of the strong aliases as the lexicon writes them, rank 0: not of their
         # inflections, whose endings are one edit from ordinary words: "кодеини" is "кофейни")
-        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, f.ambiguous)
+        # A spelling-tolerant hit is an ambiguous one, whatever the alias: it counts only in a market context.
+        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, FORM_WORD if f.ambiguous >= FORM_WORD else True)
                                   for k, f in forms.items() if f.entry >= 0 and not f.emoji), blocked)
 
     @classmethod
