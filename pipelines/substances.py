@@ -285,14 +285,17 @@ class SubstanceMatcher:
         return name_key(name) in self._known
 
     def name_status(self, name: str) -> tuple[str, bool]:
-        """(name_key(name), is_known(name)), memoised: the same few new names recur in every price list."""
+        """(name_key(name), known), memoised: the same few new names recur in every price list. Known: an alias or
+        canonical name of the lexicon, or a word the spelling-tolerant matcher reads as one ("alprozolam" is
+        alprazolam misspelt, not a new benzodiazepine; "ketizolam" stays new: see pipelines/fuzzy.py)."""
         try:
             return self._status_memo[name]
         except KeyError:
             if len(self._status_memo) >= 4096:  # bounded
                 self._status_memo.clear()
             key = name_key(name)
-            v = self._status_memo[name] = (key, key in self._known)
+            known = key in self._known or (name.isalpha() and bool(self._fuzzy.lookup(name.lower())))
+            v = self._status_memo[name] = (key, known)
             return v
 
     def find(self, cleaned: str, has_price_pairs: bool = False, low: str | None = None) -> list[SubstanceHit]:

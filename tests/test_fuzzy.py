@@ -78,3 +78,11 @@ def test_committed_common_words_file_is_up_to_date():
     assert COMMON_WORDS_PATH.read_bytes() == module.dumps(module.build()), \
         "run: .venv/bin/python tools/build_common_words.py"
     assert {"heroine", "plan", "кофе"} <= common_words()
+
+
+def test_a_misspelt_name_is_no_new_name_but_a_new_prefix_is():
+    from npswatch.pipelines.extract import Extractor
+    x = Extractor.default()
+    misspelt = x.extract("alprozolam 2mg, 10 pills $30")
+    assert ([s.canonical for s in misspelt.substances], misspelt.candidates) == (["alprazolam"], ())
+    assert [c.name for c in x.extract("Ketizolam powder 10g $199").candidates] == ["Ketizolam"]
