@@ -32,6 +32,7 @@ def test_medicine_brands_are_their_active_substance(text, canonical):
 @pytest.mark.parametrize("text", [
     "2g Northern Lights $30", "Jack Herer 3.5g $45", "Gelato 1g 15 EUR", "moon rocks 1g $25", "prerolls 5g $50",
     "BHO 1g $30", "Sour Diesel (Sativa) 5g $60", "1g Zkittlez auto 12 EUR", "THC edibles 10 pcs $40",
+    "Critical 2g 20 EUR", "Purple Punch 7g $70",
 ])
 def test_cannabis_strains_and_products_are_cannabis(text):
     facts = X.extract(text)
