@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Watch", "Settings", "WatchError", "ConfigError", "__version__"]
 
-_LAZY = {"Watch": "npswatch.watch", "Settings": "npswatch.config", "ConfigError": "npswatch.config",
+_LAZY = {"Watch": "npswatch.watch", "Settings": "npswatch.config", "ConfigError": "npswatch.errors",
          "WatchError": "npswatch.errors"}
 
 

@@ -17,11 +17,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .config import Settings, load_settings
 from .errors import WatchError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from .config import Settings
 
     from npswatch.pipelines.privacy import Pseudonymiser
     from npswatch.reports.scope import Filters
@@ -38,7 +39,11 @@ class Watch:
 
     def __init__(self, config_path: str | Path | None = None, settings: Settings | dict | None = None) -> None:
         self.config_path = None if config_path is None else str(config_path)
-        self._settings = Settings(**settings) if isinstance(settings, dict) else settings
+        if isinstance(settings, dict):
+            from .config import Settings
+
+            settings = Settings(**settings)
+        self._settings = settings
 
     @classmethod
     def from_config(cls, path: str | Path) -> "Watch":
@@ -51,6 +56,8 @@ class Watch:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from .config import load_settings
+
             self._settings = load_settings(self.config_path)
         return self._settings
 
@@ -69,6 +76,8 @@ class Watch:
 
     def optional_engine(self) -> "Engine | None":
         """The engine if the configured database exists with a current schema, else None (no side effects)."""
+        if not self.settings.database.url and not (self.settings.data_path / "npswatch.db").exists():
+            return None  # the default SQLite file, not made yet: decided without loading SQLAlchemy
         from sqlalchemy.engine import make_url
 
         from npswatch.storage.db import check_schema
@@ -91,17 +100,16 @@ class Watch:
     def extractor(self, engine: "Engine | None" = None):
         """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
         overlay of confirmed candidates stored there (`npswatch candidates confirm`) added."""
-        from npswatch.pipelines.extract import default_extractor
+        from npswatch.extractor_cache import cached_extractor
         from npswatch.pipelines.fx import RateBook
-        from npswatch.reports.candidates import load_overlay
-        from npswatch.storage.fxstore import load_rates
 
-        x = default_extractor()
-        rates = load_rates(engine) if engine is not None else []
-        if rates:
-            x = x.with_rates(RateBook(rates))
-        overlay = load_overlay(engine) if engine is not None else []
-        return x.with_overlay(overlay) if overlay else x
+        rates, overlay = [], []
+        if engine is not None:
+            from npswatch.reports.candidates import load_overlay
+            from npswatch.storage.fxstore import load_rates
+
+            rates, overlay = load_rates(engine), load_overlay(engine)
+        return cached_extractor(overlay, RateBook(rates) if rates else None)
 
     @cached_property
     def database_extractor(self):

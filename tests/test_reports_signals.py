@@ -124,7 +124,7 @@ def test_recording_is_idempotent_and_a_shift_is_reported_once(engine):
 
 def test_sales_estimated_from_stock_drops(sqlite_engine):
     h = history(sqlite_engine)
-    P, O, R = m.Post.__table__, m.Offer.__table__, m.Region.__table__
+    O, R = m.Offer.__table__, m.Region.__table__
     T_RUN, T_OBS = m.CrawlRun.__table__, m.tables_web.ListingObservation.__table__
     with sqlite_engine.begin() as c:
         almaty = c.execute(select(R.c.id).where(R.c.name == "Almaty")).scalar_one()

@@ -419,6 +419,7 @@ class OfflineSender:
 
     async def _poll_updates(self, seq: int) -> None:
         while self._connected:
-            for seq, upd in self.network.updates_after(seq):
+            for n, upd in self.network.updates_after(seq):
                 self._queue.put_nowait(upd)
+                seq = n
             await asyncio.sleep(self.poll_interval)

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from npswatch.config import EXAMPLE_CONFIG
 from npswatch.watch import Watch
 
 from rich.markup import escape
@@ -50,6 +49,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented example configuration file."""
+    from npswatch.config import EXAMPLE_CONFIG
+
     if path.exists() and not force:
         fail(f"{path} exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)

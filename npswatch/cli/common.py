@@ -5,8 +5,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from npswatch.config import ConfigError
-from npswatch.errors import WatchError
+from npswatch.errors import ConfigError, WatchError
 from npswatch.storage.db import SchemaError
 
 console = Console(stderr=True)

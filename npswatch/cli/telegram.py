@@ -15,7 +15,6 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from npswatch.channels import parse_shard
 
 from .common import example, fail, out, result_file, run
 
@@ -137,6 +136,8 @@ def listen(
     messages the update stream dropped are still stored. Stop with Ctrl-C or SIGTERM.
     """
     def _listen():
+        from npswatch.channels import parse_shard
+
         _setup_logging(ctx.obj.settings)
         result_file(ctx, ctx.obj.listen(shard=parse_shard(shard), extract=not no_extract))
 

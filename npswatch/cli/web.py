@@ -14,7 +14,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from npswatch.crawl import load_definitions
 
 from .common import console, example, fail, notify, out, result_file, run
 
@@ -50,6 +49,8 @@ def sources_list(
 ) -> None:
     """List the site definitions, with what each one crawls and how politely; bad files are named with the wrong field."""
     def _list():
+        from npswatch.crawl import load_definitions
+
         defs = load_definitions(ctx.obj.settings, sites_dir)
         found, errors, folder = defs.found, defs.errors, defs.folder
         table = Table(title=f"site definitions ({folder}{'' if folder.is_dir() else ': no such folder'} + built-in)")
@@ -71,7 +72,7 @@ def sources_list(
                 opts.append("built-in")
             table.add_row(name, "\n".join(site.start_urls), layout, hints, pol, ", ".join(opts) or "-")
         out.print(table)
-        for path, message in errors:
+        for _path, message in errors:
             console.print(f"[bold red]invalid:[/] {message}", highlight=False, soft_wrap=True)
         if errors:
             raise typer.Exit(1)
