@@ -148,6 +148,19 @@ class Watch:
         lexicon overlay. `facts.to_json(id)` is the `npswatch extract` line."""
         return self.database_extractor.extract(text, posted_at=posted_at, hints=hints)
 
+    def evaluate(self, cases: list[dict]):
+        """Score the extractor on labelled cases (`id`, `text`, `gold`; optional `posted_at` datetime and
+        `source` SourceHints): (the Score with precision, recall, F1 per field and the misses, predictions by id)."""
+        from npswatch.pipelines.rawpost import SourceHints
+        from npswatch.pipelines.scoring import score
+
+        def hints(src):
+            return SourceHints(**{k: src.get(k) for k in ("country", "currency", "language")}) if isinstance(src, dict) else src
+
+        preds = {c["id"]: self.extract(str(c["text"]), posted_at=c.get("posted_at"),
+                                       hints=hints(c.get("source"))).to_json(c["id"]) for c in cases}
+        return score(cases, preds), preds
+
     # --- web -------------------------------------------------------------------------------------------------
     def crawl(self, sites: list[str] | str = (), *, all_sites: bool = False, base_url: str | None = None,
               extract: bool = True, batch_size: int = 200, scrapy_settings: dict | None = None,

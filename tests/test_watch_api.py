@@ -133,3 +133,16 @@ def test_a_confirmed_candidate_is_recognised_by_the_same_watch(watch, tmp_path):
     facts = watch.extract(f"{name} 2г 9000 тг")
     assert facts.candidates == () and [s.canonical for s in facts.substances] == [name]
     assert watch.candidates() == []
+
+
+def test_evaluate_scores_labelled_cases(watch):
+    cases = [{"id": 1, "text": "синтетика: меф 1г 4500₽ Москва", "source": {"country": "RU"},
+              "gold": {"substances": [{"canonical": "mephedrone", "class": "synthetic_cathinone"}],
+                       "offers": [{"canonical": "mephedrone", "class": "synthetic_cathinone", "quantity": 1,
+                                   "unit": "g", "price": 4500, "currency": "RUB"}],
+                       "regions": [{"level": "city", "geonameid": 524901, "name": "Moscow",
+                                   "country": "RU"}]}},
+             {"id": 2, "text": "синтетика: просто текст", "gold": {"substances": [], "offers": [], "regions": []}}]
+    score, preds = watch.evaluate(cases)
+    assert score.cases == 2 and preds[2]["offers"] == []
+    assert score.f1("substances") == 1.0 and score.f1("regions") == 1.0
