@@ -3,8 +3,10 @@ cell of docs/tutorial.ipynb, executed by a real Jupyter kernel (nbclient). Their
 contain; both work in a fresh folder of their own, so whatever they write stays there."""
 from __future__ import annotations
 
+import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,14 +40,22 @@ def test_the_python_api_examples_run(fresh_folder):
             raise AssertionError(f"{path.name}, the block at line {line} failed: {exc!r}") from exc
 
 
-def test_the_tutorial_notebook_runs_with_its_checks(fresh_folder):
+def test_the_tutorial_notebook_runs_with_its_checks(fresh_folder, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(DOCS / "tutorial.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(not c.outputs for c in code), "commit the notebook without outputs"
     assert sum("assert " in c.source for c in code) >= 4
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(fresh_folder)}})
+    # a kernel of this interpreter (a machine-wide "python3" kernel may run another Python, without npswatch)
+    spec = fresh_folder / "jupyter" / "kernels" / "npswatch-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "npswatch test", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(fresh_folder / "jupyter"))
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="npswatch-test",
+                                     resources={"metadata": {"path": str(fresh_folder)}})
     client.execute()
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     assert images, "the trend chart is shown inline"
