@@ -220,6 +220,12 @@ class TrendsResult(Result):
     def items(self) -> int:
         return len(self.rows)
 
+    def figure(self, max_lines: int = 8):
+        """The trend chart as a matplotlib `Figure` (a notebook shows it inline; `.savefig(path)` writes it)."""
+        from npswatch.reports.plots import trend_figure
+
+        return trend_figure(self.rows, title=self.title, by=self.by, max_lines=max_lines)
+
 
 @dataclass
 class SignalsResult(Result):
