@@ -40,6 +40,10 @@ class ExportError(ValueError):
     """An export that cannot be written; the message says why."""
 
 
+# Source kinds whose key is a Telegram chat (listened to, or imported from an export): pseudonymised in exports.
+_CHANNEL_KINDS = frozenset({"telegram", "export"})
+
+
 def _rows(engine: Engine, what: str, filters: Filters, ps: Pseudonymiser) -> tuple[list[str], Iterator[dict]]:
     scope = resolve(engine, filters)
     O, Me, P, S, R, Sub = T_OFFER, T_MENTION, T_POST, T_SOURCE, T_REGION, T_SUBSTANCE
@@ -85,19 +89,12 @@ def _rows(engine: Engine, what: str, filters: Filters, ps: Pseudonymiser) -> tup
                     if d.get(k) is not None:
                         d[k] = as_datetime(d[k])
                 if d.get("url"):
-                    d["url"] = _scrub_url(ps, d["url"])
-                if d.get("source_kind") == "telegram":
+                    d["url"] = ps.scrub(d["url"])
+                if d.get("source_kind") in _CHANNEL_KINDS:  # a chat's key may be a person's username
                     d["source"] = ps.handle(d["source"])
                 yield d
 
     return columns, gen()
-
-
-def _scrub_url(ps: Pseudonymiser, url: str) -> str:
-    """The URL with handles in it pseudonymised, keeping its scheme (the scrubber rewrites t.me links bare)."""
-    out = ps.scrub(url)
-    scheme, sep, _ = url.partition("://")
-    return out if "://" in out or not sep else f"{scheme}://{out}"
 
 
 def _aggregate(engine: Engine, what: str, filters: Filters, by: str, min_cell: int) -> tuple[list[str], list[dict]]:

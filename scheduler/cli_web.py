@@ -391,8 +391,8 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
     settings = app_ctx.settings
     writer = app_ctx.writer(extract=extract)
     engine = writer.engine
-    tracker = ListingTracker(engine)
-    store = SnapshotStore(engine, settings.data_path / "snapshots")
+    tracker = ListingTracker(engine, app_ctx.pseudonymiser)
+    store = SnapshotStore(engine, settings.data_path / "snapshots", app_ctx.pseudonymiser.scrub)
     jobs, starts = {}, {}
     if not redis_url:  # a shared frontier lives in Redis; a local one in a JOBDIR per site
         for s in site_defs:
@@ -526,7 +526,7 @@ def reparse(
             fail(bad[0])
         site = _pick(found, [site_name], False)[0][0]
         engine = ctx.obj.checked_engine()
-        store = SnapshotStore(engine, settings.data_path / "snapshots")
+        store = SnapshotStore(engine, settings.data_path / "snapshots", ctx.obj.pseudonymiser.scrub)
         runs = store.runs(site.name)
         if list_runs:
             table = Table(title=f"{site.name}: crawls with snapshots")

@@ -6,7 +6,8 @@ One call writes one batch in one transaction, so a failure leaves nothing half-w
   a changed text keeps the old text in `post_version` and bumps `post.version`;
 - facts (mentions, offers) are derived from the stored, pseudonymised text and replaced per post whenever
   the text is new or changed; candidates are counted once per post that first shows them.
-Author handles and identifiers inside the text are pseudonymised here, before anything reaches the database.
+Author handles and identifiers inside the text, the URL and every string of `extra` are pseudonymised here
+(`scrub_post`), before anything reaches the database; channel names in `extra` count as handles there.
 """
 from __future__ import annotations
 
@@ -81,6 +82,23 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Keys of `extra` whose values name a channel or account: pseudonymised whole (they stay readable only in the
+# source and discovery tables).
+_NAME_KEYS = frozenset({"channel", "username", "user"})
+
+
+def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
+    """The post as it may be stored: text, URL and every string of `extra` scrubbed; the author is left to
+    `PostWriter` (it becomes a pseudonym of its own)."""
+    region = p.hints.country
+    text = ps.scrub(p.text, region)
+    url = ps.scrub(p.url, region) if p.url else p.url
+    extra = ps.scrub_value(p.extra, region, names=_NAME_KEYS) if p.extra else p.extra
+    if text == p.text and url == p.url and extra == p.extra:
+        return p
+    return p.model_copy(update={"text": text, "url": url, "extra": extra})
+
+
 class PostWriter:
     """Writes batches of RawPosts. Build once per process; `write()` is safe to call from any thread."""
 
@@ -106,8 +124,8 @@ class PostWriter:
         ps = self.pseudonymiser
         prepared = []
         for p in posts:
-            text = ps.scrub(p.text)
-            prepared.append((p, source_ids[p.source], text, text_hash(text)))
+            p = scrub_post(ps, p)
+            prepared.append((p, source_ids[p.source], p.text, text_hash(p.text)))
 
         existing = self._existing(conn, [(sid, p.external_id) for p, sid, _, _ in prepared])
         new_rows, changed, same = [], [], []

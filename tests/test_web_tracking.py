@@ -43,7 +43,7 @@ def rows(engine, table, order):
 
 
 def test_observations_record_price_and_stock_changes_per_crawl(engine, pseudonymiser):
-    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine)
+    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine, pseudonymiser)
     t0 = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 
     run1 = start_run(engine, "crawl", "test-shop")
@@ -82,7 +82,7 @@ def test_observations_record_price_and_stock_changes_per_crawl(engine, pseudonym
 
 
 def test_listings_of_other_sites_are_not_marked_disappeared(engine, pseudonymiser):
-    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine)
+    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine, pseudonymiser)
     run = start_run(engine, "crawl", "test-shop")
     other = RawPost(source="other-site", external_id="9", text="Спайс 1 г", extra={"price": "900 сом"})
     writer.write([card("1", "1 ₽", 1), other])
