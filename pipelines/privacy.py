@@ -94,7 +94,7 @@ _WALLET = re.compile(
     r")(?![A-Za-z0-9_])"
 )
 # A run of digits with the separators phone numbers are written with; what it is decides `_phone_key`.
-_PHONE = re.compile(r"(?<![\w+/=#&%.,-])(\+|00(?=[1-9]))?[ (]{0,2}\d(?:[ \-()]{0,3}\d){7,16}(?![\w])")
+_PHONE = re.compile(r"(?<![\w+/#&%.,-])(\+|00(?=[1-9]))?[ (]{0,2}\d(?:[ \-()]{0,3}\d){7,16}(?![\w])")
 _PHONE_IN_TEL = re.compile(r"(?i:tel:)\s*(\+?[\d\-() ]{7,24}\d)")
 _HANDLE = re.compile(r"(?<![A-Za-z0-9_@])@" + _NAME + r"(?![\w])")
 
