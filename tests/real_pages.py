@@ -72,7 +72,7 @@ def page_files(market: str, root: Path) -> list[Path]:
 
 @lru_cache(maxsize=None)
 def site(market: str):
-    from crawlers.sitedef import load_site
+    from npswatch.crawlers.sitedef import load_site
 
     return load_site(SITES_DIR / f"{market}.toml")
 
@@ -81,8 +81,8 @@ def parse_page(market: str, path: Path) -> list:
     """The RawPosts the spider yields for one saved page, as it would for the page served at BASE_URL."""
     from scrapy.http import HtmlResponse
 
-    from crawlers.spiders.listing import ListingSpider
-    from pipelines.rawpost import RawPost
+    from npswatch.crawlers.spiders.listing import ListingSpider
+    from npswatch.pipelines.rawpost import RawPost
 
     spider = ListingSpider(site(market), base_url=BASE_URL)
     response = HtmlResponse(url=BASE_URL + path.name, body=path.read_bytes(), encoding="utf-8")
@@ -142,7 +142,7 @@ def predict(extractor, cases: list[dict]) -> dict:
     """The extractor's output per case id, as `npswatch eval` computes it (posted_at and source hints used)."""
     from datetime import datetime
 
-    from pipelines.rawpost import SourceHints
+    from npswatch.pipelines.rawpost import SourceHints
 
     out = {}
     for c in cases:
@@ -162,7 +162,7 @@ def synthetic_negatives(path: Path = REPO / "tests" / "data" / "labelled.jsonl")
 def false_positives(extractor, cases: list[dict]) -> list[str]:
     """On lines that name no drug: one entry per substance (class-only ones collapsed as the scorer does) and
     per offer the extractor claims. Regions are not counted: such lines keep their places."""
-    from pipelines.scoring import collapse
+    from npswatch.pipelines.scoring import collapse
 
     found = []
     for cid, facts in predict(extractor, cases).items():

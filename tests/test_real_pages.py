@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 import real_pages as rp
-from pipelines.extract import Extractor
-from pipelines.scoring import score
-from scheduler.cli import app
+from npswatch.pipelines.extract import Extractor
+from npswatch.pipelines.scoring import score
+from npswatch.scheduler.cli import app
 
 ROOT = rp.shared_real()
 pytestmark = pytest.mark.skipif(ROOT is None, reason=rp.why_absent())
