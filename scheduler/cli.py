@@ -139,3 +139,4 @@ from . import cli_web  # noqa: E402,F401
 from . import cli_telegram  # noqa: E402,F401
 from . import cli_reports  # noqa: E402,F401
 from . import cli_ops  # noqa: E402,F401
+from . import cli_privacy  # noqa: E402,F401

@@ -84,7 +84,7 @@ def _now() -> datetime:
 
 # Keys of `extra` whose values name a channel or account: pseudonymised whole (they stay readable only in the
 # source and discovery tables).
-_NAME_KEYS = frozenset({"channel", "username", "user"})
+NAME_KEYS = frozenset({"channel", "username", "user"})
 
 
 def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
@@ -93,7 +93,7 @@ def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
     region = p.hints.country
     text = ps.scrub(p.text, region)
     url = ps.scrub(p.url, region) if p.url else p.url
-    extra = ps.scrub_value(p.extra, region, names=_NAME_KEYS) if p.extra else p.extra
+    extra = ps.scrub_value(p.extra, region, names=NAME_KEYS) if p.extra else p.extra
     if text == p.text and url == p.url and extra == p.extra:
         return p
     return p.model_copy(update={"text": text, "url": url, "extra": extra})
