@@ -5,7 +5,9 @@ from pathlib import Path
 
 import typer
 
-from .cli import app, example, fail, out, run
+from rich.markup import escape
+
+from .cli import app, console, example, fail, out, run
 
 fx_app = typer.Typer(help="Exchange rates.\n\nExample:\n\n    npswatch fx import XML_dynamic_KZT.xml", no_args_is_help=True)
 app.add_typer(fx_app, name="fx")
@@ -27,18 +29,25 @@ def fx_import(
             if not f.exists():
                 fail(f"{f}: no such file")
             data = f.read_bytes()
+            skipped: list[str] = []
             try:
                 if data.lstrip().startswith(b"<"):
-                    rates = parse_cbr_xml(data)
+                    rates = parse_cbr_xml(data, skipped=skipped)
                 else:
-                    rates = parse_rates_csv(data.decode("utf-8-sig"))
+                    rates = parse_rates_csv(data.decode("utf-8-sig"), skipped=skipped)
+            except UnicodeDecodeError:
+                fail(f"{f}: not a text file (expected Bank of Russia XML or a UTF-8 CSV)")
             except ValueError as exc:
                 fail(f"{f}: {exc}")
             n = store_rates(engine, rates)
             currencies = sorted({r.currency for r in rates})
             days = sorted({r.day for r in rates})
             span = f"{days[0]} .. {days[-1]}" if days else "no days"
-            out.print(f"{f}: {n} rates, {', '.join(currencies) or 'none'}, {span}")
+            out.print(f"{f}: {n} rates, {', '.join(currencies) or 'none'}, {span}", highlight=False)
+            for reason in skipped:
+                console.print(f"[yellow]skipped[/] {escape(reason)}", highlight=False, soft_wrap=True)
+            if skipped:
+                console.print(f"{f}: {len(skipped)} rows skipped", highlight=False)
             total += n
         out.print(f"{total} rates stored")
 
