@@ -19,8 +19,9 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from .cli import app, example, fail, out, run
+from .cli import app, console, example, fail, out, run
 
 tg_app = typer.Typer(help="Telegram collection.\n\nExample:\n\n    npswatch telegram login && npswatch listen",
                      no_args_is_help=True)
@@ -303,11 +304,16 @@ def import_telegram(
             except Exception as exc:
                 finish_run(engine, run_id, status="failed", message=str(exc))
                 raise
-            finish_run(engine, run_id, items=r.messages)
+            finish_run(engine, run_id, items=r.messages,
+                       message=f"{len(r.skipped)} messages skipped" if r.skipped else None)
             w = r.write
             out.print(f"{f}: {r.chats} chats, {r.messages} messages ({r.service} service, {r.empty} without text): "
                       f"{w.inserted} new posts, {w.updated} edited, {w.unchanged} already stored; {r.links} channel links found"
-                      + (f"; skipped {', '.join(r.skipped_chats)}" if r.skipped_chats else ""))
+                      + (f"; skipped {', '.join(r.skipped_chats)}" if r.skipped_chats else ""), highlight=False, markup=False)
+            for reason in r.skipped:
+                console.print(Text("skipped ", style="yellow") + Text(reason), highlight=False, soft_wrap=True)
+            if r.skipped:
+                console.print(Text(f"{f}: {len(r.skipped)} malformed messages skipped, the rest stored"), highlight=False)
 
     _guard(_import)
 

@@ -122,20 +122,20 @@ def test_rerun_adds_nothing_twice(engine, pseudonymiser):
         assert c.execute(text("SELECT count(*) FROM post_version")).scalar() == 0
 
 
-def test_malformed_message_is_reported_with_its_index_and_earlier_ones_stay(engine, pseudonymiser, tmp_path):
+def test_malformed_message_is_reported_with_its_index_and_the_rest_is_stored(engine, pseudonymiser, tmp_path):
     data = json.loads((FIXTURES / "single_chat.json").read_text())
     data["messages"][5]["text"] = 42  # message #5 (id 6)
     bad = tmp_path / "result.json"
     bad.write_text(json.dumps(data, ensure_ascii=False))
-    with pytest.raises(ExportError) as err:
-        do_import(engine, pseudonymiser, bad, batch_size=2)
-    msg = str(err.value)
-    assert "message #5 (id 6)" in msg and "`text` is int" in msg and "result.json" in msg
-    assert sorted(int(i) for _, i in posts(engine)) == [2, 3, 4]  # everything before it, committed
-    # fixed file: the rest comes in, nothing twice
+    r = do_import(engine, pseudonymiser, bad, batch_size=2)
+    assert len(r.skipped) == 1
+    assert "message #5 (id 6)" in r.skipped[0] and "`text` is int" in r.skipped[0]
+    assert sorted(int(i) for _, i in posts(engine)) == [2, 3, 4, 7, 9, 10]  # everything but it (8 has no text)
+    assert do_import(engine, pseudonymiser, bad).write.inserted == 0  # a rerun skips it again, nothing twice
+    # fixed file: the message comes in, nothing twice
     data["messages"][5]["text"] = "переслано: синтетический товар C"
     bad.write_text(json.dumps(data, ensure_ascii=False))
-    assert do_import(engine, pseudonymiser, bad).write.inserted == 4
+    assert do_import(engine, pseudonymiser, bad).write.inserted == 1
 
 
 def test_truncated_file_keeps_complete_messages_and_names_the_break(engine, pseudonymiser, tmp_path):
@@ -152,8 +152,6 @@ def test_truncated_file_keeps_complete_messages_and_names_the_break(engine, pseu
     ("[1, 2]", "not a Telegram Desktop JSON export"),
     ('{"chats": {"list": [{"name": "x", "messages": 5}]}}', "chats.list[0] is not a chat"),
     ('{"name": "x", "type": "public_channel", "id": "abc", "messages": []}', "chat `id` 'abc' is not a number"),
-    ('{"name": "x", "type": "public_channel", "id": 5, "messages": [{"id": 1, "type": "message", "text": "t"}]}',
-     "message #0 (id 1) has no `date`"),
     ("{not json", "not valid JSON"),
 ])
 def test_bad_files_give_one_clear_line(sqlite_engine, pseudonymiser, tmp_path, content, expected):
@@ -186,4 +184,5 @@ def test_cli_import_names_the_channel_and_reruns_cleanly(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "x", "type": "public_channel", "id": 5, "messages": [{"id": 1}]}')
     r = runner.invoke(app, ["--config", str(cfg), "import-telegram", str(bad)], terminal_width=300)
-    assert r.exit_code == 2 and "message #0 (id 1) has no `date`" in flat(r.output) and "Traceback" not in r.output
+    assert r.exit_code == 0 and "Traceback" not in r.output
+    assert "message #0 (id 1) has no `date`" in flat(r.stderr) and "1 malformed messages skipped" in flat(r.stderr)
