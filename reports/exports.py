@@ -156,7 +156,7 @@ def export(engine: Engine, what: str, fmt: str, dest: str | Path | IO[str] | Non
             w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             w.writeheader()
             for row in it:
-                w.writerow(_plain(row))
+                w.writerow({k: csv_safe(v) for k, v in _plain(row).items()})
                 n += 1
         else:
             for row in it:
@@ -171,6 +171,21 @@ def export(engine: Engine, what: str, fmt: str, dest: str | Path | IO[str] | Non
 
 def _plain(row: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in row.items()}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet will not run (OWASP "CSV injection"): text starting with = + - @ tab or CR
+    gets a leading apostrophe. Numbers, dates and None pass unchanged, so numeric columns stay numbers.
+
+    >>> csv_safe("=HYPERLINK(\"http://x\")"), csv_safe("-5"), csv_safe(-5.0), csv_safe("меф 1г")
+    ('\'=HYPERLINK("http://x")', "'-5", -5.0, 'меф 1г')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 _INT = {"id", "post_id", "geonameid", "version", "observations", "offers", "usd_offers", "mentions"}
@@ -224,4 +239,4 @@ def to_text(engine: Engine, what: str, fmt: str, filters: Filters = Filters(), *
     return buf.getvalue()
 
 
-__all__ = ["export", "to_text", "ExportError", "WHATS", "FORMATS"]
+__all__ = ["export", "to_text", "csv_safe", "ExportError", "WHATS", "FORMATS"]

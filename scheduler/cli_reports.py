@@ -113,11 +113,13 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
     if fmt == "csv":
         import csv
 
+        from npswatch.reports.exports import csv_safe
+
         w = csv.writer(sys.stdout)
         if rows:
             w.writerow(list(rows[0].to_dict()))
         for r in rows:
-            w.writerow(list(r.to_dict().values()))
+            w.writerow([csv_safe(v) for v in r.to_dict().values()])
         return
     shown = rows[-limit:] if limit else rows
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
