@@ -455,8 +455,8 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
             finish_run(engine, runs[name], status="failed", message="not crawled")
             continue
         disappeared: Optional[int] = None
-        if st.complete and name in starts and starts[name].earlier_failures:
-            st.complete = False  # pages were lost before the pause
+        if name in starts and not starts[name].may_mark_disappeared(st.finish_reason, st.pages, st.complete):
+            st.complete = False  # pages lost before a pause, or a resumed crawl that fetched nothing
         if st.complete:
             since = datetime.fromisoformat(st.started_at) if redis_url else starts[name].started_at
             disappeared = tracker.mark_disappeared(name, since)
