@@ -31,9 +31,9 @@ from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
 from npswatch.crawlers.telegram.login import login
 from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.scheduler.cli import app
-from npswatch.scheduler.config import load_settings
-from npswatch.scheduler.context import App
+from npswatch.cli.app import app
+from npswatch.config import load_settings
+from npswatch.watch import App
 from npswatch.storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from npswatch.pipelines.extract import default_extractor
 from npswatch.pipelines.fx import Rate, RateBook, RateFormatError, parse_cbr_xml, parse_rates_csv, usable_rate
 from npswatch.pipelines.rawpost import SourceHints
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.fxstore import load_rates
 from npswatch.storage.tables import T_FX

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import RawPost, SourceHints
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.listings import ListingTracker
 from npswatch.storage.runs import start_run

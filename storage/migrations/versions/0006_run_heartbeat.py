@@ -4,15 +4,15 @@ A run row says which process on which host runs it and when that process last sh
 whose process died is found by any later command on any host (`storage.runs.mark_stale`); `parent_id` ties
 the runs a scheduler job's child writes to that job's row. (Renumber freely: only `down_revision` links it.)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

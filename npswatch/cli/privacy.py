@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import typer
 
-from .cli import app, example, out, run
+from .common import example, out, run
 
 privacy_app = typer.Typer(help="Privacy of stored data.\n\nExample:\n\n    npswatch privacy rescrub",
                           no_args_is_help=True)
-app.add_typer(privacy_app, name="privacy")
 
 
 @privacy_app.command(epilog=example("npswatch privacy rescrub"))

@@ -21,11 +21,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .cli import app, console, example, fail, out, run
+from .common import console, example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 tg_app = typer.Typer(help="Telegram collection.\n\nExample:\n\n    npswatch telegram login && npswatch listen",
                      no_args_is_help=True)
-app.add_typer(tg_app, name="telegram")
 log = logging.getLogger("npswatch.telegram")
 
 
