@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -206,7 +207,7 @@ def telegram_backfill(
                         finish_run(engine, run_id, status="failed", message=str(exc))
                         raise
                     finish_run(engine, run_id, items=r.read)
-                    out.print(f"{ref.key}: {r.read} messages read ({r.posts} with text), up to id {r.last_id}"
+                    out.print(f"{escape(ref.key)}: {r.read} messages read ({r.posts} with text), up to id {r.last_id}"
                               + (f", {r.flood_waits} FloodWaits waited out" if r.flood_waits else ""))
                 await col.batch.close()
                 t = col.totals
@@ -350,9 +351,12 @@ def telegram_discovered(
         for name in ("mentions", "fwd", "links", "chans", "subs", "first seen", "first in", "status"):
             t.add_column(name, overflow="fold")
         for r in rows:
-            t.add_row(r["key"] + (f"\n{r['title']}" if r["title"] else ""), str(r["mentions"]), str(r["forwards"]),
-                      str(r["links"]), str(r["channels"]), "" if r["subscribers"] is None else str(r["subscribers"]),
-                      str(r["first_seen"])[:10] if r["first_seen"] else "", r["first_seen_in"] or "", r["status"])
+            # Channel titles are scraped text: Text cells, so markup in them is shown, never interpreted.
+            t.add_row(Text(r["key"] + (f"\n{r['title']}" if r["title"] else "")), str(r["mentions"]),
+                      str(r["forwards"]), str(r["links"]), str(r["channels"]),
+                      "" if r["subscribers"] is None else str(r["subscribers"]),
+                      str(r["first_seen"])[:10] if r["first_seen"] else "", Text(r["first_seen_in"] or ""),
+                      Text(r["status"]))
         out.print(t)
         out.print("promote one with `npswatch telegram add CHANNEL`")
 
@@ -384,13 +388,13 @@ def telegram_add(
             except ValueError:
                 pass
         if key in configured:
-            out.print(f"{key} is already in telegram.channels")
+            out.print(Text(f"{key} is already in telegram.channels"))
             return
         if promote(engine, key):
             out.print(f"{key} added: listeners watch it from their next reconcile; `npswatch telegram backfill "
                       f"--channel {key}` reads its history now")
         else:
-            out.print(f"{key} was already added")
+            out.print(Text(f"{key} was already added"))
 
     _guard(_add)
 

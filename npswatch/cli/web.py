@@ -16,6 +16,8 @@ queue and duplicate filter.
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
@@ -25,7 +27,9 @@ from typing import Optional
 from urllib.parse import urljoin, urlsplit
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .common import console, example, fail, out, run
 
@@ -174,8 +178,30 @@ class _Disallowed(Exception):
     pass
 
 
+def _within(seconds: float, fn):
+    """fn() on a daemon thread, given at most `seconds` in all: a server that trickles bytes (slow-loris) cannot
+    hold the command past the deadline the way a per-read socket timeout lets it. TimeoutError when late."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="npswatch-fetch", daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        raise TimeoutError
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def _fetch(url: str, site, user_agent: str):
-    """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
+    """One polite GET (robots.txt, proxy, size cap of the site) -> a Scrapy response. The site's timeout is a
+    total deadline for the robots.txt check and the page together."""
     from protego import Protego
 
     from npswatch.crawlers.replay import make_response
@@ -184,20 +210,35 @@ def _fetch(url: str, site, user_agent: str):
     opener = urllib.request.build_opener(*handlers)
     headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
     timeout = site.politeness.timeout
+    deadline = time.monotonic() + timeout
+    late = f"{url}: no complete answer within the site's timeout ({timeout:g} s, politeness.timeout)"
+
+    def remaining() -> float:
+        return max(0.01, deadline - time.monotonic())
+
     if site.politeness.obey_robots:
         robots_url = urljoin(url, "/robots.txt")
+
+        def get_robots():
+            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=remaining()) as r:
+                return r.read(512 * 1024)
         try:
-            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=timeout) as r:
-                robots = Protego.parse(r.read(512 * 1024).decode("utf-8", "replace"))
-        except (urllib.error.URLError, OSError):
+            robots = Protego.parse(_within(remaining(), get_robots).decode("utf-8", "replace"))
+        except TimeoutError:
+            fail(late)
+        except (urllib.error.URLError, OSError, ValueError):
             robots = None  # no robots.txt: everything allowed
         if robots is not None and not robots.can_fetch(url, user_agent):
             raise _Disallowed(f"{url} is disallowed by {robots_url}")
     cap = int(site.politeness.max_size_mb * 1024 * 1024)
+
+    def get_page():
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=remaining()) as r:
+            return r.read(cap + 1), r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
     try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-            body = r.read(cap + 1)
-            status, ctype, date, final = r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
+        body, status, ctype, date, final = _within(remaining(), get_page)
+    except TimeoutError:
+        fail(late)
     except urllib.error.HTTPError as exc:
         fail(f"{url}: HTTP {exc.code} {exc.reason}")
     except (urllib.error.URLError, OSError) as exc:
@@ -207,20 +248,22 @@ def _fetch(url: str, site, user_agent: str):
     return make_response(final, body, status=status, content_type=ctype, date=date)
 
 
-def _short(value, n: int = 60) -> str:
+def _short(value, n: int = 60) -> Text:
+    """Scraped text for a table cell: shortened, and a Text, so `[/bold]` or `[link=...]` in it is shown, never
+    interpreted as markup."""
     if value is None or value == "":
-        return "-"
+        return Text("-")
     s = " ".join(str(value).split())
-    return s if len(s) <= n else s[: n - 1] + "…"
+    return Text(s if len(s) <= n else s[: n - 1] + "…")
 
 
-def _facts_row(facts) -> tuple[str, str, str]:
+def _facts_row(facts) -> tuple[Text, Text, Text]:
     data = facts.to_json("x")
     subs = ", ".join(s["canonical"] or s["matched"] for s in data["substances"]) or "-"
     offers = "; ".join(f"{o['canonical'] or o['class']} {o['quantity']:g} {o['unit']} = {o['price']:g} "
                        f"{o['currency'] or '?'}" for o in data["offers"]) or "-"
     regions = ", ".join(f"{r['name']} ({r['country']})" for r in data["regions"]) or "-"
-    return subs, offers, regions
+    return Text(subs), Text(offers), Text(regions)
 
 
 @sources_app.command("test", epilog=example("npswatch sources test fixture_board --details 5"))
@@ -285,7 +328,7 @@ def sources_test(
                 posts.extend(p for p in req.callback(resp, **req.cb_kwargs)
                              if p.__class__.__name__ == "RawPost")
 
-        out.print(f"[bold]{site.name}[/] {target}: HTTP {response.status}, {len(response.body):,} bytes"
+        out.print(f"[bold]{escape(site.name)}[/] {escape(target)}: HTTP {response.status}, {len(response.body):,} bytes"
                   + ("" if detail_page else f", {blocks} listing blocks") + f", {len(posts)} listings"
                   + (f" ({len(detail_reqs)} detail links, {fetched} fetched)" if detail_reqs else ""),
                   highlight=False, soft_wrap=True)
@@ -309,10 +352,10 @@ def sources_test(
                 ftable.add_row(_short(p.external_id, 30), *_facts_row(x.for_storage(p.text, p.hints, p.posted_at)))
             out.print(ftable)
         if next_pages:
-            out.print(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
-                      + (" …" if len(next_pages) > 8 else ""), highlight=False, soft_wrap=True)
+            out.print(Text(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
+                           + (" …" if len(next_pages) > 8 else "")), highlight=False, soft_wrap=True)
         for note in skipped:
-            out.print(f"[dim]detail page skipped: {note}[/]", highlight=False, soft_wrap=True)
+            out.print(Text(f"detail page skipped: {note}", style="dim"), highlight=False, soft_wrap=True)
         invalid = spider.stat("npswatch/invalid_items")
         if invalid:
             out.print(f"[yellow]{invalid} blocks gave no text[/] (check fields.text)")
