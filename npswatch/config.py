@@ -191,8 +191,9 @@ class HealthConfig(_Section):
     max_failures: int = Field(2, ge=1)  # this many failed runs in a row
     stale_after: str = "3d"  # or nothing new from a source for this long (at least 2 schedule periods)
     stale_after_by_source: dict[str, str] = Field(default_factory=dict)  # per source, e.g. {"slow-forum" = "14d"}
+    heartbeat_timeout: str = "10m"  # a running run whose process has not beaten for this long died: interrupted
 
-    @field_validator("stale_after")
+    @field_validator("stale_after", "heartbeat_timeout")
     @classmethod
     def _span(cls, v: str) -> str:
         return _duration(v)
@@ -450,6 +451,9 @@ fx_inbox = "fx-inbox"   # under data_dir; imported files go to fx-inbox/done, un
 # nothing new for stale_after (at least two of its schedule periods).
 max_failures = 2
 stale_after = "3d"
+# A run whose process has shown no heartbeat for this long (killed, machine lost) is marked interrupted by the
+# next command, on any host; `npswatch status` is unhealthy while such a run exists.
+heartbeat_timeout = "10m"
 # stale_after_by_source = { "slow-forum" = "14d" }
 
 [digest]

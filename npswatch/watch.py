@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
@@ -11,13 +12,15 @@ from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage.db import check_schema, make_engine
 from npswatch.storage.writer import PostWriter
 
-from .config import Settings, load_settings
+from .config import Settings, load_settings, parse_duration
 
 
 @dataclass
 class App:
     config_file: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
+    _stale_checked: bool = field(default=False, repr=False)
+    interrupted_runs: list[int] = field(default_factory=list, repr=False)  # what this command found dead
 
     @property
     def settings(self) -> Settings:
@@ -29,10 +32,24 @@ class App:
     def engine(self) -> Engine:
         return make_engine(self.settings.database_url)
 
-    def checked_engine(self) -> Engine:
-        """The engine, after checking the schema is current (raises SchemaError saying what to run)."""
+    def checked_engine(self, *, mark_dead: bool = True) -> Engine:
+        """The engine, after checking the schema is current (raises SchemaError saying what to run). The first
+        call also marks the runs whose process died (no heartbeat for `health.heartbeat_timeout`) interrupted,
+        unless `mark_dead=False` (`npswatch status` only looks)."""
         check_schema(self.engine)
+        if mark_dead and not self._stale_checked:
+            self._stale_checked = True
+            self.interrupted_runs = self.mark_dead_runs()
         return self.engine
+
+    def heartbeat_timeout(self) -> timedelta:
+        return timedelta(seconds=parse_duration(self.settings.health.heartbeat_timeout))
+
+    def mark_dead_runs(self) -> list[int]:
+        """Mark `running` rows without a recent heartbeat interrupted (see storage.runs); returns their ids."""
+        from npswatch.storage.runs import mark_stale
+
+        return mark_stale(self.engine, self.heartbeat_timeout())
 
     @cached_property
     def pseudonymiser(self) -> Pseudonymiser:

@@ -1,7 +1,9 @@
 """Job history (`crawl_run`): start a run, keep it alive, finish it with counts, find the ones whose process died.
 
-A run row carries the host and process id that run it and a heartbeat (`heartbeat_at`) renewed by long runs
-(`Heartbeat`, a daemon thread, or `beat()` from a loop). A `running` row whose heartbeat is older than the
+A run row carries the host and process id that run it and a heartbeat (`heartbeat_at`): every run a process
+starts is renewed by one daemon thread of that process (every `NPSWATCH_HEARTBEAT_SECONDS`, default 30) until
+it is finished, so a crawl, a listener or an import all keep theirs without doing anything; `Heartbeat`
+and `beat()` renew given rows by hand. A `running` row whose heartbeat is older than the
 configured limit belongs to a process that died (kill -9, a lost machine): `mark_stale()` turns it
 `interrupted`, whatever host runs the next command; `stale_runs()` lists them without changing anything.
 A child process started by a scheduler job gets the job's run id in `NPSWATCH_PARENT_RUN`; every run it
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
@@ -21,6 +24,41 @@ from .tables import T_RUN
 __all__ = ["start_run", "finish_run", "beat", "Heartbeat", "mark_stale", "stale_runs", "PARENT_ENV"]
 
 PARENT_ENV = "NPSWATCH_PARENT_RUN"
+BEAT_ENV = "NPSWATCH_HEARTBEAT_SECONDS"
+
+_live: dict[tuple[int, int], Engine] = {}  # (engine, run id) this process started and has not finished
+_live_lock = threading.Lock()
+_beater: threading.Thread | None = None
+
+
+def _beat_every() -> float:
+    try:
+        return max(0.05, float(os.environ.get(BEAT_ENV, "30")))
+    except ValueError:
+        return 30.0
+
+
+def _beat_loop() -> None:
+    while True:
+        time.sleep(_beat_every())
+        with _live_lock:
+            by_engine: dict[int, tuple[Engine, list[int]]] = {}
+            for (key, rid), eng in _live.items():
+                by_engine.setdefault(key, (eng, []))[1].append(rid)
+        for eng, ids in by_engine.values():
+            try:
+                beat(eng, *ids)
+            except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one may get through
+                pass
+
+
+def _keep_alive(engine: Engine, run_id: int) -> None:
+    global _beater
+    with _live_lock:
+        _live[(id(engine), run_id)] = engine
+        if _beater is None or not _beater.is_alive():
+            _beater = threading.Thread(target=_beat_loop, name="npswatch-run-heartbeat", daemon=True)
+            _beater.start()
 
 
 def _now() -> datetime:
@@ -33,18 +71,23 @@ def _parent_from_env() -> int | None:
 
 
 def start_run(engine: Engine, kind: str, source: str | None = None, *, parent_id: int | None = None) -> int:
+    """A `running` row for this process (kept alive by the process heartbeat until `finish_run`)."""
     now = _now()
     with engine.begin() as c:
-        return c.execute(
+        rid = c.execute(
             insert(T_RUN).values(kind=kind, source=source, started_at=now, status="running", items=0, errors=0,
                                  host=socket.gethostname()[:255], pid=os.getpid(), heartbeat_at=now,
                                  parent_id=parent_id if parent_id is not None else _parent_from_env())
             .returning(T_RUN.c.id)
         ).scalar_one()
+    _keep_alive(engine, rid)
+    return rid
 
 
 def finish_run(engine: Engine, run_id: int, *, status: str = "ok", items: int = 0, errors: int = 0,
                message: str | None = None) -> None:
+    with _live_lock:
+        _live.pop((id(engine), run_id), None)
     with engine.begin() as c:
         c.execute(update(T_RUN).where(T_RUN.c.id == run_id).values(
             finished_at=_now(), status=status, items=items, errors=errors,

@@ -81,7 +81,7 @@ def status(
     from npswatch.health import check_health
 
     def _status():
-        engine = ctx.obj.checked_engine()
+        engine = ctx.obj.checked_engine(mark_dead=False)  # status only looks: dead runs show as problems
         h = check_health(engine, ctx.obj.settings, require_service=require_service)
         if as_json:
             sys.stdout.write(json.dumps(h.to_json(), ensure_ascii=False, indent=2) + "\n")

@@ -52,3 +52,52 @@ def test_a_heartbeat_thread_keeps_a_long_run_alive(engine):
             time.sleep(0.05)
     assert stale_runs(engine, timedelta(minutes=10)) == []
     assert mark_stale(engine, timedelta(minutes=10)) == [] and _row(engine, rid)["status"] == "running"
+
+
+def test_a_killed_process_leaves_a_run_the_next_command_marks_interrupted(tmp_path):
+    """kill -9 of a process in the middle of a run: `status` is unhealthy while the run looks alive but beats
+    no more; the next command (any host) marks it interrupted."""
+    import signal
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from npswatch.cli.app import app
+    from npswatch.storage.db import make_engine, upgrade
+
+    from helpers import wait_for
+
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "{"k" * 32}"\n'
+                   '[health]\nheartbeat_timeout = "2s"\n', encoding="utf-8")
+    db = tmp_path / "data" / "npswatch.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from npswatch.storage.db import make_engine\n"
+        "from npswatch.storage.runs import start_run\n"
+        f"start_run(make_engine('sqlite:///{db}'), 'telegram-import', 'result.json')\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "NPSWATCH_HEARTBEAT_SECONDS": "0.1"})
+    assert child.stdout.readline().strip() == "started"
+    rid = wait_for(lambda: _newest(engine))
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    env = {"NPSWATCH_CONFIG": str(cfg)}
+    wait_for(lambda: stale_runs(engine, timedelta(seconds=2)))
+    r = CliRunner().invoke(app, ["status"], env=env, terminal_width=300)
+    assert r.exit_code == 1 and f"run {rid} (telegram-import result.json)" in r.output and "no heartbeat" in r.output
+    assert _row(engine, rid)["status"] == "running"  # status only looks
+    r = CliRunner().invoke(app, ["privacy", "rescrub"], env=env, terminal_width=300)  # any other command
+    assert r.exit_code == 0, r.output
+    assert _row(engine, rid)["status"] == "interrupted"
+    r = CliRunner().invoke(app, ["status"], env=env, terminal_width=300)
+    assert f"run {rid} " not in r.output
+
+
+def _newest(engine):
+    with engine.connect() as c:
+        return c.execute(select(T_RUN.c.id).order_by(T_RUN.c.id.desc())).scalar()
