@@ -99,7 +99,7 @@ def _duration(v: str | None) -> str | None:
     return v
 
 
-JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "command")
+JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "extract-pending", "command")
 
 
 class ScheduleEntry(_Section):

@@ -95,6 +95,8 @@ def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None) -
         return p + ["digest", *(args or (["--send"] if settings.digest.recipients else []))]
     if job.kind == "retention":
         return p + ["retention", "apply", *args]
+    if job.kind == "extract-pending":
+        return p + ["extract-pending", *args]
     if job.kind == "fx":
         if fx_file is None:
             raise ValueError("the fx job runs once per file: give fx_file")

@@ -60,6 +60,7 @@ class Post(SQLModel, table=True):
     first_seen: datetime | None = _ts()
     last_seen: datetime | None = _ts()
     extra: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    extracted_at: datetime | None = _ts(index=True)  # facts of the current text; NULL: stored with --no-extract
 
 
 class PostVersion(SQLModel, table=True):

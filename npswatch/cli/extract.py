@@ -138,6 +138,34 @@ def extract(
         console.print(Text(f"{len(skipped)} lines skipped; the others were extracted"), highlight=False)
 
 
+@app.command("extract-pending", epilog=example("npswatch extract-pending --limit 10000"))
+def extract_pending(
+    ctx: typer.Context,
+    batch: int = typer.Option(500, "--batch-size", min=1, help="Posts per transaction."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Extract at most this many posts."),
+) -> None:
+    """Extract the facts of posts stored with `--no-extract` (crawl, import-telegram, listen, reparse). Also a
+    scheduled job: `[[schedules]] job = "extract-pending"`. Rerunning extracts nothing twice."""
+    from npswatch.storage.runs import finish_run, start_run
+
+    def _go():
+        engine = ctx.obj.checked_engine()
+        writer = ctx.obj.writer(extract=True)
+        rid = start_run(engine, "extract-pending")
+        try:
+            res = writer.extract_pending(batch=batch, limit=limit)
+        except BaseException as exc:
+            finish_run(engine, rid, status="failed", message=repr(exc))
+            raise
+        finish_run(engine, rid, items=res.inserted, message=f"posts={res.inserted} offers={res.offers} "
+                                                            f"mentions={res.mentions} candidates={res.candidates}")
+        return res
+
+    res = run(_go)
+    out.print(f"extracted {res.inserted} pending posts: {res.offers} offers, {res.mentions} mentions, "
+              f"{res.candidates} candidates", highlight=False)
+
+
 @app.command("eval", epilog=example("npswatch eval tests/data/labelled.jsonl --misses"))
 def eval_(
     ctx: typer.Context,
