@@ -1,6 +1,7 @@
 """The application context: settings, engine, pseudonymiser and writer built once per command."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -12,7 +13,12 @@ from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage.db import check_schema, make_engine
 from npswatch.storage.writer import PostWriter
 
-from .config import Settings, load_settings, parse_duration
+from .config import ConfigError, Settings, load_settings, parse_duration
+
+
+log = logging.getLogger("npswatch")
+
+MIN_KEY_BYTES = 32  # a new privacy key (npswatch makes 32 random bytes, hex-written); shorter keys: see pseudonymiser
 
 
 @dataclass
@@ -53,7 +59,29 @@ class App:
 
     @cached_property
     def pseudonymiser(self) -> Pseudonymiser:
-        return Pseudonymiser(self.settings.privacy_key())
+        """The keyed pseudonymiser. A key shorter than MIN_KEY_BYTES is refused for a database that holds no
+        posts yet, and kept with a warning for one that does (changing it would change every pseudonym)."""
+        key = self.settings.privacy_key()
+        if len(key) < MIN_KEY_BYTES:
+            if self._holds_no_posts():
+                raise ConfigError(
+                    f"privacy.key is {len(key)} bytes; a new database needs at least {MIN_KEY_BYTES}: leave "
+                    "privacy.key empty (npswatch makes a random one in <data_dir>/privacy.key) or set 32 or more "
+                    "random characters, e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`")
+            log.warning("privacy.key is %d bytes, shorter than the %d a new database needs; kept because this "
+                        "database's pseudonyms were made with it", len(key), MIN_KEY_BYTES)
+        return Pseudonymiser(key)
+
+    def _holds_no_posts(self) -> bool:
+        from sqlalchemy import select
+
+        from npswatch.storage.tables import T_POST
+
+        engine = self.optional_engine()
+        if engine is None:
+            return True
+        with engine.connect() as c:
+            return c.execute(select(T_POST.c.id).limit(1)).first() is None
 
     def extractor(self, engine: Engine | None = None):
         """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon

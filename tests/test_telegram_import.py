@@ -164,7 +164,7 @@ def test_bad_files_give_one_clear_line(sqlite_engine, pseudonymiser, tmp_path, c
 
 def test_cli_import_names_the_channel_and_reruns_cleanly(tmp_path):
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "k-test"\n')
+    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n')
     assert runner.invoke(app, ["--config", str(cfg), "db", "upgrade"]).exit_code == 0
     export = tmp_path / "result.json"
     shutil.copy(FIXTURES / "single_chat.json", export)

@@ -43,7 +43,7 @@ def crawled(tmp_path_factory):
     for name in ("fixture_shop", "fixture_board"):
         with_snapshots(FIXTURE_SITES_DIR / f"{name}.toml", sites / f"{name}.toml")
     cfg = tmp / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "test-key"\n[web]\nsites_dir = "{sites}"\n',
+    cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n[web]\nsites_dir = "{sites}"\n',
                    encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp / 'data' / 'npswatch.db'}")
     upgrade(engine)
@@ -75,7 +75,7 @@ def test_every_parsed_page_is_kept_once_per_content(crawled):
     assert hashlib.sha256(body).hexdigest() == sha
     path = url.split("/", 3)[3]
     raw = crawled["market"]["/" + path].body.decode("utf-8")
-    assert body.decode("utf-8") == Pseudonymiser(b"test-key").scrub(raw)  # stored scrubbed, nothing raw
+    assert body.decode("utf-8") == Pseudonymiser(b"test-key-0123456789abcdef0123456789").scrub(raw)  # stored scrubbed, nothing raw
     assert "@synthetic_vendor_" in raw and "synthetic_vendor" not in body.decode("utf-8")
     items = q(engine, "select source, items from crawl_run where kind = 'crawl' order by id")
     assert items == [("fixture-shop", 70), ("fixture-board", 50)] * 2  # listings, not listings + pages

@@ -105,7 +105,7 @@ def test_two_crawls_of_a_changing_market_record_its_changes(tmp_path):
     from npswatch.storage.db import make_engine
 
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key"\n'
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n'
                    f'[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n', encoding="utf-8")
     assert npswatch(cfg, "db", "upgrade").returncode == 0
     before, after = build_market(), build_market(changes=1)

@@ -7,11 +7,11 @@ from typing import Optional
 
 import typer
 
-from npswatch.config import EXAMPLE_CONFIG
+from npswatch.config import EXAMPLE_CONFIG, mask_url
 from npswatch.watch import App
 
 from . import extract, fx, ops, privacy, reports, telegram, web
-from .common import example, fail, out, run
+from .common import DEBUG, example, fail, out, run, user_error
 
 app = typer.Typer(
     name="npswatch",
@@ -33,7 +33,9 @@ def main(
     config: Optional[str] = typer.Option(
         None, "--config", "-c", help="Config file (default: $NPSWATCH_CONFIG, else ./npswatch.toml if present)."
     ),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error instead of its one line."),
 ) -> None:
+    DEBUG["on"] = debug
     ctx.obj = App(config_file=config)
 
 
@@ -59,7 +61,7 @@ def config_show(ctx: typer.Context) -> None:
     def _show():
         s = ctx.obj.settings
         out.print(f"# from {s.path or 'defaults and environment'}")
-        out.print_json(json.dumps(s.safe_dict() | {"database_url (effective)": s.database_url}))
+        out.print_json(json.dumps(s.safe_dict() | {"database_url (effective)": mask_url(s.database_url)}))
 
     run(_show)
 
@@ -118,3 +120,24 @@ app.add_typer(reports.candidates_app, name="candidates")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.retention_app, name="retention")
 app.add_typer(privacy.privacy_app, name="privacy")
+
+
+def main() -> None:
+    """The `npswatch` command: `app`, with a user error escaping a command's own handling still one line."""
+    try:
+        code = app(prog_name="npswatch", standalone_mode=False)
+        raise SystemExit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except (KeyboardInterrupt, EOFError):
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a usage error: click's own message
+            raise SystemExit(exc.exit_code) from None
+        message = user_error(exc)
+        if message is None or DEBUG["on"]:
+            raise
+        fail(message)
