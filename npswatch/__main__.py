@@ -1,4 +1,4 @@
 """`python -m npswatch` is the `npswatch` command; the service starts its jobs this way."""
-from npswatch.cli.app import main
+from npswatch.cli.app import run_cli
 
-main()
+run_cli()

@@ -97,6 +97,14 @@ def _rows(engine: Engine, what: str, filters: Filters, ps: Pseudonymiser) -> tup
     return columns, gen()
 
 
+def records(engine: Engine, what: str, filters: Filters = Filters(), *,
+            pseudonymiser: Pseudonymiser) -> tuple[list[str], Iterator[dict]]:
+    """The columns and rows (dicts) a row export of `what` writes, to iterate instead of writing them."""
+    if what not in WHATS:
+        raise ExportError(f"export one of {', '.join(WHATS)}, not {what!r}")
+    return _rows(engine, what, filters, pseudonymiser)
+
+
 def _aggregate(engine: Engine, what: str, filters: Filters, by: str, min_cell: int) -> tuple[list[str], list[dict]]:
     if what == "posts":
         raise ExportError("--aggregate applies to offers and mentions (posts are counted in the mentions cells)")

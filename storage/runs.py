@@ -1,4 +1,9 @@
-"""Job history (`crawl_run`): start a run, keep it alive, finish it with counts, find the ones whose process died.
+"""Job history (`crawl_run`): one row per unit of work, recorded with `run_record`; kept alive by a heartbeat.
+
+`with run_record(engine, "crawl", source=site) as run:` starts a `running` row; leaving the block finishes it
+`ok` (or `run.status`) with `run.items`, `run.errors` and `run.message`; an exception finishes it `failed`
+with `error_message(exc)` (default `repr`) as message and goes on. `npswatch status` and the scheduler read
+these rows. `start_run`/`finish_run` are the two halves, for a row whose end is decided elsewhere.
 
 A run row carries the host and process id that run it and a heartbeat (`heartbeat_at`): every run a process
 starts is renewed by one daemon thread of that process (every `NPSWATCH_HEARTBEAT_SECONDS`, default 30) until
@@ -15,13 +20,17 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
 from .tables import T_RUN
 
-__all__ = ["start_run", "finish_run", "beat", "Heartbeat", "mark_stale", "stale_runs", "PARENT_ENV"]
+__all__ = ["start_run", "finish_run", "run_record", "RunRecord", "beat", "Heartbeat", "mark_stale", "stale_runs",
+           "PARENT_ENV"]
 
 PARENT_ENV = "NPSWATCH_PARENT_RUN"
 BEAT_ENV = "NPSWATCH_HEARTBEAT_SECONDS"
@@ -159,3 +168,29 @@ def mark_stale(engine: Engine, older_than: timedelta, now: datetime | None = Non
                 message=f"interrupted: no heartbeat since {last:%Y-%m-%d %H:%M:%S} (process {pid} on {host})"
                 if last is not None else "interrupted: no heartbeat"))
     return ids
+
+
+@dataclass
+class RunRecord:
+    id: int
+    kind: str
+    source: str | None
+    status: str = "ok"
+    items: int = 0
+    errors: int = 0
+    message: str | None = None
+
+
+@contextmanager
+def run_record(engine: Engine, kind: str, source: str | None = None, *,
+               error_message: Callable[[BaseException], str] = repr) -> Iterator[RunRecord]:
+    """Start a run row, yield it, finish it with what the block set (failed on an exception)."""
+    record = RunRecord(start_run(engine, kind, source), kind, source)
+    try:
+        yield record
+    except BaseException as exc:
+        finish_run(engine, record.id, status="failed", items=record.items, errors=record.errors,
+                   message=error_message(exc))
+        raise
+    finish_run(engine, record.id, status=record.status, items=record.items, errors=record.errors,
+               message=record.message)

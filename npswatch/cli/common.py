@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from npswatch.config import ConfigError
+from npswatch.errors import ConfigError, WatchError
 from npswatch.storage.db import SchemaError
 
 console = Console(stderr=True)
@@ -17,7 +18,8 @@ def example(text: str) -> str:
 
 
 def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr and exit `code`. The message is shown as written (it may quote scraped text)."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -65,8 +67,34 @@ def run(fn):
         return fn()
     except typer.Exit:
         raise
+    except WatchError as exc:
+        if DEBUG["on"]:
+            raise
+        fail(str(exc), exc.code)
     except Exception as exc:
         message = user_error(exc)
         if message is None or DEBUG["on"]:
             raise
         fail(message)
+
+
+NOTE_STYLE = {"info": "cyan", "warn": "yellow", "dim": "dim"}
+
+
+def notify(level: str, text: str) -> None:
+    """Progress notes of a use-case, on stderr (`npswatch.crawl.Notify`)."""
+    style = NOTE_STYLE.get(level, "dim")
+    console.print(f"[{style}]{escape(text)}[/]", highlight=False, soft_wrap=True)
+
+
+def result_file(ctx: typer.Context, result) -> None:
+    """With `--result-file PATH` (how the scheduler runs a job), write the use-case's result there as JSON."""
+    path = ctx.find_root().meta.get("npswatch.result_file")
+    if path:
+        import json
+        import os
+
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(result.to_dict(), fh, ensure_ascii=False)
+        os.replace(tmp, path)

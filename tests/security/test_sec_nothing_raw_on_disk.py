@@ -33,7 +33,7 @@ from npswatch.crawlers.telegram.login import login
 from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.cli.app import app
 from npswatch.config import load_settings
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.storage.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,7 +160,7 @@ def world(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(client_mod, "CLIENT_FACTORY", net.factory)
     settings = load_settings(cfg)
-    ctx = App(config_file=str(cfg))
+    ctx = Watch(str(cfg))
     ch = net.add_channel(CHANNELS[0], "Synthetic Live Channel")
     person = net.add_user("synth_person_h", "Synthetic Person H")
 
