@@ -84,14 +84,17 @@ _EMAIL = re.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z]{2,24}(?![\w-])"
 )
 _B58 = "1-9A-HJ-NP-Za-km-z"
+# Base58 forms are not taken inside base64 (an inline image's data: `/`, `+`, `=` around the token).
 _WALLET = re.compile(
     r"(?<![A-Za-z0-9_])(?:"
     r"(?i:bc1|ltc1|tb1)[a-zA-Z0-9]{25,87}"  # bech32 (BTC, LTC), either case
-    rf"|[13][{_B58}]{{25,34}}|[LM][{_B58}]{{26,33}}"  # legacy BTC, LTC
     r"|0x[0-9a-fA-F]{40}"  # Ethereum and tokens
+    r")(?![A-Za-z0-9_])"
+    r"|(?<![A-Za-z0-9_/+=])(?:"
+    rf"[13][{_B58}]{{25,34}}|[LM][{_B58}]{{26,33}}"  # legacy BTC, LTC
     rf"|T[{_B58}]{{33}}"  # Tron (USDT TRC20)
     rf"|[48][0-9AB][{_B58}]{{93}}"  # Monero
-    r")(?![A-Za-z0-9_])"
+    r")(?![A-Za-z0-9_/+=])"
 )
 # A run of digits with the separators phone numbers are written with; what it is decides `_phone_key`.
 _PHONE = re.compile(r"(?<![\w+/#&%.,-])(\+|00(?=[1-9]))?[ (]{0,2}\d(?:[ \-()]{0,3}\d){7,16}(?![\w])")
@@ -194,19 +197,30 @@ class Pseudonymiser:
         if not text:
             return text
         region = region.upper() if region else None
-        text = _sub(text, _TME, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
-        text = _sub(text, _TME_INVITE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + "inv_"
-                    + self._digest("invite", m.group(1)))
-        text = _sub(text, _TG_RESOLVE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
-        text = _sub(text, _TG_USER, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(f"user{m.group(1)}"))
-        text = _sub(text, _MSG_PHONE, lambda m: m.group(0)[: m.start(1 if m.group(1) else 2) - m.start(0)]
-                    + self._phone(_phone_key(re.sub(r"\D", "", m.group(2)), True, None) or m.group(2)))
-        text = _sub(text, _PHONE_IN_TEL, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.phone(m.group(1), region))
-        text = _sub(text, _EMAIL, lambda m: self.email(m.group(0)))
+        folded = text.translate(_FOLD)
+        low = folded.lower()
+        if "t.me" in low or "telegram." in low:
+            text = _sub(text, _TME, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
+            text = _sub(text, _TME_INVITE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + "inv_"
+                        + self._digest("invite", m.group(1)))
+        if "tg://" in low:
+            text = _sub(text, _TG_RESOLVE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
+            text = _sub(text, _TG_USER, lambda m: m.group(0)[: m.start(1) - m.start(0)]
+                        + self.handle(f"user{m.group(1)}"))
+        if "wa.me" in low or "whatsapp" in low or "viber" in low:
+            text = _sub(text, _MSG_PHONE, lambda m: m.group(0)[: m.start(1 if m.group(1) else 2) - m.start(0)]
+                        + self._phone(_phone_key(re.sub(r"\D", "", m.group(2)), True, None) or m.group(2)))
+        if "tel:" in low:
+            text = _sub(text, _PHONE_IN_TEL, lambda m: m.group(0)[: m.start(1) - m.start(0)]
+                        + self.phone(m.group(1), region))
+        if "@" in folded:
+            text = _sub(text, _EMAIL, lambda m: self.email(m.group(0)))
         text = _sub(text, _WALLET, lambda m: self.wallet(m.group(0)) if _wallet_like(m.group(0)) else None)
         text = _sub(text, _PHONE, lambda m: (self._phone(k) if (k := _phone_key(
             re.sub(r"\D", "", m.group(0)), bool(m.group(1)), region)) else None))
-        return _sub(text, _HANDLE, lambda m: "@" + self.handle(m.group(1)))
+        if "@" in folded:
+            text = _sub(text, _HANDLE, lambda m: "@" + self.handle(m.group(1)))
+        return text
 
     def scrub_value(self, value: Any, region: str | None = None, *, names: frozenset[str] = frozenset()) -> Any:
         """`scrub` applied to every string inside a JSON-like value (dicts, lists); the values under keys in
