@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import os
 import sys
 from pathlib import Path
 
@@ -32,11 +33,9 @@ POOL = ["alfa", "bud", "buds", "cocaine", "coke", "ecstasy", "ganja", "gashish",
 
 
 def corpus_path() -> Path:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from real_pages import shared_real  # finds ../shared next to this checkout or the main one
-
-    real = shared_real()
-    if real is None or not (real / "matanga-dev.jsonl").exists():
+    shared = Path(os.environ.get("NPSWATCH_SHARED") or ROOT.parent / "shared")
+    real = shared / "real" if (shared / "real").is_dir() else shared
+    if not (real / "matanga-dev.jsonl").exists():
         sys.exit("real corpus not found: expected ../shared/real/matanga-dev.jsonl or NPSWATCH_SHARED")
     return real / "matanga-dev.jsonl"
 

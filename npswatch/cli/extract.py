@@ -28,11 +28,23 @@ def _open(file: Optional[Path]):
         fh = open(file, "rb")
     except OSError as exc:
         fail(f"{file}: cannot read it ({exc.strerror or exc}); give a JSON Lines file")
-    if b"\x00" in fh.read(8192):
+    if _looks_binary(fh.read(8192)):
         fh.close()
         fail(f"{file}: is a binary file, not JSON Lines (one JSON object with `id` and `text` per line)")
     fh.seek(0)
     return fh
+
+
+def _looks_binary(head: bytes) -> bool:
+    """A NUL byte in text that is not UTF-8: an executable, an archive, an image. A stray NUL inside UTF-8 text is
+    only a bad line, reported and skipped like any other."""
+    if b"\x00" not in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 3  # not just a character cut at the end of the chunk
+    return False
 
 
 def _read_lines(file: Optional[Path], on_bad=None):
