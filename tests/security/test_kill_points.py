@@ -201,7 +201,7 @@ def test_killing_the_service_at_any_point_loses_and_duplicates_nothing(tmp_path)
     market = build_market()
     sites = set(MARKET_SITE.values())
     assert sum(1 for listing in market.listings if listing.site in sites) > 20  # crawls long enough to be hit
-    with serve(market, delay=0.08) as srv:
+    with serve(market) as srv:  # fast, except while a service waits to be killed
         hits = []
         reference = make_config(tmp_path / "reference", srv.base_url)
         run_until_done(reference, tmp_path / "reference.log")
@@ -209,12 +209,14 @@ def test_killing_the_service_at_any_point_loses_and_duplicates_nothing(tmp_path)
             point = f"kill -9 ({mode}) at {delay}s"
             cfg = make_config(tmp_path / f"killed-{n}", srv.base_url)
             log = tmp_path / f"killed-{n}.log"
+            srv.delay = 0.08  # pages slow enough that a crawl is caught midway
             proc = start_service(cfg, log)
             try:
                 time.sleep(delay)
                 assert proc.poll() is None, log.read_text()[-3000:]
             finally:
                 kill(proc, mode)
+            srv.delay = 0
             hits.append((point, caught(cfg)))
             run_until_done(cfg, log)
             check_against(cfg, reference, point)
