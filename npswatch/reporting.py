@@ -105,15 +105,20 @@ def signals(watch: "Watch", since: datetime, until: datetime) -> SignalsResult:
 def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html", dest: str | Path | None = None,
            send: bool = False, country: str | None = None, cls: str | None = None) -> DigestResult:
     """Detect and store the signals of [since, until), render the digest and (`dest` not "-") write it to `dest`
-    (default <data_dir>/reports/digest-<date>.<fmt>); with `send`, deliver it to the configured recipients."""
+    (default <data_dir>/reports/digest-<date>.<fmt>); with `send`, deliver it to the configured recipients.
+    Signals an analyst dismissed (`npswatch.triage`) are neither shown nor sent."""
     from npswatch.reports.digest import Digest, render
 
     if fmt not in ("html", "md", "json"):
         raise WatchError("--format must be html, md or json")
     if send and not _channels(watch):
         raise WatchError("--send: no recipients configured ([[digest.recipients]] in the config)")
+    from .triage import dismissed_ids
+
     found = signals(watch, since, until).signals
-    shown = [s for s in found if (not country or country.upper() in s.countries) and (not cls or s.cls == cls)]
+    dismissed = dismissed_ids(watch.engine, [s.id for s in found])
+    shown = [s for s in found if s.id not in dismissed and (not country or country.upper() in s.countries)
+             and (not cls or s.cls == cls)]
     text = render(Digest(since, until, shown), fmt)
     result = DigestResult(since, until, found, shown, fmt, text)
     if dest != "-":
@@ -122,7 +127,7 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
         path.write_text(text, encoding="utf-8")
         result.path = path
     if send:
-        report = deliver(watch, found, since, until)
+        report = deliver(watch, [s for s in found if s.id not in dismissed], since, until)
         result.sent, result.failed, result.delivered = dict(report.sent), dict(report.failed), True
     return result
 

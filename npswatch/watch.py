@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from npswatch.storage.writer import PostWriter
 
     from . import results
+    from .accounts import Account
 
 __all__ = ["Watch"]
 
@@ -350,18 +351,84 @@ class Watch:
         engine = self.checked_engine()
         return discover(engine, self.extractor(engine).matcher, Gazetteer.default(), top, moment(since))
 
-    def confirm_candidate(self, name: str, cls: str | None = None, canonical: str | None = None):
-        """Add a name to the lexicon overlay (the next extraction recognises it); what moved."""
+    def confirm_candidate(self, name: str, cls: str | None = None, canonical: str | None = None, *,
+                          by: "Account | None" = None):
+        """Add a name to the lexicon overlay (the next extraction recognises it); what moved. `by`: the web app's
+        account doing it (an analyst; None: the operator at the shell); the change goes to the audit log."""
         from npswatch.reports.candidates import confirm
 
-        self.__dict__.pop("database_extractor", None)  # the overlay changed
-        return confirm(self.checked_engine(), name, cls, canonical)
+        from .accounts import record, require
 
-    def dismiss_candidate(self, name: str) -> None:
-        """Stop reporting a candidate (in lists and signals)."""
+        actor = require(by, "analyst")
+        self.__dict__.pop("database_extractor", None)  # the overlay changed
+        done = confirm(self.checked_engine(), name, cls, canonical)
+        record(self, actor, "candidate.confirm", "candidate", name,
+               {"class": done.cls, "canonical": done.canonical, "moved_mentions": done.moved_mentions})
+        return done
+
+    def dismiss_candidate(self, name: str, *, by: "Account | None" = None) -> None:
+        """Stop reporting a candidate (in lists and signals); the change goes to the audit log."""
         from npswatch.reports.candidates import dismiss
 
+        from .accounts import record, require
+
+        actor = require(by, "analyst")
         dismiss(self.checked_engine(), name)
+        record(self, actor, "candidate.dismiss", "candidate", name)
+
+    # --- the analysts' web app: accounts, triage, audit log --------------------------------------------------
+    def add_user(self, name: str, password: str, role: str = "viewer", *, by: "Account | None" = None,
+                 language: str = "en") -> "Account":
+        """Create a web app account (viewer, analyst or admin), or reset an existing one's password and role."""
+        from .accounts import add_user
+
+        return add_user(self, name, password, role, by=by, language=language)
+
+    def authenticate(self, name: str, password: str) -> "Account | None":
+        """The account whose name and password these are, else None."""
+        from .accounts import authenticate
+
+        return authenticate(self, name, password)
+
+    def open_session(self, account: "Account") -> tuple[str, str]:
+        """Log an account in: (session cookie token, CSRF token)."""
+        from .accounts import open_session
+
+        return open_session(self, account)
+
+    def session_account(self, token: str | None) -> "Account | None":
+        """The account of an open session, by its cookie token."""
+        from .accounts import session_account
+
+        return session_account(self, token)
+
+    def close_session(self, token: str | None) -> None:
+        from .accounts import close_session
+
+        close_session(self, token)
+
+    def audit_log(self, limit: int = 200, *, by: "Account | None" = None) -> list:
+        """Every change (who, when, what), newest first."""
+        from .accounts import audit_log
+
+        return audit_log(self, limit, by=by)
+
+    def inbox(self, *, kind: str | None = None, cls: str | None = None, country: str | None = None,
+              since: datetime | str | None = None, until: datetime | str | None = None, status: str | None = None,
+              limit: int = 200) -> list:
+        """Stored signals with their evidence and triage status, filtered (`npswatch.triage.InboxSignal`)."""
+        from .reporting import moment
+        from .triage import inbox
+
+        return inbox(self, kind=kind, cls=cls, country=country, since=moment(since), until=moment(until),
+                     status=status, limit=limit)
+
+    def set_signal_status(self, signal_id: int, status: str, note: str | None = None, *,
+                          by: "Account | None" = None):
+        """Triage a signal: new, reviewed, escalated or dismissed, with a note (dismissed: left out of digests)."""
+        from .triage import set_status
+
+        return set_status(self, signal_id, status, note, by=by)
 
     # --- operations ------------------------------------------------------------------------------------------
     def status(self, *, require_service: bool = False):

@@ -11,7 +11,7 @@ from npswatch.watch import Watch
 
 from rich.markup import escape
 
-from . import extract, fx, ops, reports, telegram, web
+from . import extract, fx, ops, reports, telegram, web, webapp
 from .common import example, fail, out, run
 from .reports import print_signal_summary, print_trends
 
@@ -167,3 +167,4 @@ app.add_typer(telegram.tg_app, name="telegram")
 app.add_typer(reports.candidates_app, name="candidates")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.retention_app, name="retention")
+app.add_typer(webapp.web_app, name="web")
