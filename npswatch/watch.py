@@ -341,6 +341,12 @@ class Watch:
         return list_candidates(self.checked_engine(), None if status == "all" else status,
                                None if kind == "all" else kind)
 
+    def review_queue(self, status: str = "new", kind: str = "all", *, examples: int = 3) -> list:
+        """`candidates()` with up to `examples` snippets of posts for each (the web app's review queue)."""
+        from .review import queue
+
+        return queue(self, status, kind, examples=examples)
+
     def discover_slang(self, *, top: int = 50, since: datetime | str | None = None):
         """File the `top` unknown words markets keep using where prices and weights are as slang candidates."""
         from npswatch.pipelines.regions import Gazetteer

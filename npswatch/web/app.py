@@ -176,7 +176,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         status, kind = q.get("status") or "new", q.get("kind") or "all"
         error = None
         try:
-            rows = await call(watch.candidates, status, kind)
+            rows = await call(watch.review_queue, status, kind)
         except ValueError as exc:
             rows, error = [], str(exc)
         return page(request, "candidates.html", rows=rows, status=status, kind=kind, classes=CLASSES, error=error,
