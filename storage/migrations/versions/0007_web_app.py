@@ -1,7 +1,7 @@
 """web app: accounts, sessions, audit log, signal triage
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 
 Renumber freely: only `down_revision` ties it to the chain (the tables are new, nothing else depends on them).
@@ -10,8 +10,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0005'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
