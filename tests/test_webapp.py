@@ -213,3 +213,37 @@ def test_admin_sees_the_audit_log_escaped(w):
     login(c, "adm")
     page = c.get("/audit")
     assert page.status_code == 200 and "user.add" in page.text and "login" in page.text
+
+
+def test_npswatch_web_serves_the_app_on_the_configured_database(tmp_path):
+    """The command itself: `npswatch web --port N` answers with the login page, security headers on."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n')
+    assert CliRunner().invoke(cli, ["--config", str(cfg), "db", "upgrade"]).exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "npswatch", "--config", str(cfg), "web", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    body, headers = r.read().decode(), r.headers
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else ""
+                time.sleep(0.2)
+        assert 'name="password"' in body and "script-src 'self'" in headers["content-security-policy"]
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert "no accounts yet: make one with `npswatch web user add NAME --role admin`" in out

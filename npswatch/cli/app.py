@@ -159,7 +159,7 @@ def render_demo_reports(r, to) -> None:
     print_signal_summary(r.signals, to=to)
     to.print(f"trend plot: {r.plot}")
     to.print(f"digest of the last four weeks of data ({len(r.signals)} signals): {r.digest}")
-    to.print("more: npswatch trends --help, npswatch digest --help, npswatch serve")
+    to.print("more: npswatch trends --help, npswatch digest --help, npswatch serve (SQL), npswatch web (triage)")
 
 
 # Commands of the other modules, registered explicitly (the order of `npswatch --help`).
