@@ -247,3 +247,31 @@ def test_npswatch_web_serves_the_app_on_the_configured_database(tmp_path):
         proc.terminate()
         out = proc.communicate(timeout=20)[0]
     assert "no accounts yet: make one with `npswatch web user add NAME --role admin`" in out
+
+
+@sqlite_only
+def test_health_page_matches_npswatch_status(w):
+    with w.run_record("crawl", source="shop-a.test") as run:
+        run.items = 12
+    for _ in range(3):
+        with pytest.raises(RuntimeError), w.run_record("crawl", source="shop-<b>.test"):
+            raise RuntimeError("HTTP 503 from the shop")
+    status = w.status()
+    assert not status.healthy and len(status.sources) >= 2
+    c = client(w)
+    login(c, "vic")
+    html = c.get("/health").text
+    import re
+
+    def cell(source: str, cls: str) -> str:
+        row = re.search(rf'<tr data-source="{re.escape(source)}">(.*?)</tr>', html, re.S).group(1)
+        return re.search(rf'<td class="[^"]*\b{cls}\b[^"]*">([^<]*)</td>', row).group(1).strip()
+
+    for s in status.sources:
+        shown = s.source.replace("<", "&lt;").replace(">", "&gt;")
+        assert cell(shown, "status") == s.last_status
+        assert cell(shown, "streak") == str(s.failure_streak)
+        assert cell(shown, "items") == ("-" if s.items_last_run is None else str(s.items_last_run))
+    assert f"{len(status.problems)} problem(s)" in html
+    for p in status.problems:
+        assert p.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;") in html

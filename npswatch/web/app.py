@@ -1,5 +1,5 @@
-"""Routes of the web app: login and logout, the signals inbox with triage, the candidate review queue, the
-audit log. Every handler reads the session's account, calls a `Watch` method (in a worker thread: they block)
+"""Routes of the web app: login and logout, the signals inbox with triage, the candidate review queue, sources
+and health (`npswatch status`), the audit log. Every handler reads the session's account, calls a `Watch` method (in a worker thread: they block)
 and renders a template; every POST checks the CSRF token first and answers with a redirect (303)."""
 from __future__ import annotations
 
@@ -212,6 +212,13 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         rows = await call(watch.audit_log, 300, by=account)
         return page(request, "audit.html", rows=rows)
 
+    # --- sources and health --------------------------------------------------------------------------------
+    async def health(request: Request) -> Response:
+        account, denied = await guarded(request)
+        if denied:
+            return denied
+        return page(request, "health.html", h=await call(watch.status))
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/signals", status_code=303)
 
@@ -227,6 +234,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         Route("/candidates", candidates),
         Route("/candidates/{action}", candidate_action, methods=["POST"]),
         Route("/audit", audit),
+        Route("/health", health),
         Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static"),
     ]
     app = Starlette(routes=routes)
