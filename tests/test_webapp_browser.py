@@ -150,3 +150,27 @@ def test_form_without_its_csrf_token_is_refused(page, served):
     assert resp.value.status == 403
     assert "security token" in page.locator(".error").inner_text()
     assert {s.id: s.status for s in w.inbox()}[sid] == "new"
+
+
+def test_substance_trend_csv_equals_the_table_on_the_page(page, served):
+    import csv
+
+    w, base = served
+    log_in(page, base)
+    page.goto(f"{base}/signals?kind=price_shift")
+    page.locator("article.signal a.substance").first.click()  # from the signal to its substance
+    page.fill("input[name=country]", "KZ")
+    page.click("button:has-text('Show')")
+    assert page.locator("#title").inner_text().startswith("Price per gram by week: mephedrone, KZ")
+    header = page.locator("#trend thead th").all_inner_texts()
+    table = [r.locator("td").all_inner_texts() for r in page.locator("#trend tbody tr").all()]
+    assert len(table) > 20 and {r[1] for r in table} == {"Almaty (KZ)", "Astana (KZ)"}
+    with page.expect_download() as dl:
+        page.click("#csv")
+    with open(dl.value.path(), encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == header and rows[1:] == table
+    expected = w.trends(substance="mephedrone", country="KZ", by="week", group="city").rows
+    number = lambda v: float(v) if v else None  # noqa: E731
+    assert [(r[0], r[1], int(r[2]), number(r[5])) for r in rows[1:]] == [
+        (t.period.isoformat(), t.group, t.offers, None if t.median is None else round(t.median, 2)) for t in expected]
