@@ -43,6 +43,7 @@ class Account:
     name: str
     role: str
     language: str = "en"
+    timezone: str = "UTC"
     csrf: str = ""  # the session's CSRF token, when the account comes from a session
 
     def can(self, role: str) -> bool:
@@ -101,7 +102,7 @@ def record(watch: "Watch", actor: str, action: str, target_kind: str | None = No
 
 
 def add_user(watch: "Watch", name: str, password: str, role: str = "viewer", *, by: Account | None = None,
-             language: str = "en") -> Account:
+             language: str = "en", timezone: str = "UTC") -> Account:
     """Create an account (or, for an existing name, set its password and role: the admin's reset)."""
     actor = require(by, "admin")
     if not _NAME.match(name or ""):
@@ -111,20 +112,28 @@ def add_user(watch: "Watch", name: str, password: str, role: str = "viewer", *, 
     if len(password or "") < MIN_PASSWORD:
         raise WatchError(f"the password needs at least {MIN_PASSWORD} characters")
     if language not in ("en", "ru"):
-        raise WatchError("language must be en or ru")
+        raise WatchError("--language must be en or ru")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except (ValueError, KeyError, OSError):
+        raise WatchError(f"--timezone {timezone!r} is no IANA time zone (e.g. Asia/Almaty, UTC)") from None
     hashed = _hasher().hash(password)
     U = T_USER
     with watch.checked_engine().begin() as c:
         uid = c.execute(select(U.c.id).where(U.c.name == name)).scalar()
         if uid is None:
             uid = c.execute(insert(U).values(name=name, password_hash=hashed, role=role, language=language,
-                                             active=True, created_at=_now()).returning(U.c.id)).scalar_one()
+                                             timezone=timezone, active=True, created_at=_now())
+                            .returning(U.c.id)).scalar_one()
             audit(c, actor, "user.add", "user", name, {"role": role})
         else:
-            c.execute(update(U).where(U.c.id == uid).values(password_hash=hashed, role=role, active=True))
+            c.execute(update(U).where(U.c.id == uid).values(password_hash=hashed, role=role, language=language,
+                                                            timezone=timezone, active=True))
             c.execute(delete(T_SESSION).where(T_SESSION.c.user_id == uid))
             audit(c, actor, "user.reset", "user", name, {"role": role})
-    return Account(uid, name, role, language)
+    return Account(uid, name, role, language, timezone)
 
 
 def authenticate(watch: "Watch", name: str, password: str) -> Account | None:
@@ -133,7 +142,7 @@ def authenticate(watch: "Watch", name: str, password: str) -> Account | None:
 
     U = T_USER
     with watch.checked_engine().connect() as c:
-        row = c.execute(select(U.c.id, U.c.name, U.c.role, U.c.language, U.c.password_hash)
+        row = c.execute(select(U.c.id, U.c.name, U.c.role, U.c.language, U.c.timezone, U.c.password_hash)
                         .where(U.c.name == name, U.c.active.is_(True))).first()
     ph = _hasher()
     if row is None:
@@ -146,7 +155,7 @@ def authenticate(watch: "Watch", name: str, password: str) -> Account | None:
         ph.verify(row.password_hash, password or "")
     except VerificationError:
         return None
-    return Account(row.id, row.name, row.role, row.language)
+    return Account(row.id, row.name, row.role, row.language, row.timezone)
 
 
 @lru_cache(maxsize=1)
@@ -172,7 +181,7 @@ def session_account(watch: "Watch", token: str | None) -> Account | None:
         return None
     S, U = T_SESSION, T_USER
     with watch.checked_engine().connect() as c:
-        row = c.execute(select(U.c.id, U.c.name, U.c.role, U.c.language, S.c.csrf, S.c.expires_at)
+        row = c.execute(select(U.c.id, U.c.name, U.c.role, U.c.language, U.c.timezone, S.c.csrf, S.c.expires_at)
                         .select_from(S.join(U, U.c.id == S.c.user_id))
                         .where(S.c.token_hash == _digest(token), U.c.active.is_(True))).first()
     if row is None:
@@ -181,7 +190,7 @@ def session_account(watch: "Watch", token: str | None) -> Account | None:
 
     if as_datetime(row.expires_at) < _now():
         return None
-    return Account(row.id, row.name, row.role, row.language, row.csrf)
+    return Account(row.id, row.name, row.role, row.language, row.timezone, row.csrf)
 
 
 def close_session(watch: "Watch", token: str | None) -> None:

@@ -429,11 +429,12 @@ class Watch:
 
     # --- the analysts' web app: accounts, triage, audit log --------------------------------------------------
     def add_user(self, name: str, password: str, role: str = "viewer", *, by: "Account | None" = None,
-                 language: str = "en") -> "Account":
-        """Create a web app account (viewer, analyst or admin), or reset an existing one's password and role."""
+                 language: str = "en", timezone: str = "UTC") -> "Account":
+        """Create a web app account (viewer, analyst or admin; interface language en or ru; the IANA time zone
+        its dates are shown in), or reset an existing one's password, role, language and time zone."""
         from .accounts import add_user
 
-        return add_user(self, name, password, role, by=by, language=language)
+        return add_user(self, name, password, role, by=by, language=language, timezone=timezone)
 
     def authenticate(self, name: str, password: str) -> "Account | None":
         """The account whose name and password these are, else None."""

@@ -24,7 +24,8 @@ class WebUser(SQLModel, table=True):
     name: str = Field(unique=True, max_length=64)
     password_hash: str = Field(max_length=255)
     role: str = Field(max_length=10)  # viewer | analyst | admin
-    language: str = Field(default="en", max_length=5)
+    language: str = Field(default="en", max_length=5)  # en | ru
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name: the dates the app shows
     active: bool = True
     created_at: datetime | None = _ts()
 

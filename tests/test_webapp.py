@@ -275,3 +275,27 @@ def test_health_page_matches_npswatch_status(w):
     assert f"{len(status.problems)} problem(s)" in html
     for p in status.problems:
         assert p.replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&#34;") in html
+
+
+@sqlite_only
+def test_a_russian_user_sees_russian_and_dates_in_their_time_zone(w):
+    import datetime as dt
+    import re
+
+    w.add_user("rus", PASSWORD, "analyst", language="ru", timezone="Asia/Almaty")
+    with pytest.raises(WatchError, match="IANA"):
+        w.add_user("bad", PASSWORD, "viewer", timezone="Mars/Olympus")
+    c = client(w)
+    login(c, "rus")
+    page = c.get("/signals", params={"kind": "spike"})
+    assert "<h1>Сигналы</h1>" in page.text and "Всплески упоминаний" in page.text
+    assert "синтетический каннабиноид" in page.text and 'lang="ru"' in page.text
+    sid = w.inbox(kind="spike")[0].id
+    c.post(f"/signals/{sid}/status", data={"status": "escalated", "csrf": csrf_of(page.text), "note": ""})
+    at = w.inbox(kind="spike")[0].reviewed_at
+    shown = re.search(r"установил\(а\) rus, ([0-9: -]+) Asia/Almaty", c.get("/signals").text).group(1)
+    assert shown == (at + dt.timedelta(hours=5)).strftime("%Y-%m-%d %H:%M")  # Almaty is UTC+5
+    assert "передан выше" in c.get("/signals").text
+    english = client(w)
+    assert "Войти" in english.get("/login", headers={"accept-language": "ru-RU,ru;q=0.9"}).text
+    assert "Log in" in english.get("/login", headers={"accept-language": "de"}).text

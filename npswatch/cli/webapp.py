@@ -58,6 +58,7 @@ def user_add(
     name: str = typer.Argument(..., help="The account's login name."),
     role: str = typer.Option("viewer", "--role", help="viewer (reads), analyst (triages, reviews), admin (accounts)."),
     language: str = typer.Option("en", "--language", help="Interface language: en or ru."),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the dates shown, e.g. Asia/Almaty."),
 ) -> None:
     """Create an account, or reset an existing one's password and role. The password comes from
     $NPSWATCH_WEB_PASSWORD, else a prompt."""
@@ -66,7 +67,7 @@ def user_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
     def _add():
-        acc = ctx.obj.add_user(name, password, role, language=language)
+        acc = ctx.obj.add_user(name, password, role, language=language, timezone=timezone)
         out.print(f"account {acc.name} ({acc.role}) saved")
 
     run(_add)

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import partial
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader
+from jinja2 import Environment, PackageLoader, pass_context
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from npswatch.errors import WatchError
 
+from .i18n import cls_name, from_header, kind_name, translator
 from .security import LoginThrottle, SecurityHeaders, same_token
 
 SESSION_COOKIE = "npswatch_session"
@@ -27,9 +28,15 @@ LOGIN_CSRF_COOKIE = "npswatch_login_csrf"
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("npswatch.web", "templates"), autoescape=True, trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters["when"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if isinstance(d, datetime) else (d or "")
-    env.filters["day"] = lambda d: d.strftime("%Y-%m-%d") if isinstance(d, datetime) else (d or "")
-    env.filters["day_iso"] = lambda s: (s or "")[:10]
+    def local(ctx, d, fmt: str) -> str:
+        if isinstance(d, str) and d:
+            d = datetime.fromisoformat(d)
+        if not isinstance(d, datetime):
+            return d or ""
+        return d.astimezone(ctx["tz"]).strftime(fmt) if d.tzinfo else d.strftime(fmt)
+
+    env.filters["when"] = pass_context(lambda ctx, d: local(ctx, d, "%Y-%m-%d %H:%M"))
+    env.filters["day"] = pass_context(lambda ctx, d: local(ctx, d, "%Y-%m-%d"))
     env.filters["safe_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     return env
 
@@ -58,9 +65,22 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
     throttle = throttle or LoginThrottle()
 
     def page(request: Request, name: str, code: int = 200, **ctx) -> HTMLResponse:
-        ctx.setdefault("account", request.state.account if hasattr(request.state, "account") else None)
+        from zoneinfo import ZoneInfo
+
+        from npswatch.reports.signals import KIND_TITLES
+
+        ctx.setdefault("account", getattr(request.state, "account", None))
+        lang = lang_of(request)
+        account = ctx["account"]
+        ctx.update(lang=lang, _=translator(lang), tz=ZoneInfo(account.timezone if account else "UTC"),
+                   tz_name=account.timezone if account else "UTC",
+                   cls_name=lambda c: cls_name(c, lang), kind_name=lambda k: kind_name(k, lang, KIND_TITLES))
         return HTMLResponse(env.get_template(name).render(request=request, path=request.url.path, **ctx),
                             status_code=code)
+
+    def lang_of(request: Request) -> str:
+        account = getattr(request.state, "account", None)
+        return account.language if account else from_header(request.headers.get("accept-language"))
 
     def set_cookie(request: Request, resp: Response, key: str, value: str, max_age: int | None = None) -> None:
         secure = request.url.scheme == "https" if secure_cookies is None else secure_cookies
@@ -83,7 +103,8 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
                     "?" + request.url.query if request.url.query else "")}), status_code=303)
             return None, refuse(request, 403, "Not logged in.")
         if not account.can(role):
-            return None, refuse(request, 403, f"This needs the {role} role; you are a {account.role}.")
+            return None, refuse(request, 403, translator(lang_of(request))(
+                "This needs the {role} role; you are a {have}.").format(role=role, have=account.role))
         return account, None
 
     async def form_checked(request: Request, account):
@@ -114,14 +135,15 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         wait = throttle.blocked(*keys)
         if wait > 0:
             resp = page(request, "login.html", code=429, csrf=token, next=nxt, account=None,
-                        error=f"Too many failed logins: try again in {int(wait) + 1} s.")
+                        error=translator(lang_of(request))("Too many failed logins: try again in {s} s.")
+                        .format(s=int(wait) + 1))
             resp.headers["retry-after"] = str(int(wait) + 1)
             return resp
         account = await call(watch.authenticate, name, password)
         if account is None:
             throttle.failed(*keys)
             return page(request, "login.html", code=401, csrf=token, next=nxt, account=None,
-                        error="Wrong name or password.")
+                        error=translator(lang_of(request))("Wrong name or password."))
         throttle.succeeded(*keys)
         session, _csrf = await call(watch.open_session, account)
         resp = RedirectResponse(nxt, status_code=303)
