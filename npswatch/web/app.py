@@ -303,6 +303,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
 
     routes = [
         Route("/", home),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),  # none: the browser asks anyway
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
