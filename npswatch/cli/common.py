@@ -32,7 +32,6 @@ def user_error(exc: BaseException) -> str | None:
     folder), naming the file or setting and the fix; None for anything else (a bug: its traceback shows)."""
     from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 
-    from npswatch.config import mask_url
 
     if isinstance(exc, (ConfigError, SchemaError)):
         return str(exc)

@@ -17,8 +17,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from rich.markup import escape
-from rich.text import Text
 
 from .common import console, example, fail, out, result_file, run
 
