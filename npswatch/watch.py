@@ -286,12 +286,16 @@ class Watch:
         files = [files] if isinstance(files, (str, Path)) else list(files)
         return import_exports(self, files, channel=channel, extract=extract, on_file=on_file)
 
-    def add_channel(self, channel: str) -> tuple[str, str]:
-        """Watch a channel: (its key, "configured" | "added" | "already added")."""
+    def add_channel(self, channel: str, *, by: "Account | None" = None) -> tuple[str, str]:
+        """Watch a channel: (its key, "configured" | "added" | "already added"). `by`: the web app's account
+        (an analyst); an addition goes to the audit log."""
         from npswatch.crawlers.telegram.convert import normalise_channel
         from npswatch.storage.telegram_store import promote
 
+        from .accounts import record, require
         from .channels import configured_channels
+
+        actor = require(by, "analyst")
 
         try:
             key = normalise_channel(channel)
@@ -304,7 +308,10 @@ class Watch:
             configured = set()
         if key in configured:
             return key, "configured"
-        return key, "added" if promote(engine, key) else "already added"
+        if not promote(engine, key):
+            return key, "already added"
+        record(self, actor, "channel.add", "channel", key)
+        return key, "added"
 
     def discovered(self, *, min_mentions: int = 1, min_subscribers: int | None = None, show_all: bool = False,
                    limit: int = 50) -> list[dict]:

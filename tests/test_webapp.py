@@ -299,3 +299,27 @@ def test_a_russian_user_sees_russian_and_dates_in_their_time_zone(w):
     english = client(w)
     assert "Войти" in english.get("/login", headers={"accept-language": "ru-RU,ru;q=0.9"}).text
     assert "Log in" in english.get("/login", headers={"accept-language": "de"}).text
+
+
+@sqlite_only
+def test_a_discovered_channel_is_watched_from_the_review_queue(w):
+    import datetime as dt
+
+    from npswatch.storage.tables import T_DISCOVERED, T_LINK
+
+    at = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    with w.engine.begin() as conn:
+        conn.execute(T_DISCOVERED.insert(), [{"key": "synthetic_shop_02", "title": "Synthetic <i>Shop</i>",
+                                              "first_seen": at, "first_seen_in": "synthetic_channel_01",
+                                              "status": "new"}])
+        conn.execute(T_LINK.insert(), [{"src": f"synthetic_channel_0{i}", "message_id": i, "dst": "synthetic_shop_02",
+                                        "kind": "forward", "seen_at": at} for i in (1, 2, 3)])
+    c = client(w)
+    login(c, "ana")
+    page = c.get("/candidates").text
+    assert '<tr data-channel="synthetic_shop_02">' in page and "Synthetic &lt;i&gt;Shop&lt;/i&gt;" in page
+    r = c.post("/channels/add", data={"channel": "synthetic_shop_02", "csrf": csrf_of(page)})
+    assert r.status_code == 303 and "synthetic_shop_02" in w.channels()  # the listeners now follow it
+    assert 'data-channel="synthetic_shop_02"' not in c.get("/candidates").text
+    entry = w.audit_log()[0]
+    assert (entry.actor, entry.action, entry.target_id) == ("ana", "channel.add", "synthetic_shop_02")

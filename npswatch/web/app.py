@@ -211,7 +211,12 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
             rows = await call(watch.review_queue, status, kind)
         except ValueError as exc:
             rows, error = [], str(exc)
+        try:
+            channels = await call(watch.discovered, limit=50)
+        except ValueError as exc:  # a bad telegram.channels entry in the configuration
+            channels, error = [], str(exc)
         return page(request, "candidates.html", rows=rows, status=status, kind=kind, classes=CLASSES, error=error,
+                    channels=channels,
                     back=str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
 
     async def candidate_action(request: Request) -> Response:
@@ -234,6 +239,19 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
             return refuse(request, 403 if exc.code == 3 else 400, str(exc))
         except ValueError as exc:  # the review's own errors (unknown class, empty name)
             return refuse(request, 400, str(exc))
+        return RedirectResponse(_local(form.get("back"), "/candidates"), status_code=303)
+
+    async def channel_add(request: Request) -> Response:
+        account, denied = await guarded(request, "analyst")
+        if denied:
+            return denied
+        form, denied = await form_checked(request, account)
+        if denied:
+            return denied
+        try:
+            await call(watch.add_channel, str(form.get("channel") or ""), by=account)
+        except WatchError as exc:
+            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
         return RedirectResponse(_local(form.get("back"), "/candidates"), status_code=303)
 
     # --- audit log -----------------------------------------------------------------------------------------
@@ -310,6 +328,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         Route("/signals", signals),
         Route("/signals/{id:int}/status", signal_status, methods=["POST"]),
         Route("/candidates", candidates),
+        Route("/channels/add", channel_add, methods=["POST"]),
         Route("/candidates/{action}", candidate_action, methods=["POST"]),
         Route("/audit", audit),
         Route("/health", health),

@@ -45,7 +45,13 @@ RU = {
     "Not logged in.": "Вход не выполнен.",
     "This needs the {role} role; you are a {have}.": "Нужна роль {role}; у вас роль {have}.",
     "Give a substance or a class.": "Укажите вещество или класс.",
-    "times in": "время:",
+    "Discovered Telegram channels": "Найденные каналы Telegram",
+    "Seen in forwards and t.me links of the watched channels, most mentioned first (npswatch telegram discovered).":
+        "Встречались в пересылках и ссылках t.me отслеживаемых каналов, по числу упоминаний (npswatch telegram "
+        "discovered).",
+    "Channel": "Канал", "Title": "Название", "Subscribers": "Подписчики", "Mentions": "Упоминания",
+    "Channels": "Каналы", "First seen in": "Где впервые", "Watch it": "Отслеживать",
+    "No channels discovered yet.": "Каналов пока не найдено.",
 }
 
 CLASSES_RU = {
