@@ -183,6 +183,28 @@ def import_rates(watch: "Watch", files: list[str | Path]) -> FxImportResult:
     return result
 
 
+def posts_per_week(watch: "Watch", sources: list[str], weeks: int = 4, until: datetime | None = None) -> dict:
+    """{source key: [new posts (listings) in each of the `weeks` 7-day spans ending at `until`, oldest first]}:
+    the sources and health page's activity column. A post counts in the span it was first seen in."""
+    from sqlalchemy import func, select
+
+    from npswatch.reports.scope import as_datetime
+    from npswatch.storage.tables import T_POST as P, T_SOURCE as S
+
+    until = until or now()
+    start = until - timedelta(days=7 * weeks)
+    out = {k: [0] * weeks for k in sources}
+    if not sources:
+        return out
+    seen = func.coalesce(P.c.first_seen, P.c.collected_at)
+    with watch.checked_engine().connect() as c:
+        for key, at in c.execute(select(S.c.key, seen).join(P, P.c.source_id == S.c.id)
+                                 .where(S.c.key.in_(sources), seen >= start, seen < until)):
+            i = int((as_datetime(at) - start).total_seconds() // (7 * 86400))
+            out[key][min(max(i, 0), weeks - 1)] += 1
+    return out
+
+
 def last_weeks(watch: "Watch", weeks: int = 4) -> tuple[Any, datetime, datetime] | None:
     """The country with most offers and the `weeks` before the newest offer (what the demo reports on)."""
     from sqlalchemy import func, select

@@ -497,6 +497,12 @@ class Watch:
 
         return check_health(self.checked_engine(mark_dead=False), self.settings, require_service=require_service)
 
+    def posts_per_week(self, sources: list[str], weeks: int = 4, until: datetime | None = None) -> dict:
+        """New posts per source in each of the last `weeks` 7-day spans (oldest first)."""
+        from .reporting import posts_per_week
+
+        return posts_per_week(self, sources, weeks, until)
+
     def retention(self, *, dry_run: bool = False, now: datetime | None = None) -> "results.RetentionResult":
         """Remove post texts, raw page snapshots and job logs older than their `[retention]` periods."""
         from .results import RetentionResult

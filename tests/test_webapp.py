@@ -323,3 +323,31 @@ def test_a_discovered_channel_is_watched_from_the_review_queue(w):
     assert 'data-channel="synthetic_shop_02"' not in c.get("/candidates").text
     entry = w.audit_log()[0]
     assert (entry.actor, entry.action, entry.target_id) == ("ana", "channel.add", "synthetic_shop_02")
+
+
+@sqlite_only
+def test_health_page_shows_new_posts_per_week_of_each_source(w):
+    import datetime as dt
+
+    from npswatch.storage.tables import T_POST, T_SOURCE
+
+    end = w.history.end
+    with w.run_record("crawl", source="fixture-shop.test") as run:
+        run.items = 1
+    weekly = w.posts_per_week(["fixture-shop.test"], weeks=4, until=end)["fixture-shop.test"]
+    with w.engine.connect() as conn:
+        sid = conn.execute(T_SOURCE.select().where(T_SOURCE.c.key == "fixture-shop.test")).first().id
+        firsts = [r.first_seen for r in conn.execute(T_POST.select().where(T_POST.c.source_id == sid))]
+    from npswatch.reports.scope import as_datetime
+
+    last_week = sum(1 for f in firsts if end - dt.timedelta(days=7) <= as_datetime(f) < end)
+    assert weekly[-1] == last_week > 0 and len(weekly) == 4
+    recent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    with w.engine.begin() as conn:  # one post seen yesterday: the page counts back from now
+        conn.execute(T_POST.insert().values(source_id=sid, external_id="web-recent-1", text="synthetic", version=1,
+                                            text_hash="f" * 64, posted_at=recent, collected_at=recent,
+                                            first_seen=recent, last_seen=recent))
+    c = client(w)
+    login(c, "vic")
+    html = c.get("/health").text
+    assert '<td class="weekly">0 · 0 · 0 · 1</td>' in html

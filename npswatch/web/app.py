@@ -312,7 +312,9 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         account, denied = await guarded(request)
         if denied:
             return denied
-        return page(request, "health.html", h=await call(watch.status))
+        h = await call(watch.status)
+        weekly = await call(watch.posts_per_week, [s.source for s in h.sources])
+        return page(request, "health.html", h=h, weekly=weekly)
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/signals", status_code=303)

@@ -52,6 +52,7 @@ RU = {
     "Channel": "Канал", "Title": "Название", "Subscribers": "Подписчики", "Mentions": "Упоминания",
     "Channels": "Каналы", "First seen in": "Где впервые", "Watch it": "Отслеживать",
     "No channels discovered yet.": "Каналов пока не найдено.",
+    "New posts per week (last 4)": "Новых постов в неделю (4 последние)",
 }
 
 CLASSES_RU = {
