@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.app: pyproject.toml setup.py | $(BIN)/python
-	$(PIP) install -e .
+	$(PIP) install -e '.[web]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml setup.py | $(BIN)/python
@@ -31,6 +31,8 @@ build: $(VENV)/.build
 
 demo: $(VENV)/.app $(VENV)/.build
 	$(BIN)/npswatch demo
+	@echo "the web app on the demo database: $(BIN)/npswatch web user add admin --role admin" \
+	      "(asks a password), then $(BIN)/npswatch web and open http://127.0.0.1:8080/"
 
 # ruff first (the rules are in pyproject.toml): a lint finding fails the run like a test
 test: $(VENV)/.test $(VENV)/.build

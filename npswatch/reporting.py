@@ -105,15 +105,20 @@ def signals(watch: "Watch", since: datetime, until: datetime) -> SignalsResult:
 def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html", dest: str | Path | None = None,
            send: bool = False, country: str | None = None, cls: str | None = None) -> DigestResult:
     """Detect and store the signals of [since, until), render the digest and (`dest` not "-") write it to `dest`
-    (default <data_dir>/reports/digest-<date>.<fmt>); with `send`, deliver it to the configured recipients."""
+    (default <data_dir>/reports/digest-<date>.<fmt>); with `send`, deliver it to the configured recipients.
+    Signals an analyst dismissed (`npswatch.triage`) are neither shown nor sent."""
     from npswatch.reports.digest import Digest, render
 
     if fmt not in ("html", "md", "json"):
         raise WatchError("--format must be html, md or json")
     if send and not _channels(watch):
         raise WatchError("--send: no recipients configured ([[digest.recipients]] in the config)")
+    from .triage import dismissed_ids
+
     found = signals(watch, since, until).signals
-    shown = [s for s in found if (not country or country.upper() in s.countries) and (not cls or s.cls == cls)]
+    dismissed = dismissed_ids(watch.engine, [s.id for s in found])
+    shown = [s for s in found if s.id not in dismissed and (not country or country.upper() in s.countries)
+             and (not cls or s.cls == cls)]
     text = render(Digest(since, until, shown), fmt)
     result = DigestResult(since, until, found, shown, fmt, text)
     if dest != "-":
@@ -122,7 +127,7 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
         path.write_text(text, encoding="utf-8")
         result.path = path
     if send:
-        report = deliver(watch, found, since, until)
+        report = deliver(watch, [s for s in found if s.id not in dismissed], since, until)
         result.sent, result.failed, result.delivered = dict(report.sent), dict(report.failed), True
     return result
 
@@ -176,6 +181,28 @@ def import_rates(watch: "Watch", files: list[str | Path]) -> FxImportResult:
         result.files.append(RateFile(f, n, sorted({r.currency for r in rates}), days[0] if days else None,
                                      days[-1] if days else None, skipped))
     return result
+
+
+def posts_per_week(watch: "Watch", sources: list[str], weeks: int = 4, until: datetime | None = None) -> dict:
+    """{source key: [new posts (listings) in each of the `weeks` 7-day spans ending at `until`, oldest first]}:
+    the sources and health page's activity column. A post counts in the span it was first seen in."""
+    from sqlalchemy import func, select
+
+    from npswatch.reports.scope import as_datetime
+    from npswatch.storage.tables import T_POST as P, T_SOURCE as S
+
+    until = until or now()
+    start = until - timedelta(days=7 * weeks)
+    out = {k: [0] * weeks for k in sources}
+    if not sources:
+        return out
+    seen = func.coalesce(P.c.first_seen, P.c.collected_at)
+    with watch.checked_engine().connect() as c:
+        for key, at in c.execute(select(S.c.key, seen).join(P, P.c.source_id == S.c.id)
+                                 .where(S.c.key.in_(sources), seen >= start, seen < until)):
+            i = int((as_datetime(at) - start).total_seconds() // (7 * 86400))
+            out[key][min(max(i, 0), weeks - 1)] += 1
+    return out
 
 
 def last_weeks(watch: "Watch", weeks: int = 4) -> tuple[Any, datetime, datetime] | None:

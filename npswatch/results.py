@@ -245,7 +245,7 @@ class DigestResult(Result):
     since: datetime
     until: datetime
     signals: list  # every signal of the period (stored)
-    shown: list  # those the digest shows (country/class filters)
+    shown: list  # those the digest shows (country/class filters; not those an analyst dismissed)
     format: str
     text: str
     path: Path | None = None  # None: the caller asked for the text only

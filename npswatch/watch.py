@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from npswatch.storage.writer import PostWriter
 
     from . import results
+    from .accounts import Account
 
 __all__ = ["Watch"]
 
@@ -285,12 +286,16 @@ class Watch:
         files = [files] if isinstance(files, (str, Path)) else list(files)
         return import_exports(self, files, channel=channel, extract=extract, on_file=on_file)
 
-    def add_channel(self, channel: str) -> tuple[str, str]:
-        """Watch a channel: (its key, "configured" | "added" | "already added")."""
+    def add_channel(self, channel: str, *, by: "Account | None" = None) -> tuple[str, str]:
+        """Watch a channel: (its key, "configured" | "added" | "already added"). `by`: the web app's account
+        (an analyst); an addition goes to the audit log."""
         from npswatch.crawlers.telegram.convert import normalise_channel
         from npswatch.storage.telegram_store import promote
 
+        from .accounts import record, require
         from .channels import configured_channels
+
+        actor = require(by, "analyst")
 
         try:
             key = normalise_channel(channel)
@@ -303,7 +308,10 @@ class Watch:
             configured = set()
         if key in configured:
             return key, "configured"
-        return key, "added" if promote(engine, key) else "already added"
+        if not promote(engine, key):
+            return key, "already added"
+        record(self, actor, "channel.add", "channel", key)
+        return key, "added"
 
     def discovered(self, *, min_mentions: int = 1, min_subscribers: int | None = None, show_all: bool = False,
                    limit: int = 50) -> list[dict]:
@@ -385,6 +393,12 @@ class Watch:
         return list_candidates(self.checked_engine(), None if status == "all" else status,
                                None if kind == "all" else kind)
 
+    def review_queue(self, status: str = "new", kind: str = "all", *, examples: int = 3) -> list:
+        """`candidates()` with up to `examples` snippets of posts for each (the web app's review queue)."""
+        from .review import queue
+
+        return queue(self, status, kind, examples=examples)
+
     def discover_slang(self, *, top: int = 50, since: datetime | str | None = None):
         """File the `top` unknown words markets keep using where prices and weights are as slang candidates."""
         from npswatch.pipelines.regions import Gazetteer
@@ -395,18 +409,85 @@ class Watch:
         engine = self.checked_engine()
         return discover(engine, self.extractor(engine).matcher, Gazetteer.default(), top, moment(since))
 
-    def confirm_candidate(self, name: str, cls: str | None = None, canonical: str | None = None):
-        """Add a name to the lexicon overlay (the next extraction recognises it); what moved."""
+    def confirm_candidate(self, name: str, cls: str | None = None, canonical: str | None = None, *,
+                          by: "Account | None" = None):
+        """Add a name to the lexicon overlay (the next extraction recognises it); what moved. `by`: the web app's
+        account doing it (an analyst; None: the operator at the shell); the change goes to the audit log."""
         from npswatch.reports.candidates import confirm
 
-        self.__dict__.pop("database_extractor", None)  # the overlay changed
-        return confirm(self.checked_engine(), name, cls, canonical)
+        from .accounts import record, require
 
-    def dismiss_candidate(self, name: str) -> None:
-        """Stop reporting a candidate (in lists and signals)."""
+        actor = require(by, "analyst")
+        self.__dict__.pop("database_extractor", None)  # the overlay changed
+        done = confirm(self.checked_engine(), name, cls, canonical)
+        record(self, actor, "candidate.confirm", "candidate", name,
+               {"class": done.cls, "canonical": done.canonical, "moved_mentions": done.moved_mentions})
+        return done
+
+    def dismiss_candidate(self, name: str, *, by: "Account | None" = None) -> None:
+        """Stop reporting a candidate (in lists and signals); the change goes to the audit log."""
         from npswatch.reports.candidates import dismiss
 
+        from .accounts import record, require
+
+        actor = require(by, "analyst")
         dismiss(self.checked_engine(), name)
+        record(self, actor, "candidate.dismiss", "candidate", name)
+
+    # --- the analysts' web app: accounts, triage, audit log --------------------------------------------------
+    def add_user(self, name: str, password: str, role: str = "viewer", *, by: "Account | None" = None,
+                 language: str = "en", timezone: str = "UTC") -> "Account":
+        """Create a web app account (viewer, analyst or admin; interface language en or ru; the IANA time zone
+        its dates are shown in), or reset an existing one's password, role, language and time zone."""
+        from .accounts import add_user
+
+        return add_user(self, name, password, role, by=by, language=language, timezone=timezone)
+
+    def authenticate(self, name: str, password: str) -> "Account | None":
+        """The account whose name and password these are, else None."""
+        from .accounts import authenticate
+
+        return authenticate(self, name, password)
+
+    def open_session(self, account: "Account") -> tuple[str, str]:
+        """Log an account in: (session cookie token, CSRF token)."""
+        from .accounts import open_session
+
+        return open_session(self, account)
+
+    def session_account(self, token: str | None) -> "Account | None":
+        """The account of an open session, by its cookie token."""
+        from .accounts import session_account
+
+        return session_account(self, token)
+
+    def close_session(self, token: str | None) -> None:
+        from .accounts import close_session
+
+        close_session(self, token)
+
+    def audit_log(self, limit: int = 200, *, by: "Account | None" = None) -> list:
+        """Every change (who, when, what), newest first."""
+        from .accounts import audit_log
+
+        return audit_log(self, limit, by=by)
+
+    def inbox(self, *, kind: str | None = None, cls: str | None = None, country: str | None = None,
+              since: datetime | str | None = None, until: datetime | str | None = None, status: str | None = None,
+              limit: int = 200) -> list:
+        """Stored signals with their evidence and triage status, filtered (`npswatch.triage.InboxSignal`)."""
+        from .reporting import moment
+        from .triage import inbox
+
+        return inbox(self, kind=kind, cls=cls, country=country, since=moment(since), until=moment(until),
+                     status=status, limit=limit)
+
+    def set_signal_status(self, signal_id: int, status: str, note: str | None = None, *,
+                          by: "Account | None" = None):
+        """Triage a signal: new, reviewed, escalated or dismissed, with a note (dismissed: left out of digests)."""
+        from .triage import set_status
+
+        return set_status(self, signal_id, status, note, by=by)
 
     # --- operations ------------------------------------------------------------------------------------------
     def status(self, *, require_service: bool = False):
@@ -415,6 +496,12 @@ class Watch:
         from .health import check_health
 
         return check_health(self.checked_engine(mark_dead=False), self.settings, require_service=require_service)
+
+    def posts_per_week(self, sources: list[str], weeks: int = 4, until: datetime | None = None) -> dict:
+        """New posts per source in each of the last `weeks` 7-day spans (oldest first)."""
+        from .reporting import posts_per_week
+
+        return posts_per_week(self, sources, weeks, until)
 
     def retention(self, *, dry_run: bool = False, now: datetime | None = None) -> "results.RetentionResult":
         """Remove post texts, raw page snapshots and job logs older than their `[retention]` periods."""

@@ -212,3 +212,4 @@ class FxRate(SQLModel, table=True):
 # (Alembic and `create_all` see one schema).
 from . import tables_reports, tables_telegram  # noqa: E402,F401
 from . import tables_web  # noqa: E402,F401  (listing tracking, page snapshots: migration 0002)
+from . import tables_accounts  # noqa: E402,F401  (web app accounts, sessions, audit log, triage)

@@ -5,6 +5,7 @@ One place to import them from: `from storage.tables import T_POST, T_OFFER`.
 from __future__ import annotations
 
 from . import models as m
+from .tables_accounts import AuditEntry, SignalReview, WebSession, WebUser
 from .tables_reports import Delivery, StoredSignal
 from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
 from .tables_web import Listing, ListingObservation, PageSnapshot
@@ -30,3 +31,7 @@ T_PROMOTED = TelegramChannel.__table__
 T_ENTITY = TelegramEntity.__table__
 T_DISCOVERED = DiscoveredChannel.__table__
 T_LINK = ChannelLink.__table__
+T_USER = WebUser.__table__
+T_SESSION = WebSession.__table__
+T_AUDIT = AuditEntry.__table__
+T_REVIEW = SignalReview.__table__

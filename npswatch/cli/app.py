@@ -11,7 +11,7 @@ from npswatch.watch import Watch
 
 from rich.markup import escape
 
-from . import extract, fx, ops, privacy, reports, telegram, web
+from . import extract, fx, ops, privacy, reports, telegram, web, webapp
 from .common import DEBUG, example, fail, out, run, user_error
 from .reports import print_signal_summary, print_trends
 
@@ -159,7 +159,7 @@ def render_demo_reports(r, to) -> None:
     print_signal_summary(r.signals, to=to)
     to.print(f"trend plot: {r.plot}")
     to.print(f"digest of the last four weeks of data ({len(r.signals)} signals): {r.digest}")
-    to.print("more: npswatch trends --help, npswatch digest --help, npswatch serve")
+    to.print("more: npswatch trends --help, npswatch digest --help, npswatch serve (SQL), npswatch web (triage)")
 
 
 # Commands of the other modules, registered explicitly (the order of `npswatch --help`).
@@ -172,6 +172,7 @@ app.add_typer(reports.candidates_app, name="candidates")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.retention_app, name="retention")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(webapp.web_app, name="web")
 
 
 def run_cli() -> None:

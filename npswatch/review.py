@@ -1,0 +1,39 @@
+"""The review queue of the web app: candidates (`npswatch candidates`) with example snippets for each.
+
+Slang candidates carry their examples from discovery; a new name's examples are read from the posts that
+mention it (its `candidate:<name>` substance keeps them from the first post), newest first, cut around the name.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from npswatch.reports.candidates import candidate_key
+from npswatch.reports.signals import snippet
+from npswatch.storage.tables import T_MENTION, T_POST, T_SUBSTANCE
+
+if TYPE_CHECKING:
+    from .watch import Watch
+
+__all__ = ["queue"]
+
+
+def queue(watch: "Watch", status: str = "new", kind: str = "all", *, examples: int = 3, width: int = 160) -> list:
+    """The candidates (`Watch.candidates`), each new name with up to `examples` snippets of posts naming it."""
+    rows = watch.candidates(status, kind)
+    Me, P, S = T_MENTION, T_POST, T_SUBSTANCE
+    out = []
+    with watch.checked_engine().connect() as c:
+        for r in rows:
+            if r.examples or r.kind != "new_name":
+                out.append(r)
+                continue
+            q = (select(P.c.text, Me.c.matched).select_from(Me.join(P, P.c.id == Me.c.post_id)
+                                                            .join(S, S.c.id == Me.c.substance_id))
+                 .where(S.c.key == f"candidate:{candidate_key(r.name)}")
+                 .order_by(Me.c.observed_at.desc(), Me.c.post_id).limit(examples))
+            found = tuple(snippet(text, matched or r.name, width) for text, matched in c.execute(q) if text)
+            out.append(dataclasses.replace(r, examples=found))
+    return out
