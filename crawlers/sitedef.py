@@ -29,8 +29,10 @@ selector is CSS (parsel dialect, with ``::text`` and ``::attr(name)``) unless it
 ...     print(exc)
 bad.toml: fields.text: invalid CSS selector 'p..x': Expected ident, got <DELIM '.' at 2>
 
-Fields (all optional, but `text` must come from the listing block or the detail page):
-id, title, text, price, quantity, city, vendor, stock, posted, link. Without `id`, the external id is
+Fields (all optional, but `text` or `title` must come from the listing block or the detail page):
+id, title, text, price, currency, quantity, unit, city, ships_from, ships_to, vendor, stock, posted, link.
+The stored text is the visible ones (title, text, quantity, unit, price, currency, stock, city, ships_from,
+ships_to), one per line in the order the block shows them. With `price`, the structured fields make the offer. Without `id`, the external id is
 the listing's link (path and query, so it survives a change of host), else a hash of its text.
 """
 from __future__ import annotations
@@ -49,7 +51,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 __all__ = ["SiteDef", "FieldSpec", "Fields", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
            "load_sites", "parse_site", "FIELD_NAMES"]
 
-FIELD_NAMES = ("id", "title", "text", "price", "quantity", "city", "vendor", "stock", "posted", "link")
+FIELD_NAMES = ("id", "title", "text", "price", "currency", "quantity", "unit", "city", "ships_from", "ships_to",
+               "vendor", "stock", "posted", "link")
 
 _CSS = HTMLTranslator()
 
@@ -125,9 +128,13 @@ class Fields(_Strict):
     id: FieldSpec | None = None  # stable listing id (attribute, or link with a regex)
     title: FieldSpec | None = None
     text: FieldSpec | None = None  # the free text; an element selector takes all its text
-    price: FieldSpec | None = None
-    quantity: FieldSpec | None = None  # weight or count, e.g. "1 г"
+    price: FieldSpec | None = None  # the price as shown ("USD 105", "4 500 ₽"): with it, the fields make the offer
+    currency: FieldSpec | None = None  # when the site shows the currency apart from the price
+    quantity: FieldSpec | None = None  # weight or count, e.g. "1 г" (else the text's quantity is used)
+    unit: FieldSpec | None = None  # when the site shows the unit apart from the quantity
     city: FieldSpec | None = None
+    ships_from: FieldSpec | None = None  # origin country or city ("Ships from: Germany"): a region
+    ships_to: FieldSpec | None = None  # destinations: stored, never a region
     vendor: FieldSpec | None = None  # seller handle; stored pseudonymised
     stock: FieldSpec | None = None  # "в наличии 5" -> 5, "нет в наличии" -> 0
     posted: FieldSpec | None = None  # the date string only; parsed with dateparser
@@ -259,9 +266,9 @@ class SiteDef(_Strict):
 
     @model_validator(mode="after")
     def _has_text(self) -> "SiteDef":
-        detail_text = self.follow_detail is not None and self.follow_detail.fields.text is not None
-        if self.fields.text is None and not detail_text:
-            raise ValueError("fields.text (or follow_detail.fields.text) is required")
+        detail = self.follow_detail.fields if self.follow_detail is not None else None
+        if not any(f is not None and (f.text is not None or f.title is not None) for f in (self.fields, detail)):
+            raise ValueError("fields.text or fields.title (or the same in follow_detail.fields) is required")
         return self
 
     def resolve_start_urls(self, base_url: str | None = None) -> list[str]:

@@ -383,7 +383,7 @@ def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, re
 def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_url, frontier, verbose) -> None:
     from npswatch.crawlers.jobs import JobBusy, JobDir
     from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
-    from npswatch.storage.listings import ListingTracker, ObserveResult
+    from npswatch.storage.listings import ListingTracker, ObserveResult, offer_coverage
     from npswatch.storage.runs import finish_run, start_run
     from npswatch.storage.snapshots import SnapshotStore
     from npswatch.storage.writer import WriteResult
@@ -443,8 +443,10 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
             finish_run(engine, run_id, status="failed", message=repr(exc))
         raise
 
+    coverage = offer_coverage(engine, list(runs.values())) if extract else {}
     table = Table(title="crawl summary")
-    for col in ("site", "pages", "listings", "new", "changed", "price Δ", "stock ↓", "gone", "dropped", "errors"):
+    for col in ("site", "pages", "listings", "no offer", "new", "changed", "price Δ", "stock ↓", "gone", "dropped",
+                "errors"):
         table.add_column(col, justify="left" if col == "site" else "right", no_wrap=col == "site")
     notes = []
     exit_code = 0
@@ -472,10 +474,11 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
             jobs[name].end(st.finish_reason if not (failure and name in failure.causes) else "batch_write_failed",
                            failures=st.failed_requests)
         w, o = written[name], observed[name]
+        no_offer = coverage.get(runs[name], (0, 0))[1] if extract else None
         cause = failure.causes.get(name) if failure else None
         ok = st.finish_reason == "finished" and cause is None
         exit_code = exit_code or (0 if ok else 1)
-        message = (f"pages={st.pages} listings={st.items} new={w.inserted} changed={w.updated} price_changes="
+        message = (f"pages={st.pages} listings={st.items} no_offer={no_offer} new={w.inserted} changed={w.updated} price_changes="
                    f"{o.price_changes} stock_drops={o.stock_drops} disappeared={disappeared} dropped={st.dropped} "
                    f"failed_requests={st.failed_requests} snapshots={st.snapshots} {status}")
         if cause is not None:
@@ -484,7 +487,7 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
                    message=message)
         if s.snapshots:
             store.prune(s.snapshot_days or settings.retention.snapshot_days, source=name)
-        table.add_row(name, str(st.pages), str(st.items), str(w.inserted), str(w.updated), str(o.price_changes),
+        table.add_row(name, str(st.pages), str(st.items), "-" if no_offer is None else str(no_offer), str(w.inserted), str(w.updated), str(o.price_changes),
                       f"{o.stock_drops} (-{o.units_gone})" if o.stock_drops else "0",
                       "-" if disappeared is None else str(disappeared), str(st.dropped), str(st.errors))
         notes.append(f"{name} (crawl run {runs[name]}): " + (status if cause is None else f"storage failed: {cause!r}"))

@@ -4,8 +4,10 @@ One call writes one batch in one transaction, so a failure leaves nothing half-w
 - sources are created on first sight;
 - a post new to (source, external id) is inserted; the same post again changes nothing but `last_seen`;
   a changed text keeps the old text in `post_version` and bumps `post.version`;
-- facts (mentions, offers) are derived from the stored, pseudonymised text and replaced per post whenever
-  the text is new or changed; candidates are counted once per post that first shows them.
+- facts (mentions, offers) are derived from the stored, pseudonymised text (and a web listing's structured
+  fields: price, currency, quantity...) and replaced per post whenever the text is new or changed, or the same
+  text comes with other structured fields (a definition edited, then `reparse`); candidates are counted once
+  per post that first shows them.
 Author handles and identifiers inside the text are pseudonymised here, before anything reaches the database.
 """
 from __future__ import annotations
@@ -24,7 +26,9 @@ from npswatch.pipelines.rawpost import RawPost, SourceHints
 
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
-Extractor = Callable[[str, SourceHints, datetime | None], Facts]
+# (text, hints, posted_at) -> Facts; called with a fourth argument, the post's `Structured` fields, when they show
+# a price (an extractor for web listings must accept it: `pipelines.extract.Extractor.for_storage` does).
+Extractor = Callable[..., Facts]
 
 _CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 
@@ -37,6 +41,7 @@ class WriteResult:
     mentions: int = 0
     offers: int = 0
     candidates: int = 0
+    without_offer: int = 0  # posts whose facts were extracted and gave no offer
 
     def __iadd__(self, other: "WriteResult") -> "WriteResult":
         for f in self.__dataclass_fields__:
@@ -77,6 +82,13 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _extra(p: RawPost) -> dict[str, Any] | None:
+    """The post row's `extra`: the collector's facts, and the structured fields (their change re-extracts)."""
+    given = p.structured.given()
+    out = {**p.extra, "structured": given} if given else dict(p.extra)
+    return out or None
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -110,7 +122,7 @@ class PostWriter:
             prepared.append((p, source_ids[p.source], text, text_hash(text)))
 
         existing = self._existing(conn, [(sid, p.external_id) for p, sid, _, _ in prepared])
-        new_rows, changed, same = [], [], []
+        new_rows, changed, same, refields = [], [], [], []
         for p, sid, text, h in prepared:
             old = existing.get((sid, p.external_id))
             if old is None:
@@ -119,6 +131,8 @@ class PostWriter:
                 changed.append((p, old, text, h))
             else:
                 same.append({"b_id": old["id"], "b_seen": now})
+                if (old["extra"] or {}).get("structured") != (_extra(p) or {}).get("structured"):
+                    refields.append((p, old, text))
 
         result = WriteResult(inserted=0, updated=len(changed), unchanged=len(same))
         if new_rows:
@@ -167,6 +181,9 @@ class PostWriter:
             )
         if same:
             conn.execute(update(T_POST).where(T_POST.c.id == bindparam("b_id")).values(last_seen=bindparam("b_seen")), same)
+        if changed or refields:
+            conn.execute(update(T_POST).where(T_POST.c.id == bindparam("b_id")).values(extra=bindparam("b_extra")),
+                         [{"b_id": old["id"], "b_extra": _extra(p)} for p, old, *_ in changed + refields])
 
         if self.extractor is not None:
             todo = []  # (post_id, RawPost, stored text, first sight of the post)
@@ -175,6 +192,8 @@ class PostWriter:
                 p, text = by_key[key]
                 todo.append((row["id"], p, text, True))
             for p, old, text, _ in changed:
+                todo.append((old["id"], p, text, False))
+            for p, old, text in refields:
                 todo.append((old["id"], p, text, False))
             self._facts(conn, todo, result)
         return result
@@ -200,7 +219,7 @@ class PostWriter:
     def _existing(self, conn: Connection, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict]:
         out: dict[tuple[int, str], dict] = {}
         cols = [T_POST.c.id, T_POST.c.source_id, T_POST.c.external_id, T_POST.c.text, T_POST.c.text_hash,
-                T_POST.c.version, T_POST.c.edited_at, T_POST.c.collected_at]
+                T_POST.c.version, T_POST.c.edited_at, T_POST.c.collected_at, T_POST.c.extra]
         for chunk in _chunks(keys):
             q = select(*cols).where(tuple_(T_POST.c.source_id, T_POST.c.external_id).in_(list(chunk)))
             for r in conn.execute(q).mappings():
@@ -222,13 +241,16 @@ class PostWriter:
             "collected_at": p.collected_at,
             "first_seen": now,
             "last_seen": now,
-            "extra": p.extra or None,
+            "extra": _extra(p),
         }
 
     def _facts(self, conn: Connection, todo: list[tuple[int, RawPost, str, bool]], result: WriteResult) -> None:
         if not todo:
             return
-        extracted = [(pid, p, fresh, self.extractor(text, p.hints, p.posted_at)) for pid, p, text, fresh in todo]
+        x = self.extractor
+        extracted = [(pid, p, fresh, x(text, p.hints, p.posted_at, p.structured) if p.structured.price
+                      else x(text, p.hints, p.posted_at)) for pid, p, text, fresh in todo]
+        result.without_offer += sum(1 for *_, f in extracted if not f.offers)
         substances: dict[str, SubstanceFact] = {}
         regions: dict[str, RegionFact] = {}
         for _, _, _, f in extracted:

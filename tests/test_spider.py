@@ -115,7 +115,11 @@ def test_shop_cards_become_posts_with_price_weight_city_and_stock(crawl):
         assert (post.hints.country, post.hints.currency, post.hints.language) == ("RU", "RUB", "ru")
         assert post.author is None
     offer = next(p for p in shop if p.extra.get("quantity"))
-    assert f"{offer.extra['quantity']} — {offer.extra['price']}" in offer.text
+    # The card's fields, one per line in the order the card shows them; and as structured fields.
+    lines = offer.text.split("\n")
+    assert offer.extra["quantity"] in lines and offer.extra["price"] in lines and offer.extra["city"] in lines
+    assert lines.index(offer.extra["price"]) < lines.index(offer.extra["quantity"]) < lines.index(offer.extra["city"])
+    assert (offer.structured.price, offer.structured.quantity) == (offer.extra["price"], offer.extra["quantity"])
 
 
 def test_forum_posts_keep_author_permalink_and_line_breaks(crawl):
@@ -201,7 +205,7 @@ text = "p"
     (GOOD.replace('text = "p"', 'text = "p"\nprise = ".price"'), "fields.prise"),
     (GOOD.replace('text = "p"', 'text = "p"\nprice = "li..price"'), "fields.price"),
     (GOOD.replace('text = "p"', "text = \"p\"\nposted = 'xpath://span[@class=\"d\"'"), "fields.posted"),
-    (GOOD.replace('text = "p"', 'title = "h3"'), "text"),
+    (GOOD.replace('text = "p"', 'price = "b"'), "fields.text or fields.title"),
     (GOOD + '[politeness]\nconcurrency = "many"\n', "politeness.concurrency"),
     (GOOD + '[hints]\ncurrency = "rubles"\n', "hints.currency"),
     (GOOD.replace('["/list"]', '["list"]'), "start_urls"),
@@ -289,5 +293,5 @@ def test_stock_labels_and_composed_text():
     assert [parse_stock(s) for s in ("в наличии 5", "в наличии: 12 шт", "нет в наличии", "Out of stock", None)] == [
         5, 12, 0, 0, None]
     text = compose_text(title="Соль", text="Соль крупная", price="2 500 ₽", quantity="1 г", city="Москва")
-    assert text == "Соль крупная\n1 г — 2 500 ₽\nМосква"
+    assert text == "Соль крупная\n1 г\n2 500 ₽\nМосква"
     assert compose_text(title="T", text="Цена 900 сом, Ош", price="900 сом", city="Ош") == "T\nЦена 900 сом, Ош"

@@ -8,8 +8,10 @@ every URL to one fetch, and the robots.txt middleware drops disallowed ones.
 The RawPost it builds (see `build_post`):
 - source: the site name; external_id: the `id` field, else the link's path+query+fragment (host-free,
   so moving the site keeps ids), else "sha1:" of the text;
-- text: title, text, "quantity — price" and city joined by newlines (parts already in the text are
-  not repeated), so the extractor sees them all;
+- text: the visible fields (title, text, quantity, price, stock, city, ships from/to...), one per line in the
+  order the listing block shows them (`compose_listing`; parts already in the text are not repeated);
+- structured: price, currency, quantity, unit, stock, ships from/to as displayed: with a price, they make
+  the listing's offer directly (`pipelines.listed`);
 - author: the vendor field; posted_at: the date string parsed with the site's languages, relative
   dates counted from `now` (fixed, for tests) or the response's Date header;
 - hints: the site's country, currency, language; extra: stock (int or None), title, raw price,
@@ -38,8 +40,9 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from npswatch.crawlers.sitedef import Fields, SiteDef, SiteDefError
-from npswatch.crawlers.spiders.extract import compose_text, extract, extract_all, parse_posted, parse_stock, select
-from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints
+from npswatch.crawlers.spiders.extract import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
+                                               node_text, parse_posted, parse_stock, select)
+from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints, Structured
 from npswatch.storage.snapshots import PageRecord
 
 __all__ = ["ListingSpider", "compose_text", "parse_stock", "external_id_for"]
@@ -203,10 +206,12 @@ class ListingSpider(scrapy.Spider):
             yield self._snapshot(response, role)
         for block in select(response, site.listing):
             values = self._fields(block, site.fields)
+            values["_order"] = node_text(block)
             if site.follow_detail is not None:
                 link = extract(block, site.follow_detail.link)
                 url = response.urljoin(link) if link else None
                 if url and _http(url):
+                    values.pop("_order")
                     yield self._request(url, self.parse_detail, listing=values, page=response.url)
                     continue
             post = self.build_post(values, response, page=response.url)
@@ -229,6 +234,7 @@ class ListingSpider(scrapy.Spider):
         for key, value in self._fields(response, self.site.follow_detail.fields).items():
             if value:
                 values[key] = value
+        values["_order"] = node_text(response.selector)  # the detail page's order (the block's fields come first)
         if not values.get("link"):
             values["link"] = response.url
         post = self.build_post(values, response, page=page)
@@ -253,8 +259,7 @@ class ListingSpider(scrapy.Spider):
         return datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
     def build_post(self, values: dict[str, str | None], response: Response, page: str) -> RawPost | None:
-        text = compose_text(title=values.get("title"), text=values.get("text"), price=values.get("price"),
-                            quantity=values.get("quantity"), city=values.get("city"))
+        text = compose_listing({k: values[k] for k in TEXT_FIELDS if values.get(k)}, values.get("_order"))
         link = values.get("link")
         url = response.urljoin(link) if link else response.url
         posted = None
@@ -266,11 +271,13 @@ class ListingSpider(scrapy.Spider):
                 self.inc("npswatch/unparsed_dates")
         extra = {"stock": parse_stock(values.get("stock")), "title": values.get("title"), "page": page}
         extra.update({k: values[k] for k in ("price", "quantity", "city") if values.get(k)})
+        structured = Structured(**{k: values.get(k) for k in Structured.model_fields})
         try:
             post = RawPost(
                 source=self.site.name,
                 external_id=external_id_for(values.get("id"), urljoin(response.url, link) if link else None, text),
                 text=text, url=url, author=values.get("vendor"), posted_at=posted, hints=self.hints, extra=extra,
+                structured=structured,
             )
         except InvalidPost as exc:
             self.inc("npswatch/invalid_items")

@@ -1,0 +1,73 @@
+"""Offers from a listing's structured fields (`pipelines.listed`, issue 14 item 1), on synthetic listings."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from parsel import Selector
+
+from npswatch.crawlers.sitedef import parse_site
+from npswatch.crawlers.spiders.listing import ListingSpider
+from npswatch.pipelines.extract import Extractor
+from npswatch.pipelines.rawpost import SourceHints, Structured
+
+
+@pytest.fixture(scope="module")
+def x():
+    return Extractor.default()
+
+
+def offers(f):
+    return [(o.substance.canonical, o.quantity, o.unit, o.price, o.currency) for o in f.offers]
+
+
+def test_displayed_price_pairs_with_the_quantity_of_the_title(x):
+    f = x.extract_listing("Synthetic test: 25x MDMA pills 120mg\nIn stock\nGBP 40\nShips from: Germany",
+                          Structured(price="GBP 40"))
+    assert offers(f) == [("MDMA", 25.0, "piece", 40.0, "GBP")]
+    assert f.offers[0].region is not None and f.offers[0].region.country == "DE"
+
+
+def test_mapped_quantity_unit_and_currency_make_the_offer(x):
+    f = x.extract_listing("Мефедрон кристалл", Structured(price="4 500", currency="₽", quantity="2", unit="г"))
+    assert offers(f) == [("mephedrone", 2.0, "g", 4500.0, "RUB")]
+
+
+def test_a_price_the_text_pairs_too_is_one_offer_not_two(x):
+    text = "Мефедрон 1г 4500₽\n4500 ₽"
+    assert len(x.extract(text).offers) >= 1
+    f = x.extract_listing(text, Structured(price="4500 ₽", quantity="1 г"))
+    assert offers(f) == [("mephedrone", 1.0, "g", 4500.0, "RUB")]
+
+
+def test_a_title_pricing_its_own_quantity_keeps_its_offer(x):
+    f = x.extract_listing("Synthetic: cocaine 10 grams for $250\n150 $", Structured(price="150 $"))
+    assert [o[3] for o in offers(f)] == [250.0]
+
+
+def test_currency_from_the_source_and_usd_per_gram(x):
+    f = x.extract_listing("Synthetic: 5g amphetamine\n60", Structured(price="60"), posted_at=date(2026, 1, 5),
+                          hints=SourceHints(currency="EUR"))
+    (o,) = f.offers
+    assert (o.price, o.currency, o.grams, o.price_per_gram) == (60.0, "EUR", 5.0, 12.0)
+    assert o.price_per_gram_usd is not None
+
+
+def test_without_price_field_or_substance_the_text_decides(x):
+    text = "Мефедрон 1г - 4500₽"
+    assert offers(x.for_storage(text, SourceHints(), None, Structured())) == offers(x.extract(text))
+    assert x.extract_listing("Synthetic: 10g of garden soil\nUSD 20", Structured(price="USD 20")).offers == ()
+
+
+def test_definition_without_structured_fields_stores_each_field_on_its_own_line_in_page_order():
+    site = parse_site('name = "s"\nstart_urls = ["/"]\nlisting = "div.c"\n[fields]\ntitle = "h3"\n'
+                      'price = "b.p"\nquantity = "i.q"\ncity = "span.city"\nships_to = "em"\n')
+    page = ('<div class="c"><h3>Synthetic mephedrone</h3><span class="city">Москва</span><i class="q">1 г</i>'
+            '<b class="p">4 500 ₽</b><em>Worldwide</em></div>')
+    from scrapy.http import HtmlResponse
+
+    resp = HtmlResponse(url="http://127.0.0.1/", body=page.encode(), encoding="utf-8")
+    (post,) = [p for p in ListingSpider(site, base_url="http://127.0.0.1/").parse_listing(resp)]
+    assert post.text == "Synthetic mephedrone\nМосква\n1 г\n4 500 ₽\nShips to: Worldwide"
+    assert (post.structured.price, post.structured.quantity) == ("4 500 ₽", "1 г")
+    assert Selector(text=page).css("b.p::text").get() in post.text
