@@ -178,7 +178,7 @@ class Extractor:
             if s.key not in substances:
                 substances[s.key] = s
 
-        offers = self._offers(points, named, city_starts, city_facts, regions, hints, posted_at) if points else ()
+        offers = self._offers(points, named, city_starts, city_facts, regions, hints, posted_at, cleaned) if points else ()
         return _new_facts(
             tuple(substances.values()),
             offers,
@@ -238,7 +238,7 @@ class Extractor:
         regions = tuple(out)
         return regions, tuple(cities) or regions, city_starts, city_facts
 
-    def _offers(self, points, named, starts, city_facts, regions, hints, posted_at) -> tuple[OfferFact, ...]:
+    def _offers(self, points, named, starts, city_facts, regions, hints, posted_at, text) -> tuple[OfferFact, ...]:
         day = posted_at.date() if isinstance(posted_at, datetime) else posted_at
         if len(regions) == 1:
             only_region = regions[0]
@@ -262,6 +262,9 @@ class Extractor:
             # the city the offer is written under: the nearest one before it, else the post's only region
             i = bisect_right(starts, start) - 1 if starts else -1
             region = city_facts[i] if i >= 0 else only_region
+            if currency == "JPY" and (hints.country == "CN" or hints.currency == "CNY") \
+                    and "¥" in text[max(0, start - 2):end]:
+                currency = "CNY"  # "¥" on a Chinese source is yuan (`pipelines.money.yen_or_yuan`)
             currency = (
                 currency
                 or (region and country_currency(region.country))

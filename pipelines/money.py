@@ -30,10 +30,10 @@ import math
 import re
 from dataclasses import dataclass
 
-__all__ = ["Money", "find_money", "currency_of", "currency_entry", "multiplier_of", "parse_number",
+__all__ = ["Money", "find_money", "yen_or_yuan", "currency_of", "currency_entry", "multiplier_of", "parse_number",
            "amount_currency", "alternation", "spellings", "form_key", "CURRENCIES", "MULTIPLIERS",
            "GLUED_MULTIPLIERS", "PREFIX_FORMS", "DECL_CURRENCY_FORMS", "CURRENCY_RE", "MULTIPLIER_RE",
-           "PREFIX_CURRENCY_RE", "NUMBER_RE", "NUMBER_REST_RE", "HOT_AFTER_NUMBER", "NOT_LETTER_AFTER"]
+           "PREFIX_CURRENCY_RE", "CRYPTO", "NUMBER_RE", "NUMBER_REST_RE", "HOT_AFTER_NUMBER", "NOT_LETTER_AFTER"]
 
 # Apostrophes Uzbek Latin uses in so'm (ASCII, typographic, modifier letters, backtick).
 _APOSTROPHES = "'’‘`ʻʼ"
@@ -60,11 +60,34 @@ CURRENCIES: list[tuple[str, float, tuple[str, ...]]] = [
     ("UAH", 1, ("₴", "грн.", "гривен", "гривна", "гривны", "гривень", "uah")),
     ("USD", 1, ("$", "us$", "usd", "долл.", "дол.", "доллар", "доллара", "долларов", "долларах",
                 "бакс", "бакса", "баксов", "у. е.", "dollar", "dollars")),
-    ("EUR", 1, ("€", "eur", "евро", "euro")),
-    # ¥ in this region's posts is yuan; 块 is colloquial yuan
-    ("CNY", 1, ("元", "¥", "块", "人民币", "cny", "rmb", "юань", "юаня", "юаней", "юанях")),
+    ("EUR", 1, ("€", "eur", "евро", "euro", "euros")),
+    # the dollars of other markets, before plain "$"
+    ("CAD", 1, ("c$", "ca$", "can$", "cad")),
+    ("AUD", 1, ("a$", "au$", "aud")),
+    ("NZD", 1, ("nz$", "nzd")),
+    ("HKD", 1, ("hk$", "hkd")),
+    ("SGD", 1, ("s$", "sgd")),
+    ("GBP", 1, ("£", "gbp", "фунтов стерлингов", "фунта стерлингов")),
+    ("CHF", 1, ("chf", "sfr.", "франков")),
+    ("PLN", 1, ("zł", "pln", "злотых", "злотый")),
+    ("CZK", 1, ("kč", "czk", "чешских крон")),
+    ("HUF", 1, ("huf", "форинтов")),
+    ("TRY", 1, ("₺", "try", "tl", "лир", "лиры", "lira")),
+    ("INR", 1, ("₹", "inr", "рупий")),
+    ("SEK", 1, ("sek",)),
+    ("NOK", 1, ("nok",)),
+    ("DKK", 1, ("dkk",)),
+    ("AMD", 1, ("֏", "amd", "драм", "драмов")),
+    ("AZN", 1, ("₼", "azn")),
+    # "¥" is yuan in Chinese text or on a Chinese source, else yen: `yen_or_yuan` and the extractor decide
+    ("JPY", 1, ("¥", "jpy", "円", "yen", "иен", "йен")),
+    # 块 is colloquial yuan
+    ("CNY", 1, ("元", "块", "人民币", "cny", "rmb", "юань", "юаня", "юаней", "юанях")),
     ("USDT", 1, ("usdt", "юсдт", "тезер", "tether")),
     ("BTC", 1, ("₿", "btc", "биткоин", "биткоина", "биткоинов", "bitcoin")),
+    ("XMR", 1, ("ɱ", "xmr", "monero", "монеро")),
+    ("LTC", 1, ("ltc", "litecoin", "лайткоин")),
+    ("ETH", 1, ("eth", "ether", "ethereum")),
     ("RSD", 1, ("rsd", "дин.", "динар", "динара", "динаров", "dinara", "din.")),
     # bare "р" last among roubles: only after a number (never a declaration)
     ("RUB", 1, ("р",)),
@@ -73,11 +96,17 @@ CURRENCIES: list[tuple[str, float, tuple[str, ...]]] = [
 # Forms too ambiguous to declare a post's currency on their own ("сом" is also a catfish, "лей" an
 # imperative, "дин"/"сум" short words): they count only right after a number.
 _NOT_DECLARATIONS = {"р", "р.", "сом", "сома", "лей", "лея", "леи", "дол.", "дин.", "din.", "сум", "sum",
-                     "som", "gel", "tg", "lei", "块", "тыр", "т. р."}
+                     "som", "gel", "tg", "lei", "块", "тыр", "т. р.", "try", "tl", "ether", "драм", "lira", "лир",
+                     "лиры", "франков"}
 
 # Written before the number ("$186", "USD 186", "₽ 4500").
-PREFIX_FORMS = ("$", "us$", "€", "₽", "₸", "₴", "₾", "¥", "₿", "usd", "usdt", "eur", "rub", "kzt", "kgs",
-                "uzs", "cny", "rmb", "btc", "gel", "byn")
+PREFIX_FORMS = ("$", "us$", "€", "₽", "₸", "₴", "₾", "¥", "₿", "£", "₺", "₹", "₼", "֏", "c$", "ca$", "can$", "a$",
+                "au$", "nz$", "hk$", "s$", "usd", "usdt", "eur", "rub", "kzt", "kgs", "uzs", "cny", "rmb", "btc",
+                "gel", "byn", "gbp", "cad", "aud", "nzd", "hkd", "sgd", "chf", "pln", "czk", "huf", "inr", "sek",
+                "nok", "dkk", "jpy", "amd", "azn", "xmr", "ltc", "eth")
+
+# Crypto-currency amounts are small decimals: "0.015" stays 0.015, never 15 thousandths grouped.
+CRYPTO = frozenset({"BTC", "USDT", "XMR", "LTC", "ETH"})
 
 # Multipliers of a price: (factor, forms). "к"/"k" only glued to the number ("4к", "4.5k"); "т." needs
 # its dot (a bare "т" starts too many words).
@@ -265,7 +294,7 @@ def amount_currency(raw_num: str, mult: str | None, cur: str | None) -> tuple[fl
     entry = currency_entry(cur) if cur else None
     iso = entry[0] if entry else None
     # BTC and USDT amounts are small decimals: "0.015" must stay 0.015
-    value = parse_number(raw_num, price=iso not in ("BTC", "USDT"))
+    value = parse_number(raw_num, price=iso not in CRYPTO)
     if mult:
         value *= multiplier_of(mult)
     if entry:
@@ -277,6 +306,21 @@ def amount_currency(raw_num: str, mult: str | None, cur: str | None) -> tuple[fl
     return value, iso
 
 
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def yen_or_yuan(text: str, chinese_source: bool = False) -> str:
+    """The currency of "¥": yuan (CNY) in Chinese text (Han characters, no kana) or on a Chinese source, else yen.
+
+    >>> yen_or_yuan("冰毒 1克 ¥500"), yen_or_yuan("1g ¥500"), yen_or_yuan("1g ¥500", chinese_source=True)
+    ('CNY', 'JPY', 'CNY')
+    """
+    if chinese_source or (_HAN.search(text) is not None and _KANA.search(text) is None):
+        return "CNY"
+    return "JPY"
+
+
 def find_money(cleaned: str) -> list[Money]:
     """Every amount that names a currency (or carries a multiplier), in text order."""
     low = cleaned.replace("\u0130", "i").lower()  # İ is the one char whose lower() is 2 chars long
@@ -286,6 +330,8 @@ def find_money(cleaned: str) -> list[Money]:
         if not (pcur or cur or mult):
             continue
         value, iso = amount_currency(m.group("num"), mult, cur or pcur)
+        if iso == "JPY" and "¥" in m.group(0):
+            iso = yen_or_yuan(cleaned)
         if value > 0 and math.isfinite(value):
             out.append(Money(m.start(), m.end(), value, iso))
     return out

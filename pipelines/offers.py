@@ -80,7 +80,7 @@ except ImportError:  # pragma: no cover - pure Python without Cython installed
 from .money import (CURRENCIES, CURRENCY_RE, DECL_CURRENCY_FORMS, HOT_AFTER_NUMBER, MULTIPLIER_RE,
                     NOT_LETTER_AFTER as NLA, NUMBER_RE, NUMBER_REST_RE, PREFIX_FORMS, alternation,
                     amount_currency, currency_of, form_key, parse_number,
-                    spellings)
+                    spellings, yen_or_yuan)
 from .quantities import (CJK_COUNT, CJK_UNIT_RE, DOSE, DOSE_FORMS, PIECE_FORMS, SHORT_UNIT_RE,
                          SINGULAR_PIECE_WORDS, UNITS, unit_of)
 from .text import _char_class, bmp_chars, is_bmp
@@ -137,6 +137,9 @@ _WORD_TABLE: list[tuple[str, tuple[str, ...]]] = [
               "min. order", "chegirma*", "жеңілдік*", "комисси*", "экономи*", "выгод*",
               # news: the value of a seizure is no price
               "стоимостью", "на сумму", "оценив*", "worth", "valued", "street value")),
+    # a stock or sales count: the number right after it is neither a quantity nor a price ("В наличии: 3 шт")
+    ("stk", ("в наличии", "наличие", "наличии", "остаток", "осталось", "продано", "продаж", "stock", "in stock",
+             "sold", "left")),
     ("dcur", DECL_CURRENCY_FORMS),
 ]
 _PREFIX_KEYS = frozenset(form_key(f) for f in PREFIX_FORMS)
@@ -147,7 +150,7 @@ _RATE_UNITS = alternation(("неделю", "неделя", "нед", "день",
 # to make than slotted objects, and this runs ~10 times a post). `value` is the quantity in its unit or
 # the price; `raw_number` is kept for bare numbers, whose reading depends on their role.
 _S, _E, _K, _V, _U, _RAW, _F = range(7)
-_Q, _P, _B, _LP, _LQ, _NEGN, _NEGC, _RATE, _PCT, _PW, _CUR = range(11)   # kinds
+_Q, _P, _B, _LP, _LQ, _NEGN, _NEGC, _RATE, _PCT, _PW, _CUR, _STK = range(12)   # kinds
 _LAB, _MG, _PER, _PRE, _RATED = 1, 2, 4, 8, 16                           # flags
 _SINGULAR_PIECES = frozenset(SINGULAR_PIECE_WORDS)
 
@@ -249,8 +252,8 @@ _NUM_SCAN_BMP = re.compile(_bmp_pattern(_NUM_SCAN.pattern))
 def _word_template(form: str, kind: str) -> tuple | None:
     """(kind, value, unit_or_currency, flags) of a word token."""
     key = form_key(form)
-    if kind in ("negn", "negc", "lp", "rate"):
-        return ({"negn": _NEGN, "negc": _NEGC, "lp": _LP, "rate": _RATE}[kind], 0.0, None, 0)
+    if kind in ("negn", "negc", "lp", "rate", "stk"):
+        return ({"negn": _NEGN, "negc": _NEGC, "lp": _LP, "rate": _RATE, "stk": _STK}[kind], 0.0, None, 0)
     if kind == "dcur":
         return (_CUR, 0.0, currency_of(form), _PRE if key in _PREFIX_KEYS else 0)
     if kind == "pw":
@@ -284,8 +287,9 @@ def _word_spellings() -> dict[str, tuple[int, bool, tuple]]:
                 for pre in ("за ", "per ", "a ", "for ", "each "):
                     for mid in ("", "1", "1 ", "один ", "одну ", "one "):
                         add(pre + mid + sp, False, tpl)
-    for sym in "$€₽₸₴₾¥₿":
-        add(sym, False, (_CUR, 0.0, currency_of(sym), _PRE))
+    for sym in PREFIX_FORMS:
+        if len(sym) == 1 and not sym.isalpha():
+            add(sym, False, (_CUR, 0.0, currency_of(sym), _PRE))
     return table
 
 
@@ -499,6 +503,18 @@ def _tight(low: str, a: int, b: int) -> bool:
     return low[a:b] in _COMMON_TIGHT or _TIGHT.fullmatch(low, a, b) is not None
 
 
+# A listing's fields one per line (how shops show a card and how crawled listings are stored): the rest of the
+# quantity's line, at most two other non-blank lines, then a line that opens with the price (after at most three
+# words: a label, a currency code, "From"). A blank line ends the listing.
+_FIELD_GAP = re.compile(r"[^\n]*(?:\n[ \t]*[^\s][^\n]*){0,2}\n[^\w\n]*(?:[^\W\d_]+[^\w\n]*){0,3}")
+_LINE_REST = re.compile(r"[^\w\n]*(?:\n|$)")
+
+
+def _next_field(low: str, a: int, b: int) -> bool:
+    """The price starting at b opens a later field line of the listing whose quantity ends at a."""
+    return b - a <= 200 and low.find("\n", a, b) >= 0 and _FIELD_GAP.fullmatch(low, a, b) is not None
+
+
 def _labelled_near(low: str, a: int, b: int) -> bool:
     """Labelled fields ("Вес: …", "Цена: …") pair across up to three lines."""
     return b - a <= 200 and low.count("\n", a, b) <= 3
@@ -544,6 +560,34 @@ def _bare_quantity(low: str, text: str, toks: list, i: int) -> float | None:
     else:
         p = nx[_V]
     return q if p >= 10 and p >= 20 * q else None
+
+
+def _field_quantity(low: str, toks: list, i: int) -> float | None:
+    """ "Альфа 0,5" / "Цена 2100 руб.": a bare decimal ending its line, the price opening a next field line of the
+    listing (with its currency or label), >= 20x it and >= 10: the quantity (its value), else None."""
+    t = toks[i]
+    raw = t[_RAW]
+    if "." not in raw and "," not in raw:
+        return None
+    q = parse_number(raw, price=False)
+    if not 0 < q <= 100 or _LINE_REST.match(low, t[_E]) is None:
+        return None
+    j = i + 1
+    n = len(toks)
+    labelled = False
+    while j < n and (toks[j][_K] == _LP or toks[j][_K] == _CUR):
+        labelled = labelled or toks[j][_K] == _LP or bool(toks[j][_F] & _PRE)
+        j += 1
+    if j == n:
+        return None
+    nx = toks[j]
+    if nx[_K] == _P:
+        p = nx[_V]
+    elif nx[_K] == _B and labelled:
+        p = parse_number(nx[_RAW])
+    else:
+        return None
+    return q if p >= 10 and p >= 20 * q and _next_field(low, t[_E], nx[_S]) else None
 
 
 def _price_first(low: str, toks: list, i: int) -> bool:
@@ -629,6 +673,7 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
     PCT: cython.int = _PCT
     PW: cython.int = _PW
     CUR: cython.int = _CUR
+    STK: cython.int = _STK
     LAB: cython.int = _LAB
     MG: cython.int = _MG
     PER: cython.int = _PER
@@ -640,7 +685,7 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
     negc_until: cython.Py_ssize_t
     skip_to: cython.Py_ssize_t
     pairs: list[tuple[list, list]] = []
-    pend_q = pend_p = hint = negn = last_pw = None
+    pend_q = pend_p = hint = negn = last_pw = stock = None
     last: tuple | None = None  # the last pair, for a second price in another currency
     q_run: list = []  # quantities joined by "/" ("0.5г/1г/2г - 2500/4500/8500"), the last is pend_q
     negc_until = skip_to = -1
@@ -667,8 +712,16 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 last_pw = t
                 if t[V]:
                     k = Q  # a singular piece word: one piece, until a number says otherwise
+            elif k == STK:
+                stock = t
             if k != Q:
                 continue
+        if stock is not None:
+            # the count after "В наличии:", "Stock:" (bare or in pieces) is no part of an offer
+            if t[S] - stock[E] <= 3 and (k == B or t[U] == "piece") and _NONWORD.fullmatch(low, stock[E], t[S]):
+                stock = None
+                continue
+            stock = None
         # a label's hint goes to the next number, if near
         lab = None
         if hint is not None:
@@ -692,9 +745,12 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
             else:
                 q = _bare_quantity(low, text, toks, i)
                 if q is None:
-                    continue
+                    q = _field_quantity(low, toks, i)
+                    if q is None:
+                        continue
                 if bare_unit is None:
-                    units = {x[U] for x in toks if x[K] == Q and not x[F] & PER}
+                    units = {x[U] for j, x in enumerate(toks) if x[K] == Q and not x[F] & PER
+                             and not (j and toks[j - 1][K] == STK and x[S] - toks[j - 1][E] <= 3)}
                     bare_unit = units.pop() if len(units) == 1 else "g"
                 t[K], t[V], t[U] = Q, q, bare_unit
             k = t[K]
@@ -708,7 +764,9 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 continue
             if pend_p is not None:
                 labelled = (pend_p[F] | t[F]) & LAB
-                if (_tight(low, pend_p[E], t[S]) or (labelled and _labelled_near(low, pend_p[E], t[S]))) \
+                # (a price that is no field of its own, "0.5 BTC" in a title, is not that of a later "Вес:" line)
+                if (_tight(low, pend_p[E], t[S]) or (labelled and _labelled_near(low, pend_p[E], t[S])
+                                                     and (pend_p[F] & LAB or low.find("\n", pend_p[E], t[S]) < 0))) \
                         and (t[F] & PER or labelled or not _qty_first_follows(low, toks, i)):
                     last = (t, pend_p)
                     pairs.append(last)
@@ -731,7 +789,8 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
             if pend_q is not None:
                 if ((pend_q[F] | t[F]) & LAB and _labelled_near(low, pend_q[E], t[S])) or (
                         t[S] - pend_q[E] <= 48 and (low[pend_q[E]:t[S]] in _COMMON_TIGHT
-                                                      or _NEAR.fullmatch(low, pend_q[E], t[S]))):
+                                                      or _NEAR.fullmatch(low, pend_q[E], t[S]))) \
+                        or _next_field(low, pend_q[E], t[S]):
                     if len(q_run) > 1 and q_run[-1] is pend_q:
                         prices = _slash_prices(low, toks, i, len(q_run))
                         if prices:
@@ -793,7 +852,9 @@ def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple
         if not (0 < qty <= _MAX_QTY and 0 < price <= _MAX_PRICE):
             continue
         cur = p[_U]
-        if cur is None:
+        if cur == "JPY" and "¥" in low[p[_S] - 2 if p[_S] > 1 else 0:p[_E]]:
+            cur = yen_or_yuan(cleaned)
+        elif cur is None:
             if mentions is None:
                 mentions = [(t[_S], t[_U]) for t in toks if (t[_K] == _P or t[_K] == _CUR) and t[_U]]
                 curs = {c for _, c in mentions}

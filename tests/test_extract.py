@@ -188,3 +188,29 @@ def test_eval_command_prints_scores_and_misses(tmp_path):
     r = runner.invoke(app, ["eval", str(f), "--min-f1", "0.9"], terminal_width=200)
     assert "miss g2 regions: +1 -1" in r.output
     assert "offers" in r.output and r.exit_code == 1
+
+
+def test_currencies_of_other_markets_take_the_ecb_rate_of_the_day(x):
+    day = datetime(2020, 9, 17, tzinfo=timezone.utc)
+    [o] = x.extract("Example Cocaine 1g\nGBP 80", posted_at=day).to_json()["offers"]
+    assert (o["currency"], o["price"]) == ("GBP", 80.0)
+    assert o["price_per_gram_usd"] == pytest.approx(103.1, abs=0.2)  # ECB: 1 GBP = 1.289 USD that day
+    [o] = x.extract("Example Cocaine 1g C$120", posted_at=day).to_json()["offers"]
+    assert o["currency"] == "CAD" and 85 < o["price_per_gram_usd"] < 95
+
+
+def test_crypto_prices_convert_only_with_imported_rates(x):
+    day = datetime(2020, 9, 17, tzinfo=timezone.utc)
+    [o] = x.extract("cocaine 1g 0.55 XMR", posted_at=day).to_json()["offers"]
+    assert (o["currency"], o["price"], o["price_per_gram_usd"]) == ("XMR", 0.55, None)
+    book = x.with_rates(RateBook([Rate(day.date(), "XMR", 0.011, "csv")], use_ecb=False))
+    [o] = book.extract("cocaine 1g 0.55 XMR", posted_at=day).to_json()["offers"]
+    assert o["price_per_gram_usd"] == pytest.approx(50.0)
+
+
+def test_yen_sign_is_yuan_in_chinese_text_or_on_a_chinese_source(x):
+    def cur(text, **hints):
+        return [o["currency"] for o in x.extract(text, hints=SourceHints(**hints)).to_json()["offers"]]
+    assert cur("cocaine 1g ¥9000") == ["JPY"]
+    assert cur("cocaine 1g ¥600", country="CN") == ["CNY"]
+    assert cur("冰毒 1克 ¥600") == ["CNY"]

@@ -39,12 +39,19 @@ def only_money(text):
     ("65$", 65, "USD"), ("$65", 65, "USD"), ("65 USD", 65, "USD"), ("USD 65", 65, "USD"), ("65 долл.", 65, "USD"),
     ("65 дол", 65, "USD"), ("65 баксов", 65, "USD"), ("65 бакс", 65, "USD"),
     ("48€", 48, "EUR"), ("€48", 48, "EUR"), ("48 EUR", 48, "EUR"), ("48 евро", 48, "EUR"),
-    # yuan (¥ here is yuan)
+    # yuan; "¥" is yuan only in Chinese text (or on a Chinese source, the extractor's part), else yen
     ("380元", 380, "CNY"), ("380 CNY", 380, "CNY"), ("380 юаней", 380, "CNY"), ("380 RMB", 380, "CNY"),
-    ("¥380", 380, "CNY"),
+    ("¥380", 380, "JPY"), ("冰毒 ¥380", 380, "CNY"), ("コカイン ¥380", 380, "JPY"), ("380 JPY", 380, "JPY"),
+    # the currencies of other markets: ISO codes and their symbols
+    ("£45", 45, "GBP"), ("45 GBP", 45, "GBP"), ("C$60", 60, "CAD"), ("CAD 60", 60, "CAD"),
+    ("A$90", 90, "AUD"), ("AUD 90", 90, "AUD"), ("70 CHF", 70, "CHF"), ("CHF 70", 70, "CHF"),
+    ("200 zł", 200, "PLN"), ("200 PLN", 200, "PLN"), ("1500 Kč", 1500, "CZK"), ("1500 CZK", 1500, "CZK"),
+    ("₺900", 900, "TRY"), ("900 TRY", 900, "TRY"), ("₹4000", 4000, "INR"), ("4000 INR", 4000, "INR"),
+    ("700 SEK", 700, "SEK"), ("700 NOK", 700, "NOK"), ("500 DKK", 500, "DKK"),
     # crypto
     ("22 USDT", 22, "USDT"), ("22 юсдт", 22, "USDT"), ("22 тезер", 22, "USDT"),
     ("0.0031 BTC", 0.0031, "BTC"), ("0.0031₿", 0.0031, "BTC"),
+    ("0.350 XMR", 0.35, "XMR"), ("XMR 0.35", 0.35, "XMR"), ("0.125 LTC", 0.125, "LTC"), ("0.025 ETH", 0.025, "ETH"),
     # Serbian dinar
     ("2600 дин", 2600, "RSD"), ("2600 RSD", 2600, "RSD"),
 ])
@@ -64,6 +71,14 @@ def test_currency_forms(text, amount, iso):
 def test_multipliers(text, amount, iso):
     got_amount, got_iso = only_money(text)
     assert (got_amount, got_iso) == (pytest.approx(amount), iso)
+
+
+def test_every_currency_code_is_iso_4217_or_a_crypto_asset():
+    import pycountry
+
+    from npswatch.pipelines.money import CRYPTO, CURRENCIES
+    codes = {iso for iso, _, _ in CURRENCIES}
+    assert not {c for c in codes if pycountry.currencies.get(alpha_3=c) is None} - CRYPTO
 
 
 def test_a_k_after_a_space_is_no_multiplier():

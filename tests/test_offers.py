@@ -146,8 +146,32 @@ def test_labelled_records_in_a_listing_page():
     assert offers(text) == [(0.5, "g", 110, "USD"), (1, "g", 200, "USD"), (2, "g", 380, "USD")]
 
 
+def test_a_price_inside_the_title_is_not_that_of_the_weight_field():
+    assert offers("Example Item 0.5 BTC sale 5%\nВес: 0.5 гр\nЦена: 105 $") == [(0.5, "g", 105, "USD")]
+
+
 def test_label_without_unit_reads_grams():
     assert offers("Вес: 2\nЦена: 7300 руб") == [(2, "g", 7300, "RUB")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a listing card, one field a line: name and weight, then the price (made-up shop cards)
+    ("Тестовый товар 1г\n4500₽", [(1, "g", 4500, "RUB")]),
+    ("2g Test Product\nEUR 25\nShips from: Testland", [(2, "g", 25, "EUR")]),
+    ("Товар Пример 0,5\nЦена 2100 руб.\nВ наличии: 3 шт", [(0.5, "g", 2100, "RUB")]),
+    ("5g Example Item\nIn stock\nEUR 40\n$ 47.10 £ 36.40", [(5, "g", 40, "EUR")]),
+    ("Example Item 10g\nFrom: 95 $ - Category -\nStock: 500", [(10, "g", 95, "USD")]),
+    # several cards in a row, each its own offer
+    ("Товар А\n1г\n4500₽\n2г\n8000₽", [(1, "g", 4500, "RUB"), (2, "g", 8000, "RUB")]),
+])
+def test_fields_of_a_listing_on_separate_lines(text, expected):
+    assert offers(text) == expected
+
+
+def test_field_lines_stop_at_a_blank_line_and_skip_stock_counts():
+    assert offers("Товар А 1г\n\n4500₽\nТовар Б 2г\n8000₽") == [(2, "g", 8000, "RUB")]
+    assert offers("Товар А 1г\nВ наличии: 3 шт\n4500₽") == [(1, "g", 4500, "RUB")]
+    assert offers("Item A 5g\nStock: 25\nEUR 40") == [(5, "g", 40, "EUR")]
 
 
 @pytest.mark.parametrize("text, iso", [
