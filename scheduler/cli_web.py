@@ -476,7 +476,10 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
         w, o = written[name], observed[name]
         no_offer = coverage.get(runs[name], (0, 0))[1] if extract else None
         cause = failure.causes.get(name) if failure else None
-        ok = st.finish_reason == "finished" and cause is None
+        all_failed = st.pages == 0 and (st.failed_requests > 0 or st.dropped > 0)  # not one page fetched
+        if all_failed:
+            status = f"failed: every request failed ({st.failed_requests} failed, {st.dropped} refused or dropped)"
+        ok = st.finish_reason == "finished" and cause is None and not all_failed
         exit_code = exit_code or (0 if ok else 1)
         message = (f"pages={st.pages} listings={st.items} no_offer={no_offer} new={w.inserted} changed={w.updated} price_changes="
                    f"{o.price_changes} stock_drops={o.stock_drops} disappeared={disappeared} dropped={st.dropped} "
