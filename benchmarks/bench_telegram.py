@@ -65,7 +65,7 @@ async def listen(tmp: Path, n: int, rate: float, extract: bool, flush: float = 0
     from npswatch.crawlers.telegram.login import login
     from npswatch.crawlers.telegram.offline import OfflineNetwork
     from npswatch.pipelines.privacy import Pseudonymiser
-    from npswatch.scheduler.config import load_settings
+    from npswatch.config import load_settings
     from npswatch.storage.db import make_engine, upgrade
     from npswatch.storage.writer import PostWriter
 

@@ -1,4 +1,4 @@
 """`python -m npswatch` is the `npswatch` command; the service starts its jobs this way."""
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 
 app(prog_name="npswatch")

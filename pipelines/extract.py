@@ -38,6 +38,7 @@ from .fx import RateBook
 from .lexicon import load_lexicon, lower_same_length
 from .offers import price_tuples
 from .listed import structured_offers
+from .places import has_flag, read_places
 from .rawpost import SourceHints, Structured
 from .regions import Gazetteer, country_currency
 from .substances import FORM_WORD, SubstanceMatcher, drop_attached_form_words
@@ -49,12 +50,12 @@ _MEMO_MAX = 65536  # memos of facts by lexicon entry or place and surface form: 
 
 def _offer_constructor():
     new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (getattr(OfferFact, f.name).__set__ for f in fields(OfferFact))
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (getattr(OfferFact, f.name).__set__ for f in fields(OfferFact))
 
-    def offer(substance, quantity, unit, grams, price, currency, per_gram, usd, region) -> OfferFact:
+    def offer(substance, quantity, unit, grams, price, currency, per_gram, usd, region, dose) -> OfferFact:
         o = new(OfferFact)
         s0(o, substance), s1(o, quantity), s2(o, unit), s3(o, grams), s4(o, price), s5(o, currency)
-        s6(o, per_gram), s7(o, usd), s8(o, region)
+        s6(o, per_gram), s7(o, usd), s8(o, region), s9(o, dose)
         return o
 
     return offer
@@ -138,10 +139,17 @@ class Extractor:
                 if h[3]:  # an ambiguous word counted only thanks to the price pairs assumed above
                     hits = matcher.select(scan, False)
                     break
-        if cands and hits and any(h[3] == FORM_WORD for h in hits):
+        if cands and hits and any(h[3] >= FORM_WORD for h in hits):
             # a form word ("кристаллы") attached to a new name is that substance's form (SubstanceMatcher rule 7)
             hits = drop_attached_form_words(hits, folded, mentions)
-        spans = self.gazetteer.spans(cleaned, folded, places)
+        demonyms: list = []
+        ship_words: list = []
+        spans = self.gazetteer.spans(cleaned, folded, places, demonyms, ship_words)
+        origins = None
+        hint = bool(ship_words) or has_flag(folded)
+        if spans or hint or (demonyms and (hits or cands)):
+            # how the listing uses each place: ships-from/-to conventions, product names, origin claims
+            spans, origins = self._read_places(cleaned, folded, spans, hits, cands, demonyms, hint)
         if spans:
             regions, cities, city_starts, city_facts = self._regions(spans)
         else:
@@ -173,6 +181,8 @@ class Extractor:
             named += [(c.start, SubstanceFact(f"candidate:{c.name.casefold()}", c.name, c.cls, c.name))
                       for c in cands]
             named.sort(key=lambda t: t[0])
+        if origins:
+            named = _with_origins(named, origins)
         substances: dict[str, SubstanceFact] = {}
         for _, s in named:
             if s.key not in substances:
@@ -186,6 +196,24 @@ class Extractor:
             tuple(CandidateFact(c.name, c.cls) for c in {c.name: c for c in cands}.values()) if cands else (),
             {k: cities for k in substances},
         )
+
+    def _read_places(self, cleaned: str, folded: str, spans: list, hits, cands, demonyms: list,
+                     hint: bool) -> tuple[list, dict]:
+        """The spans that stay regions (plus the ships-from countries given by a code or a flag) and the origin
+        claims by substance start (`pipelines.places`)."""
+        mentions = hits  # (start, end, ...) tuples in text order
+        if cands:
+            mentions = sorted([(h[0], h[1]) for h in hits] + [(c.start, c.end) for c in cands])
+        kept, shipped, claims = read_places(cleaned, folded, spans, self.gazetteer.place, mentions, demonyms, hint)
+        if shipped:
+            index = self.gazetteer.country_index
+            kept = sorted(kept + [(s, e, i) for s, e, cc in shipped if (i := index(cc)) is not None])
+        if not claims:
+            return kept, None
+        origins: dict[int, list[str]] = {}
+        for s, _, cc in claims:
+            origins.setdefault(s, []).append(cc)
+        return kept, origins
 
     def _place(self, index: int) -> tuple[bool, str, tuple, RegionFact]:
         p = self._places.get(index)
@@ -250,9 +278,9 @@ class Extractor:
         out = []
         hit_starts = [s for s, _ in named]
         n_hits = len(hit_starts)
-        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end); the substance
+        # points: tuples (start, end, quantity, unit, grams, price, currency, scope start, line end, dose); the substance
         # of each is that of `pipelines.offers.link` (inlined: this runs for every offer)
-        for start, end, quantity, unit, grams, price, currency, scope, line_end in points:
+        for start, end, quantity, unit, grams, price, currency, scope, line_end, dose in points:
             j = bisect_left(hit_starts, end) - 1
             if j < 0 or hit_starts[j] < (scope if scope >= 0 else max(0, start - 300)):
                 j += 1
@@ -276,8 +304,19 @@ class Extractor:
             if per_gram is not None and currency and day is not None:
                 v = self.rates.to_usd(per_gram, currency, day)
                 usd = round(v, 4) if v is not None else None
-            out.append(_new_offer(named[idx][1], quantity, unit, grams, price, currency, per_gram, usd, region))
+            out.append(_new_offer(named[idx][1], quantity, unit, grams, price, currency, per_gram, usd, region, dose))
         return tuple(out)
+
+
+def _with_origins(named: list, origins: dict[int, list[str]]) -> list:
+    """`named` with each substance's origin claims (every mention of a substance carries all of its claims)."""
+    by_key: dict[str, list[str]] = {}
+    for start, fact in named:
+        for cc in origins.get(start, ()):
+            if cc not in by_key.setdefault(fact.key, []):
+                by_key[fact.key].append(cc)
+    return [(start, SubstanceFact(f.key, f.canonical, f.cls, f.matched, tuple(by_key[f.key]))
+             if by_key.get(f.key) else f) for start, f in named]
 
 
 @lru_cache(maxsize=1)

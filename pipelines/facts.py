@@ -27,9 +27,13 @@ class SubstanceFact:
     canonical: str | None
     cls: str
     matched: str
+    origins: tuple[str, ...] = ()  # countries the listing claims the product comes from ("Afghan hash": AF)
 
     def to_json(self) -> dict[str, Any]:
-        return {"canonical": self.canonical, "class": self.cls, "matched": self.matched}
+        out = {"canonical": self.canonical, "class": self.cls, "matched": self.matched}
+        if self.origins:
+            out["origins"] = list(self.origins)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +62,10 @@ class OfferFact:
     price_per_gram: float | None
     price_per_gram_usd: float | None
     region: RegionFact | None = None
+    dose: tuple[float, str] | None = None  # strength per piece or ml of a count or volume: (2.0, "mg")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "canonical": self.substance.canonical,
             "class": self.substance.cls,
             "quantity": self.quantity,
@@ -70,7 +75,11 @@ class OfferFact:
             "currency": self.currency,
             "price_per_gram": self.price_per_gram,
             "price_per_gram_usd": self.price_per_gram_usd,
+            **({"origins": list(self.substance.origins)} if self.substance.origins else {}),
         }
+        if self.dose is not None:
+            out["dose"] = {"amount": self.dose[0], "unit": self.dose[1]}
+        return out
 
 
 @dataclass(frozen=True, slots=True)

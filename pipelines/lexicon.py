@@ -85,6 +85,10 @@ class Lexicon:
     # starts with such a preposition does not apply right after such a word (see pipelines/substances.py)
     price_heads: tuple[tuple[str, str], ...] = ()
     head_prepositions: tuple[tuple[str, str], ...] = ()
+    # [comparisons]: phrases after which a name is a comparison, not an offer ("same effect as", "лучше чем");
+    # [strain_marks]: words that make a drug name next to them a cannabis strain's name ("LSD feminized")
+    comparisons: tuple[tuple[str, str], ...] = ()
+    strain_marks: tuple[tuple[str, str], ...] = ()
 
     def phrases(self) -> list[tuple[str, str]]:
         """Every (lang, phrase) that gets inflected forms: aliases, cues, salary words, negatives, domain words."""
@@ -122,6 +126,8 @@ def parse_lexicon(text: str) -> Lexicon:
         not_drugs=tuple(data.get("not_drug", ())),
         price_heads=_by_lang(data.get("price_heads", {}).get("words")),
         head_prepositions=_by_lang(data.get("price_heads", {}).get("prepositions")),
+        comparisons=_by_lang(data.get("comparisons")),
+        strain_marks=_by_lang(data.get("strain_marks")),
     )
     lex.by_key.update((e.key, e) for e in entries)
     return lex

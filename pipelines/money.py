@@ -217,9 +217,12 @@ PREFIX_CURRENCY_RE = alternation(PREFIX_FORMS)
 MULTIPLIER_RE = alternation(f for _, forms in MULTIPLIERS for f in forms)
 # A number: space-grouped thousands ("1 500 000", groups of exactly 3), else digits with any run of
 # "."/"," groups ("17.000", "0,5", "1.500.000"), else a leading-dot decimal (".5"). All linear.
-NUMBER_RE = r"(?:\d{1,3}(?: \d{3}(?!\d))+(?:[.,]\d+|)|\d+(?:[.,]\d+)*|(?<![\w.,])[.,]\d+)"
+# Two numbers side by side are no grouped one when the second has a fraction other than cents or a strength
+# unit of its own: "Box of 28 260.1 $" is 28 and 260.1, "Pack of 10 250mg" is 10 and 250 mg.
+_GROUPED_END = r"(?:[.,]\d\d(?![\d.,])|(?![.,]\d))(?! ?(?:mg|мг|mcg|ug|μg|мкг)(?![^\W\d_]))"
+NUMBER_RE = rf"(?:\d{{1,3}}(?: \d{{3}}(?!\d))+{_GROUPED_END}|\d+(?:[.,]\d+)*|(?<![\w.,])[.,]\d+)"
 # The same after its first digit (for scanners that consume that digit to let sre skip ahead).
-NUMBER_REST_RE = r"(?:\d{0,2}(?: \d{3}(?!\d))+(?:[.,]\d+|)|\d*(?:[.,]\d+)*)"
+NUMBER_REST_RE = rf"(?:\d{{0,2}}(?: \d{{3}}(?!\d))+{_GROUPED_END}|\d*(?:[.,]\d+)*)"
 
 
 _MEMO_MAX = 4096  # memo of matched spellings -> entry; the regexes only yield finitely many spellings

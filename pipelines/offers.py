@@ -26,9 +26,17 @@ Rules, in the order the pass applies them:
 
 | what the text says                        | reading                                                   |
 |-------------------------------------------|-----------------------------------------------------------|
-| number + unit (г, гр, gramm, 克, мл, шт…)  | quantity; mg/kg/oz/литр converted (quantity is in g/ml)   |
-| number + мкг/mcg                          | a dose: ignored                                           |
-| number + mg next to a piece word/quantity | a dose ("таблетка 1мг", "10шт по 200мг"): ignored         |
+| number + unit (г, гр, gramm, 克, мл, шт…)  | quantity; mg/kg/oz/lb/QP/HP/литр converted (in g/ml)      |
+| "1/8 oz", "an eighth", "quarter", "half oz"| quantity in grams (fractions of an ounce, pound, kilo)    |
+| "x100", "100x", "50 x", "box of 28",      | a count of pieces                                         |
+| "1000 … pills", line-start "10 … 250mg"   |                                                           |
+| number + мкг/mcg/ug, mg under 50, "mg/ml",| a dose (strength): the point's `dose`, never its quantity |
+| "5/325mg", ".08g/capsule", mg next to a   | ("таблетка 1мг", "10шт по 200мг", "x100 tabs 225ug")      |
+| piece word or count                       |                                                           |
+| digits inside names                       | no number ("4-MMC", "4MMC", "2C-B", "#3", "AK-47", "B707")|
+| "В наличии: 3 шт", "Stock: 500", "продаж" | a stock or sales count: no number of the offer            |
+| "1 - 100 grams"                           | a range of sizes: no quantity                             |
+| "14g (1/2oz)"                             | one weight restated: the first                            |
 | 1900–2100 + г                             | a year ("2026г."): ignored                                |
 | number + currency / multiplier            | price ("4500₽", "17 000 тг", "4.5к", "550 тыс. сум")      |
 | "4000-4500₽"                              | a range: its low end (when high <= 3 x low)               |
@@ -37,6 +45,9 @@ Rules, in the order the pass applies them:
 | quantity then price on the same line      | a pair ("1г - 4500₽", "1гр-18000тг", "0,5г крупный 2700р")|
 | price then quantity, tight ("за", "/")    | a pair ("4500₽ за 1г", "4500/г", "500元/克")              |
 | "за/per/每/a" + unit, "грамм", "пол грамма"| quantity 1 (or 0.5) of that unit ("4500 за грамм")        |
+| quantity, then the price opening one of   | a pair: a listing's fields one per line ("Мефедрон 1г" /  |
+| the next three lines (no blank line)      | "4500₽", "2g X" / "In stock" / "EUR 25"; "Альфа 0,5" /    |
+|                                           | "Цена 2100 руб." with a bare decimal ending its line)     |
 | bare number right after a quantity        | price in the post's currency ("1г - 4500", "2г/7000");    |
 |                                           | not when a lower-case word follows ("1г 3 дня")           |
 | bare number before "=", "-", ":", "/" and | quantity in the post's usual unit (g unless its quantities|
@@ -81,8 +92,8 @@ from .money import (CURRENCIES, CURRENCY_RE, DECL_CURRENCY_FORMS, HOT_AFTER_NUMB
                     NOT_LETTER_AFTER as NLA, NUMBER_RE, NUMBER_REST_RE, PREFIX_FORMS, alternation,
                     amount_currency, currency_of, form_key, parse_number,
                     spellings, yen_or_yuan)
-from .quantities import (CJK_COUNT, CJK_UNIT_RE, DOSE, DOSE_FORMS, PIECE_FORMS, SHORT_UNIT_RE,
-                         SINGULAR_PIECE_WORDS, UNITS, unit_of)
+from .quantities import (CJK_COUNT, CJK_UNIT_RE, DOSE, DOSE_FORMS, FRACTION_UNITS, PIECE_FORMS, SHORT_UNIT_RE,
+                         SINGULAR_PIECE_WORDS, UNITS, WORD_AMOUNTS, unit_of)
 from .text import _char_class, bmp_chars, is_bmp
 
 __all__ = ["PricePoint", "HitLike", "find_price_points", "price_tuples", "link", "link_sorted", "word_keys"]
@@ -100,6 +111,7 @@ class PricePoint:
     # Linking hints: where a preceding substance may start, where this point's line ends.
     scope_start: int = field(default=-1, compare=False, repr=False)
     line_end: int = field(default=-1, compare=False, repr=False)
+    dose: tuple[float, str] | None = None  # a count's or volume's strength per piece or ml: (2.0, "mg"), (10.0, "mg/ml")
 
 
 class HitLike(Protocol):
@@ -120,6 +132,7 @@ _WORD_TABLE: list[tuple[str, tuple[str, ...]]] = [
     ("lq:g", ("вес", "weight", "фасовка", "фасовки", "масса", "vazni", "vazn", "салмағы", "салмагы")),
     ("lq:ml", ("объем", "объём", "volume")),
     ("lq:piece", ("количество", "кол-во", "qty", "quantity")),
+    *((f"amt:{grams!r}", forms) for grams, forms in WORD_AMOUNTS),
     # a price right before these is a rate (pay, rent), not an offer
     ("rate", ("в неделю", "в день", "в сутки", "в месяц", "в час", "за смену", "за клад", "за закладку",
               "за неделю", "за месяц", "per week", "per day", "per month", "a week", "a day", "a month",
@@ -150,7 +163,7 @@ _RATE_UNITS = alternation(("неделю", "неделя", "нед", "день",
 # to make than slotted objects, and this runs ~10 times a post). `value` is the quantity in its unit or
 # the price; `raw_number` is kept for bare numbers, whose reading depends on their role.
 _S, _E, _K, _V, _U, _RAW, _F = range(7)
-_Q, _P, _B, _LP, _LQ, _NEGN, _NEGC, _RATE, _PCT, _PW, _CUR, _STK = range(12)   # kinds
+_Q, _P, _B, _LP, _LQ, _NEGN, _NEGC, _RATE, _PCT, _PW, _CUR, _STK, _DOSE = range(13)   # kinds
 _LAB, _MG, _PER, _PRE, _RATED = 1, 2, 4, 8, 16                           # flags
 _SINGULAR_PIECES = frozenset(SINGULAR_PIECE_WORDS)
 
@@ -161,22 +174,32 @@ _GLUED_FORMS = ([f for _, _, forms in UNITS for f in forms] + list(DOSE_FORMS) +
 _AMOUNT_MEMO: dict[str, tuple] = {}
 
 
-def _read_amount(num: str, mult: str | None, g1: str | None, g2: str | None, num2: str | None) -> tuple | None:
+# Under this many milligrams an amount is a pill's strength ("Xanax 2mg", "oxycodone 30mg"), never a quantity sold.
+_DOSE_MG = 50.0
+
+
+def _read_amount(num: str, mult: str | None, g1: str | None, g2: str | None, num2: str | None,
+                 den: str | None = None) -> tuple | None:
     """What a number and the words glued to it say, as (kind, value, unit_or_iso, flags, range_high):
-    a quantity (_Q), a price (_P), a bare number (_B), a percent (_PCT); None for a dose or a year."""
+    a quantity (_Q), a price (_P), a bare number (_B), a percent (_PCT), a dose (_DOSE: amount, "mg" or "ug");
+    None for a year."""
     cur = g2 if mult else g1
     if g1:
         if g1 == "%":
             return (_PCT, 0.0, None, 0, None)
         uf = unit_of(g1)
         if uf is DOSE:
-            return None
+            return (_DOSE, parse_number(num, price=False), "ug", 0, None)
         if uf is not None:
             u, fac = uf
             v = parse_number(num, price=False)
+            if den:  # "1/8 oz"
+                v /= int(den)
             # "2026г." is a year, not two kilos
-            if fac == 1.0 and g1[0] == "г" and 1900 <= v <= 2100 and v.is_integer():
+            elif fac == 1.0 and g1[0] == "г" and 1900 <= v <= 2100 and v.is_integer():
                 return None
+            if fac == 0.001 and v < _DOSE_MG:
+                return (_DOSE, v, "mg", 0, None)
             return (_Q, v * fac, u, _MG if fac == 0.001 else 0, None)
     if not (cur or mult):
         return (_B, 0.0, None, 0, None)
@@ -206,17 +229,20 @@ _NUM_SCAN = re.compile(
     rf"|(?<=[每一二两三五十半])(?P<cjku>{CJK_UNIT_RE})(?P<cjk>)"
     # an amount: the rest of the number, then what is glued to it
     rf"|(?<=\d)(?P<rest>{NUMBER_REST_RE})"
+    # "1/8 oz", "1/2lb": a fraction, only before a unit it may count
+    rf"(?:/(?P<den>16|2|4|8)(?:th|)(?= ?{alternation(FRACTION_UNITS)}{NLA})|)"
     # "4000-4500₽": a range only when money follows
     # (The optional parts are written (?:X|), not (?:X)?: the same match, but re saves the capture marks on
     # every try of an optional group, and a branch costs less.)
     rf"(?: ?- ?(?P<num2>{NUMBER_RE})(?= ?{CURRENCY_RE}{NLA}|[кk]{NLA}| ?{MULTIPLIER_RE}{NLA})|)"
     # a multiplier, then maybe a currency ("4к", "550 тыс. сум"); or a unit, "%" or a currency
     rf"(?:(?:(?P<k>[кk]){NLA}| ?(?P<mult>{MULTIPLIER_RE}){NLA})(?: ?(?P<g2>{CURRENCY_RE}){NLA}|)"
-    rf"| ?(?P<g1>{alternation(_GLUED_FORMS, HOT_AFTER_NUMBER)}){NLA}|)"
+    # ("47 $40": a symbol right before a digit is that number's, not this one's)
+    rf"| ?(?P<g1>{alternation(_GLUED_FORMS, HOT_AFTER_NUMBER)}){NLA}(?!(?<=[$€£¥₽₸₴₾₿₺₹])\d)|)"
     # after a price: "/г", "за грамм", "per gram" (one unit; "/ 1г" is left to the next amount, it
     # may start the next item of a list) or "в неделю", "/день" (a rate)
-    rf"(?:(?P<sfx>(?=[ /][/зpafв]|/) ?(?:/ ?|(?:за|per|a|for|в) )(?:(?P<rate>{_RATE_UNITS})"
-    rf"|(?P<perunit>{SHORT_UNIT_RE})){NLA})|)"
+    rf"(?:(?P<sfx>(?=[ /][/зpafвe]|/) ?(?:(?:/ ?|(?:за|per|a|for|в) )(?:(?P<rate>{_RATE_UNITS})"
+    rf"|(?P<perunit>{SHORT_UNIT_RE}))|(?P<each>each|apiece))){NLA}|)"
     r"(?P<amt>))"
 )
 
@@ -262,6 +288,8 @@ def _word_template(form: str, kind: str) -> tuple | None:
         return (_Q, 0.5, "g", 0)
     if kind == "qw":
         return (_Q, 1.0, "g", 0)
+    if kind.startswith("amt:"):  # "an eighth", "QP": that many grams
+        return (_Q, float(kind[4:]), "g", 0)
     return (_LQ, 0.0, kind[3:], 0)  # lq:<unit>
 
 
@@ -357,7 +385,7 @@ def _word_tokens(low: str, out: list, matches=None) -> None:
         if s:
             c = text[s - 1]
             # not inside a word; and a word right after "<digit> " is the unit or currency of an amount
-            if c.isalnum() and n > 1 or c == " " and s > 1 and text[s - 2].isdigit():
+            if c.isalnum() and n > 1 or c == " " and s > 1 and text[s - 2].isdigit() and n > 1:
                 continue
         if not stem and e < size and text[e].isalpha() and n > 1:
             continue
@@ -368,22 +396,33 @@ def _word_tokens(low: str, out: list, matches=None) -> None:
 
 
 _GI = _NUM_SCAN.groupindex
-_I_AMT, _I_CJK, _I_REST, _I_NUM2, _I_K, _I_MULT, _I_G1, _I_G2, _I_SFX, _I_RATE, _I_PER = (
+_I_AMT, _I_CJK, _I_REST, _I_NUM2, _I_K, _I_MULT, _I_G1, _I_G2, _I_SFX, _I_RATE, _I_PER, _I_DEN, _I_EACH = (
     _GI["amt"], _GI["cjk"], _GI["rest"], _GI["num2"], _GI["k"], _GI["mult"], _GI["g1"], _GI["g2"], _GI["sfx"],
-    _GI["rate"], _GI["perunit"])
+    _GI["rate"], _GI["perunit"], _GI["den"], _GI["each"])
 
 
 def _amount_templates(m: re.Match) -> tuple:
     """Tokens of one amount match, offsets relative to its start: ((start, end, kind, value, unit, raw,
     flags), ...). A function of the matched text only, so `_num_tokens` memoizes it on that text."""
-    rest, k, mult, g1, g2, num2, sfx, rated, per = m.group(
-        _I_REST, _I_K, _I_MULT, _I_G1, _I_G2, _I_NUM2, _I_SFX, _I_RATE, _I_PER)
+    rest, k, mult, g1, g2, num2, sfx, rated, per, den, each = m.group(
+        _I_REST, _I_K, _I_MULT, _I_G1, _I_G2, _I_NUM2, _I_SFX, _I_RATE, _I_PER, _I_DEN, _I_EACH)
     s0 = m.start()
     num = m.group(0)[:1 + len(rest)]
-    a = _read_amount(num, k or mult, g1, g2, num2)
+    a = _read_amount(num, k or mult, g1, g2, num2, den)
     if a is None:
         return ()
     kind = a[0]
+    if kind == _DOSE:
+        uf = unit_of(per) if per else None
+        if uf is not None and uf is not DOSE and uf[0] == "ml":  # "10mg/ml"
+            return ((0, m.end() - s0, _DOSE, a[1], a[2] + "/ml", None, 0),)
+        return ((0, m.end(_I_G1) - s0, _DOSE, a[1], a[2], None, 0),)
+    if kind == _Q and per and a[2] == "g":
+        uf = unit_of(per)
+        if uf is not None and uf is not DOSE and uf[0] != "g":  # "10mg/ml", ".08g/capsule": a strength
+            mg = a[3] & _MG
+            unit = ("mg" if mg else "g") + ("/ml" if uf[0] == "ml" else "")
+            return ((0, m.end() - s0, _DOSE, round(a[1] * 1000 if mg else a[1], 6), unit, None, 0),)
     if kind == _Q or kind == _PCT:
         return ((0, m.end(_I_G1) - s0, kind, a[1], a[2], None, a[3]),)
     end = m.end() - s0 - (len(sfx) if sfx else 0)
@@ -402,6 +441,8 @@ def _amount_templates(m: re.Match) -> tuple:
         uf = unit_of(per)
         if uf and uf is not DOSE:
             out.append((end, m.end() - s0, _Q, uf[1], uf[0], None, _PER))
+    elif each:  # "3$ each": one piece
+        out.append((end, m.end() - s0, _Q, 1.0, "piece", None, _PER))
     return tuple(out)
 
 
@@ -412,7 +453,7 @@ def _leading_dot(low: str, s: int, tpl: tuple) -> tuple:
     return ((rs, re_ + 1, kind, v, u, raw, f),) + tpl[1:]
 
 
-def _num_tokens(low: str, add) -> None:
+def _num_tokens(low: str, add, doses: list) -> None:
     # Hot loop: one group(0) and a memo lookup per amount. (Each group()/start()/end() call costs
     # 60-270 ns on Cyrillic text and this runs for every number of every post.)
     memo = _AMOUNT_MEMO
@@ -427,11 +468,15 @@ def _num_tokens(low: str, add) -> None:
                 tpl = memo[text] = _amount_templates(m)
                 if len(memo) > 8192:  # bounded: prices repeat, but not forever
                     memo.clear()
-            if not tpl:  # a dose or a year
+            if not tpl:  # a year
                 continue
-            if tpl[0][2] == _Q and s and low[s - 1] in ".," and (s == 1 or not low[s - 2].isalnum()):
+            kind = tpl[0][2]
+            if (kind == _Q or kind == _DOSE) and s and low[s - 1] in ".," and (s == 1 or not low[s - 2].isalnum()):
                 tpl = _leading_dot(low, s, tpl)  # ".5г": half a gram, not five
                 s -= 1
+            if kind == _DOSE:
+                doses.append([s + tpl[0][0], s + tpl[0][1], _DOSE, tpl[0][3], tpl[0][4], None, 0])
+                continue
             if len(tpl) == 1:
                 rs, re_, kind, v, u, raw, f = tpl[0]
                 add([s + rs, s + re_, kind, v, u, raw, f])
@@ -444,9 +489,12 @@ def _num_tokens(low: str, add) -> None:
         # otherwise "skip": phones, dates, times
 
 
-def _tokens(low: str, word_matches=None) -> list[list]:
+def _tokens(low: str, word_matches=None, doses: list | None = None) -> list[list]:
+    """Number and word tokens in text order; doses (strengths: "2mg", "225ug", "10mg/ml") go to `doses`."""
     toks: list[list] = []
-    _num_tokens(low, toks.append)
+    if doses is None:
+        doses = []
+    _num_tokens(low, toks.append, doses)
     # no price and no bare number: no pair can come out of this post
     for t in toks:
         if t[_K] == _P or t[_K] == _B:
@@ -455,6 +503,8 @@ def _tokens(low: str, word_matches=None) -> list[list]:
         return []
     words: list[list] = []
     _word_tokens(low, words, word_matches)
+    if doses and words:  # a word inside a strength (".08g/capsule") is read with it
+        words = [w for w in words if not any(d[_S] < w[_E] and w[_S] < d[_E] for d in doses)]
     if len(words) <= 8:
         starts = [t[_S] for t in toks]
         for w in words:  # usually 0-3 words: insert each rather than sort everything
@@ -590,12 +640,81 @@ def _field_quantity(low: str, toks: list, i: int) -> float | None:
     return q if p >= 10 and p >= 20 * q and _next_field(low, t[_E], nx[_S]) else None
 
 
+def _in_name(low: str, s: int, e: int) -> bool:
+    """Digits of a name, neither price nor quantity: glued to letters ("4MMC", "2C-B", "25I-NBOMe", "B707"),
+    joined to a word by a hyphen ("4-MMC", "AK-47", "JWH-018") or numbered ("#3 heroin")."""
+    if e < len(low):
+        c = low[e]
+        if c.isalpha() and c < "\u3000" or c == "-" and e + 1 < len(low) and low[e + 1].isalpha():
+            return True
+    if s:
+        c = low[s - 1]
+        if c == "#" or (c.isalpha() and c < "\u3000" and c != "x"):
+            return True
+        if c == "-" and s > 1 and low[s - 2].isalpha() and low[s - 2] < "\u3000":
+            j = s - 2
+            while j > 0 and low[j - 1].isalpha():
+                j -= 1
+            return j == 0 or not low[j - 1].isdigit()  # ("1г-4500": the "г" is the unit of "1")
+    return False
+
+
+_AMOUNT_BEFORE = re.compile(r"\d[^\W\d_]{0,6} *$")
+_COUNT_GAP = re.compile(r"[ \t]+(?:[^\s]+[ \t]+){0,3}")
+
+
+_OF_COUNT = re.compile(r"(?:box|pack|packet|bottle|strip|sheet|bag|jar|blister)(?:e?s)? of $")
+
+
+def _x_count(low: str, s: int) -> bool:
+    """ "x100", "x 25", "blotter-x50", "box of 28": a count of pieces (not "1g x 4500", a quantity times a price)."""
+    if s > 7 and low[s - 3:s] == "of " and _OF_COUNT.search(low, max(0, s - 16), s):
+        return True
+    j = s - 1
+    if j >= 0 and low[j] == " ":
+        j -= 1
+    if j < 0 or low[j] not in "x×":
+        return False
+    if j and low[j - 1].isalnum():
+        return False
+    return _AMOUNT_BEFORE.search(low, max(0, j - 10), j) is None
+
+
+def _count_before_pieces(low: str, toks: list, i: int, line_end: int, doses: list) -> bool:
+    """A bare integer counting the pieces a piece word names a few words on ("1000 Example Pills"), or leading
+    its line before a strength ("10 XTC Example 250mg")."""
+    t = toks[i]
+    if not t[_RAW].isdigit():
+        return False
+    j = i + 1
+    n = len(toks)
+    while j < n and toks[j][_K] == _B and _in_name(low, toks[j][_S], toks[j][_E]):
+        j += 1
+    if j < n and toks[j][_K] == _PW and toks[j][_S] - t[_E] <= 40 and toks[j][_S] < line_end \
+            and _COUNT_GAP.fullmatch(low, t[_E], toks[j][_S]):
+        return True
+    if not _line_start(low, t[_S]) or not low[t[_E]:t[_E] + 2].strip(" ")[:1].isalpha():
+        return False
+    for d in doses:
+        if t[_E] < d[_S] < line_end:
+            return True
+    while j < n and toks[j][_S] < line_end:
+        if toks[j][_F] & _MG:
+            return True
+        j += 1
+    return False
+
+
+_RANGE = re.compile(r" ?[-–—] ?| to | до ")
+_STOCK_GAP = re.compile(r" ?[:=]? ?")
+
+
 def _price_first(low: str, toks: list, i: int) -> bool:
     """Bare number i followed by "за 2г", "/г", "за грамм", "一克": a price."""
     if i + 1 >= len(toks):
         return False
     t, nx = toks[i], toks[i + 1]
-    if nx[_K] != _Q or nx[_S] - t[_E] > 16:
+    if nx[_K] != _Q or nx[_S] - t[_E] > 16 or nx[_F] & _MG and low[t[_E]:nx[_S]] == "/":  # "5/325mg": a strength
         return False
     if nx[_F] & _PER:
         return not low[t[_E]:nx[_S]].strip(" ")
@@ -652,7 +771,7 @@ def _slash_prices(low: str, toks: list, i: int, k: int) -> list | None:
     return out
 
 
-def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
+def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list]]:
     """The left-to-right pass: (quantity token, price token) pairs."""
     # the token fields and kinds as C constants of the compiled module (module globals are dict lookups)
     S: cython.Py_ssize_t = _S
@@ -674,6 +793,7 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
     PW: cython.int = _PW
     CUR: cython.int = _CUR
     STK: cython.int = _STK
+    DOSE: cython.int = _DOSE
     LAB: cython.int = _LAB
     MG: cython.int = _MG
     PER: cython.int = _PER
@@ -685,7 +805,8 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
     negc_until: cython.Py_ssize_t
     skip_to: cython.Py_ssize_t
     pairs: list[tuple[list, list]] = []
-    pend_q = pend_p = hint = negn = last_pw = stock = None
+    pend_q = pend_p = hint = negn = last_pw = stock = held = None
+    reordered = False
     last: tuple | None = None  # the last pair, for a second price in another currency
     q_run: list = []  # quantities joined by "/" ("0.5г/1г/2г - 2500/4500/8500"), the last is pend_q
     negc_until = skip_to = -1
@@ -710,15 +831,15 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 negn = None
             elif k == PW:
                 last_pw = t
-                if t[V]:
-                    k = Q  # a singular piece word: one piece, until a number says otherwise
+                if t[V] and not (pend_q is not None and pend_q[U] == "piece" and low.find("\n", pend_q[E], t[S]) < 0):
+                    k = Q  # a singular piece word: one piece, until a number says otherwise ("10 x Tablet": ten)
             elif k == STK:
                 stock = t
             if k != Q:
                 continue
         if stock is not None:
             # the count after "В наличии:", "Stock:" (bare or in pieces) is no part of an offer
-            if t[S] - stock[E] <= 3 and (k == B or t[U] == "piece") and _NONWORD.fullmatch(low, stock[E], t[S]):
+            if t[S] - stock[E] <= 3 and (k == B or t[U] == "piece") and _STOCK_GAP.fullmatch(low, stock[E], t[S]):
                 stock = None
                 continue
             stock = None
@@ -734,6 +855,10 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
             prev = toks[i - 1] if i else None
             if prev is not None and prev[K] == CUR and prev[F] & PRE and t[S] - prev[E] <= 1:
                 t[K], t[V], t[U] = P, parse_number(t[RAW]), prev[U]      # "$186", "USD 186"
+            elif _in_name(low, t[S], t[E]):
+                continue
+            elif _x_count(low, t[S]) and t[RAW].isdigit():
+                t[K], t[V], t[U] = Q, parse_number(t[RAW], price=False), "piece"
             elif lab is not None:
                 if lab[K] == LP:
                     t[K], t[V] = P, parse_number(t[RAW])
@@ -746,18 +871,30 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 q = _bare_quantity(low, text, toks, i)
                 if q is None:
                     q = _field_quantity(low, toks, i)
-                    if q is None:
+                if q is None:
+                    le = low.find("\n", t[E])
+                    if not _count_before_pieces(low, toks, i, le if le >= 0 else len(low), doses):
                         continue
-                if bare_unit is None:
+                    t[K], t[V], t[U] = Q, parse_number(t[RAW], price=False), "piece"
+                elif bare_unit is None:
                     units = {x[U] for j, x in enumerate(toks) if x[K] == Q and not x[F] & PER
                              and not (j and toks[j - 1][K] == STK and x[S] - toks[j - 1][E] <= 3)}
                     bare_unit = units.pop() if len(units) == 1 else "g"
-                t[K], t[V], t[U] = Q, q, bare_unit
+                if q is not None:
+                    t[K], t[V], t[U] = Q, q, bare_unit
             k = t[K]
         if k == Q:
             negn = None
-            if t[F] & MG and _mg_is_dose(low, toks, i, pend_q, last_pw):
+            if t[F] & MG and (_mg_is_dose(low, toks, i, pend_q, last_pw)
+                              or t[S] > 1 and low[t[S] - 1] == "/" and low[t[S] - 2].isdigit()):  # "5/325mg"
+                doses.append([t[S], t[E], DOSE, round(t[V] * 1000, 6), "mg", None, 0])
                 continue
+            if i and toks[i - 1][K] == B and _RANGE.fullmatch(low, toks[i - 1][E], t[S]):
+                pend_q = None  # "1 - 100 grams": a range of sizes, no one quantity
+                continue
+            if pend_q is not None and pend_q[U] == t[U] and abs(t[V] - pend_q[V]) <= 0.05 * pend_q[V] \
+                    and low.find("\n", pend_q[E], t[S]) < 0:
+                continue  # "14g (1/2oz)", "56g - 2oz": the same quantity restated
             if pend_q is not None and q_run and q_run[-1] is pend_q and _slash(low, pend_q[E], t[S]):
                 q_run.append(t)
                 pend_q = t
@@ -771,6 +908,9 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                     last = (t, pend_p)
                     pairs.append(last)
                     pend_p = pend_q = None
+                    if held is not None and t[F] & PER:
+                        pend_q, q_run, held = held, [held], None
+                        reordered = True  # its pair, if any, starts before this one
                     continue
             pend_q, pend_p, q_run = t, None, [t]
         else:  # a price
@@ -785,7 +925,9 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 continue
             nx = toks[i + 1] if i + 1 < n else None
             if nx is not None and nx[F] & PER and nx[S] == t[E]:
-                pend_q = None  # "10г - 3500₽/г": the price is per gram, its quantity is the "/г"
+                # "10г - 3500₽/г": the price is per gram, its quantity is the "/г"; the 10г may yet have its own
+                # price ("30G ... 30$ a gram" / "900 $")
+                held, pend_q = pend_q, None
             if pend_q is not None:
                 if ((pend_q[F] | t[F]) & LAB and _labelled_near(low, pend_q[E], t[S])) or (
                         t[S] - pend_q[E] <= 48 and (low[pend_q[E]:t[S]] in _COMMON_TIGHT
@@ -810,7 +952,13 @@ def _pair(text: str, low: str, toks: list) -> list[tuple[list, list]]:
                 pairs.append(last)
                 continue
             pend_p, pend_q = t, None
+    if reordered:
+        pairs.sort(key=_pair_start)
     return pairs
+
+
+def _pair_start(pair: tuple) -> int:
+    return min(pair[0][0], pair[1][0])
 
 
 # ---------------------------------------------------------------------------------------------- API
@@ -835,10 +983,11 @@ def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple
     if low is None or len(low) != len(cleaned):
         low = (cleaned.replace("\u0130", "i") if "\u0130" in cleaned else cleaned).lower()  # İ grows in lower()
         words = None
-    toks = _tokens(low, words)
+    doses: list = []
+    toks = _tokens(low, words, doses)
     if len(toks) < 2:
         return []
-    pairs = _pair(cleaned, low, toks)
+    pairs = _pair(cleaned, low, toks, doses)
     if not pairs:
         return []
     mentions = only_cur = None
@@ -861,24 +1010,41 @@ def price_tuples(cleaned: str, low: str | None = None, words=None) -> list[tuple
                 only_cur = curs.pop() if len(curs) == 1 else None
             cur = only_cur or (_nearest_currency(cleaned, mentions, s, e) if mentions else None)
         unit = q[_U]
+        dose = _dose_of(low, q, doses) if doses and unit != "g" else None
         if multiline:
             le = cleaned.find("\n", e)
-            out.append((s, e, qty, unit, qty if unit == "g" else None, price, cur, scopes[s], le if le >= 0 else n))
+            out.append((s, e, qty, unit, qty if unit == "g" else None, price, cur, scopes[s], le if le >= 0 else n,
+                        dose))
         else:
-            out.append((s, e, qty, unit, qty if unit == "g" else None, price, cur, 0, n))
+            out.append((s, e, qty, unit, qty if unit == "g" else None, price, cur, 0, n, dose))
     return out
+
+
+def _dose_of(low: str, q: list, doses: list) -> tuple[float, str] | None:
+    """The strength written on the line of a count or volume ("x100 tabs 225ug"): the nearest one, as (amount, unit)."""
+    ls = low.rfind("\n", 0, q[_S]) + 1
+    le = low.find("\n", q[_E])
+    if le < 0:
+        le = len(low)
+    best = None
+    for d in doses:
+        if ls <= d[_S] < le:
+            dist = q[_S] - d[_E] if d[_S] < q[_S] else d[_S] - q[_E]
+            if best is None or dist < best[0]:
+                best = (dist, d[_V], d[_U])
+    return None if best is None else (best[1], best[2])
 
 
 def _fast_constructor():
     """PricePoint(...) without the frozen dataclass __init__ (which calls object.__setattr__ per field):
     slot descriptors set directly, ~2x faster. Same object, same equality."""
     new = object.__new__
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = (getattr(PricePoint, f.name).__set__ for f in fields(PricePoint))
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (getattr(PricePoint, f.name).__set__ for f in fields(PricePoint))
 
-    def point(start, end, quantity, unit, grams, price, currency, scope_start, line_end) -> PricePoint:
+    def point(start, end, quantity, unit, grams, price, currency, scope_start, line_end, dose) -> PricePoint:
         o = new(PricePoint)
         s0(o, start), s1(o, end), s2(o, quantity), s3(o, unit), s4(o, grams), s5(o, price), s6(o, currency)
-        s7(o, scope_start), s8(o, line_end)
+        s7(o, scope_start), s8(o, line_end), s9(o, dose)
         return o
 
     return point

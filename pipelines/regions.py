@@ -50,6 +50,8 @@ from typing import Iterable
 
 import ahocorasick
 
+from .places import SHIP_WORDS, origin_forms
+
 try:
     import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
 except ImportError:  # pragma: no cover - pure Python without Cython installed
@@ -59,7 +61,10 @@ __all__ = ["RegionHit", "Gazetteer", "summarise", "country_currency"]
 
 # key flags, as written by tools/build_gazetteer.py
 CAP, EXACT, TURKIC, TIMEGUARD, CJK, NOT_IN_UZBEK = 1, 2, 4, 8, 16, 32
-_FLAG_BITS, _LEN_BITS = 6, 8
+# keys added at load time, riding on the same scan: an adjective of origin ("afghan", "колумбийского": not a place,
+# reported to `spans(origins=...)`), and a word of the ships-from/-to conventions (`spans(hints=...)`)
+ORIGIN, HINT = 64, 128
+_FLAG_BITS, _LEN_BITS = 8, 8
 _FLAG_MASK, _LEN_MASK = (1 << _FLAG_BITS) - 1, (1 << _LEN_BITS) - 1
 
 DATA_FILE = "gazetteer.tsv.gz"
@@ -118,7 +123,7 @@ class Gazetteer:
 
         Keys are lowercased (ё -> е) here; keys with the EXACT flag keep their spelling for the case check.
         """
-        self._places = places
+        self._countries: dict[str, int] | None = None
         self._exact: dict[str, set[str]] = {}
         # pyahocorasick searches a node's children linearly, so the root's fan-out sets the scan speed.
         # Names starting with a basic Russian or English letter go to the automaton that scans every text.
@@ -131,14 +136,21 @@ class Gazetteer:
         rare_first: set[str] = set()
         self._rare_len = 0
         main: dict[str, int] = {}
-        for key, idx, flags in keys:
+        riders = [(form, len(places) + i, ORIGIN) for i, (cc, forms) in enumerate(origin_forms())
+                  for form in forms]
+        places = places + [("origin", None, forms[0], cc) for cc, forms in origin_forms()]
+        self._places = places
+        riders += [(word, 0, HINT) for word in SHIP_WORDS]
+        for key, idx, flags in chain(keys, riders):
             low = _fold(key)
             if not low or len(low) != len(key) or len(low) > _LEN_MASK:
                 continue
             if flags & EXACT:
                 self._exact.setdefault(low, set()).update((key, key.upper()))
             value = (idx << (_FLAG_BITS + _LEN_BITS)) | (len(low) << _FLAG_BITS) | flags
-            if low[0] in _BASIC_LETTERS:
+            if flags & (ORIGIN | HINT):
+                main.setdefault(low, value)  # a place of that name stays a place
+            elif low[0] in _BASIC_LETTERS:
                 main[low] = value  # (a later key of the same name wins, as add_word would have it)
             elif _CJK_CHAR.match(low[0]):
                 cjk.setdefault(low[0], []).append((low, value))
@@ -151,6 +163,7 @@ class Gazetteer:
         # that start no name, space and digits, first at the root).
         # Their value (length 0, EXACT) is rejected by the EXACT check should a text ever contain one.
         self._exact[""] = set()
+        self._rider_count = sum(1 for v in main.values() if v & (ORIGIN | HINT))
         for ch in _FREQUENT:
             ac.add_word(ch + "\x00", EXACT)
         for low in sorted(main, key=_frequency_order):
@@ -205,7 +218,7 @@ class Gazetteer:
         return cls._default
 
     def __len__(self) -> int:
-        return len(self._ac) - len(_FREQUENT) + (len(self._ac_rare) if self._ac_rare is not None else 0) + self._cjk_count
+        return len(self._ac) - len(_FREQUENT) - self._rider_count + (len(self._ac_rare) if self._ac_rare is not None else 0) + self._cjk_count
 
     def _cjk_matches(self, low: str):
         """The longest Chinese name starting at each character that can start one (no word boundaries)."""
@@ -240,15 +253,24 @@ class Gazetteer:
         """(level, geonameid, English name, country) of a place index from `spans()`."""
         return self._places[index]
 
+    def country_index(self, country: str) -> int | None:
+        """The place index of a country (ISO 3166-1 alpha-2), for `place()`; None if the gazetteer has none."""
+        if self._countries is None:
+            self._countries = {cc: i for i, (level, _, _, cc) in enumerate(self._places) if level == "country"}
+        return self._countries.get(country)
+
     def rider_keys(self) -> list[tuple[str, int]]:
         """The (key, value) pairs of the automaton that scans every text, for a caller whose own automaton scans the
         text anyway (`pipelines.substances.SubstanceMatcher.with_places`); its matches go to `spans(matches=...)`."""
         return [(k, _unpack(v)) for k, v in self._ac.items() if v != EXACT]  # EXACT alone: never-matching keys
 
-    def spans(self, cleaned: str, low: str | None = None, matches=None) -> list[tuple[int, int, int]]:
+    def spans(self, cleaned: str, low: str | None = None, matches=None, origins: list | None = None,
+              hints: list | None = None) -> list[tuple[int, int, int]]:
         """`find()` as (start, end, place index) triples: no objects made (the extractor's hot path).
 
         `matches`: the (end, value) matches of `rider_keys()` over `low`, when the caller has them already.
+        `origins` receives (start, end, country) of every adjective of origin (`pipelines.places.origin_forms`),
+        `hints` the start of every word of a ships-from/-to convention (`pipelines.places.SHIP_WORDS`).
         """
         # values here: (length, flags, place index)
         if not cleaned:
@@ -280,12 +302,20 @@ class Gazetteer:
         for last, (length, flags, index) in matches:
             end = last + 1
             start = end - length
+            if flags & HINT:
+                if hints is not None:
+                    hints.append(start)
+                continue
             if not flags & CJK:
                 if start and text[start - 1].isalpha():
                     continue
                 if end < n and text[end].isalpha() and not (flags & TURKIC and _turkic_suffix(text, end)):
                     continue
             if flags:
+                if flags & ORIGIN:
+                    if origins is not None:
+                        origins.append((start, end, self._places[index][3]))
+                    continue
                 if flags & CAP and not cleaned[start].isupper():
                     continue
                 if flags & EXACT and cleaned[start:end] not in self._exact[low[start:end]]:

@@ -53,6 +53,7 @@ except ImportError:  # pragma: no cover - pure Python without Cython installed
     cython = None
 
 from .candidates import trigger_keys
+from .fuzzy import FuzzyNames
 from .lexicon import (CLASSES, Alias, Entry, Lexicon, load_lexicon, lower_same_length, match_fold, name_key,
                       phrase_forms, variants)
 from .offers import word_keys
@@ -76,7 +77,13 @@ _STRONG_CUE, _WEAK_CUE, _SALARY = 1, 2, 4
 # The `ambiguous` value of a form word's forms (truthy, like True: a form word is an ambiguous alias), and the
 # `negative` value of a negative phrase that starts with a preposition of [price_heads] (plain ones: 1).
 FORM_WORD = 2
+# ... and of a strong alias that is also a form word ("OG Kush": counted anywhere, but next to "hash" it is the hash's
+# strain); every value >= FORM_WORD is a form word
+STRONG_FORM_WORD = 3
 _HEADED_NEGATIVE = 2
+# `negative` values of the phrases whose position matters to the hits next to them (rule 9): a comparison voids the
+# name after it, a strain mark the drug name attached to it
+_COMPARISON, _STRAIN_MARK = 3, 4
 
 
 def _kind(ch: str) -> int:
@@ -102,7 +109,7 @@ class _Form:
     left: int  # _kind of the first character: the character before the match must differ (0: no check)
     right: int  # same for the last character and the character after
     entry: int = -1  # index into entries, -1 when the form is not an alias
-    ambiguous: int = False  # True, or FORM_WORD for a form word
+    ambiguous: int = False  # True, or FORM_WORD / STRONG_FORM_WORD for a form word
     emoji: bool = False
     rank: int = 9  # alias priority when two entries claim one form: lower wins
     flags: int = 0  # cue/salary bits
@@ -157,7 +164,8 @@ class SubstanceMatcher:
                         rank = (0 if form == base else 2) + alias.ambiguous
                         f = slot(v)
                         if rank < f.rank:
-                            amb = FORM_WORD if alias.ambiguous and alias.text in entry.form_words else alias.ambiguous
+                            amb = alias.ambiguous if alias.text not in entry.form_words else \
+                                FORM_WORD if alias.ambiguous else STRONG_FORM_WORD
                             f.entry, f.rank, f.ambiguous, f.emoji = i, rank, amb, _is_emoji(v)
         self._known = frozenset(k for k in known if k)
         self._status_memo: dict[str, tuple[str, bool]] = {}
@@ -183,6 +191,19 @@ class SubstanceMatcher:
                 for form in phrase_forms(lang, phrase):
                     f = slot(form)
                     f.domains = f.domains | {name}
+        # Not-drug words (ED pills, steroids, supplements, nasvay): a domain of every entry, so an ambiguous name
+        # next to them needs a strong cue ("Kamagra jelly, ice cold" is no methamphetamine)
+        if lexicon.not_drugs:
+            for nd in lexicon.not_drugs:
+                for lang, texts in nd.get("words", {}).items():
+                    for t in texts:
+                        for form in phrase_forms(lang, t):
+                            f = slot(form)
+                            f.domains = f.domains | {"not_drug"}
+            self.entry_domains = tuple(d | {"not_drug"} for d in self.entry_domains)
+        for value, table in ((_COMPARISON, lexicon.comparisons), (_STRAIN_MARK, lexicon.strain_marks)):
+            for lang, phrase in table:
+                slot(match_fold(phrase)).negative = value
         automaton = ahocorasick.Automaton()
         # pyahocorasick looks a character up among a node's children one by one, in insertion order, and most
         # characters of a post are looked up at the root. Inserting, first, never-matching keys for the most
@@ -210,12 +231,21 @@ class SubstanceMatcher:
                 continue
             # A negative phrase needs no right boundary ("фен для волос" covers "фена для волосатых" too);
             # a form that is only a negative phrase gets no right check.
-            right = 0 if f.negative and f.entry < 0 and not f.flags and not f.domains else f.right
+            right = 0 if f.negative in (1, _HEADED_NEGATIVE) and f.entry < 0 and not f.flags and not f.domains \
+                else f.right
             automaton.add_word(key, (f.length - 1, f.left, right,
                                      (f.entry, f.ambiguous, f.emoji, f.flags, f.domains, f.negative), riders.get(key)))
         automaton.make_automaton()
         self._automaton = automaton
         self.form_count = len(forms)
+        # rule 8: stretched, misspelt and transliterated names (pipelines/fuzzy.py); never an emoji, a form
+        # excluded from an entry or a not-drug word
+        blocked = {f for e in self.entries for f in e.exclude_forms}
+        blocked.update(match_fold(w) for nd in lexicon.not_drugs for ws in nd.get("words", {}).values() for w in ws)
+        # (within an edit distance only of the strong aliases as the lexicon writes them, rank 0: not of their
+        # inflections, whose endings are one edit from ordinary words: "кодеини" is "кофейни")
+        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, f.ambiguous)
+                                  for k, f in forms.items() if f.entry >= 0 and not f.emoji), blocked)
 
     @classmethod
     def default(cls) -> "SubstanceMatcher":
@@ -265,7 +295,7 @@ class SubstanceMatcher:
         out = []
         for start, end, entry, amb in self.select(scan, has_price_pairs):
             e = entries[entry]
-            out.append(hit(start, end, cleaned[start:end], e.key, e.canonical, e.cls, bool(amb)))
+            out.append(hit(start, end, cleaned[start:end], e.key, e.canonical, e.cls, amb in (True, FORM_WORD)))
         return out
 
     def scan(self, cleaned: str, low: str | None = None, words: list | None = None,
@@ -292,6 +322,7 @@ class SubstanceMatcher:
         flags: cython.int
         hits = []
         negatives = []
+        marks = []
         flags = 0
         domains = None
         sinks = (words if words is not None else [], anchors if anchors is not None else [],
@@ -326,12 +357,19 @@ class SubstanceMatcher:
                 add_hit((start, -end - 1, entry, amb, emoji))
                 if not (fl or doms or neg):
                     continue
-            if neg and (neg == 1 or not self._after_price_head(low, start)):
-                negatives.append((start, end + 1))
+            if neg:
+                if neg >= _COMPARISON:
+                    marks.append((start, end + 1, neg))
+                elif neg == 1 or not self._after_price_head(low, start):
+                    negatives.append((start, end + 1))
             if fl:
                 flags |= fl
             if doms:
                 domains = doms if domains is None else domains | doms
+        if flags or sinks[0]:
+            # a market-looking post (a cue, or words of quantities and prices): try the names the automaton missed
+            for s, e, entry, amb in self._fuzzy.find(text, ((h[0], -h[1]) for h in hits)):
+                add_hit((s, -e, entry, amb, False))
         if not hits:
             return None
         hits.sort()
@@ -355,7 +393,31 @@ class SubstanceMatcher:
                         continue
                 chosen.append((s, e, h[2], h[3], h[4]))
                 last = e
+        if marks:
+            chosen = self._unmarked(chosen, marks, low)
+            if not chosen:
+                return None
         return chosen, flags, domains, low
+
+    def _unmarked(self, chosen: list, marks: list, low: str) -> list:
+        """Rule 9: `chosen` without the names right after a comparison ("same effect as oxy", "like MDMA") and the
+        drug names attached to a strain mark ("LSD feminized", "Auto Opium": a cannabis strain's name)."""
+        entries = self.entries
+        out = []
+        for h in chosen:
+            s, e = h[0], h[1]
+            void = False
+            for ms, me, kind in marks:
+                if kind == _COMPARISON:
+                    void = me <= s <= me + 3 and all(c in " :-«\"'" for c in low[me:s])
+                else:
+                    void = (entries[h[2]].cls != "cannabis" and not (ms < e and s < me)
+                            and (_attached(low, e, ms) or _attached(low, me, s)))
+                if void:
+                    break
+            if not void:
+                out.append(h)
+        return out
 
     def _after_price_head(self, low: str, start: int) -> bool:
         """Does a price word of [price_heads] stand right before `start`, with at most three spaces between? Reads
@@ -371,7 +433,7 @@ class SubstanceMatcher:
 
     def select(self, scan: tuple, has_price_pairs: bool = False) -> list[tuple[int, int, int, bool]]:
         """Rules 4-7 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,
-        ambiguous) in text order (ambiguous is FORM_WORD for a form word, else a bool)."""
+        ambiguous) in text order (ambiguous is FORM_WORD or STRONG_FORM_WORD for a form word, else a bool)."""
         chosen, flags, domains, low = scan
         strong_cue = flags & _STRONG_CUE
         weak = flags & _WEAK_CUE or (has_price_pairs and not flags & _SALARY)
@@ -387,9 +449,10 @@ class SubstanceMatcher:
             if emoji:
                 continue
             if amb:
-                if not (strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
+                if amb != STRONG_FORM_WORD and not (
+                        strong_cue or (weak and not (domains and domains & entry_domains[entry]))):
                     continue
-                if amb == FORM_WORD:
+                if amb >= FORM_WORD:
                     form_word = True
             out.append((start, end, entry, amb))
         if form_word and len(out) > 1:
@@ -405,8 +468,27 @@ _ATTACHING = frozenset(" -()[]:«»\"'")
 _ATTACH_GAP = 4
 
 
+_GRADE_GAP = 16
+
+
 def _attached(low: str, end: int, start: int) -> bool:
-    return 0 <= start - end <= _ATTACH_GAP and all(c in _ATTACHING for c in low[end:start])
+    """Is the name ending at `end` attached to the one starting at `start`: nothing between but attaching
+    characters, or grade words ("MDMA VHQ кристаллы", "METADON - VHQ - (KRISTAL)")?"""
+    if not 0 <= start - end <= _GRADE_GAP:
+        return False
+    gap = low[end:start]
+    if all(c in _ATTACHING for c in gap):
+        return start - end <= _ATTACH_GAP
+    words = "".join(c if c not in _ATTACHING else " " for c in gap).split()
+    return all(w in _grade_words() for w in words)
+
+
+@lru_cache(maxsize=1)
+def _grade_words() -> frozenset[str]:
+    """Quality grades that may stand between a name and its form word: the one-word market cues of the lexicon
+    (VHQ, HQ, качество...)."""
+    lex = load_lexicon()
+    return frozenset(match_fold(p) for _, p in lex.cues_strong + lex.cues_weak if " " not in p)
 
 
 def drop_attached_form_words(hits: list, low: str, names=()) -> list:
@@ -418,7 +500,7 @@ def drop_attached_form_words(hits: list, low: str, names=()) -> list:
     >>> [h.key for h in m.find("Альфа-ПВП кристаллы 1г")], [h.key for h in m.find("Мефедрон, кристаллы 1г")]
     (['alpha-pvp'], ['mephedrone', 'salt'])
     """
-    spans = [(h[0], h[1]) for h in hits if h[3] != FORM_WORD]
+    spans = [(h[0], h[1]) for h in hits if h[3] < FORM_WORD]
     if names:
         spans = sorted(spans + [(s, e) for s, e in names])
     if not spans:
@@ -427,7 +509,7 @@ def drop_attached_form_words(hits: list, low: str, names=()) -> list:
     n = len(spans)
     out = []
     for h in hits:
-        if h[3] == FORM_WORD:
+        if h[3] >= FORM_WORD:
             s, e = h[0], h[1]
             k = bisect_left(starts, s)  # the first name starting at or after the form word, and the one before
             if (k < n and _attached(low, e, spans[k][0])) or (k and _attached(low, spans[k - 1][1], s)):

@@ -1,10 +1,14 @@
-"""Review of new-name candidates, and the lexicon overlay stored in the database.
+"""Review of candidates, and the lexicon overlay stored in the database.
 
-The extractor reports names that look like substances but are not in the lexicon (`candidate` rows, and a
-`candidate:<name>` substance so their mentions and prices are kept from the first post). An analyst then:
+Two kinds of candidate share the queue (`candidate.kind`): new names, which the extractor reports when a name
+looks like a substance but is not in the lexicon (`candidate` rows, and a `candidate:<name>` substance so their
+mentions and prices are kept from the first post), and slang, words the lexicon does not know that markets keep
+using where prices, weights and shop words are (`reports.slang.discover`, `npswatch candidates discover`).
+An analyst then:
 
 - confirms a name: it becomes an alias in the overlay (`substance_alias`, on a `substance` row of origin
-  "overlay", or on an existing substance when `--canonical` names one), its mentions and offers move to that
+  "overlay", or on an existing substance when `--canonical` names one: a stored substance or one of the packaged
+  lexicon, whose class it then takes: `сирец --canonical heroin`), its mentions and offers move to that
   substance, and every extractor built through the application context loads the overlay
   (`load_overlay()` -> `Extractor.with_overlay()`), so the next run recognises it as a substance;
 - dismisses a name: it is never reported again (signals skip it; the writer keeps its status).
@@ -19,6 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine, delete, func, or_, select, update
 
 from npswatch.pipelines.facts import CLASSES
+from npswatch.pipelines.lexicon import Entry, Lexicon, load_lexicon
 from npswatch.storage.writer import upsert
 from npswatch.storage.tables import T_ALIAS, T_CANDIDATE, T_MENTION, T_OFFER, T_SIGNAL, T_SUBSTANCE
 
@@ -30,6 +35,9 @@ class ReviewError(ValueError):
     """A review action that cannot be done; the message says why."""
 
 
+KINDS = ("new_name", "slang")
+
+
 @dataclass(frozen=True)
 class CandidateRow:
     name: str
@@ -38,11 +46,15 @@ class CandidateRow:
     posts: int
     first_seen: datetime | None
     last_seen: datetime | None
+    kind: str = "new_name"
+    score: float | None = None
+    examples: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"name": self.name, "class": self.cls, "status": self.status, "posts": self.posts,
                 "first_seen": self.first_seen.isoformat() if self.first_seen else None,
-                "last_seen": self.last_seen.isoformat() if self.last_seen else None}
+                "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+                "kind": self.kind, "score": self.score, "examples": list(self.examples)}
 
 
 @dataclass(frozen=True)
@@ -61,27 +73,43 @@ def candidate_key(name: str) -> str:
     return name.strip().casefold()
 
 
-def list_candidates(engine: Engine, status: str | None = "new") -> list[CandidateRow]:
-    """Candidates, most posts first; `status=None` lists all."""
+def list_candidates(engine: Engine, status: str | None = "new", kind: str | None = None) -> list[CandidateRow]:
+    """Candidates, most posts first (slang: best score first); `status=None` lists all, `kind=None` both kinds."""
     C = T_CANDIDATE
-    q = select(C.c.name, C.c["class"], C.c.status, C.c.posts, C.c.first_seen, C.c.last_seen)
+    q = select(C.c.name, C.c["class"], C.c.status, C.c.posts, C.c.first_seen, C.c.last_seen, C.c.kind, C.c.score,
+               C.c.examples)
     if status:
         if status not in STATUSES:
             raise ReviewError(f"status must be one of {', '.join(STATUSES)}")
         q = q.where(C.c.status == status)
-    q = q.order_by(C.c.posts.desc(), C.c.last_seen.desc(), C.c.name)
+    if kind:
+        if kind not in KINDS:
+            raise ReviewError(f"kind must be one of {', '.join(KINDS)}")
+        q = q.where(C.c.kind == kind)
+    order = (C.c.score.desc(), C.c.posts.desc()) if kind == "slang" else (C.c.posts.desc(),)
+    q = q.order_by(*order, C.c.last_seen.desc(), C.c.name)
     with engine.connect() as c:
-        return [CandidateRow(*r) for r in c.execute(q)]
+        return [CandidateRow(*r[:8], tuple(r[8] or ())) for r in c.execute(q)]
 
 
-def confirm(engine: Engine, name: str, cls: str, canonical: str | None = None) -> Confirmed:
-    """Add `name` to the overlay as an alias of `canonical` (an existing substance, or a new one)."""
+def confirm(engine: Engine, name: str, cls: str | None = None, canonical: str | None = None,
+            lexicon: Lexicon | None = None) -> Confirmed:
+    """Add `name` to the overlay as an alias of `canonical` (an existing substance, or a new one).
+
+    `canonical` may name a substance of the packaged lexicon (`lexicon`, default the packaged one) by its canonical
+    name or key: the alias then joins that lexicon entry, and `cls` may be left out (it is the entry's).
+    """
     name = name.strip()
     if not name:
         raise ReviewError("the name is empty")
+    canonical = (canonical or name).strip()
+    entry = _lexicon_entry(lexicon or load_lexicon(), canonical) if canonical.casefold() != name.casefold() else None
+    if cls is None:
+        if entry is None:
+            raise ReviewError(f"give --class: {canonical!r} is not a substance of the lexicon")
+        cls = entry.cls
     if cls not in CLASSES:
         raise ReviewError(f"class must be one of {', '.join(CLASSES)}, not {cls!r}")
-    canonical = (canonical or name).strip()
     ckey = candidate_key(name)
     S, A, C = T_SUBSTANCE, T_ALIAS, T_CANDIDATE
     now = datetime.now(timezone.utc)
@@ -92,6 +120,10 @@ def confirm(engine: Engine, name: str, cls: str, canonical: str | None = None) -
             select(S.c.id, S.c.key, S.c.canonical, S.c["class"])
             .where(func.lower(S.c.canonical) == canonical.casefold(), ~S.c.key.like("candidate:%"))
             .order_by(S.c.id)).first()
+        if target is None and entry is not None:
+            upsert(c, S, [{"key": entry.key, "canonical": entry.canonical, "class": entry.cls, "origin": "lexicon"}],
+                   ["key"])
+            target = c.execute(select(S.c.id, S.c.key, S.c.canonical, S.c["class"]).where(S.c.key == entry.key)).one()
         if target is None:
             key = "overlay:" + canonical.casefold()
             upsert(c, S, [{"key": key, "canonical": canonical, "class": cls, "origin": "overlay"}], ["key"])
@@ -109,6 +141,15 @@ def confirm(engine: Engine, name: str, cls: str, canonical: str | None = None) -
         if cand is not None:
             c.execute(update(C).where(C.c.id == cand.id).values(status="confirmed"))
     return Confirmed(name, tkey, tcanonical or tkey, tcls, moved_m, moved_o, cand is not None)
+
+
+def _lexicon_entry(lexicon: Lexicon, canonical: str) -> Entry | None:
+    """The lexicon entry whose canonical name or key is `canonical` (any case)."""
+    want = canonical.casefold()
+    for e in lexicon.entries:
+        if (e.canonical and e.canonical.casefold() == want) or e.key.casefold() == want:
+            return e
+    return None
 
 
 def dismiss(engine: Engine, name: str) -> None:

@@ -1,1 +1,1 @@
-"""Operations: configuration, the `npswatch` command line and (later) the APScheduler service."""
+"""The scheduler service: `npswatch run` (service), the job runner (jobs) and its logging (logs)."""

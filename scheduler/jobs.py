@@ -1,4 +1,4 @@
-"""The job catalogue (what `[[schedules]]` asks for) and the runner that runs one job in a child process.
+"""The runner that runs one scheduled job (`npswatch.schedules.Job`) in a child process.
 
 Every job is an npswatch command run as a child process with a time limit (a crawl must be: Twisted's
 reactor cannot be restarted inside one process; for the others it keeps the long-running service small
@@ -21,11 +21,9 @@ Linux it gets SIGTERM if the service dies), streams its output, secrets masked, 
 and resumes next time), then SIGKILL after `service.kill_after`. The run row then gets the outcome: the
 items and errors of the rows the child wrote (e.g. one per site crawled), or the count the command printed.
 
->>> from npswatch.scheduler.config import Settings
->>> s = Settings(schedules=[{"job": "crawl", "source": "fixture-shop", "every": "6h"},
-...                         {"job": "crawl", "cron": "0 3 * * *"}, {"job": "retention", "cron": "15 3 * * *"}])
->>> [(j.name, j.schedule, j.time_limit) for j in catalogue(s)]
-[('crawl:fixture-shop', 'every 6h', 21600.0), ('crawl', 'cron 0 3 * * *', 21600.0), ('retention', 'cron 15 3 * * *', 3600.0)]
+>>> from npswatch.config import Settings
+>>> from npswatch.schedules import catalogue
+>>> s = Settings(schedules=[{"job": "crawl", "source": "fixture-shop", "every": "6h"}])
 >>> command_line(catalogue(s)[0], s)[3:]
 ['crawl', 'fixture-shop']
 """
@@ -43,8 +41,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from hashlib import sha1
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
@@ -52,18 +49,16 @@ from sqlalchemy import Engine, select, update
 
 from npswatch.storage.runs import T_RUN, finish_run, start_run
 
-from .config import JOB_KINDS, ConfigError, Settings, parse_duration
-from .lock import DatabaseLock, _slug
+from npswatch.config import Settings, parse_duration
+from npswatch.lock import DatabaseLock, slug
+from npswatch.schedules import CHILD_KINDS, JOB_RUN_KIND, Job, human_duration
+
 from .logs import SecretMasker, masker_for
 
-__all__ = ["Job", "RunResult", "Runner", "catalogue", "find_job", "command_line", "display_command", "recover_interrupted",
-           "JOB_RUN_KIND", "spawn", "stop_child", "human_duration"]
+__all__ = ["RunResult", "Runner", "command_line", "display_command", "recover_interrupted", "spawn", "stop_child"]
 
 log = logging.getLogger("npswatch.jobs")
 
-JOB_RUN_KIND = "job"  # crawl_run.kind of the scheduler's own rows; their source is the job name
-# crawl_run kinds the child command of a job writes itself (its rows are summed into the job's row).
-CHILD_KINDS = {"crawl": ("crawl",), "backfill": ("telegram-backfill",), "retention": ("retention",)}
 # What a command prints about its count when it writes no rows (fx import, digest; `items: N` for any command).
 ITEMS_LINE = {
     "fx": re.compile(r"^(\d+) rates stored"),
@@ -79,117 +74,6 @@ _PDEATHSIG = (
     "if os.getppid() != int(sys.argv[1]): sys.exit(143)\n"
     "os.execvp(sys.argv[2], sys.argv[2:])\n"
 )
-
-
-def human_duration(seconds: float) -> str:
-    """A span as the config writes it, at most two units.
-
-    >>> human_duration(5400), human_duration(2), human_duration(86400 * 2)
-    ('1h30m', '2s', '2d')
-    """
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if s >= size:
-            parts.append(f"{s // size}{unit}")
-            s %= size
-    return "".join(parts[:2])
-
-
-# --- catalogue ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Job:
-    name: str
-    kind: str  # crawl | backfill | fx | digest | retention | command
-    source: str | None = None
-    cron: str | None = None
-    every: str | None = None
-    args: tuple[str, ...] = ()
-    command: tuple[str, ...] | None = None
-    time_limit: float = 3600.0
-
-    @property
-    def schedule(self) -> str:
-        if self.cron:
-            return f"cron {self.cron}"
-        if self.every:
-            return f"every {self.every}"
-        return "-"
-
-    @property
-    def period(self) -> float | None:
-        """Seconds between two runs (for cron: between the next two fire times), None if unscheduled."""
-        if self.every:
-            return parse_duration(self.every)
-        if self.cron:
-            from apscheduler.triggers.cron import CronTrigger
-
-            t = CronTrigger.from_crontab(self.cron, timezone="UTC")
-            now = datetime.now(timezone.utc)
-            a = t.get_next_fire_time(None, now)
-            b = a and t.get_next_fire_time(a, a + timedelta(seconds=1))
-            return (b - a).total_seconds() if a and b else None
-        return None
-
-    @property
-    def child_kinds(self) -> tuple[str, ...]:
-        return CHILD_KINDS.get(self.kind, ())
-
-    def trigger(self, tz):
-        from apscheduler.triggers.cron import CronTrigger
-        from apscheduler.triggers.interval import IntervalTrigger
-
-        if self.cron:
-            return CronTrigger.from_crontab(self.cron, timezone=tz)
-        if self.every:
-            return IntervalTrigger(seconds=parse_duration(self.every), timezone=tz)
-        raise ValueError(f"job {self.name} has no schedule")
-
-    def fingerprint(self, tz) -> str:
-        """Changes when the schedule changes (then the stored next run time is recomputed), not otherwise."""
-        return sha1(f"{self.kind}|{self.cron}|{self.every}|{tz}".encode()).hexdigest()[:16]
-
-
-def _time_limit(settings: Settings, kind: str, given: str | None) -> float:
-    if given:
-        return parse_duration(given)
-    return parse_duration(settings.service.crawl_time_limit if kind == "crawl" else settings.service.job_time_limit)
-
-
-def catalogue(settings: Settings) -> list[Job]:
-    """The scheduled jobs, in config order. Two entries with the same explicit name are a config error; two
-    unnamed entries of the same job and source are told apart as NAME, NAME-2, ..."""
-    jobs: list[Job] = []
-    names: set[str] = set()
-    for i, e in enumerate(settings.schedules):
-        name = e.job_name
-        if name in names:
-            if e.name:
-                raise ConfigError(f"schedules.{i}.name: {name!r} is used by an earlier schedule")
-            n = 2
-            while f"{name}-{n}" in names:
-                n += 1
-            name = f"{name}-{n}"
-        names.add(name)
-        jobs.append(Job(name=name, kind=e.job, source=e.source, cron=e.cron, every=e.every, args=tuple(e.args),
-                        command=tuple(e.command) if e.command else None,
-                        time_limit=_time_limit(settings, e.job, e.time_limit)))
-    return jobs
-
-
-def find_job(settings: Settings, name: str) -> Job:
-    """A scheduled job by name, else an unscheduled one named KIND or KIND:SOURCE (`jobs run retention`)."""
-    for job in catalogue(settings):
-        if job.name == name:
-            return job
-    kind, _, source = name.partition(":")
-    if kind in JOB_KINDS and kind != "command":
-        return Job(name=name, kind=kind, source=source or None, time_limit=_time_limit(settings, kind, None))
-    known = ", ".join(j.name for j in catalogue(settings)) or "none scheduled"
-    raise KeyError(f"no job {name!r}: scheduled jobs: {known}; or name a job kind "
-                   f"({', '.join(k for k in JOB_KINDS if k != 'command')}), optionally with :SOURCE")
 
 
 def cli_prefix(settings: Settings) -> list[str]:
@@ -405,7 +289,7 @@ class Runner:
         with engine.connect() as c:
             started_at = c.execute(select(T_RUN.c.started_at).where(T_RUN.c.id == run_id)).scalar()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{_slug(job.name)}-{run_id}.log"
+        log_path = self.log_dir / f"{slug(job.name)}-{run_id}.log"
         ctx = {"job": job.name, "kind": job.kind, "source": job.source, "run_id": run_id}
         t0 = time.monotonic()
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -2,7 +2,7 @@
 
 Start-up, in this order:
 
-1. Take the scheduler lock of the database (`scheduler/lock.py`): a second service on the same database
+1. Take the scheduler lock of the database (`npswatch/lock.py`): a second service on the same database
    refuses to start and says who holds it (`AlreadyRunning`, exit code 3).
 2. Recover: job runs a dead service left `running` (kill -9, power loss) are marked failed, "interrupted:
    process died", together with the rows their children left running (`jobs.recover_interrupted`).
@@ -47,11 +47,12 @@ from sqlalchemy import select
 from npswatch.storage.db import make_engine
 from npswatch.storage.runs import T_RUN
 
-from .config import parse_duration
-from .context import App
-from .jobs import (JOB_RUN_KIND, Job, Runner, catalogue, cli_prefix, human_duration, recover_interrupted, spawn,
-                   stop_child)
-from .lock import DatabaseLock
+from npswatch.config import parse_duration
+from npswatch.lock import DatabaseLock
+from npswatch.schedules import JOB_RUN_KIND, JOBSTORE_TABLE, Job, catalogue, human_duration
+from npswatch.watch import App
+
+from .jobs import Runner, cli_prefix, recover_interrupted, spawn, stop_child
 from .logs import masker_for
 
 __all__ = ["Service", "AlreadyRunning", "run_scheduled", "JOBSTORE_TABLE", "RUN_FUNC", "scheduler_timezone",
@@ -59,7 +60,6 @@ __all__ = ["Service", "AlreadyRunning", "run_scheduled", "JOBSTORE_TABLE", "RUN_
 
 log = logging.getLogger("npswatch.service")
 
-JOBSTORE_TABLE = "apscheduler_jobs"  # APScheduler's own table; none of ours is named like it
 RUN_FUNC = "npswatch.scheduler.service:run_scheduled"  # what the job store pickles: a reference, not code
 HEARTBEAT_SECONDS = 30.0  # how often the service checks it still holds its lock
 LISTEN_LOG_BYTES = 20_000_000  # the listener's output file is rotated past this size

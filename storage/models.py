@@ -152,8 +152,11 @@ class Candidate(SQLModel, table=True):
     cls: str = Field(sa_column_kwargs={"name": "class"}, max_length=32)
     first_seen: datetime | None = _ts()
     last_seen: datetime | None = _ts()
-    posts: int = 0  # number of posts it was seen in
+    posts: int = 0  # number of posts it was seen in (a slang candidate: market posts)
     status: str = Field(default="new", max_length=12)  # new | confirmed | dismissed
+    kind: str = Field(default="new_name", max_length=12)  # new_name (the grammars) | slang (`candidates discover`)
+    score: float | None = None  # a slang candidate's score (pipelines/slang.py)
+    examples: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # lines it stands on
 
 
 class CrawlRun(SQLModel, table=True):

@@ -9,7 +9,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from npswatch.pipelines.facts import CLASSES
 from npswatch.pipelines.fx import Rate, RateBook
 from npswatch.pipelines.rawpost import SourceHints
 from npswatch.pipelines.scoring import score
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 
 HERE = Path(__file__).parent
 LABELLED = HERE / "data" / "labelled.jsonl"
@@ -214,3 +214,22 @@ def test_yen_sign_is_yuan_in_chinese_text_or_on_a_chinese_source(x):
     assert cur("cocaine 1g ¥9000") == ["JPY"]
     assert cur("cocaine 1g ¥600", country="CN") == ["CNY"]
     assert cur("冰毒 1克 ¥600") == ["CNY"]
+
+
+def test_a_count_of_pieces_is_the_quantity_and_its_strength_the_dose(x):
+    [o] = x.extract("LSD Example Blotters x100 225ug\nIn stock\nEUR 300").to_json()["offers"]
+    assert (o["quantity"], o["unit"], o["grams"], o["price"], o["currency"]) == (100.0, "piece", None, 300.0, "EUR")
+    assert o["dose"] == {"amount": 225.0, "unit": "ug"}
+    [o] = x.extract("Example Alprazolam 2mg x 30 tabs\nGBP 28").to_json()["offers"]
+    assert (o["quantity"], o["unit"], o["dose"]) == (30.0, "piece", {"amount": 2.0, "unit": "mg"})
+    [o] = x.extract("Cocaine 1/8 oz\nUSD 120").to_json()["offers"]
+    assert o["grams"] == pytest.approx(3.544, abs=0.001) and "dose" not in o
+
+
+def test_extract_cli_writes_the_dose(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "d1", "text": "Example Oxycodone 30mg (K9) 100pills for $200"}) + "\n", encoding="utf-8")
+    r = runner.invoke(app, ["extract", str(src)])
+    assert r.exit_code == 0, r.output
+    [o] = json.loads(r.output.splitlines()[0])["offers"]
+    assert (o["quantity"], o["unit"], o["price"], o["dose"]) == (100.0, "piece", 200.0, {"amount": 30.0, "unit": "mg"})

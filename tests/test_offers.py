@@ -174,6 +174,72 @@ def test_field_lines_stop_at_a_blank_line_and_skip_stock_counts():
     assert offers("Item A 5g\nStock: 25\nEUR 40") == [(5, "g", 40, "EUR")]
 
 
+def points(text):
+    return [(round(p.quantity, 2), p.unit, p.price, p.currency, p.dose) for p in find_price_points(text)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # ounces, pounds and their fractions, written as numbers or words (made-up listings)
+    ("1/8 oz Example Bud\n$45", [(3.54, "g", 45, "USD", None)]),
+    ("Example Bud (1/2oz) 120 $", [(14.17, "g", 120, "USD", None)]),
+    ("an eighth of Example Bud $40", [(3.54, "g", 40, "USD", None)]),
+    ("Example Bud quarter $75", [(7.09, "g", 75, "USD", None)]),
+    ("Example Bud half oz\nUSD 140", [(14.17, "g", 140, "USD", None)]),
+    ("Example Bud QP\nUSD 600", [(113.4, "g", 600, "USD", None)]),
+    ("Example Bud ($1100/HP)", [(226.8, "g", 1100, "USD", None)]),
+    ("1 lb Example Bud\nUSD 1900", [(453.59, "g", 1900, "USD", None)]),
+    ("2 lbs Example Bud 3600$", [(907.18, "g", 3600, "USD", None)]),
+    ("1Pound Example Bud\n$2000", [(453.59, "g", 2000, "USD", None)]),
+    ("3 Gs Example Powder\nGBP 36", [(3, "g", 36, "GBP", None)]),
+    ("100GRM Example Powder FOR 900$", [(100, "g", 900, "USD", None)]),
+    ("14g (1/2oz) Example Bud\nEUR 74", [(14, "g", 74, "EUR", None)]),  # the same weight restated
+    # counts of pieces are the quantity; a strength per piece is the dose
+    ("Example Tabs x100 225ug\n$300", [(100, "piece", 300, "USD", (225, "ug"))]),
+    ("100x Example Pills 2.5MG\nUSD 105", [(100, "piece", 105, "USD", (2.5, "mg"))]),
+    ("10 x Example Tablet 10mg.\nEUR 25", [(10, "piece", 25, "EUR", (10, "mg"))]),
+    ("Example 1mg x 30 tabs\nGBP 28", [(30, "piece", 28, "GBP", (1, "mg"))]),
+    ("Example Capsules 30 x 300mg\n$99", [(30, "piece", 99, "USD", (300, "mg"))]),
+    ("1000 Example Bars 2mg\nCAD 900", [(1000, "piece", 900, "CAD", (2, "mg"))]),
+    ("10 Example Stamp 250MG\nEUR 25", [(10, "piece", 25, "EUR", (250, "mg"))]),
+    ("Example 60mg x 28 Tablets\n32.51 $", [(28, "piece", 32.51, "USD", (60, "mg"))]),
+    ("Example blotter-x50 110ug\nGBP 145", [(50, "piece", 145, "GBP", (110, "ug"))]),
+    ("Example 30capsules 50MG\nUSD 20", [(30, "piece", 20, "USD", (50, "mg"))]),
+    ("Example Microdose 100 count (.08g/capsule)\n$50", [(100, "piece", 50, "USD", (0.08, "g"))]),
+    ("Example syrup 100ml 10mg/ml 50€", [(100, "ml", 50, "EUR", (10, "mg/ml"))]),
+    ("Example 5 hits 20€, 10 vials 90€", [(5, "piece", 20, "EUR", None), (10, "piece", 90, "EUR", None)]),
+    ("Example Box of 28 260.1 $", [(28, "piece", 260.1, "USD", None)]),
+    ("Example 280 × Item 5/325mg [512]\n1866 $", [(280, "piece", 1866, "USD", (325, "mg"))]),
+    ("Example 2mg 3$ each", [(1, "piece", 3, "USD", (2, "mg"))]),
+])
+def test_english_units_counts_and_doses(text, expected):
+    assert points(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Example 2mg\n$3",            # a strength alone is no quantity
+    "Example 30MG\n12 $",
+    "Example 500MG/ML\n60 $",
+    "1 - 100 grams Example\n3.26 $",  # a range of sizes is no one quantity
+])
+def test_a_strength_or_a_range_alone_is_no_offer(text):
+    assert offers(text) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    # digits inside names are neither prices nor quantities
+    ("28gr 4MMC Example\nEUR 280", [(28, "g", 280, "EUR")]),
+    ("10g #3 Example\nEUR 250", [(10, "g", 250, "EUR")]),
+    ("1g 4-MMC 20€", [(1, "g", 20, "EUR")]),
+    ("10 pills 2C-B £50", [(10, "piece", 50, "GBP")]),
+    ("5g 25I-NBOMe Example\n$90", [(5, "g", 90, "USD")]),
+    ("3.5g AK-47 $40", [(3.5, "g", 40, "USD")]),
+    ("5g 4F-MDMB-BINACA\n€60", [(5, "g", 60, "EUR")]),
+    ("1000 B707 Example Pills\nCAD 900", [(1000, "piece", 900, "CAD")]),
+])
+def test_digits_in_names_are_not_numbers(text, expected):
+    assert offers(text) == expected
+
+
 @pytest.mark.parametrize("text, iso", [
     ("Цены в тенге\n1г - 16000\n2г - 30000", "KZT"),
     ("all prices in USD\n1g - 60\n2g - 115", "USD"),

@@ -4,8 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["npswatch.scheduler.config", "npswatch.scheduler.jobs", "npswatch.scheduler.lock", "npswatch.scheduler.logs", "npswatch.scheduler.health",
-           "npswatch.scheduler.retention"]
+MODULES = ["npswatch.config", "npswatch.schedules", "npswatch.scheduler.jobs", "npswatch.lock", "npswatch.scheduler.logs",
+           "npswatch.health", "npswatch.retention"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -9,8 +9,8 @@ from sqlalchemy import insert, update
 from typer.testing import CliRunner
 
 from npswatch.pipelines.rawpost import RawPost
-from npswatch.scheduler.cli import app as cli
-from npswatch.scheduler.context import App
+from npswatch.cli.app import app as cli
+from npswatch.watch import App
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN, finish_run, start_run

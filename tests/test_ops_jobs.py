@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from npswatch.scheduler.cli import app as cli
-from npswatch.scheduler.config import ConfigError, Settings, load_settings
-from npswatch.scheduler.context import App
-from npswatch.scheduler.jobs import catalogue, command_line, find_job
-from npswatch.scheduler.lock import DatabaseLock
+from npswatch.cli.app import app as cli
+from npswatch.config import ConfigError, Settings, load_settings
+from npswatch.watch import App
+from npswatch.scheduler.jobs import command_line
+from npswatch.schedules import catalogue, find_job
+from npswatch.lock import DatabaseLock
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from npswatch.scheduler.context import App
-from npswatch.scheduler.lock import DatabaseLock
+from npswatch.watch import App
+from npswatch.lock import DatabaseLock
 from npswatch.scheduler.service import AlreadyRunning, Service
 from npswatch.storage.db import upgrade
 
@@ -54,7 +54,7 @@ def test_the_lock_file_lock_is_per_database_and_dies_with_its_holder(tmp_path):
     la.release()
     lb.release()
     # a holder killed outright leaves no stale lock behind
-    code = ("import sys, time; from sqlalchemy import create_engine; from scheduler.lock import DatabaseLock; "
+    code = ("import sys, time; from sqlalchemy import create_engine; from npswatch.lock import DatabaseLock; "
             f"l = DatabaseLock(create_engine(sys.argv[1]), 'scheduler'); assert l.acquire(); print('held', flush=True); "
             "time.sleep(60)")
     p = subprocess.Popen([PY, "-c", code, a.settings.database_url], stdout=subprocess.PIPE, text=True)

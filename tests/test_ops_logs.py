@@ -9,9 +9,10 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from npswatch.scheduler.config import Settings
-from npswatch.scheduler.context import App
-from npswatch.scheduler.jobs import Runner, find_job
+from npswatch.config import Settings
+from npswatch.watch import App
+from npswatch.scheduler.jobs import Runner
+from npswatch.schedules import find_job
 from npswatch.scheduler.logs import SecretMasker, masker_for, setup_logging
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN

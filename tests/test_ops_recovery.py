@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from npswatch.pipelines.rawpost import RawPost
-from npswatch.scheduler.context import App
-from npswatch.scheduler.lock import DatabaseLock
+from npswatch.watch import App
+from npswatch.lock import DatabaseLock
 from npswatch.scheduler.service import Service
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from npswatch.pipelines.facts import Facts, OfferFact, SubstanceFact
 from npswatch.pipelines.rawpost import RawPost
-from npswatch.scheduler.cli import app as cli
-from npswatch.scheduler.context import App
+from npswatch.cli.app import app as cli
+from npswatch.watch import App
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN

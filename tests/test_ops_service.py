@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select
 
-from npswatch.scheduler.context import App
-from npswatch.scheduler.service import JOBSTORE_TABLE, Service
+from npswatch.watch import App
+from npswatch.scheduler.service import Service
+from npswatch.schedules import JOBSTORE_TABLE
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.runs import T_RUN
 from helpers import wait_for

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from npswatch.scheduler.config import Settings, parse_duration
-from npswatch.scheduler.context import App
+from npswatch.config import Settings, parse_duration
+from npswatch.watch import App
 from npswatch.scheduler.service import Service
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN

@@ -19,6 +19,6 @@ def test_the_folders_are_subpackages_of_npswatch_only(tmp_path):
 def test_a_users_own_reports_module_hides_nothing(tmp_path):
     (tmp_path / "reports.py").write_text("raise SystemExit('the notebook folder reports.py was imported')\n")
     (tmp_path / "scheduler.py").write_text("raise SystemExit('the notebook folder scheduler.py was imported')\n")
-    run = _run("from npswatch.reports.trends import trends; import npswatch.scheduler.config; print('ok')",
+    run = _run("from npswatch.reports.trends import trends; import npswatch.config; print('ok')",
                tmp_path)
     assert run.stdout.strip() == "ok", run.stderr

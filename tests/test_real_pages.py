@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import real_pages as rp
 from npswatch.pipelines.extract import Extractor
 from npswatch.pipelines.scoring import score
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 
 ROOT = rp.shared_real()
 pytestmark = pytest.mark.skipif(ROOT is None, reason=rp.why_absent())

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from npswatch.pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact, SubstanceFact
 from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.reports.candidates import ReviewError, confirm, dismiss, list_candidates, load_overlay
-from npswatch.scheduler.cli import app
-from npswatch.scheduler.context import App
+from npswatch.cli.app import app
+from npswatch.watch import App
 from npswatch.storage import models as m
 from npswatch.storage.writer import PostWriter
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from npswatch.reports.synthetic import PLANTS, History, write_history
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage.db import make_engine, upgrade
 
 pytest.importorskip("datasette", reason="Datasette is the optional extra `web`")

@@ -21,7 +21,7 @@ from npswatch.reports.delivery import Channel, channels, webhook_key
 from npswatch.reports.digest import Digest, render
 from npswatch.reports.signals import Detector, Signal, record
 from npswatch.reports.synthetic import PLANTS, History, write_history
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage import models as m
 from npswatch.storage.db import make_engine, upgrade
 
@@ -278,8 +278,8 @@ def test_demo_ends_with_a_trend_table_a_plot_and_a_digest(tmp_path):
 
     from rich.console import Console
 
-    from npswatch.scheduler.context import App
-    from npswatch.scheduler.demo import demo_reports
+    from npswatch.watch import App
+    from npswatch.demo import demo_reports
 
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text('data_dir = "data"\n')

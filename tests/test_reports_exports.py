@@ -14,7 +14,7 @@ from npswatch.pipelines.facts import Facts, OfferFact, RegionFact, SubstanceFact
 from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.reports.exports import ExportError, export, to_text
 from npswatch.reports.scope import Filters
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.writer import PostWriter
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from npswatch.reports import trends as tr
 from npswatch.reports.scope import Filters, ScopeError
 from npswatch.reports.trends import trends
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage import models as m
 from npswatch.storage.db import make_engine, upgrade
 

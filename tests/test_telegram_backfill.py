@@ -13,8 +13,8 @@ from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
 from npswatch.crawlers.telegram.login import login
 from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.scheduler.cli import app
-from npswatch.scheduler.config import load_settings
+from npswatch.cli.app import app
+from npswatch.config import load_settings
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
 from npswatch.storage.db import make_engine, upgrade

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.login import login
 from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.scheduler.config import load_settings
+from npswatch.config import load_settings
 from npswatch.storage import models as m
 from npswatch.storage.db import make_engine, upgrade
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from npswatch.crawlers.telegram.export import ExportError, import_export
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
 from npswatch.storage.db import make_engine, upgrade

@@ -14,7 +14,7 @@ from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
 from npswatch.crawlers.telegram.login import login
 from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.scheduler.config import load_settings
+from npswatch.config import load_settings
 from npswatch.storage import models as m
 from npswatch.storage.tables_telegram import ChannelLink
 from npswatch.storage.writer import PostWriter

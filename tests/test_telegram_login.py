@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.scheduler.cli import app
-from npswatch.scheduler.config import load_settings
+from npswatch.cli.app import app
+from npswatch.config import load_settings
 
 API_HASH = "0123456789abcdef0123456789abcdef"
 runner = CliRunner()

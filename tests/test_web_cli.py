@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from npswatch.crawlers.fixture_market import build_market, serve
-from npswatch.scheduler.cli import app
-from npswatch.scheduler.cli import out as cli_out
+from npswatch.cli.app import app
+from npswatch.cli.common import out as cli_out
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from npswatch.crawlers.fixture_market import build_market, serve
 from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
-from npswatch.scheduler.cli import app
+from npswatch.cli.app import app
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.snapshots import PageRecord, SnapshotStore
 

@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     from . import client as client_mod
 
     client_mod.CLIENT_FACTORY = network.factory
-    from npswatch.scheduler.cli import app
+    from npswatch.cli.app import app
 
     app(argv[sep + 1:], prog_name="npswatch")
 

@@ -1,19 +1,17 @@
-"""The `npswatch` command line. Every command's help ends with an example."""
+"""The `npswatch` command line: the root command, `init`, `config`, `db`, `demo`, and every other command
+group registered explicitly from its module. Every command's help ends with an example."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from npswatch.storage.db import SchemaError
+from npswatch.config import EXAMPLE_CONFIG
+from npswatch.watch import App
 
-from .config import EXAMPLE_CONFIG, ConfigError
-from .context import App
-
-console = Console(stderr=True)
-out = Console()
+from . import extract, fx, ops, reports, telegram, web
+from .common import example, fail, out, run
 
 app = typer.Typer(
     name="npswatch",
@@ -29,16 +27,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 
 
-def example(text: str) -> str:
-    """An epilog with an example, rendered the same way in every command's help."""
-    return f"**Example:**\n\n    {text}"
-
-
-def fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -47,16 +35,6 @@ def main(
     ),
 ) -> None:
     ctx.obj = App(config_file=config)
-
-
-def run(fn):
-    """Turn configuration and schema problems into one clear line instead of a traceback."""
-    try:
-        return fn()
-    except ConfigError as exc:
-        fail(str(exc))
-    except SchemaError as exc:
-        fail(str(exc))
 
 
 # --- init / config ---------------------------------------------------------------------------------
@@ -125,17 +103,17 @@ def demo(ctx: typer.Context) -> None:
 
     Uses the configured database (default: SQLite file data/npswatch.db). Rerunning adds nothing twice.
     """
-    from .demo import run_demo
+    from npswatch.demo import run_demo
 
     run(lambda: run_demo(ctx.obj, out))
 
 
-
-
-# Commands defined in their own modules register themselves on `app` when imported.
-from . import cli_extract  # noqa: E402,F401
-from . import cli_fx  # noqa: E402,F401
-from . import cli_web  # noqa: E402,F401
-from . import cli_telegram  # noqa: E402,F401
-from . import cli_reports  # noqa: E402,F401
-from . import cli_ops  # noqa: E402,F401
+# Commands of the other modules, registered explicitly (the order of `npswatch --help`).
+for module in (extract, web, telegram, reports, ops):
+    app.add_typer(module.app)
+app.add_typer(fx.fx_app, name="fx")
+app.add_typer(web.sources_app, name="sources")
+app.add_typer(telegram.tg_app, name="telegram")
+app.add_typer(reports.candidates_app, name="candidates")
+app.add_typer(ops.jobs_app, name="jobs")
+app.add_typer(ops.retention_app, name="retention")

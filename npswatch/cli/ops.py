@@ -10,20 +10,20 @@ from datetime import datetime, timezone
 import typer
 from rich.table import Table
 
-from .cli import app, console, example, fail, out, run
+from .common import console, example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 jobs_app = typer.Typer(help="Scheduled jobs: list them, run one now.\n\nExample:\n\n    npswatch jobs run crawl",
                        no_args_is_help=True)
 retention_app = typer.Typer(help="Retention of texts and raw pages.\n\nExample:\n\n    npswatch retention apply --dry-run",
                             no_args_is_help=True)
-app.add_typer(jobs_app, name="jobs")
-app.add_typer(retention_app, name="retention")
 
 
 def _when(d: datetime | None, now: datetime | None = None) -> str:
     if d is None:
         return "-"
-    from .jobs import human_duration
+    from npswatch.schedules import human_duration
 
     d = d if d.tzinfo else d.replace(tzinfo=timezone.utc)
     now = now or datetime.now(timezone.utc)
@@ -50,8 +50,8 @@ def service_run(ctx: typer.Context) -> None:
     `service.shutdown_grace` to finish, then are stopped; the exit code is 0. After a crash the next start
     marks the interrupted runs failed and runs what was missed (misfire policy: README "Scheduler").
     """
-    from .logs import setup_logging
-    from .service import EXIT_ALREADY_RUNNING, AlreadyRunning, Service
+    from npswatch.scheduler.logs import setup_logging
+    from npswatch.scheduler.service import EXIT_ALREADY_RUNNING, AlreadyRunning, Service
 
     def _run():
         setup_logging(ctx.obj.settings)
@@ -77,7 +77,7 @@ def status(
     Per source: last success, failure streak, items in the last run, newest post, stale or not. Per job: next
     and last run. Thresholds: `[health]` in the config.
     """
-    from .health import check_health
+    from npswatch.health import check_health
 
     def _status():
         engine = ctx.obj.checked_engine()
@@ -128,8 +128,9 @@ def _print_health(h) -> None:
 @jobs_app.command("list", epilog=example("npswatch jobs list"))
 def jobs_list(ctx: typer.Context) -> None:
     """The scheduled jobs: schedule, command, time limit, next run (as the service stored it), last run."""
-    from .health import check_health
-    from .jobs import catalogue, command_line, display_command, human_duration
+    from npswatch.health import check_health
+    from npswatch.scheduler.jobs import command_line, display_command
+    from npswatch.schedules import catalogue, human_duration
 
     def _list():
         settings = ctx.obj.settings
@@ -167,8 +168,9 @@ def jobs_run(
     Refused (exit code 3) while the same job is running elsewhere, e.g. in the service. Ctrl-C stops the job
     cleanly. Exit code 1 when the run failed.
     """
-    from .jobs import Runner, find_job
-    from .logs import setup_logging
+    from npswatch.scheduler.jobs import Runner
+    from npswatch.schedules import find_job
+    from npswatch.scheduler.logs import setup_logging
 
     def _run():
         settings = ctx.obj.settings
@@ -215,7 +217,7 @@ def retention_apply(
     """
     from npswatch.storage.runs import finish_run, start_run
 
-    from .retention import apply_retention
+    from npswatch.retention import apply_retention
 
     def _apply():
         engine = ctx.obj.checked_engine()

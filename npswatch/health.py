@@ -31,8 +31,8 @@ from npswatch.storage.listings import offer_coverage
 from npswatch.storage.runs import T_RUN
 
 from .config import parse_duration
-from .jobs import JOB_RUN_KIND, Job, catalogue, human_duration
 from .lock import DatabaseLock
+from .schedules import JOB_RUN_KIND, JOBSTORE_TABLE, Job, catalogue, human_duration
 
 __all__ = ["Health", "SourceHealth", "JobHealth", "check_health", "streak", "SOURCE_KINDS"]
 
@@ -176,8 +176,6 @@ def _fill(h, runs: list[Run], limit: float, now: datetime, max_failures: int, wh
 
 
 def _next_runs(engine: Engine) -> dict[str, datetime | None] | None:
-    from .service import JOBSTORE_TABLE
-
     if not inspect(engine).has_table(JOBSTORE_TABLE):
         return None
     t = Table(JOBSTORE_TABLE, MetaData(), autoload_with=engine)

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import typer
 
-from .cli import app, example, fail, out, run
+from .common import example, fail, out, run
 
 fx_app = typer.Typer(help="Exchange rates.\n\nExample:\n\n    npswatch fx import XML_dynamic_KZT.xml", no_args_is_help=True)
-app.add_typer(fx_app, name="fx")
 
 
 @fx_app.command("import", epilog=example("npswatch fx import cbr-2026-03.xml rates.csv"))

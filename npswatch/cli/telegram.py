@@ -20,11 +20,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .cli import app, example, fail, out, run
+from .common import example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 tg_app = typer.Typer(help="Telegram collection.\n\nExample:\n\n    npswatch telegram login && npswatch listen",
                      no_args_is_help=True)
-app.add_typer(tg_app, name="telegram")
 log = logging.getLogger("npswatch.telegram")
 
 

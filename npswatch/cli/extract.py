@@ -10,7 +10,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .cli import app, example, fail, out, run
+from .common import example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 
 def _read_lines(file: Optional[Path]):

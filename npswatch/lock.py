@@ -46,7 +46,7 @@ class LockError(RuntimeError):
     pass
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:60] or "lock"
     return f"{safe}-{zlib.crc32(name.encode()):08x}"
 
@@ -70,7 +70,7 @@ class DatabaseLock:
             db = engine.url.database
             if not db or db == ":memory:":
                 raise LockError("an in-memory SQLite database cannot be shared between processes: use a file")
-            self.path: Path | None = Path(db).expanduser().resolve().parent / f"{Path(db).name}.locks" / f"{_slug(name)}.lock"
+            self.path: Path | None = Path(db).expanduser().resolve().parent / f"{Path(db).name}.locks" / f"{slug(name)}.lock"
         elif self.backend == "postgresql":
             self.path = None
         else:

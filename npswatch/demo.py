@@ -15,7 +15,7 @@ from npswatch.storage.queries import summary, top_substances
 from npswatch.storage.runs import finish_run, start_run
 from npswatch.storage.writer import WriteResult
 
-from .context import App
+from .watch import App
 
 
 def run_demo(app: App, out: Console) -> WriteResult:
@@ -93,7 +93,7 @@ def demo_reports(app: App, out: Console) -> None:
     from npswatch.reports.trends import trends
     from npswatch.storage import models as m
 
-    from .cli_reports import print_signal_summary, print_trends
+    from .cli.reports import print_signal_summary, print_trends
 
     engine = app.engine
     O, R = m.Offer.__table__, m.Region.__table__

@@ -11,13 +11,15 @@ import typer
 from rich import box
 from rich.table import Table
 
-from .cli import app, console, example, fail, out, run
+from .common import console, example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 candidates_app = typer.Typer(
-    help="Review new-name candidates: confirm them into the lexicon overlay or dismiss them.\n\n"
+    help="Review new-name and slang candidates: find slang (discover), confirm them into the lexicon overlay or "
+         "dismiss them.\n\n"
          "Example:\n\n    npswatch candidates list",
     no_args_is_help=True)
-app.add_typer(candidates_app, name="candidates")
 
 SUBSTANCE = typer.Option(None, "--substance", "-s", help="Substance: canonical name or lexicon key (e.g. mephedrone).")
 CLASS = typer.Option(None, "--class", help="Substance class, e.g. synthetic_cathinone.")
@@ -187,39 +189,77 @@ def serve(
 
 
 # --- candidates -----------------------------------------------------------------------------------------------
-@candidates_app.command("list", epilog=example("npswatch candidates list --status all"))
+@candidates_app.command("list", epilog=example("npswatch candidates list --status all\n\n"
+                                                 "    npswatch candidates list --kind slang"))
 def candidates_list(
     ctx: typer.Context,
     status: str = typer.Option("new", "--status", help="new, confirmed, dismissed or all."),
+    kind: str = typer.Option("all", "--kind", help="new_name, slang or all."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
-    """New-name candidates: names that look like substances but are not in the lexicon."""
+    """Candidates: new names that look like substances but are not in the lexicon, and slang words markets keep
+    using where prices and weights are (`candidates discover`), with posts, first and last seen and examples."""
+    from rich.markup import escape
+
     from npswatch.reports.candidates import list_candidates
 
     def _go():
-        rows = list_candidates(ctx.obj.checked_engine(), None if status == "all" else status)
+        rows = list_candidates(ctx.obj.checked_engine(), None if status == "all" else status,
+                               None if kind == "all" else kind)
         if fmt == "json":
             sys.stdout.write(json.dumps([r.to_dict() for r in rows], ensure_ascii=False) + "\n")
             return
-        t = Table(title=f"candidates ({status})")
-        for col in ("name", "class", "posts", "first seen", "last seen", "status"):
+        t = Table(title=f"candidates ({status}, {kind})")
+        for col in ("name", "kind", "class", "posts", "first seen", "last seen", "status", "example"):
             t.add_column(col)
         for r in rows:
-            t.add_row(r.name, r.cls, str(r.posts), f"{r.first_seen:%Y-%m-%d}" if r.first_seen else "-",
-                      f"{r.last_seen:%Y-%m-%d}" if r.last_seen else "-", r.status)
+            t.add_row(escape(r.name), r.kind, r.cls, str(r.posts), f"{r.first_seen:%Y-%m-%d}" if r.first_seen else "-",
+                      f"{r.last_seen:%Y-%m-%d}" if r.last_seen else "-", r.status,
+                      escape(r.examples[0]) if r.examples else "")
         out.print(t)
 
     _guard(_go)
 
 
+@candidates_app.command("discover", epilog=example("npswatch candidates discover --top 50\n\n"
+                                                     "    npswatch candidates list --kind slang"))
+def candidates_discover(
+    ctx: typer.Context,
+    top: int = typer.Option(50, "--top", min=1, help="How many of the best words to file."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only posts since: a span back from now (90d, 6m) or "
+                                        "an ISO date."),
+) -> None:
+    """Slang discovery: words the lexicon does not know, seen again and again where prices, weights and shop words
+    are, filed as slang candidates (review them with `candidates list --kind slang`, then confirm or dismiss)."""
+    from rich.markup import escape
+
+    from npswatch.pipelines.regions import Gazetteer
+    from npswatch.reports.scope import parse_since
+    from npswatch.reports.slang import discover
+
+    def _go():
+        engine = ctx.obj.checked_engine()
+        found = discover(engine, ctx.obj.extractor(engine).matcher, Gazetteer.default(), top,
+                         parse_since(since) if since else None)
+        out.print(f"read {found.posts} posts ({found.market_posts} in market context); filed "
+                  f"{len(found.candidates)} slang candidates"
+                  + (f" ({found.skipped} of the best already reviewed or listed as new names)" if found.skipped else ""))
+        for s in found.candidates[:10]:
+            out.print(f"  {escape(s.word)}  posts {s.market_posts}  score {s.score:,.0f}")
+
+    _guard(_go)
+
+
 @candidates_app.command("confirm", epilog=example(
-    "npswatch candidates confirm 4F-ABUTINACA --class synthetic_cannabinoid"))
+    "npswatch candidates confirm 4F-ABUTINACA --class synthetic_cannabinoid\n\n"
+    "    npswatch candidates confirm сирец --canonical heroin"))
 def candidates_confirm(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The name as listed."),
-    cls: str = typer.Option(..., "--class", help="Its substance class, e.g. synthetic_cannabinoid."),
+    cls: Optional[str] = typer.Option(None, "--class", help="Its substance class, e.g. synthetic_cannabinoid "
+                                      "(optional when --canonical names a lexicon substance)."),
     canonical: Optional[str] = typer.Option(None, "--canonical", help="Canonical name (default: NAME); an existing "
-                                            "substance's canonical name makes NAME an alias of it."),
+                                            "substance's canonical name or lexicon key makes NAME an alias of it."),
 ) -> None:
     """Add a name to the lexicon overlay: the next extraction recognises it as a substance."""
     from npswatch.reports.candidates import confirm

@@ -27,11 +27,12 @@ from urllib.parse import urljoin, urlsplit
 import typer
 from rich.table import Table
 
-from .cli import app, console, example, fail, out, run
+from .common import console, example, fail, out, run
+
+app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 sources_app = typer.Typer(help="Web site definitions: list them, try one on a live page.\n\n"
                                "Example:\n\n    npswatch sources test fixture_shop", no_args_is_help=True)
-app.add_typer(sources_app, name="sources")
 
 
 # --- site definitions ------------------------------------------------------------------------------
