@@ -1155,9 +1155,12 @@ def find_quantities(cleaned: str, low: str | None = None) -> list[tuple[int, int
     if low is None or len(low) != len(cleaned):
         low = (cleaned.replace("\u0130", "i") if "\u0130" in cleaned else cleaned).lower()
     toks: list[list] = []
-    _num_tokens(low, toks.append)
+    doses: list = []
+    _num_tokens(low, toks.append, doses)
     words: list[list] = []
     _word_tokens(low, words)
+    if doses and words:  # a word inside a strength (".08g/capsule") is read with it
+        words = [w for w in words if not any(d[_S] < w[_E] and w[_S] < d[_E] for d in doses)]
     toks = sorted(toks + [w for w in words if w[_K] in (_PW, _LQ)], key=_start)
     counts: list[tuple[int, int, float, str]] = []
     for m in _COUNT_X.finditer(low):

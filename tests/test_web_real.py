@@ -24,10 +24,7 @@ from tests.real_pages import MARKETS, SITES_DIR, load_labels, page_files, shared
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")
-# Measured on this branch (web-real) before the substance and unit work of the other real-data issues: 0.598.
-# A floor against regressions; the issue's target (0.9) is the xfail test below until those land.
-FLOOR = 0.55
-TARGET = 0.9
+TARGET = 0.9  # issue 14 item 6
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -108,17 +105,10 @@ def test_every_labelled_listing_is_stored_with_its_fields_one_per_line(crawled):
         assert lines[-1].startswith("Ships to")
 
 
-def test_offers_carry_the_displayed_price_for_most_priced_drug_listings(crawled):
+def test_offers_for_ninety_percent_of_priced_drug_listings_with_the_displayed_price(crawled):
     share, misses = _coverage(crawled["engine"])
     print(f"offers with the displayed price and currency: {share:.3f} of the priced drug listings; misses {misses}")
-    assert share >= FLOOR
-
-
-@pytest.mark.xfail(reason="needs English brand/strain names (real-subs) and lb/pound/pint/capsules units "
-                          "(real-offers): 35 of the 43 misses have no substance recognised", strict=False)
-def test_offers_for_ninety_percent_of_priced_drug_listings(crawled):
-    share, _ = _coverage(crawled["engine"])
-    assert share >= TARGET
+    assert share >= TARGET, misses
 
 
 def test_one_listing_never_yields_the_same_offer_twice(crawled):
