@@ -23,8 +23,8 @@ its own. Without a price field, or without a substance, the text's facts stand a
 [('mephedrone', 28.0, 'g', 280.0, 'EUR')]
 >>> parse_price("USD 1,155.50"), parse_price("500 $"), parse_price("4 500", "руб."), parse_price("n/a")
 ((1155.5, 'USD'), (500.0, 'USD'), (4500.0, 'RUB'), None)
->>> parse_quantity("3.5g"), parse_quantity("10", "pills"), parse_quantity("1 oz")
-((3.5, 'g'), (10.0, 'piece'), (28.3495, 'g'))
+>>> parse_quantity("3.5g"), parse_quantity("10", "pills"), parse_quantity("2 kg")
+((3.5, 'g'), (10.0, 'piece'), (2000.0, 'g'))
 """
 from __future__ import annotations
 
