@@ -235,7 +235,9 @@ class SiteDef(_Strict):
     politeness: Politeness = Politeness()
     proxy: str | None = None  # http(s)://host:port for every request of this site (Tor: via privoxy)
     js: bool = False  # pages need JavaScript; the generic spider cannot render them and skips the site
-    snapshots: bool = False  # keep every parsed page (gzip, by sha256) so `npswatch reparse` can rerun parsing
+    # Keep every parsed page (gzip, by sha256) so `npswatch reparse` can rerun parsing after the definition is
+    # edited; pruned after snapshot_days (default: retention.snapshot_days). false: keep none.
+    snapshots: bool = True
     snapshot_days: int | None = Field(None, ge=1)  # keep them this long (default: retention.snapshot_days)
 
     @field_validator("listing")

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from scrapy import Request
 
 from npswatch.crawlers import settings as crawl_settings
 from npswatch.crawlers.fixture_market import build_market, serve
@@ -272,9 +273,9 @@ def test_max_pages_stops_following_listing_pages():
     out = list(spider.parse_listing(response_for(market, "/shop/catalog")))
     assert len([o for o in out if isinstance(o, RawPost)]) == 12
     # Page 2 is the second and last page allowed; the section links are not followed any more.
-    assert [o.url for o in out if not isinstance(o, RawPost)] == ["http://fixture.test/shop/catalog?page=2"]
+    assert [o.url for o in out if isinstance(o, Request)] == ["http://fixture.test/shop/catalog?page=2"]
     out = list(spider.parse_listing(response_for(market, "/shop/catalog?page=2")))
-    assert out and all(isinstance(o, RawPost) for o in out)
+    assert out and not any(isinstance(o, Request) for o in out)
 
 
 def test_sites_needing_javascript_or_disabled_are_skipped_without_crawling():
