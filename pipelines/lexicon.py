@@ -1,16 +1,21 @@
-"""The substance lexicon (pipelines/data/lexicon.toml) as typed, cached objects, and the string folding shared by
-the matcher (pipelines/substances.py), the form generator (tools/build_lexicon_forms.py) and the new-name
-detector (pipelines/candidates.py).
+"""The substance lexicon (pipelines/data/lexicon.toml, plus the early-warning NPS entries of
+pipelines/data/lexicon_nps.toml) as typed, cached objects, and the string folding shared by the matcher
+(pipelines/substances.py), the form generator (tools/build_lexicon_forms.py) and the new-name detector
+(pipelines/candidates.py).
 
-The TOML file is the reviewed source of truth. Inflected forms of its phrases are precomputed by
-tools/build_lexicon_forms.py into lexicon_forms.json, so nothing here imports pymorphy3; separator, alpha and
-look-alike variants of code names are cheap and are made at load time by `variants()`.
+The TOML files are the reviewed source of truth. lexicon.toml holds the market vocabulary (cues, negatives,
+domains, suffixes) and the substances; lexicon_nps.toml holds only [[substance]] entries, in the same format.
+Inflected forms of their phrases are precomputed by tools/build_lexicon_forms.py into lexicon_forms.json, so
+nothing here imports pymorphy3; separator, alpha and look-alike variants of code names are cheap and are made at
+load time by `variants()`.
 
 >>> lex = load_lexicon()
 >>> lex.by_key["mephedrone"].canonical, lex.by_key["mephedrone"].cls
 ('mephedrone', 'synthetic_cathinone')
 >>> lex.by_key["salt"].canonical is None
 True
+>>> lex.by_key["flubromazepam"].cls, lex.by_key["flubromazepam"].canonical  # from lexicon_nps.toml
+('sedative', 'flubromazepam')
 >>> match_fold("Мефедрон 4-MMC")
 'мефедрон 4-mmc'
 >>> sorted(variants("5f-mdmb-pica"))[:4]
@@ -37,11 +42,13 @@ from .text import TO_CYR, clean
 __all__ = [
     "CLASSES", "LANGUAGES", "Alias", "Entry", "Lexicon", "load_lexicon", "parse_lexicon", "load_forms", "match_fold",
     "lower_same_length", "name_key", "variants", "phrase_forms", "join_words", "lexicon_sha256", "LEXICON_PATH",
-    "FORMS_PATH",
+    "NPS_LEXICON_PATH", "LEXICON_PATHS", "FORMS_PATH",
 ]
 
 DATA = Path(__file__).resolve().parent / "data"
 LEXICON_PATH = DATA / "lexicon.toml"
+NPS_LEXICON_PATH = DATA / "lexicon_nps.toml"
+LEXICON_PATHS = (LEXICON_PATH, NPS_LEXICON_PATH)  # read in this order; the first holds everything but substances
 FORMS_PATH = DATA / "lexicon_forms.json"
 
 CLASSES = ("synthetic_cathinone", "synthetic_cannabinoid", "cannabis", "opioid", "stimulant", "hallucinogen",
@@ -103,10 +110,21 @@ def _by_lang(table: dict | None) -> tuple[tuple[str, str], ...]:
     return tuple((lang, text) for lang, texts in (table or {}).items() for text in texts)
 
 
-def parse_lexicon(text: str) -> Lexicon:
+def parse_lexicon(text: str, *more: str) -> Lexicon:
+    """The lexicon of `text` (the full format) with the [[substance]] entries of each of `more` appended.
+
+    A text in `more` may hold nothing but [[substance]] entries: cues, suffixes and domains live in one place.
+    """
     data = tomllib.loads(text)
+    substances = list(data["substance"])
+    for i, extra_text in enumerate(more, 1):
+        extra = tomllib.loads(extra_text)
+        other = sorted(set(extra) - {"substance"})
+        if other:
+            raise ValueError(f"lexicon part {i}: only [[substance]] entries may be added, not {other}")
+        substances += extra.get("substance", [])
     entries = []
-    for raw in data["substance"]:
+    for raw in substances:
         aliases = [Alias(t, lang, False) for lang, ts in raw.get("aliases", {}).items() for t in ts]
         aliases += [Alias(t, lang, True) for lang, ts in raw.get("ambiguous", {}).items() for t in ts]
         entries.append(Entry(
@@ -135,11 +153,12 @@ def parse_lexicon(text: str) -> Lexicon:
 
 @lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
-    return parse_lexicon(LEXICON_PATH.read_text(encoding="utf-8"))
+    return parse_lexicon(*(p.read_text(encoding="utf-8") for p in LEXICON_PATHS))
 
 
-def lexicon_sha256() -> str:
-    return hashlib.sha256(LEXICON_PATH.read_bytes()).hexdigest()
+def lexicon_sha256() -> dict[str, str]:
+    """SHA-256 of each lexicon file, by file name: the generated forms record what they were made from."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in LEXICON_PATHS}
 
 
 @lru_cache(maxsize=1)

@@ -1,24 +1,60 @@
 """find_candidates(): names built like new substances, not in the lexicon, are reported with a guessed class."""
+import dataclasses
+
 import pytest
 
 from npswatch.pipelines.candidates import Candidate, find_candidates
+from npswatch.pipelines.lexicon import load_lexicon, name_key
 from npswatch.pipelines.substances import SubstanceMatcher
 from npswatch.pipelines.text import clean
 
 M = SubstanceMatcher.default()
+
+SC_GRAMMAR = ["4F-ABUTINACA", "5F-EDMB-PICA", "CH-PIATA", "ADB-5'Br-INACA", "MDMB-5Br-INACA", "EDMB-4en-PINACA",
+              "5Cl-AB-PINACA", "ADB-P7AICA", "CUMYL-5F-P7AICA", "MMB-FUBICA", "MDMB-CHMCZCA", "ADB-PHETINACA",
+              "JWH-081", "EG-018"]
+CATHINONE_GRAMMAR = ["α-PHiP", "α-PCYP", "α-D2PV", "alpha-PHiP", "a-PHiP", "N-ethylheptedrone", "N-butylpentedrone",
+                     "N-propylbutylone", "hexylone", "2-MMC", "3-BMC", "3-MEC", "2-CMC", "4-EMC"]
+OTHER_FAMILIES = [
+    ("protonitazepyne 1 мг", ("protonitazepyne", "opioid")),
+    ("N-desethyl isotonitazene", ("N-desethyl isotonitazene", "opioid")),
+    ("партия протонитазепина", ("протонитазепин", "opioid")),
+    ("ocfentanil 10 мг", ("ocfentanil", "opioid")),
+    ("flubromazepam 2 мг", ("flubromazepam", "sedative")),
+    ("25N-NBOMe марки", ("25N-NBOMe", "hallucinogen")),
+    ("2C-T-7", ("2C-T-7", "hallucinogen")),
+    ("4-HO-DiPT", ("4-HO-DiPT", "hallucinogen")),
+    ("1D-LSD", ("1D-LSD", "hallucinogen")),
+    ("3-MeO-PCE", ("3-MeO-PCE", "dissociative")),
+]
+
+
+def _lexicon_without(names):
+    """The lexicon minus the entries that know one of `names`: many real new substances that these grammar tests
+    use as examples are in the lexicon (pipelines/data/lexicon_nps.toml), and a known name is never a candidate."""
+    lex = load_lexicon()
+    keys = {name_key(n) for n in names}
+    keep = tuple(e for e in lex.entries
+                 if not keys & ({name_key(a.text) for a in e.aliases} | {name_key(e.canonical or "")}))
+    return dataclasses.replace(lex, entries=keep, by_key={e.key: e for e in keep})
+
+
+# the grammar tests run against a lexicon that does not know their example names
+M_GRAMMAR = SubstanceMatcher(_lexicon_without(SC_GRAMMAR + CATHINONE_GRAMMAR + [n for _, (n, _) in OTHER_FAMILIES]))
 
 
 def names(text, matcher=M):
     return [(c.name, c.cls) for c in find_candidates(clean(text), matcher)]
 
 
-@pytest.mark.parametrize("name", [
-    "4F-ABUTINACA", "5F-EDMB-PICA", "CH-PIATA", "ADB-5'Br-INACA", "MDMB-5Br-INACA", "EDMB-4en-PINACA",
-    "5Cl-AB-PINACA", "ADB-P7AICA", "CUMYL-5F-P7AICA", "MMB-FUBICA", "MDMB-CHMCZCA", "ADB-PHETINACA",
-    "JWH-081", "EG-018",
-])
+def test_the_grammar_matcher_drops_only_the_example_names():
+    dropped = {e.key for e in M.entries} - {e.key for e in M_GRAMMAR.entries}
+    assert len(dropped) < 20 and "mephedrone" not in dropped
+
+
+@pytest.mark.parametrize("name", SC_GRAMMAR)
 def test_synthetic_cannabinoid_grammar(name):
-    assert names(f"Новинка: {name}, 5г 9000₽") == [(name, "synthetic_cannabinoid")]
+    assert names(f"Новинка: {name}, 5г 9000₽", M_GRAMMAR) == [(name, "synthetic_cannabinoid")]
 
 
 @pytest.mark.parametrize("name", [
@@ -45,32 +81,18 @@ def test_mentions_lists_every_mention_of_the_new_names():
     assert sorted(text[s:e] for s, e in mentions) == ["CH-PIATA", "CH-PIATA", "α-PHiP"]
 
 
-@pytest.mark.parametrize("name", [
-    "α-PHiP", "α-PCYP", "α-D2PV", "alpha-PHiP", "a-PHiP", "N-ethylheptedrone", "N-butylpentedrone",
-    "N-propylbutylone", "hexylone", "2-MMC", "3-BMC", "3-MEC", "2-CMC", "4-EMC",
-])
+@pytest.mark.parametrize("name", CATHINONE_GRAMMAR)
 def test_cathinone_grammar(name):
-    assert names(f"в наличии {name} 1г") == [(name, "synthetic_cathinone")]
+    assert names(f"в наличии {name} 1г", M_GRAMMAR) == [(name, "synthetic_cathinone")]
 
 
 def test_cyrillic_look_alikes_in_ring_codes_are_read_as_latin():
     assert names("2-ММС 1г 4000") == [("2-MMC", "synthetic_cathinone")]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("protonitazepyne 1 мг", ("protonitazepyne", "opioid")),
-    ("N-desethyl isotonitazene", ("N-desethyl isotonitazene", "opioid")),
-    ("партия протонитазепина", ("протонитазепин", "opioid")),
-    ("ocfentanil 10 мг", ("ocfentanil", "opioid")),
-    ("flubromazepam 2 мг", ("flubromazepam", "sedative")),
-    ("25N-NBOMe марки", ("25N-NBOMe", "hallucinogen")),
-    ("2C-T-7", ("2C-T-7", "hallucinogen")),
-    ("4-HO-DiPT", ("4-HO-DiPT", "hallucinogen")),
-    ("1D-LSD", ("1D-LSD", "hallucinogen")),
-    ("3-MeO-PCE", ("3-MeO-PCE", "dissociative")),
-])
+@pytest.mark.parametrize("text, expected", OTHER_FAMILIES)
 def test_other_families(text, expected):
-    assert names(text) == [expected]
+    assert names(text, M_GRAMMAR) == [expected]
 
 
 @pytest.mark.parametrize("text", [

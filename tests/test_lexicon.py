@@ -1,12 +1,13 @@
 """Lexicon sanity: the reviewed TOML is complete, consistent, and its generated forms file is up to date."""
 import importlib.util
+import json
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from npswatch.pipelines.lexicon import (CLASSES, FORMS_PATH, LANGUAGES, load_lexicon, match_fold, name_key, phrase_forms,
-                               variants)
+from npswatch.pipelines.lexicon import (CLASSES, FORMS_PATH, LANGUAGES, LEXICON_PATHS, load_lexicon, match_fold,
+                                        name_key, phrase_forms, variants)
 
 LEX = load_lexicon()
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
@@ -158,3 +159,6 @@ def test_committed_forms_file_is_up_to_date_with_the_lexicon():
     expected = module.dumps(module.build())
     assert FORMS_PATH.read_text(encoding="utf-8") == expected, \
         "run: .venv/bin/python tools/build_lexicon_forms.py"
+    # the forms are stale when either lexicon file changes: both files' hashes are recorded and compared
+    recorded = json.loads(FORMS_PATH.read_text(encoding="utf-8"))["lexicon_sha256"]
+    assert set(recorded) == {p.name for p in LEXICON_PATHS} == {"lexicon.toml", "lexicon_nps.toml"}

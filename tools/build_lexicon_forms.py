@@ -1,4 +1,5 @@
-"""Generate pipelines/data/lexicon_forms.json: the inflected forms of every phrase of pipelines/data/lexicon.toml.
+"""Generate pipelines/data/lexicon_forms.json: the inflected forms of every phrase of the lexicon
+(pipelines/data/lexicon.toml and pipelines/data/lexicon_nps.toml; the SHA-256 of each is recorded).
 
 Run after editing the lexicon:  .venv/bin/python tools/build_lexicon_forms.py
 (tests/test_lexicon.py fails while the committed file is out of date.)
@@ -29,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pymorphy3  # noqa: E402
 
-from npswatch.pipelines.lexicon import (FORMS_PATH, LEXICON_PATH, join_words, lexicon_sha256, match_fold,  # noqa: E402
-                               parse_lexicon, phrase_forms)
+from npswatch.pipelines.lexicon import (FORMS_PATH, LEXICON_PATHS, join_words, lexicon_sha256,  # noqa: E402
+                                        match_fold, parse_lexicon, phrase_forms)
 
 MORPH = pymorphy3.MorphAnalyzer(lang="ru")
 CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct")
@@ -133,7 +134,7 @@ def forms_of(phrase: str) -> list[str]:
 
 
 def build() -> dict:
-    lex = parse_lexicon(LEXICON_PATH.read_text(encoding="utf-8"))
+    lex = parse_lexicon(*(p.read_text(encoding="utf-8") for p in LEXICON_PATHS))
     forms = {}
     for lang, phrase in lex.phrases():
         if lang != "ru":
