@@ -16,6 +16,7 @@ queue and duplicate filter.
 from __future__ import annotations
 
 import json
+import sys
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
@@ -26,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .common import console, example, fail, out, run
 
@@ -214,6 +216,28 @@ def _short(value, n: int = 60) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def _print_listing(n: int, total: int, post, stored: str, facts) -> None:
+    """One listing as a crawl would store it: scraped text printed as plain text (no markup, control codes
+    stripped), each stored line on a line of its own, so it reads at any width."""
+    head = Text.assemble((f"── listing {n} of {total} ", "bold"), ("id ", "dim"), post.external_id)
+    out.print(head, highlight=False, soft_wrap=True)
+    if post.url:
+        out.print(Text.assemble(("   link ", "dim"), post.url), highlight=False, soft_wrap=True)
+    for line in stored.split("\n"):
+        out.print(Text("   " + line), highlight=False, soft_wrap=True)
+    meta = [f"{k} {v}" for k, v in post.structured.given().items()]
+    if post.posted_at:
+        meta.append(f"posted {post.posted_at:%Y-%m-%d %H:%M}")
+    if post.author:
+        meta.append(f"seller {post.author} (stored pseudonymised)")
+    for m in meta:
+        out.print(Text.assemble(("   · ", "dim"), m), highlight=False, soft_wrap=True)
+    if facts is not None:
+        subs, offers, regions = _facts_row(facts)
+        for label, value in (("substances", subs), ("offers", offers), ("regions", regions)):
+            out.print(Text.assemble((f"   → {label}: ", "cyan"), value), highlight=False, soft_wrap=True)
+
+
 def _facts_row(facts) -> tuple[str, str, str]:
     data = facts.to_json("x")
     subs = ", ".join(s["canonical"] or s["matched"] for s in data["substances"]) or "-"
@@ -234,10 +258,14 @@ def sources_test(
     limit: int = typer.Option(30, "--limit", min=1, help="Show at most this many listings."),
     extract: bool = typer.Option(True, "--extract/--no-extract", help="Show what the extractor makes of each listing."),
     sites_dir: Optional[Path] = typer.Option(None, "--sites", help="Folder of site definitions (default: config web.sites_dir)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per listing (for scripts) instead of text."),
 ) -> None:
-    """Fetch one page and show the listings the definition finds on it and what the extractor makes of them.
+    """Fetch one page and show what a crawl would store of each listing, and the facts it gives.
 
-    The fastest way to write selectors: edit the TOML file, run this again. Nothing is stored.
+    Per listing: its id and link, the stored text as it reaches the extractor (one field per line, in page
+    order, identifiers pseudonymised), the structured fields that make its offer, and the substances, offers
+    and regions extracted. The fastest way to write selectors: edit the TOML file, run this again. Nothing is
+    stored.
     """
     from npswatch.crawlers.replay import offline_spider, parse_page
 
@@ -285,29 +313,32 @@ def sources_test(
                 posts.extend(p for p in req.callback(resp, **req.cb_kwargs)
                              if p.__class__.__name__ == "RawPost")
 
+        ps = ctx.obj.pseudonymiser
+        x = ctx.obj.extractor(ctx.obj.optional_engine()) if extract and posts else None
+        shown = []
+        for p in posts[:limit]:
+            stored = ps.scrub(p.text)
+            facts = x.for_storage(stored, p.hints, p.posted_at, p.structured) if x is not None else None
+            shown.append((p, stored, facts))
+        if as_json:
+            for p, stored, facts in shown:
+                doc = {"id": p.external_id, "url": p.url, "text": stored, "lines": stored.split("\n"),
+                       "structured": p.structured.given(), "posted_at": p.posted_at.isoformat() if p.posted_at else None,
+                       "author": ps.handle(p.author), "stock": (p.extra or {}).get("stock")}
+                if facts is not None:
+                    doc["facts"] = facts.to_json()
+                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            if not posts:
+                raise typer.Exit(1)
+            return
         out.print(f"[bold]{site.name}[/] {target}: HTTP {response.status}, {len(response.body):,} bytes"
                   + ("" if detail_page else f", {blocks} listing blocks") + f", {len(posts)} listings"
                   + (f" ({len(detail_reqs)} detail links, {fetched} fetched)" if detail_reqs else ""),
                   highlight=False, soft_wrap=True)
-        table = Table(title="listings (fields as the definition reads them)", show_lines=True)
-        table.add_column("id", no_wrap=True)
-        for col in ("text", "price", "qty", "city", "stock", "posted", "vendor"):
-            table.add_column(col, overflow="fold")
-        for p in posts[:limit]:
-            e = p.extra or {}
-            table.add_row(_short(p.external_id, 30), _short(p.text, 70), _short(e.get("price"), 20),
-                          _short(e.get("quantity"), 12), _short(e.get("city"), 16), _short(e.get("stock")),
-                          p.posted_at.strftime("%Y-%m-%d %H:%M") if p.posted_at else "-", _short(p.author, 20))
-        out.print(table)
-        if extract and posts:
-            x = ctx.obj.extractor(ctx.obj.optional_engine())
-            ftable = Table(title="what the extractor makes of them")
-            ftable.add_column("id", no_wrap=True)
-            for col in ("substances", "offers", "regions"):
-                ftable.add_column(col, overflow="fold")
-            for p in posts[:limit]:
-                ftable.add_row(_short(p.external_id, 30), *_facts_row(x.for_storage(p.text, p.hints, p.posted_at)))
-            out.print(ftable)
+        for n, (p, stored, facts) in enumerate(shown, 1):
+            _print_listing(n, len(posts), p, stored, facts)
+        if len(posts) > limit:
+            out.print(f"[dim]… and {len(posts) - limit} more listings (--limit)[/]")
         if next_pages:
             out.print(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
                       + (" …" if len(next_pages) > 8 else ""), highlight=False, soft_wrap=True)
