@@ -32,7 +32,9 @@ bad.toml: fields.text: invalid CSS selector 'p..x': Expected ident, got <DELIM '
 Fields (all optional, but `text` or `title` must come from the listing block or the detail page):
 id, title, text, price, currency, quantity, unit, city, ships_from, ships_to, vendor, stock, posted, link.
 The stored text is the visible ones (title, text, quantity, unit, price, currency, stock, city, ships_from,
-ships_to), one per line in the order the block shows them. With `price`, the structured fields make the offer. Without `id`, the external id is
+ships_to, category), one per line in the order the block shows them. With `price`, the structured fields make
+the offer. A `[page]` table (city, category, currency, ships_from) reads values outside the listing blocks once
+per page, for every listing there without its own: `[page] city = "select#city option[selected]"`. Without `id`, the external id is
 the listing's link (path and query, so it survives a change of host), else a hash of its text.
 """
 from __future__ import annotations
@@ -48,11 +50,12 @@ from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["SiteDef", "FieldSpec", "Fields", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
+__all__ = ["SiteDef", "FieldSpec", "Fields", "PageFields", "PAGE_FIELD_NAMES", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
            "load_sites", "parse_site", "FIELD_NAMES"]
 
 FIELD_NAMES = ("id", "title", "text", "price", "currency", "quantity", "unit", "city", "ships_from", "ships_to",
-               "vendor", "stock", "posted", "link")
+               "category", "vendor", "stock", "posted", "link")
+PAGE_FIELD_NAMES = ("city", "category", "currency", "ships_from")
 
 _CSS = HTMLTranslator()
 
@@ -135,6 +138,7 @@ class Fields(_Strict):
     city: FieldSpec | None = None
     ships_from: FieldSpec | None = None  # origin country or city ("Ships from: Germany"): a region
     ships_to: FieldSpec | None = None  # destinations: stored, never a region
+    category: FieldSpec | None = None  # the listing's category label
     vendor: FieldSpec | None = None  # seller handle; stored pseudonymised
     stock: FieldSpec | None = None  # "в наличии 5" -> 5, "нет в наличии" -> 0
     posted: FieldSpec | None = None  # the date string only; parsed with dateparser
@@ -142,6 +146,21 @@ class Fields(_Strict):
 
     def given(self) -> dict[str, FieldSpec]:
         return {k: v for k in FIELD_NAMES if (v := getattr(self, k)) is not None}
+
+
+class PageFields(_Strict):
+    """Values outside the listing blocks, read once per listing page (selectors relative to the whole page) and
+    given to every listing on it that has no value of its own: the city selected in a menu, the category of a
+    breadcrumb, the currency chosen in a switcher, the origin of a shop page. They are stored above the listing's
+    own fields."""
+
+    city: FieldSpec | None = None
+    category: FieldSpec | None = None
+    currency: FieldSpec | None = None
+    ships_from: FieldSpec | None = None
+
+    def given(self) -> dict[str, FieldSpec]:
+        return {k: v for k in PAGE_FIELD_NAMES if (v := getattr(self, k)) is not None}
 
 
 class Detail(_Strict):
@@ -228,6 +247,7 @@ class SiteDef(_Strict):
     start_urls: list[str] = Field(min_length=1)
     listing: str  # selector of one listing block
     fields: Fields = Fields()
+    page: PageFields = PageFields()  # [page]: values outside the listing blocks, for every listing of the page
     pagination: FieldSpec | None = None  # next page(s) of the listing
     follow: FieldSpec | None = None  # other listing pages to enter (threads, categories)
     follow_detail: Detail | None = None

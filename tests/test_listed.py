@@ -9,7 +9,7 @@ from parsel import Selector
 from npswatch.crawlers.sitedef import parse_site
 from npswatch.crawlers.spiders.listing import ListingSpider
 from npswatch.pipelines.extract import Extractor
-from npswatch.pipelines.rawpost import SourceHints, Structured
+from npswatch.pipelines.rawpost import RawPost, SourceHints, Structured
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_without_price_field_or_substance_the_text_decides(x):
     assert x.extract_listing("Synthetic: 10g of garden soil\nUSD 20", Structured(price="USD 20")).offers == ()
 
 
-def test_definition_without_structured_fields_stores_each_field_on_its_own_line_in_page_order():
+def test_the_stored_text_is_each_field_on_its_own_line_in_page_order():
     site = parse_site('name = "s"\nstart_urls = ["/"]\nlisting = "div.c"\n[fields]\ntitle = "h3"\n'
                       'price = "b.p"\nquantity = "i.q"\ncity = "span.city"\nships_to = "em"\n')
     page = ('<div class="c"><h3>Synthetic mephedrone</h3><span class="city">Москва</span><i class="q">1 г</i>'
@@ -67,7 +67,49 @@ def test_definition_without_structured_fields_stores_each_field_on_its_own_line_
     from scrapy.http import HtmlResponse
 
     resp = HtmlResponse(url="http://127.0.0.1/", body=page.encode(), encoding="utf-8")
-    (post,) = [p for p in ListingSpider(site, base_url="http://127.0.0.1/").parse_listing(resp)]
+    (post,) = [p for p in ListingSpider(site, base_url="http://127.0.0.1/").parse_listing(resp) if isinstance(p, RawPost)]
     assert post.text == "Synthetic mephedrone\nМосква\n1 г\n4 500 ₽\nShips to: Worldwide"
     assert (post.structured.price, post.structured.quantity) == ("4 500 ₽", "1 г")
     assert Selector(text=page).css("b.p::text").get() in post.text
+
+
+PAGE = """<html><body>
+<nav><ol class="crumbs"><li>Shop</li><li>Stimulants</li><li class="here">Mephedrone</li></ol>
+<select id="city"><option>Астана</option><option selected>Алматы</option></select></nav>
+<div class="c"><h3>Synthetic crystal 1 г</h3><b class="p">20 000</b></div>
+<div class="c"><h3>Synthetic crystal 2 г</h3><b class="p">38 000</b><span class="city">Шымкент</span></div>
+</body></html>"""
+
+PAGE_SITE = """name = "s"
+start_urls = ["/"]
+listing = "div.c"
+[fields]
+title = "h3"
+price = "b.p"
+city = "span.city"
+[page]
+category = "ol.crumbs li.here"
+city = "xpath://select[@id='city']/option[@selected]"
+"""
+
+
+def test_page_level_fields_reach_every_listing_without_its_own(x):
+    from scrapy.http import HtmlResponse
+
+    site = parse_site(PAGE_SITE)
+    resp = HtmlResponse(url="http://127.0.0.1/", body=PAGE.encode(), encoding="utf-8")
+    first, second = [p for p in ListingSpider(site, base_url="http://127.0.0.1/").parse_listing(resp)
+                     if isinstance(p, RawPost)]
+    assert first.text == "Mephedrone\nАлматы\nSynthetic crystal 1 г\n20 000"
+    assert second.text == "Mephedrone\nSynthetic crystal 2 г\n38 000\nШымкент"  # its own city wins
+    facts = [x.for_storage(p.text, p.hints, None, p.structured) for p in (first, second)]
+    assert [[(o.substance.canonical, o.quantity, o.price, o.currency) for o in f.offers] for f in facts] == [
+        [("mephedrone", 1.0, 20000.0, "KZT")], [("mephedrone", 2.0, 38000.0, "KZT")]]
+    assert [[r.name for r in f.regions] for f in facts] == [["Almaty"], ["Shymkent"]]
+
+
+def test_page_fields_are_checked_like_listing_fields():
+    from npswatch.crawlers.sitedef import SiteDefError
+
+    with pytest.raises(SiteDefError, match=r"page\.citty: unknown key"):
+        parse_site(PAGE_SITE.replace("\ncity = \"xpath", "\ncitty = \"xpath"), source="x.toml")

@@ -132,19 +132,20 @@ def parse_stock(value: str | None) -> int | None:
 
 
 # The fields that are visible text of a listing, in the order they are stored when the page gives none.
-TEXT_FIELDS = ("title", "text", "quantity", "unit", "price", "currency", "stock", "city", "ships_from", "ships_to")
+TEXT_FIELDS = ("category", "title", "text", "quantity", "unit", "price", "currency", "stock", "city", "ships_from",
+               "ships_to")
 _LABELS = {"ships_from": ("Ships from: ", re.compile(r"ships?\s+from|отправк|из\b", re.IGNORECASE)),
            "ships_to": ("Ships to: ", re.compile(r"ships?\s+to|доставк|\bв\b", re.IGNORECASE))}
 
 
-def compose_listing(values: dict[str, str | None], page_text: str | None = None) -> str:
+def compose_listing(values: dict[str, str | None], page_text: str | None = None, above: tuple[str, ...] = ()) -> str:
     """The stored text of a listing: its visible fields, one per line, in page order.
 
     Page order is where each value first appears in `page_text` (the listing block's text); values it does not
     contain follow in `TEXT_FIELDS` order. A part already contained in an earlier line is not repeated (a longer
     part replaces the shorter one); a currency or unit shown apart joins its price or quantity line; ships-from
     and ships-to values without their label get one, so the extractor can tell an origin from a destination.
-    Page-level fields (`page.*` keys) come first: they are above the listing.
+    Fields named in `above` (page-level values: a city menu, a breadcrumb) come first, in that order.
 
     >>> compose_listing({"title": "Меф", "text": "Меф кристалл", "price": "4 500", "currency": "₽", "quantity": "1 г"})
     'Меф кристалл\\n1 г\\n4 500 ₽'
@@ -162,13 +163,13 @@ def compose_listing(values: dict[str, str | None], page_text: str | None = None)
     for key, (label, marked) in _LABELS.items():
         if vals.get(key) and not marked.search(vals[key]):
             vals[key] = label + vals[key]
-    names = [k for k in vals if k.startswith("page.")] + [k for k in TEXT_FIELDS if k in vals]
+    names = [k for k in above if k in vals] + [k for k in TEXT_FIELDS if k in vals and k not in above]
     order = {k: i for i, k in enumerate(names)}
     if page_text:
         folded = page_text.casefold()
 
         def where(key: str) -> tuple[int, int]:
-            if key.startswith("page."):
+            if key in above:
                 return (-1, order[key])
             first = vals[key].split("\n", 1)[0].casefold()
             for probe in (first, first.split(": ", 1)[-1]):

@@ -39,7 +39,7 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from npswatch.crawlers.sitedef import Fields, SiteDef, SiteDefError
+from npswatch.crawlers.sitedef import Fields, PageFields, SiteDef, SiteDefError
 from npswatch.crawlers.spiders.extract import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
                                                node_text, parse_posted, parse_stock, select)
 from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints, Structured
@@ -204,9 +204,15 @@ class ListingSpider(scrapy.Spider):
         site = self.site
         if site.snapshots:
             yield self._snapshot(response, role)
+        page_values = {k: v for k, v in self._fields(response, site.page).items() if v} if site.page.given() else {}
+        if len(page_values) > 1:  # in the order the page shows them (a breadcrumb above a city menu, or below)
+            shown = node_text(response.selector).casefold()
+            page_values = dict(sorted(page_values.items(), key=lambda kv: shown.find(kv[1].casefold()) % (len(shown) + 1)))
         for block in select(response, site.listing):
             values = self._fields(block, site.fields)
             values["_order"] = node_text(block)
+            values["_above"] = tuple(k for k in page_values if not values.get(k))
+            values.update({k: page_values[k] for k in values["_above"]})
             if site.follow_detail is not None:
                 link = extract(block, site.follow_detail.link)
                 url = response.urljoin(link) if link else None
@@ -242,7 +248,7 @@ class ListingSpider(scrapy.Spider):
             yield post
 
     @staticmethod
-    def _fields(sel, fields: Fields) -> dict[str, str | None]:
+    def _fields(sel, fields: Fields | PageFields) -> dict[str, str | None]:
         return {name: extract(sel, spec) for name, spec in fields.given().items()}
 
     # --- items ------------------------------------------------------------------------------------
@@ -259,7 +265,8 @@ class ListingSpider(scrapy.Spider):
         return datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
     def build_post(self, values: dict[str, str | None], response: Response, page: str) -> RawPost | None:
-        text = compose_listing({k: values[k] for k in TEXT_FIELDS if values.get(k)}, values.get("_order"))
+        text = compose_listing({k: values[k] for k in TEXT_FIELDS if values.get(k)}, values.get("_order"),
+                               above=tuple(values.get("_above") or ()))
         link = values.get("link")
         url = response.urljoin(link) if link else response.url
         posted = None
