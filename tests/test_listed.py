@@ -113,3 +113,24 @@ def test_page_fields_are_checked_like_listing_fields():
 
     with pytest.raises(SiteDefError, match=r"page\.citty: unknown key"):
         parse_site(PAGE_SITE.replace("\ncity = \"xpath", "\ncitty = \"xpath"), source="x.toml")
+
+
+def test_the_readmes_worked_example_stores_and_prices_as_it_says(x):
+    """README, "A real-style layout, worked through": the definition and page shown there, as documented."""
+    import re
+    from pathlib import Path
+
+    from scrapy.http import HtmlResponse
+
+    readme = Path(__file__).resolve().parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("#### A real-style layout"):]
+    html = re.search(r"```html\n(.*?)```", part, re.S).group(1)
+    site = parse_site(re.search(r"```toml\n(.*?)```", part, re.S).group(1))
+    resp = HtmlResponse(url="http://127.0.0.1/market?page=1", body=html.encode(), encoding="utf-8")
+    out = list(ListingSpider(site, base_url="http://127.0.0.1/").parse_listing(resp))
+    (post,) = [o for o in out if isinstance(o, RawPost)]
+    assert post.text == "28gr 4MMC / Mephedrone\nIn stock\nUSD 280\nShips from: Netherlands\nShips to: Worldwide"
+    assert [o.url for o in out if hasattr(o, "callback")] == ["http://127.0.0.1/market?page=2",
+                                                              "http://127.0.0.1/market?page=3"]
+    f = x.for_storage(post.text, post.hints, None, post.structured)
+    assert offers(f) == [("mephedrone", 28.0, "g", 280.0, "USD")] and [r.country for r in f.regions] == ["NL"]
