@@ -50,7 +50,7 @@ from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["SiteDef", "FieldSpec", "Fields", "PageFields", "PAGE_FIELD_NAMES", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
+__all__ = ["SiteDef", "FieldSpec", "Fields", "PageFields", "PAGE_FIELD_NAMES", "Login", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
            "load_sites", "parse_site", "FIELD_NAMES"]
 
 FIELD_NAMES = ("id", "title", "text", "price", "currency", "quantity", "unit", "city", "ships_from", "ships_to",
@@ -163,6 +163,27 @@ class PageFields(_Strict):
         return {k: v for k in PAGE_FIELD_NAMES if (v := getattr(self, k)) is not None}
 
 
+class Login(_Strict):
+    """A site behind a login: the session's cookies and headers, read from environment variables or files when
+    the crawl starts (never from the definition itself, never printed), and how to tell the session expired.
+
+    Cookies: "name=value; name2=value2" (a browser's Cookie header), or a Netscape cookies.txt file. Headers:
+    one "Name: value" per line. Name the variables NPSWATCH_<SITE>_SESSION or ..._TOKEN so logs mask them."""
+
+    cookies_env: str | None = None
+    cookies_file: str | None = None
+    headers_env: str | None = None
+    headers_file: str | None = None
+    logged_out: FieldSpec | None = None  # matches only on the login form: the crawl of the site stops there
+
+    @field_validator("cookies_env", "headers_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(f"{v!r} is not an environment variable name (the value goes in the environment)")
+        return v
+
+
 class Detail(_Strict):
     """Follow each listing block's link to its own page and read more fields there."""
 
@@ -248,6 +269,7 @@ class SiteDef(_Strict):
     listing: str  # selector of one listing block
     fields: Fields = Fields()
     page: PageFields = PageFields()  # [page]: values outside the listing blocks, for every listing of the page
+    login: Login | None = None  # [login]: cookies/headers of a logged-in session, and the logged-out marker
     pagination: FieldSpec | None = None  # next page(s) of the listing
     follow: FieldSpec | None = None  # other listing pages to enter (threads, categories)
     follow_detail: Detail | None = None

@@ -253,6 +253,8 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             _fill(sh, runs, limit, now, max_f, f"source {key}")
             sh.last_new_at = _aware(newest.get(key)) if newest.get(key) is not None else None
             sh.expected_seconds = _expected(key, kinds, jobs, settings)
+            if runs and runs[0].message and "login expired for" in runs[0].message:
+                sh.problems.append(f"source {key}: login expired for {key} (refresh the cookies of its [login])")
             crawl_id = conn.execute(select(T_RUN.c.id).where(
                 T_RUN.c.kind == "crawl", T_RUN.c.source == key, T_RUN.c.status != "running")
                 .order_by(T_RUN.c.id.desc()).limit(1)).scalar()

@@ -35,10 +35,11 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.exceptions import CloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from npswatch.crawlers.login import session_for
 from npswatch.crawlers.sitedef import Fields, PageFields, SiteDef, SiteDefError
 from npswatch.crawlers.spiders.extract import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
                                                node_text, parse_posted, parse_stock, select)
@@ -60,6 +61,11 @@ def external_id_for(listing_id: str | None, link: str | None, text: str) -> str:
         parts = urlsplit(link)
         return parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
     return "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+def select_any(sel, spec) -> bool:
+    """Whether any selector of `spec` matches anything in `sel`."""
+    return any(len(select(sel, expr)) for expr in spec.select)
 
 
 def _http(url: str) -> bool:
@@ -94,6 +100,7 @@ class ListingSpider(scrapy.Spider):
                                  language=site.hints.language)
         self._date_langs = tuple(site.hints.languages_for_dates())
         self._listing_urls: set[str] = set()  # listing pages scheduled, for politeness.max_pages
+        self._cookies, self._headers = session_for(site)  # [login]: read now, never logged
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "ListingSpider":
@@ -143,7 +150,7 @@ class ListingSpider(scrapy.Spider):
 
     def _request(self, url: str, callback, **cb_kwargs: Any) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, cb_kwargs=cb_kwargs, meta=self.request_meta(),
-                              errback=self._failed)
+                              errback=self._failed, cookies=self._cookies or None, headers=self._headers or None)
 
     def _listing_request(self, url: str, role: str = "listing") -> scrapy.Request | None:
         if url in self._listing_urls:  # the dupe filter would drop it too, but it must not use up max_pages
@@ -186,9 +193,21 @@ class ListingSpider(scrapy.Spider):
     def _text_page(self, response: Response) -> bool:
         self.inc("npswatch/pages")
         if isinstance(response, TextResponse):
+            self._check_logged_in(response)
             return True
         self.inc("npswatch/non_text_responses")
         return False
+
+    def _check_logged_in(self, response: Response) -> None:
+        """A page showing the login form ends the crawl of the site: nothing of it is stored, and the crawl is not
+        complete, so no listing is marked disappeared."""
+        login = self.site.login
+        if login is None or login.logged_out is None or not select_any(response, login.logged_out):
+            return
+        self.inc("npswatch/login_expired")
+        self.logger.warning("login expired for %s: %s shows the login form; the crawl of the site stops",
+                            self.site.name, response.url)
+        raise CloseSpider("login_expired")
 
     def _snapshot(self, response: Response, role: str) -> PageRecord:
         def header(name: str) -> str | None:

@@ -180,6 +180,7 @@ def _fetch(url: str, site, user_agent: str):
     """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
     from protego import Protego
 
+    from npswatch.crawlers.login import session_for
     from npswatch.crawlers.replay import make_response
 
     handlers = [urllib.request.ProxyHandler({"http": site.proxy, "https": site.proxy} if site.proxy else {})]
@@ -196,8 +197,11 @@ def _fetch(url: str, site, user_agent: str):
         if robots is not None and not robots.can_fetch(url, user_agent):
             raise _Disallowed(f"{url} is disallowed by {robots_url}")
     cap = int(site.politeness.max_size_mb * 1024 * 1024)
+    cookies, session_headers = session_for(site)  # [login]: the page as the logged-in session sees it
+    if cookies:
+        session_headers = {**session_headers, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
     try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
+        with opener.open(urllib.request.Request(url, headers={**headers, **session_headers}), timeout=timeout) as r:
             body = r.read(cap + 1)
             status, ctype, date, final = r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
     except urllib.error.HTTPError as exc:
@@ -267,7 +271,11 @@ def sources_test(
     and regions extracted. The fastest way to write selectors: edit the TOML file, run this again. Nothing is
     stored.
     """
+    from scrapy.exceptions import CloseSpider
+
+    from npswatch.crawlers.login import session_for
     from npswatch.crawlers.replay import offline_spider, parse_page
+    from npswatch.crawlers.sitedef import SiteDefError
 
     def _test():
         settings = ctx.obj.settings
@@ -290,13 +298,21 @@ def sources_test(
                 fail(f"{target!r} is not an absolute URL (give --base-url)")
             ua = _user_agent(settings)
             try:
+                session_for(site)
+            except SiteDefError as exc:
+                fail(str(exc))
+            try:
                 response = _fetch(target, site, ua)
             except _Disallowed as exc:
                 fail(f"{exc} (set politeness.obey_robots = false only if you may)")
             spider = offline_spider(site, base_url=urljoin(target, "/"))
             blocks = 0 if detail_page else len(__import__("npswatch.crawlers.spiders.extract", fromlist=["select"])
                                                  .select(response, site.listing))
-            posts, requests = parse_page(spider, response, detail=detail_page)
+            try:
+                posts, requests = parse_page(spider, response, detail=detail_page)
+            except CloseSpider:
+                fail(f"login expired for {site.name}: {target} shows the login form (login.logged_out); "
+                     "refresh the session's cookies")
             detail_reqs = [r for r in requests if r.callback == spider.parse_detail]
             next_pages = [r.url for r in requests if r.callback != spider.parse_detail]
             skipped, fetched = [], 0
@@ -384,6 +400,7 @@ def crawl(
 
 def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, redis_url, frontier, verbose,
            sites_dir) -> None:
+    from npswatch.crawlers.login import session_for
     from npswatch.crawlers.sitedef import SiteDefError
 
     found, errors, folder = _load_definitions(app_ctx.settings, sites_dir)
@@ -407,6 +424,11 @@ def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, re
         except SiteDefError as exc:
             stack.close()
             fail(f"{exc} (give --base-url)")
+        try:
+            session_for(s)  # a [login] whose variable or file is missing: refused before any run is recorded
+        except SiteDefError as exc:
+            stack.close()
+            fail(str(exc))
     with stack:
         _crawl_sites(app_ctx, [p[0] for p in picked], base, extract, batch_size, setting, redis_url, frontier,
                      verbose)
@@ -500,10 +522,15 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
         elif st.finish_reason == "finished":
             status = ("finished, incomplete (requests failed, or a process of the shared frontier was killed)"
                       if redis_url else "finished, incomplete (failed requests or page limit)")
+        elif st.finish_reason == "login_expired":
+            status = f"login expired for {name}: refresh the session's cookies ([login] of its definition)"
         else:
             status = f"stopped: {st.finish_reason}" + ("; run again to resume" if name in jobs else "")
         if name in jobs:
-            jobs[name].end(st.finish_reason if not (failure and name in failure.causes) else "batch_write_failed",
+            # a crawl stopped by an expired login starts afresh with the new session (its queued requests carry
+            # the old cookies): the job folder is cleared as after a finished crawl
+            reason = "finished" if st.finish_reason == "login_expired" else st.finish_reason
+            jobs[name].end(reason if not (failure and name in failure.causes) else "batch_write_failed",
                            failures=st.failed_requests)
         w, o = written[name], observed[name]
         no_offer = coverage.get(runs[name], (0, 0))[1] if extract else None
