@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, select, update
 
 from .tables import T_RUN
 
@@ -22,3 +22,15 @@ def finish_run(engine: Engine, run_id: int, *, status: str = "ok", items: int = 
         c.execute(update(T_RUN).where(T_RUN.c.id == run_id).values(
             finished_at=datetime.now(timezone.utc), status=status, items=items, errors=errors,
             message=(message or None) and message[:2000]))
+
+
+def login_expired(engine: Engine, since: datetime, until: datetime) -> list[str]:
+    """Sites whose newest crawl in [since, until) stopped because the login had expired, sorted."""
+    q = (select(T_RUN.c.source, T_RUN.c.message).where(T_RUN.c.kind == "crawl", T_RUN.c.started_at >= since,
+                                                       T_RUN.c.started_at < until).order_by(T_RUN.c.id))
+    newest: dict[str, str] = {}
+    with engine.connect() as c:
+        for source, message in c.execute(q):
+            if source:
+                newest[source] = message or ""
+    return sorted(s for s, m in newest.items() if f"login expired for {s}" in m)

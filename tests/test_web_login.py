@@ -3,7 +3,8 @@
 The definition names an environment variable holding the session cookie and a `logged_out` selector. The
 server serves four pages of listings to that cookie, then (once expired) a login form, which also carries a
 block the listing selector would take for a listing. The crawl stops there: nothing of the login page is
-stored, nothing is marked disappeared, the run is failed with "login expired for SITE", and `status` says so.
+stored, nothing is marked disappeared, the run is failed with "login expired for SITE", and `status` and the
+digest say so.
 The cookie's value is never printed.
 """
 from __future__ import annotations
@@ -120,6 +121,9 @@ def test_an_expired_session_stops_the_crawl_and_stores_nothing_of_the_login_page
 
     health = run("status")
     assert health.returncode == 1 and "login expired for synthetic-members" in health.stdout
+    for fmt in ("md", "html", "json"):
+        digest = run("digest", "--since", "1d", "--format", fmt, "--out", "-")
+        assert digest.returncode == 0 and "login expired for synthetic-members" in digest.stdout, digest.stderr
     secret = COOKIE.split("=", 1)[1]
     for out in (first.stdout, first.stderr, second.stdout, second.stderr, health.stdout, message):
         assert secret not in out

@@ -326,6 +326,7 @@ def run_digest(app_ctx, start: datetime, end: datetime, *, fmt: str = "html", de
     Returns the delivery report (None without `send`)."""
     from npswatch.reports.digest import Digest, render
     from npswatch.reports.signals import Detector, Thresholds, record
+    from npswatch.storage.runs import login_expired
 
     to = to or out
     settings = app_ctx.settings
@@ -333,7 +334,8 @@ def run_digest(app_ctx, start: datetime, end: datetime, *, fmt: str = "html", de
     detector = Detector(engine, Thresholds.from_mapping(settings.signals.model_dump()))
     signals = record(engine, detector.detect(start, end))
     shown = [s for s in signals if (not country or country.upper() in s.countries) and (not cls or s.cls == cls)]
-    text = render(Digest(start, end, shown), fmt)
+    notes = [f"login expired for {site}: its crawls stopped at the login form" for site in login_expired(engine, start, end)]
+    text = render(Digest(start, end, shown, notes=notes), fmt)
     if dest == "-":
         sys.stdout.write(text)
     else:
