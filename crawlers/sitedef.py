@@ -275,7 +275,9 @@ class SiteDef(_Strict):
     follow_detail: Detail | None = None
     hints: Hints = Hints()
     politeness: Politeness = Politeness()
-    proxy: str | None = None  # http(s)://host:port for every request of this site (Tor: via privoxy)
+    # http(s)://host:port, or socks5h://host:port (Tor: 127.0.0.1:9050; names resolved by the proxy, through a
+    # bridge npswatch starts and stops: crawlers.socksbridge) for every request of this site
+    proxy: str | None = None
     js: bool = False  # pages need JavaScript; the generic spider cannot render them and skips the site
     # Keep every parsed page (gzip, by sha256) so `npswatch reparse` can rerun parsing after the definition is
     # edited; pruned after snapshot_days (default: retention.snapshot_days). false: keep none.
@@ -289,12 +291,13 @@ class SiteDef(_Strict):
 
     @field_validator("base_url", "proxy")
     @classmethod
-    def _url(cls, v: str | None) -> str | None:
+    def _url(cls, v: str | None, info) -> str | None:
         if v is None:
             return None
         parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{v!r} is not an http(s) URL")
+        schemes = ("http", "https", "socks5", "socks5h") if info.field_name == "proxy" else ("http", "https")
+        if parts.scheme not in schemes or not parts.netloc:
+            raise ValueError(f"{v!r} is not an {'http(s) or socks5h' if info.field_name == 'proxy' else 'http(s)'} URL")
         return v
 
     @field_validator("start_urls")

@@ -32,6 +32,7 @@ from typing import Any
 
 from npswatch.crawlers.itempipelines import CrawlProgress
 from npswatch.crawlers.sitedef import SiteDef, load_site
+from npswatch.crawlers.socksbridge import SocksBridge, is_socks
 from npswatch.crawlers.storagethread import StorageThread
 from npswatch.pipelines.rawpost import RawPost
 from npswatch.storage.snapshots import PageRecord
@@ -160,11 +161,8 @@ def crawl_sites(
     on_snapshots: receives page bodies of sites with `snapshots = true` (on the storage thread).
     jobdirs: site name -> Scrapy JOBDIR (pause/resume); ignored with redis_url.
     redis_url, frontier: share request queue and duplicate filter with other processes (scrapy-redis).
+    A site whose proxy is socks5h:// is crawled through a `SocksBridge` started for the crawl and stopped after.
     """
-    from scrapy.crawler import AsyncCrawlerProcess
-
-    from npswatch.crawlers.spiders.listing import ListingSpider
-
     defs = [s if isinstance(s, SiteDef) else load_site(s) for s in sites]
     stats = CrawlStats()
     runnable: list[SiteDef] = []
@@ -188,6 +186,27 @@ def crawl_sites(
         overrides = {**frontier_settings(redis_url, frontier), **overrides}
         jobdirs = None
     settings = project_settings({**overrides, "NPSWATCH_BATCH_SIZE": batch_size})
+    bridges: dict[str, SocksBridge] = {}  # one per SOCKS proxy; Scrapy gets the bridge's HTTP address
+    try:
+        for i, site in enumerate(runnable):
+            if is_socks(site.proxy):
+                if site.proxy not in bridges:
+                    bridges[site.proxy] = SocksBridge(site.proxy)
+                    bridges[site.proxy].start()
+                runnable[i] = site.model_copy(update={"proxy": bridges[site.proxy].url})
+        return _crawl(runnable, stats, settings, base_url, on_batch, on_progress, now, on_snapshots, jobdirs,
+                      redis_url)
+    finally:
+        for bridge in bridges.values():
+            bridge.stop()
+
+
+def _crawl(runnable, stats, settings, base_url, on_batch, on_progress, now, on_snapshots, jobdirs,
+           redis_url) -> CrawlStats:
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from npswatch.crawlers.spiders.listing import ListingSpider
+
     storage = StorageThread(maxsize=settings.getint("NPSWATCH_STORAGE_QUEUE", 8))
     process = AsyncCrawlerProcess(settings)
     crawlers = []

@@ -180,6 +180,12 @@ def _fetch(url: str, site, user_agent: str):
     """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
     from protego import Protego
 
+    from npswatch.crawlers.socksbridge import SocksBridge, is_socks
+
+    if is_socks(site.proxy):  # urllib speaks HTTP proxies only: through a bridge, names resolved by the proxy
+        with SocksBridge(site.proxy) as http_proxy:
+            return _fetch(url, site.model_copy(update={"proxy": http_proxy}), user_agent)
+
     from npswatch.crawlers.login import session_for
     from npswatch.crawlers.replay import make_response
 
