@@ -59,6 +59,7 @@ class SiteStats:
     complete: bool = False  # every page was fetched: listings not seen may be marked disappeared
     started_at: str | None = None  # ISO start of the crawl this completes (shared frontier: its first process)
     frontier_done: bool | None = None  # shared frontier only: this process was the last and cleared it
+    found_sites: dict[str, int] = field(default_factory=dict)  # other sites its pages link to: origin -> pages
 
 
 @dataclass
@@ -225,6 +226,7 @@ def _crawl(runnable, stats, settings, base_url, on_batch, on_progress, now, on_s
     causes: dict[str, BaseException] = {}
     for name, crawler in crawlers:
         stats.sites[name] = _site_stats(crawler.stats.get_stats(), shared=bool(redis_url))
+        stats.sites[name].found_sites = dict(getattr(crawler.spider, "found_sites", {}) or {})
         pipeline = getattr(crawler, "batch_pipeline", None)
         if pipeline is not None:
             stats.sites[name].written = pipeline.items

@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import models as m
 from .tables_reports import Delivery, Signal
 from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
-from .tables_web import Listing, ListingObservation, PageSnapshot
+from .tables_web import DiscoveredSite, Listing, ListingObservation, PageSnapshot
 
 T_SOURCE = m.Source.__table__
 T_POST = m.Post.__table__
@@ -30,3 +30,4 @@ T_PROMOTED = TelegramChannel.__table__
 T_ENTITY = TelegramEntity.__table__
 T_DISCOVERED = DiscoveredChannel.__table__
 T_LINK = ChannelLink.__table__
+T_SITE_FOUND = DiscoveredSite.__table__

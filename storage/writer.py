@@ -23,7 +23,10 @@ from sqlalchemy import Connection, Engine, bindparam, case, delete, select, tupl
 from npswatch.pipelines.facts import Facts, RegionFact, SubstanceFact
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import RawPost, SourceHints
+from npswatch.pipelines.weblinks import find_sites, site_origin
 
+from .sites_found import record_sites
+from .sqlupsert import upsert
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
 # (text, hints, posted_at) -> Facts; called with a fourth argument, the post's `Structured` fields, when they show
@@ -47,22 +50,6 @@ class WriteResult:
         for f in self.__dataclass_fields__:
             setattr(self, f, getattr(self, f) + getattr(other, f))
         return self
-
-
-def upsert(conn: Connection, table, rows: Sequence[dict[str, Any]], index: list[str], update_cols=None):
-    """`INSERT ... ON CONFLICT (index) DO NOTHING | DO UPDATE` for SQLite and PostgreSQL."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    if update_cols:
-        stmt = stmt.on_conflict_do_update(index_elements=index, set_=update_cols(stmt.excluded))
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=index)
-    conn.execute(stmt, list(rows))
 
 
 def _chunks(items: Sequence, n: int = _CHUNK) -> Iterable[Sequence]:
@@ -184,6 +171,16 @@ class PostWriter:
         if changed or refields:
             conn.execute(update(T_POST).where(T_POST.c.id == bindparam("b_id")).values(extra=bindparam("b_extra")),
                          [{"b_id": old["id"], "b_extra": _extra(p)} for p, old, *_ in changed + refields])
+
+        # sites named by posts new to the store, or changed: the web discovery queue (`storage.sites_found`)
+        fresh = [(p, text) for p, sid, text, _ in prepared if existing.get((sid, p.external_id)) is None]
+        fresh += [(p, text) for p, _, text, _ in changed]
+        sightings = []
+        for p, text in fresh:
+            own = site_origin(p.url) if p.url else None
+            sightings += [(o, p.posted_at or p.collected_at, p.source) for o in find_sites(text) if o != own]
+        if sightings:
+            record_sites(conn, sightings)
 
         if self.extractor is not None:
             todo = []  # (post_id, RawPost, stored text, first sight of the post)

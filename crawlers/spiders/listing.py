@@ -44,6 +44,7 @@ from npswatch.crawlers.sitedef import Fields, PageFields, SiteDef, SiteDefError
 from npswatch.crawlers.spiders.extract import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
                                                node_text, parse_posted, parse_stock, select)
 from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints, Structured
+from npswatch.pipelines.weblinks import find_sites, site_origin
 from npswatch.storage.snapshots import PageRecord
 
 __all__ = ["ListingSpider", "compose_text", "parse_stock", "external_id_for"]
@@ -101,6 +102,7 @@ class ListingSpider(scrapy.Spider):
         self._date_langs = tuple(site.hints.languages_for_dates())
         self._listing_urls: set[str] = set()  # listing pages scheduled, for politeness.max_pages
         self._cookies, self._headers = session_for(site)  # [login]: read now, never logged
+        self.found_sites: dict[str, int] = {}  # other sites the pages link to or name: origin -> pages
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "ListingSpider":
@@ -198,6 +200,15 @@ class ListingSpider(scrapy.Spider):
         self.inc("npswatch/non_text_responses")
         return False
 
+    def _find_sites(self, response: Response) -> None:
+        """Count the other sites this page links to or names (.onion mirror lists): the discovery queue."""
+        own = {urlsplit(u).hostname for u in self.start_urls} | {urlsplit(response.url).hostname}
+        found = {site_origin(response.urljoin(h)) for h in response.css("a::attr(href)").getall()}
+        found.update(find_sites(" ".join(response.xpath("//body//text()").getall())))
+        for origin in found:
+            if origin and urlsplit(origin).hostname not in own:
+                self.found_sites[origin] = self.found_sites.get(origin, 0) + 1
+
     def _check_logged_in(self, response: Response) -> None:
         """A page showing the login form ends the crawl of the site: nothing of it is stored, and the crawl is not
         complete, so no listing is marked disappeared."""
@@ -223,6 +234,7 @@ class ListingSpider(scrapy.Spider):
         site = self.site
         if site.snapshots:
             yield self._snapshot(response, role)
+        self._find_sites(response)
         page_values = {k: v for k, v in self._fields(response, site.page).items() if v} if site.page.given() else {}
         if len(page_values) > 1:  # in the order the page shows them (a breadcrumb above a city menu, or below)
             shown = node_text(response.selector).casefold()

@@ -20,7 +20,7 @@ import sys
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urljoin, urlsplit
@@ -378,6 +378,85 @@ def sources_test(
     run(_test)
 
 
+@sources_app.command("discovered", epilog=example("npswatch sources discovered --min 3\n\n"
+                                                   "    npswatch sources discovered --add http://shop.example.invalid"))
+def sources_discovered(
+    ctx: typer.Context,
+    min_mentions: int = typer.Option(1, "--min", min=1, help="Only sites named by at least this many pages/posts."),
+    show_all: bool = typer.Option(False, "--all", help="Also the sites already added."),
+    add: Optional[str] = typer.Option(None, "--add", metavar="ADDRESS", help="Write a definition stub for this site "
+                                      "into the sites folder and mark it added."),
+    sites_dir: Optional[Path] = typer.Option(None, "--sites", help="Folder of site definitions (default: config web.sites_dir)."),
+) -> None:
+    """Web shops and markets that crawled pages and posts link to or name (.onion mirror lists too): a review queue.
+
+    Most mentioned first, with when and where each was first seen. `--add` writes a disabled definition stub
+    (start URL, a SOCKS proxy for .onion, placeholders for the selectors) to finish with `sources test`.
+    """
+    from npswatch.pipelines.weblinks import site_origin
+    from npswatch.storage.sites_found import discovered_sites, mark_added
+
+    def _go():
+        engine = ctx.obj.checked_engine()
+        if add:
+            origin = site_origin(add if "://" in add else f"http://{add}")
+            if origin is None:
+                fail(f"{add!r} is not a web address")
+            folder = sites_dir or ctx.obj.settings.sites_path
+            path = _write_stub(folder, origin)
+            mark_added(engine, origin)
+            out.print(f"definition stub for {origin} written to {path}: fill in `listing` and the fields, try it "
+                      f"with `npswatch sources test {path.stem}`, then set enabled = true", highlight=False,
+                      soft_wrap=True)
+            return
+        rows = discovered_sites(engine, min_mentions=min_mentions, status=None if show_all else "new")
+        if not rows:
+            out.print("no sites discovered yet (crawl pages or collect posts that link to other sites)")
+            return
+        t = Table(title="web sites discovered (times UTC)")
+        for col in ("site", "mentions", "first seen", "first seen in", "last seen", "status"):
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(Text(r["key"]), str(r["mentions"]), f"{r['first_seen']:%Y-%m-%d %H:%M}" if r["first_seen"] else "-",
+                      Text(r["first_seen_in"] or "-"), f"{r['last_seen']:%Y-%m-%d %H:%M}" if r["last_seen"] else "-",
+                      r["status"])
+        out.print(t)
+
+    run(_go)
+
+
+STUB = """\
+# Definition stub for a site found by `npswatch sources discovered` ({origin}). Fill in `listing` and the
+# fields (see README, "Onboard a real site"), try it with `npswatch sources test {name}`, then enable it.
+name = "{name}"
+enabled = false
+start_urls = ["{origin}/"]
+listing = "div.CHANGE-ME"            # one listing block
+{proxy}
+[fields]
+title = "CHANGE-ME"                  # title or text is required
+# price = "..."                      # the price as displayed: with it, the fields make the offer
+# ships_from = "..."
+[hints]
+# language = "en"
+"""
+
+
+def _write_stub(folder: Path, origin: str) -> Path:
+    import re
+
+    host = urlsplit(origin).hostname or "site"
+    name = re.sub(r"[^a-z0-9]+", "-", host.removesuffix(".onion").lower()).strip("-")[:40] or "site"
+    path = folder / f"{name.replace('-', '_')}.toml"
+    if path.exists():
+        fail(f"{path} exists already")
+    proxy = ('proxy = "socks5h://127.0.0.1:9050"   # a .onion site: through Tor' if host.endswith(".onion")
+             else '# proxy = "socks5h://127.0.0.1:9050"')
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(STUB.format(origin=origin, name=name, proxy=proxy), encoding="utf-8")
+    return path
+
+
 # --- crawl -----------------------------------------------------------------------------------------
 
 
@@ -444,6 +523,7 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
     from npswatch.crawlers.jobs import JobBusy, JobDir
     from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
     from npswatch.storage.listings import ListingTracker, ObserveResult, offer_coverage
+    from npswatch.storage.sites_found import record_sites
     from npswatch.storage.runs import finish_run, start_run
     from npswatch.storage.snapshots import SnapshotStore
     from npswatch.storage.writer import WriteResult
@@ -504,6 +584,10 @@ def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_u
         raise
 
     coverage = offer_coverage(engine, list(runs.values())) if extract else {}
+    found_at = datetime.now(timezone.utc)
+    with engine.begin() as conn:  # other sites the pages link to: the discovery queue (`sources discovered`)
+        for name, st in stats.sites.items():
+            record_sites(conn, [(o, found_at, name) for o, n in st.found_sites.items() for _ in range(n)])
     table = Table(title="crawl summary")
     for col in ("site", "pages", "listings", "no offer", "new", "changed", "price Δ", "stock ↓", "gone", "dropped",
                 "errors"):
