@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from npswatch.crawlers.itempipelines import CrawlProgress
+from npswatch.crawlers.jsrender import js_unavailable
 from npswatch.crawlers.sitedef import SiteDef, load_site
 from npswatch.crawlers.socksbridge import SocksBridge, is_socks
 from npswatch.crawlers.storagethread import StorageThread
@@ -170,10 +171,9 @@ def crawl_sites(
     for site in defs:
         if not site.enabled:
             stats.skipped[site.name] = "disabled"
-        elif site.js:
-            stats.skipped[site.name] = "needs JavaScript rendering (js = true)"
-            logger.warning("skipping %s: it needs JavaScript rendering, which the generic spider does not do",
-                           site.name)
+        elif site.js and (why := js_unavailable()):
+            stats.skipped[site.name] = f"needs JavaScript rendering (js = true): {why}"
+            logger.warning("skipping %s: it needs JavaScript rendering: %s", site.name, why)
         else:
             site.resolve_start_urls(base_url)  # fail before starting anything if a base URL is missing
             runnable.append(site)

@@ -278,10 +278,13 @@ def test_max_pages_stops_following_listing_pages():
     assert out and not any(isinstance(o, Request) for o in out)
 
 
-def test_sites_needing_javascript_or_disabled_are_skipped_without_crawling():
+def test_sites_needing_javascript_or_disabled_are_skipped_without_crawling(monkeypatch):
+    from npswatch.crawlers import jsrender
     from npswatch.crawlers.spiders.listing import ListingSpider
     from npswatch.crawlers.webcrawl import crawl_sites
 
+    monkeypatch.setenv("NPSWATCH_CHROMIUM", "/nonexistent/chromium")  # as on a machine without Chromium
+    assert jsrender.js_unavailable()
     js_site = parse_site(GOOD.replace('name = "t"', 'name = "t"\njs = true'))
     off_site = parse_site(GOOD.replace('name = "t"', 'name = "u"\nenabled = false'))
     with pytest.raises(SiteDefError, match="js"):

@@ -39,6 +39,7 @@ from scrapy.exceptions import CloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from npswatch.crawlers.jsrender import js_settings, js_unavailable
 from npswatch.crawlers.login import session_for
 from npswatch.crawlers.sitedef import Fields, PageFields, SiteDef, SiteDefError
 from npswatch.crawlers.spiders.extract import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
@@ -79,9 +80,8 @@ class ListingSpider(scrapy.Spider):
     def __init__(self, site: SiteDef, base_url: str | None = None, now: datetime | None = None,
                  batch_sink=None, progress_hook=None, snapshot_sink=None, storage=None,
                  jobdir: str | None = None, **kwargs: Any) -> None:
-        if site.js:
-            raise SiteDefError(site.name, [("js", "the site needs JavaScript rendering; the generic spider "
-                                                  "only reads server-rendered HTML")])
+        if site.js and (why := js_unavailable()):
+            raise SiteDefError(site.name, [("js", f"the site needs JavaScript rendering: {why}")])
         super().__init__(name=site.name, **kwargs)
         self.site = site
         self.base_url = base_url
@@ -118,6 +118,9 @@ class ListingSpider(scrapy.Spider):
         crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", pol.concurrency, priority="spider")
         if not pol.autothrottle:
             crawler.settings.set("AUTOTHROTTLE_ENABLED", False, priority="spider")
+        if spider.site.js:  # this site's crawler only: the others keep Scrapy's own download handlers
+            for key, value in js_settings(spider.site.proxy).items():
+                crawler.settings.set(key, value, priority="spider")
         # One crawler per site: take from the scheduler only what the site's slots can download at once.
         # Otherwise the downloader hoards up to CONCURRENT_REQUESTS requests, which with a shared (Redis)
         # frontier leaves other processes idle, and with a JOBDIR keeps more requests in memory.
@@ -146,8 +149,10 @@ class ListingSpider(scrapy.Spider):
         pol = self.site.politeness
         meta: dict[str, Any] = {"download_maxsize": int(pol.max_size_mb * 1024 * 1024),
                                 "download_timeout": pol.timeout, "max_retry_times": pol.retries}
-        if self.site.proxy:
+        if self.site.proxy and not self.site.js:  # a rendered page goes through the browser's proxy
             meta["proxy"] = self.site.proxy
+        if self.site.js:
+            meta["playwright"] = True
         return meta
 
     def _request(self, url: str, callback, **cb_kwargs: Any) -> scrapy.Request:

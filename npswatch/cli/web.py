@@ -206,6 +206,12 @@ def _fetch(url: str, site, user_agent: str):
     cookies, session_headers = session_for(site)  # [login]: the page as the logged-in session sees it
     if cookies:
         session_headers = {**session_headers, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    if site.js:  # rendered in Chromium: the DOM after the page's scripts ran
+        from npswatch.crawlers.jsrender import render
+
+        final, status, body, ctype = render(url, timeout=timeout, user_agent=user_agent, proxy=site.proxy,
+                                            headers=session_headers)
+        return make_response(final, body, status=status, content_type=ctype)
     try:
         with opener.open(urllib.request.Request(url, headers={**headers, **session_headers}), timeout=timeout) as r:
             body = r.read(cap + 1)
@@ -279,6 +285,7 @@ def sources_test(
     """
     from scrapy.exceptions import CloseSpider
 
+    from npswatch.crawlers.jsrender import js_unavailable
     from npswatch.crawlers.login import session_for
     from npswatch.crawlers.replay import offline_spider, parse_page
     from npswatch.crawlers.sitedef import SiteDefError
@@ -291,8 +298,8 @@ def sources_test(
             fail(bad[0])
         site, path, _ = _pick(found, [site_name], False)[0]
         with ExitStack() as stack:
-            if site.js:
-                fail(f"{site.name} needs JavaScript rendering (js = true): the generic spider cannot read it")
+            if site.js and (why := js_unavailable()):
+                fail(f"{site.name} needs JavaScript rendering (js = true): {why}")
             base = (_fixture_server(stack, [(site, path, False)], base_url)
                     if not (url and urlsplit(url).scheme) else base_url)
             try:
@@ -485,6 +492,7 @@ def crawl(
 
 def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, redis_url, frontier, verbose,
            sites_dir) -> None:
+    from npswatch.crawlers.jsrender import js_unavailable
     from npswatch.crawlers.login import session_for
     from npswatch.crawlers.sitedef import SiteDefError
 
@@ -495,10 +503,12 @@ def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, re
         if all_sites:
             console.print(f"[yellow]skipping an invalid definition:[/] {message}", highlight=False, soft_wrap=True)
     picked = _pick(found, names, all_sites, folder)
-    skipped = [s.name for s, _, _ in picked if s.js]
-    picked = [p for p in picked if not p[0].js]
+    why = js_unavailable() if any(s.js for s, _, _ in picked) else None
+    skipped = [s.name for s, _, _ in picked if s.js and why]
+    picked = [p for p in picked if not (p[0].js and why)]
     for name in skipped:
-        console.print(f"[yellow]skipping {name}:[/] it needs JavaScript rendering (js = true)")
+        console.print(f"[yellow]skipping {name}:[/] it needs JavaScript rendering (js = true): {why}",
+                      highlight=False, soft_wrap=True)
     if not picked:
         fail("nothing to crawl")
     stack = ExitStack()
