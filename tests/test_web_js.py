@@ -20,6 +20,8 @@ from npswatch.storage.db import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")
+if js_unavailable() is not None and os.environ.get("NPSWATCH_REQUIRE_JS"):
+    raise RuntimeError(f"NPSWATCH_REQUIRE_JS is set but JavaScript rendering is unavailable: {js_unavailable()}")
 pytestmark = pytest.mark.skipif(js_unavailable() is not None, reason=f"JavaScript rendering: {js_unavailable()}")
 
 PAGE = b"""<html><body><div id="app">loading</div>
