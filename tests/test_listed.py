@@ -134,3 +134,23 @@ def test_the_readmes_worked_example_stores_and_prices_as_it_says(x):
                                                               "http://127.0.0.1/market?page=3"]
     f = x.for_storage(post.text, post.hints, None, post.structured)
     assert offers(f) == [("mephedrone", 28.0, "g", 280.0, "USD")] and [r.country for r in f.regions] == ["NL"]
+
+
+def test_same_text_with_new_structured_fields_re_extracts_without_a_new_version(x, tmp_path):
+    """A definition edited to map `price` (then `reparse`): the same stored text, now with an offer."""
+    from sqlalchemy import text as sql
+
+    from npswatch.pipelines.privacy import Pseudonymiser
+    from npswatch.storage.db import make_engine, upgrade
+    from npswatch.storage.writer import PostWriter
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine)
+    w = PostWriter(engine, Pseudonymiser(b"k"), x.for_storage)
+    body, eur = "Synthetic 3.5g amphetamine sulphate\n30", SourceHints(currency="EUR")
+    assert w.write([RawPost(source="s", external_id="1", text=body, hints=eur)]).offers == 0  # a bare number
+    r = w.write([RawPost(source="s", external_id="1", text=body, hints=eur, structured=Structured(price="30"))])
+    with engine.connect() as c:
+        offers = c.execute(sql("select quantity, price, currency from offer")).all()
+        versions = c.execute(sql("select count(*) from post_version")).scalar()
+    assert offers == [(3.5, 30.0, "EUR")] and versions == 0 and r.unchanged == 1
