@@ -152,7 +152,7 @@ def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
         rows = c.execute(select(O.c.observed_at, R.c.name, R.c.country, O.c.currency, O.c.price_per_gram,
                                 O.c.price_per_gram_usd).join(R, R.c.id == O.c.region_id)).all()
     local, usd = {}, {}
-    for at, city, cc, cur, ppg, u in rows:
+    for at, city, cc, _cur, ppg, u in rows:
         k = (period_start(as_datetime(at).date(), by).isoformat(), f"{city} ({cc})")  # UTC day
         if ppg is not None:
             local.setdefault(k, []).append(ppg)  # one currency per city in the generated history
@@ -166,3 +166,30 @@ def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
         assert r.median == pytest.approx(float(np.median(values)))
         assert (r.q1, r.q3) == pytest.approx(tuple(np.percentile(values, [25, 75])))
         assert r.usd_median == pytest.approx(float(np.median(usd[k])))
+
+
+def test_the_trend_chart_is_a_figure_and_the_callers_backend_is_left_alone(engine, tmp_path):
+    """A notebook's inline backend must survive a chart: run in a fresh process whose backend is not Agg."""
+    import subprocess
+    import sys
+
+    seed(engine, OFFERS, MENTIONS_ONLY)
+    code = f"""
+import matplotlib
+from matplotlib.figure import Figure
+from npswatch.reports.plots import plot_trends, signal_png, trend_figure
+from npswatch.reports.trends import trends
+from npswatch.storage.db import make_engine
+rows = trends(make_engine({engine.url.render_as_string(hide_password=False)!r}), by="week", group="city")
+fig = trend_figure(rows, title="synthetic")
+assert isinstance(fig, Figure)
+prices, posts = fig.axes
+labels = sorted(line.get_label() for line in posts.get_lines())
+path = plot_trends(rows, {str(tmp_path / "t.png")!r})
+png = signal_png({{"label": "posts", "x": ["2026-03-02", "2026-03-09"], "y": [3, 5]}}, "synthetic")
+print(matplotlib.get_backend(), labels, path.stat().st_size > 0, png[:4] == b"\\x89PNG")
+"""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"} | {"MPLBACKEND": "svg"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split(" ", 1) == ["svg", "['(no region)', 'Almaty (KZ)', 'Bishkek (KG)'] True True\n"]

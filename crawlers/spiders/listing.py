@@ -42,8 +42,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from npswatch.crawlers.jsrender import js_settings, js_unavailable
 from npswatch.crawlers.login import session_for
 from npswatch.crawlers.sitedef import Fields, PageFields, SiteDef, SiteDefError
-from npswatch.crawlers.spiders.extract import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
-                                               node_text, parse_posted, parse_stock, select)
+from npswatch.crawlers.spiders.fields import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
+                                              node_text, parse_posted, parse_stock, select)
 from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints, Structured
 from npswatch.pipelines.weblinks import find_sites, site_origin
 from npswatch.storage.snapshots import PageRecord
