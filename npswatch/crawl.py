@@ -468,8 +468,8 @@ def reparse(watch: "Watch", site_name: str, *, run_id: int | None = None, extrac
     engine = watch.checked_engine()
     store = SnapshotStore(engine, watch.settings.data_path / "snapshots")
     if not runs:
-        raise WatchError(f"no snapshots of {site.name} are stored (set `snapshots = true` in its definition and "
-                         "crawl it)")
+        raise WatchError(f"no snapshots of {site.name} are stored (crawl it first; a definition with "
+                         "`snapshots = false` keeps none)")
     rid = run_id if run_id is not None else runs[0][0]
     pages = store.pages(site.name, rid)
     if not pages:

@@ -323,7 +323,8 @@ def reparse(
     """Parse a site's stored page snapshots again with its current definition, without the network.
 
     Listings are written through the same writer as a crawl: changed texts become new versions and their
-    facts are extracted again; nothing is stored twice. Needs `snapshots = true` in the definition.
+    facts are extracted again; nothing is stored twice. Snapshots are kept unless the definition says
+    `snapshots = false`.
     """
     def _reparse():
         if list_runs:
