@@ -88,7 +88,8 @@ def npswatch_crawl(scale: int, snapshots: bool = True) -> tuple[float, int, floa
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp) / "npswatch.toml"
             sites = _definitions(Path(tmp) / "sites", snapshots)
-            cfg.write_text(f'data_dir = "{tmp}/data"\n[privacy]\nkey = "bench"\n[web]\nsites_dir = "{sites}"\n')
+            cfg.write_text(f'data_dir = "{tmp}/data"\n[privacy]\nkey = "bench-0123456789abcdef0123456789abcdef"\n'
+                           f'[web]\nsites_dir = "{sites}"\n')
             engine = make_engine(f"sqlite:///{tmp}/data/npswatch.db")
             upgrade(engine)
             env = {**os.environ, "NPSWATCH_CONFIG": str(cfg), "COLUMNS": "160"}

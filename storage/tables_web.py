@@ -80,7 +80,7 @@ class PageSnapshot(SQLModel, table=True):
 
 class DiscoveredSite(SQLModel, table=True):
     """A web shop or market named in a crawled page or a post (link, .onion host, mirror list): the review queue
-    of `npswatch sources discovered`. Migration 0006."""
+    of `npswatch sources discovered`. Migration 0007."""
 
     __tablename__ = "discovered_site"
     id: int | None = Field(default=None, primary_key=True)

@@ -146,7 +146,7 @@ def test_same_text_with_new_structured_fields_re_extracts_without_a_new_version(
 
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     upgrade(engine)
-    w = PostWriter(engine, Pseudonymiser(b"k"), x.for_storage)
+    w = PostWriter(engine, Pseudonymiser(b"synthetic-test-key-0123456789abcdef0123"), x.for_storage)
     body, eur = "Synthetic 3.5g amphetamine sulphate\n30", SourceHints(currency="EUR")
     assert w.write([RawPost(source="s", external_id="1", text=body, hints=eur)]).offers == 0  # a bare number
     r = w.write([RawPost(source="s", external_id="1", text=body, hints=eur, structured=Structured(price="30"))])

@@ -55,7 +55,7 @@ def test_sites_named_by_pages_and_posts_are_queued_and_one_is_added(tmp_path):
     sites.mkdir()
     (sites / "hub.toml").write_text(SITE, encoding="utf-8")
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "k"\n[web]\nsites_dir = "{sites}"\n',
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "synthetic-test-key-0123456789abcdef0123"\n[web]\nsites_dir = "{sites}"\n',
                    encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)
@@ -70,8 +70,9 @@ def test_sites_named_by_pages_and_posts_are_queued_and_one_is_added(tmp_path):
         server.server_close()
     assert crawl.returncode == 0, crawl.stdout + crawl.stderr
     # a post (a Telegram channel's, say) names another shop
-    PostWriter(engine, Pseudonymiser(b"k")).write([RawPost(source="synthetic-channel", external_id="1",
-                                                           text="New shop: https://shop-three.example.invalid/ go")])
+    ps = Pseudonymiser(b"synthetic-test-key-0123456789abcdef0123")
+    PostWriter(engine, ps).write([RawPost(source="synthetic-channel", external_id="1",
+                                         text="New shop: https://shop-three.example.invalid/ go")])
     found = {r["key"]: r for r in discovered_sites(engine)}
     assert set(found) == {f"http://{ONION}", "http://shop-two.example.invalid", "https://shop-three.example.invalid"}
     assert found[f"http://{ONION}"]["mentions"] == 2 and found[f"http://{ONION}"]["first_seen_in"] == "synthetic-hub"

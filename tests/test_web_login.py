@@ -80,7 +80,7 @@ def members(tmp_path):
     sites.mkdir()
     (sites / "members.toml").write_text(SITE, encoding="utf-8")
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "k"\n[web]\nsites_dir = "{sites}"\n',
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "synthetic-test-key-0123456789abcdef0123"\n[web]\nsites_dir = "{sites}"\n',
                    encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)

@@ -46,7 +46,7 @@ def crawled(tmp_path_factory):
         body = re.sub(r"(?m)^start_urls = .*$", f"start_urls = [{starts}]", body)
         (sites / f"{market}.toml").write_text(body, encoding="utf-8")
     cfg = tmp / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "test-key"\n[web]\nsites_dir = "{sites}"\n',
+    cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "synthetic-test-key-0123456789abcdef0123"\n[web]\nsites_dir = "{sites}"\n',
                    encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp / 'data' / 'npswatch.db'}")
     upgrade(engine)

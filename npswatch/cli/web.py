@@ -108,13 +108,13 @@ def _print_listing(n: int, total: int, post, stored: str, facts) -> None:
             out.print(Text.assemble((f"   → {label}: ", "cyan"), value), highlight=False, soft_wrap=True)
 
 
-def _facts_row(facts) -> tuple[str, str, str]:
+def _facts_row(facts) -> tuple[Text, Text, Text]:
     data = facts.to_json("x")
     subs = ", ".join(s["canonical"] or s["matched"] for s in data["substances"]) or "-"
     offers = "; ".join(f"{o['canonical'] or o['class']} {o['quantity']:g} {o['unit']} = {o['price']:g} "
                        f"{o['currency'] or '?'}" for o in data["offers"]) or "-"
     regions = ", ".join(f"{r['name']} ({r['country']})" for r in data["regions"]) or "-"
-    return subs, offers, regions
+    return Text(subs), Text(offers), Text(regions)
 
 
 @sources_app.command("test", epilog=example("npswatch sources test fixture_board --details 5"))
@@ -164,10 +164,10 @@ def sources_test(
         if len(posts) > limit:
             out.print(f"[dim]… and {len(posts) - limit} more listings (--limit)[/]")
         if next_pages:
-            out.print(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
-                      + (" …" if len(next_pages) > 8 else ""), highlight=False, soft_wrap=True)
+            out.print(Text(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
+                           + (" …" if len(next_pages) > 8 else "")), highlight=False, soft_wrap=True)
         for note in skipped:
-            out.print(f"[dim]detail page skipped: {note}[/]", highlight=False, soft_wrap=True)
+            out.print(Text(f"detail page skipped: {note}", style="dim"), highlight=False, soft_wrap=True)
         if invalid:
             out.print(f"[yellow]{invalid} blocks gave no text[/] (check fields.text)")
         if not posts:
