@@ -11,6 +11,7 @@
    parallel, and each site's elapsed time runs until its last batch is stored).
 
 Prints both figures and their ratio (the goal is >= 0.8), and the extra checks: every listing stored once.
+Page snapshots are on, as in a default crawl; `--no-snapshots` crawls without them.
 """
 from __future__ import annotations
 
@@ -57,11 +58,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def npswatch_crawl(scale: int) -> tuple[float, int, float, int, int]:
+def _definitions(folder: Path, snapshots: bool) -> Path:
+    """The fixture definitions as shipped (snapshots on, the default), or copies with `snapshots = false`."""
+    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
+
+    if snapshots:
+        return FIXTURE_SITES_DIR
+    folder.mkdir()
+    for src in FIXTURE_SITES_DIR.glob("*.toml"):
+        lines = src.read_text(encoding="utf-8").splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("name ="))
+        (folder / src.name).write_text("\n".join(lines[:at + 1] + ["snapshots = false"] + lines[at + 1:]) + "\n",
+                                       encoding="utf-8")
+    return folder
+
+
+def npswatch_crawl(scale: int, snapshots: bool = True) -> tuple[float, int, float, int, int]:
     from sqlalchemy import text
 
     from npswatch.crawlers.fixture_market import build_market
-    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
     from npswatch.storage.db import make_engine, upgrade
 
     listings = len(build_market(scale=scale).listings)
@@ -72,7 +87,9 @@ def npswatch_crawl(scale: int) -> tuple[float, int, float, int, int]:
         server.stdout.readline()  # "fixture market at ..." once it listens
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp) / "npswatch.toml"
-            cfg.write_text(f'data_dir = "{tmp}/data"\n[privacy]\nkey = "bench-0123456789abcdef0123456789abcdef"\n[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n')
+            sites = _definitions(Path(tmp) / "sites", snapshots)
+            cfg.write_text(f'data_dir = "{tmp}/data"\n[privacy]\nkey = "bench-0123456789abcdef0123456789abcdef"\n'
+                           f'[web]\nsites_dir = "{sites}"\n')
             engine = make_engine(f"sqlite:///{tmp}/data/npswatch.db")
             upgrade(engine)
             env = {**os.environ, "NPSWATCH_CONFIG": str(cfg), "COLUMNS": "160"}
@@ -102,13 +119,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=20)
     ap.add_argument("--bench-seconds", type=int, default=10)
+    ap.add_argument("--no-snapshots", action="store_true", help="crawl with page snapshots off (default: on)")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     print(f"scrapy bench ({args.bench_seconds} s)...")
     bench, bpages, belapsed = scrapy_bench(args.bench_seconds)
     print(f"  {bpages} pages in {belapsed:.1f} s")
-    print(f"npswatch crawl of the fixture market at scale {args.scale} (extraction and storage on)...")
-    ours, pages, elapsed, stored, offers = npswatch_crawl(args.scale)
+    print(f"npswatch crawl of the fixture market at scale {args.scale} (extraction and storage on, "
+          f"snapshots {'off' if args.no_snapshots else 'on'})...")
+    ours, pages, elapsed, stored, offers = npswatch_crawl(args.scale, snapshots=not args.no_snapshots)
     print(f"  {pages} pages in {elapsed:.1f} s; {stored} listings stored, {offers} offers extracted")
     print()
     print(f"scrapy bench:   {bench:8.1f} pages/s")

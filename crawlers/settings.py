@@ -43,7 +43,10 @@ LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # REQUEST_FINGERPRINTER_IMPLEMENTATION is gone in Scrapy >= 2.12 (the 2.7 fingerprinter is the only one).
 
-DOWNLOADER_MIDDLEWARES = {"npswatch.crawlers.middlewares.RetryBackoffMiddleware": 560}  # after RetryMiddleware (550)
+DOWNLOADER_MIDDLEWARES = {
+    "npswatch.crawlers.middlewares.RetryBackoffMiddleware": 560,  # after RetryMiddleware (550)
+    "npswatch.crawlers.siteproxy.SiteProxyMiddleware": 740,  # before HttpProxyMiddleware (750): robots.txt too
+}
 ITEM_PIPELINES = {"npswatch.crawlers.itempipelines.RawPostBatchPipeline": 300}
 NPSWATCH_BATCH_SIZE = 200  # RawPost items per on_batch call
 NPSWATCH_SNAPSHOT_BATCH_BYTES = 8 * 1024 * 1024  # page snapshots are stored in batches of about this size

@@ -29,8 +29,12 @@ selector is CSS (parsel dialect, with ``::text`` and ``::attr(name)``) unless it
 ...     print(exc)
 bad.toml: fields.text: invalid CSS selector 'p..x': Expected ident, got <DELIM '.' at 2>
 
-Fields (all optional, but `text` must come from the listing block or the detail page):
-id, title, text, price, quantity, city, vendor, stock, posted, link. Without `id`, the external id is
+Fields (all optional, but `text` or `title` must come from the listing block or the detail page):
+id, title, text, price, currency, quantity, unit, city, ships_from, ships_to, vendor, stock, posted, link.
+The stored text is the visible ones (title, text, quantity, unit, price, currency, stock, city, ships_from,
+ships_to, category), one per line in the order the block shows them. With `price`, the structured fields make
+the offer. A `[page]` table (city, category, currency, ships_from) reads values outside the listing blocks once
+per page, for every listing there without its own: `[page] city = "select#city option[selected]"`. Without `id`, the external id is
 the listing's link (path and query, so it survives a change of host), else a hash of its text.
 """
 from __future__ import annotations
@@ -46,10 +50,12 @@ from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["SiteDef", "FieldSpec", "Fields", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
+__all__ = ["SiteDef", "FieldSpec", "Fields", "PageFields", "PAGE_FIELD_NAMES", "Login", "Detail", "Hints", "Politeness", "SiteDefError", "load_site",
            "load_sites", "parse_site", "FIELD_NAMES"]
 
-FIELD_NAMES = ("id", "title", "text", "price", "quantity", "city", "vendor", "stock", "posted", "link")
+FIELD_NAMES = ("id", "title", "text", "price", "currency", "quantity", "unit", "city", "ships_from", "ships_to",
+               "category", "vendor", "stock", "posted", "link")
+PAGE_FIELD_NAMES = ("city", "category", "currency", "ships_from")
 
 _CSS = HTMLTranslator()
 
@@ -125,9 +131,14 @@ class Fields(_Strict):
     id: FieldSpec | None = None  # stable listing id (attribute, or link with a regex)
     title: FieldSpec | None = None
     text: FieldSpec | None = None  # the free text; an element selector takes all its text
-    price: FieldSpec | None = None
-    quantity: FieldSpec | None = None  # weight or count, e.g. "1 г"
+    price: FieldSpec | None = None  # the price as shown ("USD 105", "4 500 ₽"): with it, the fields make the offer
+    currency: FieldSpec | None = None  # when the site shows the currency apart from the price
+    quantity: FieldSpec | None = None  # weight or count, e.g. "1 г" (else the text's quantity is used)
+    unit: FieldSpec | None = None  # when the site shows the unit apart from the quantity
     city: FieldSpec | None = None
+    ships_from: FieldSpec | None = None  # origin country or city ("Ships from: Germany"): a region
+    ships_to: FieldSpec | None = None  # destinations: stored, never a region
+    category: FieldSpec | None = None  # the listing's category label
     vendor: FieldSpec | None = None  # seller handle; stored pseudonymised
     stock: FieldSpec | None = None  # "в наличии 5" -> 5, "нет в наличии" -> 0
     posted: FieldSpec | None = None  # the date string only; parsed with dateparser
@@ -135,6 +146,42 @@ class Fields(_Strict):
 
     def given(self) -> dict[str, FieldSpec]:
         return {k: v for k in FIELD_NAMES if (v := getattr(self, k)) is not None}
+
+
+class PageFields(_Strict):
+    """Values outside the listing blocks, read once per listing page (selectors relative to the whole page) and
+    given to every listing on it that has no value of its own: the city selected in a menu, the category of a
+    breadcrumb, the currency chosen in a switcher, the origin of a shop page. They are stored above the listing's
+    own fields."""
+
+    city: FieldSpec | None = None
+    category: FieldSpec | None = None
+    currency: FieldSpec | None = None
+    ships_from: FieldSpec | None = None
+
+    def given(self) -> dict[str, FieldSpec]:
+        return {k: v for k in PAGE_FIELD_NAMES if (v := getattr(self, k)) is not None}
+
+
+class Login(_Strict):
+    """A site behind a login: the session's cookies and headers, read from environment variables or files when
+    the crawl starts (never from the definition itself, never printed), and how to tell the session expired.
+
+    Cookies: "name=value; name2=value2" (a browser's Cookie header), or a Netscape cookies.txt file. Headers:
+    one "Name: value" per line. Name the variables NPSWATCH_<SITE>_SESSION or ..._TOKEN so logs mask them."""
+
+    cookies_env: str | None = None
+    cookies_file: str | None = None
+    headers_env: str | None = None
+    headers_file: str | None = None
+    logged_out: FieldSpec | None = None  # matches only on the login form: the crawl of the site stops there
+
+    @field_validator("cookies_env", "headers_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(f"{v!r} is not an environment variable name (the value goes in the environment)")
+        return v
 
 
 class Detail(_Strict):
@@ -221,14 +268,20 @@ class SiteDef(_Strict):
     start_urls: list[str] = Field(min_length=1)
     listing: str  # selector of one listing block
     fields: Fields = Fields()
+    page: PageFields = PageFields()  # [page]: values outside the listing blocks, for every listing of the page
+    login: Login | None = None  # [login]: cookies/headers of a logged-in session, and the logged-out marker
     pagination: FieldSpec | None = None  # next page(s) of the listing
     follow: FieldSpec | None = None  # other listing pages to enter (threads, categories)
     follow_detail: Detail | None = None
     hints: Hints = Hints()
     politeness: Politeness = Politeness()
-    proxy: str | None = None  # http(s)://host:port for every request of this site (Tor: via privoxy)
+    # http(s)://host:port, or socks5h://host:port (Tor: 127.0.0.1:9050; names resolved by the proxy, through a
+    # bridge npswatch starts and stops: crawlers.socksbridge) for every request of this site
+    proxy: str | None = None
     js: bool = False  # pages need JavaScript; the generic spider cannot render them and skips the site
-    snapshots: bool = False  # keep every parsed page (gzip, by sha256) so `npswatch reparse` can rerun parsing
+    # Keep every parsed page (gzip, by sha256) so `npswatch reparse` can rerun parsing after the definition is
+    # edited; pruned after snapshot_days (default: retention.snapshot_days). false: keep none.
+    snapshots: bool = True
     snapshot_days: int | None = Field(None, ge=1)  # keep them this long (default: retention.snapshot_days)
 
     @field_validator("listing")
@@ -238,12 +291,13 @@ class SiteDef(_Strict):
 
     @field_validator("base_url", "proxy")
     @classmethod
-    def _url(cls, v: str | None) -> str | None:
+    def _url(cls, v: str | None, info) -> str | None:
         if v is None:
             return None
         parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{v!r} is not an http(s) URL")
+        schemes = ("http", "https", "socks5", "socks5h") if info.field_name == "proxy" else ("http", "https")
+        if parts.scheme not in schemes or not parts.netloc:
+            raise ValueError(f"{v!r} is not an {'http(s) or socks5h' if info.field_name == 'proxy' else 'http(s)'} URL")
         return v
 
     @field_validator("start_urls")
@@ -259,9 +313,9 @@ class SiteDef(_Strict):
 
     @model_validator(mode="after")
     def _has_text(self) -> "SiteDef":
-        detail_text = self.follow_detail is not None and self.follow_detail.fields.text is not None
-        if self.fields.text is None and not detail_text:
-            raise ValueError("fields.text (or follow_detail.fields.text) is required")
+        detail = self.follow_detail.fields if self.follow_detail is not None else None
+        if not any(f is not None and (f.text is not None or f.title is not None) for f in (self.fields, detail)):
+            raise ValueError("fields.text or fields.title (or the same in follow_detail.fields) is required")
         return self
 
     def resolve_start_urls(self, base_url: str | None = None) -> list[str]:

@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from npswatch.crawlers.itempipelines import CrawlProgress
+from npswatch.crawlers.jsrender import js_unavailable
 from npswatch.crawlers.sitedef import SiteDef, load_site
+from npswatch.crawlers.socksbridge import SocksBridge, is_socks
 from npswatch.crawlers.storagethread import StorageThread
 from npswatch.pipelines.rawpost import RawPost
 from npswatch.storage.snapshots import PageRecord
@@ -58,6 +60,7 @@ class SiteStats:
     complete: bool = False  # every page was fetched: listings not seen may be marked disappeared
     started_at: str | None = None  # ISO start of the crawl this completes (shared frontier: its first process)
     frontier_done: bool | None = None  # shared frontier only: this process was the last and cleared it
+    found_sites: dict[str, int] = field(default_factory=dict)  # other sites its pages link to: origin -> pages
 
 
 @dataclass
@@ -160,21 +163,17 @@ def crawl_sites(
     on_snapshots: receives page bodies of sites with `snapshots = true` (on the storage thread).
     jobdirs: site name -> Scrapy JOBDIR (pause/resume); ignored with redis_url.
     redis_url, frontier: share request queue and duplicate filter with other processes (scrapy-redis).
+    A site whose proxy is socks5h:// is crawled through a `SocksBridge` started for the crawl and stopped after.
     """
-    from scrapy.crawler import AsyncCrawlerProcess
-
-    from npswatch.crawlers.spiders.listing import ListingSpider
-
     defs = [s if isinstance(s, SiteDef) else load_site(s) for s in sites]
     stats = CrawlStats()
     runnable: list[SiteDef] = []
     for site in defs:
         if not site.enabled:
             stats.skipped[site.name] = "disabled"
-        elif site.js:
-            stats.skipped[site.name] = "needs JavaScript rendering (js = true)"
-            logger.warning("skipping %s: it needs JavaScript rendering, which the generic spider does not do",
-                           site.name)
+        elif site.js and (why := js_unavailable()):
+            stats.skipped[site.name] = f"needs JavaScript rendering (js = true): {why}"
+            logger.warning("skipping %s: it needs JavaScript rendering: %s", site.name, why)
         else:
             site.resolve_start_urls(base_url)  # fail before starting anything if a base URL is missing
             runnable.append(site)
@@ -188,6 +187,27 @@ def crawl_sites(
         overrides = {**frontier_settings(redis_url, frontier), **overrides}
         jobdirs = None
     settings = project_settings({**overrides, "NPSWATCH_BATCH_SIZE": batch_size})
+    bridges: dict[str, SocksBridge] = {}  # one per SOCKS proxy; Scrapy gets the bridge's HTTP address
+    try:
+        for i, site in enumerate(runnable):
+            if is_socks(site.proxy):
+                if site.proxy not in bridges:
+                    bridges[site.proxy] = SocksBridge(site.proxy)
+                    bridges[site.proxy].start()
+                runnable[i] = site.model_copy(update={"proxy": bridges[site.proxy].url})
+        return _crawl(runnable, stats, settings, base_url, on_batch, on_progress, now, on_snapshots, jobdirs,
+                      redis_url)
+    finally:
+        for bridge in bridges.values():
+            bridge.stop()
+
+
+def _crawl(runnable, stats, settings, base_url, on_batch, on_progress, now, on_snapshots, jobdirs,
+           redis_url) -> CrawlStats:
+    from scrapy.crawler import AsyncCrawlerProcess
+
+    from npswatch.crawlers.spiders.listing import ListingSpider
+
     storage = StorageThread(maxsize=settings.getint("NPSWATCH_STORAGE_QUEUE", 8))
     process = AsyncCrawlerProcess(settings)
     crawlers = []
@@ -206,6 +226,7 @@ def crawl_sites(
     causes: dict[str, BaseException] = {}
     for name, crawler in crawlers:
         stats.sites[name] = _site_stats(crawler.stats.get_stats(), shared=bool(redis_url))
+        stats.sites[name].found_sites = dict(getattr(crawler.spider, "found_sites", {}) or {})
         pipeline = getattr(crawler, "batch_pipeline", None)
         if pipeline is not None:
             stats.sites[name].written = pipeline.items

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
@@ -145,6 +145,8 @@ def crawl(watch: "Watch", names: list[str], *, all_sites: bool = False, base_url
           extract: bool = True, batch_size: int = 200, scrapy_settings: dict | None = None,
           redis_url: str | None = None, frontier: str = "default", verbose: bool = False,
           sites_dir: Path | None = None, notify: Notify | None = None) -> CrawlResult:
+    from npswatch.crawlers.jsrender import js_unavailable
+    from npswatch.crawlers.login import session_for
     from npswatch.crawlers.sitedef import SiteDefError
 
     notify = notify or quiet
@@ -155,10 +157,11 @@ def crawl(watch: "Watch", names: list[str], *, all_sites: bool = False, base_url
         if all_sites:
             notify("warn", f"skipping an invalid definition: {message}")
     picked = pick(defs, names, all_sites)
+    why = js_unavailable() if any(d.site.js for d in picked) else None
     for d in picked:
-        if d.site.js:
-            notify("warn", f"skipping {d.site.name}: it needs JavaScript rendering (js = true)")
-    picked = [d for d in picked if not d.site.js]
+        if d.site.js and why:
+            notify("warn", f"skipping {d.site.name}: it needs JavaScript rendering (js = true): {why}")
+    picked = [d for d in picked if not (d.site.js and why)]
     if not picked:
         raise WatchError("nothing to crawl")
     with ExitStack() as stack:
@@ -168,6 +171,10 @@ def crawl(watch: "Watch", names: list[str], *, all_sites: bool = False, base_url
                 d.site.resolve_start_urls(base)
             except SiteDefError as exc:
                 raise WatchError(f"{exc} (give --base-url)") from None
+            try:
+                session_for(d.site)  # a [login] whose variable or file is missing: refused before any run
+            except SiteDefError as exc:
+                raise WatchError(str(exc)) from None
         return _crawl_sites(watch, [d.site for d in picked], base, extract, batch_size, scrapy_settings or {},
                             redis_url, frontier, verbose, notify)
 
@@ -202,7 +209,9 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
 def _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, base, batch_size, scrapy_settings,
                     redis_url, frontier, verbose, notify) -> CrawlResult:
     from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
+    from npswatch.storage.listings import offer_coverage
     from npswatch.storage.runs import finish_run
+    from npswatch.storage.sites_found import record_sites
 
     engine = writer.engine
     results = {name: SiteCrawl(name, rec.id) for name, rec in recs.items()}
@@ -240,6 +249,12 @@ def _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, bas
     except CrawlError as exc:
         failure, stats = exc, exc.stats
 
+    found_at = datetime.now(timezone.utc)
+    with engine.begin() as conn:  # other sites the pages link to: the discovery queue (`sources discovered`)
+        for name, st in stats.sites.items():
+            record_sites(conn, [(o, found_at, name) for o, n in st.found_sites.items() for _ in range(n)])
+    extracted = writer.extractor is not None
+    coverage = offer_coverage(engine, [r.id for r in recs.values()]) if extracted else {}
     result = CrawlResult()
     for s in site_defs:
         name, r, rec = s.name, results[s.name], recs[s.name]
@@ -259,18 +274,27 @@ def _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, bas
         elif st.finish_reason == "finished":
             r.status = ("finished, incomplete (requests failed, or a process of the shared frontier was killed)"
                         if redis_url else "finished, incomplete (failed requests or page limit)")
+        elif st.finish_reason == "login_expired":
+            r.status = f"login expired for {name}: refresh the session's cookies ([login] of its definition)"
         else:
             r.status = f"stopped: {st.finish_reason}" + ("; run again to resume" if name in jobs else "")
         if name in jobs:
-            jobs[name].end(st.finish_reason if not (failure and name in failure.causes) else "batch_write_failed",
+            # a crawl stopped by an expired login starts afresh with the new session (its queued requests carry
+            # the old cookies): the job folder is cleared as after a finished crawl
+            reason = "finished" if st.finish_reason == "login_expired" else st.finish_reason
+            jobs[name].end(reason if not (failure and name in failure.causes) else "batch_write_failed",
                            failures=st.failed_requests)
         cause = failure.causes.get(name) if failure else None
         r.cause = None if cause is None else repr(cause)
-        r.ok = st.finish_reason == "finished" and cause is None
+        all_failed = st.pages == 0 and (st.failed_requests > 0 or st.dropped > 0)  # not one page fetched
+        if all_failed:
+            r.status = f"failed: every request failed ({st.failed_requests} failed, {st.dropped} refused or dropped)"
+        r.ok = st.finish_reason == "finished" and cause is None and not all_failed
+        r.no_offer = coverage.get(rec.id, (0, 0))[1] if extracted else None
         r.pages, r.listings, r.dropped, r.errors = st.pages, st.items, st.dropped, st.errors
         r.failed_requests, r.snapshots = st.failed_requests, st.snapshots
         w, o = r.written, r.observed
-        rec.message = (f"pages={st.pages} listings={st.items} new={w.inserted} changed={w.updated} price_changes="
+        rec.message = (f"pages={st.pages} listings={st.items} no_offer={r.no_offer} new={w.inserted} changed={w.updated} price_changes="
                        f"{o.price_changes} stock_drops={o.stock_drops} disappeared={r.disappeared} "
                        f"dropped={st.dropped} failed_requests={st.failed_requests} snapshots={st.snapshots} {r.status}")
         if cause is not None:
@@ -309,11 +333,17 @@ def _within(seconds: float, fn):
 
 
 def fetch(url: str, site, user_agent: str):
-    """One polite GET (robots.txt, proxy, size cap of the site) -> a Scrapy response. The site's timeout is a
-    total deadline for the robots.txt check and the page together."""
+    """One polite GET (robots.txt, proxy, size cap, session of the site) -> a Scrapy response. The site's timeout
+    is a total deadline for the robots.txt check and the page together."""
     from protego import Protego
 
+    from npswatch.crawlers.login import session_for
     from npswatch.crawlers.replay import make_response
+    from npswatch.crawlers.socksbridge import SocksBridge, is_socks
+
+    if is_socks(site.proxy):  # urllib speaks HTTP proxies only: through a bridge, names resolved by the proxy
+        with SocksBridge(site.proxy) as http_proxy:
+            return fetch(url, site.model_copy(update={"proxy": http_proxy}), user_agent)
 
     handlers = [urllib.request.ProxyHandler({"http": site.proxy, "https": site.proxy} if site.proxy else {})]
     opener = urllib.request.build_opener(*handlers)
@@ -340,9 +370,18 @@ def fetch(url: str, site, user_agent: str):
         if robots is not None and not robots.can_fetch(url, user_agent):
             raise Disallowed(f"{url} is disallowed by {robots_url}")
     cap = int(site.politeness.max_size_mb * 1024 * 1024)
+    cookies, session_headers = session_for(site)  # [login]: the page as the logged-in session sees it
+    if cookies:
+        session_headers = {**session_headers, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    if site.js:  # rendered in Chromium: the DOM after the page's scripts ran
+        from npswatch.crawlers.jsrender import render
+
+        final, status, body, ctype = render(url, timeout=remaining(), user_agent=user_agent, proxy=site.proxy,
+                                            headers=session_headers)
+        return make_response(final, body, status=status, content_type=ctype)
 
     def get_page():
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=remaining()) as r:
+        with opener.open(urllib.request.Request(url, headers={**headers, **session_headers}), timeout=remaining()) as r:
             return r.read(cap + 1), r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
     try:
         body, status, ctype, date, final = _within(remaining(), get_page)
@@ -372,13 +411,19 @@ class SiteTrial:
     skipped: list[str]  # detail pages robots.txt forbids
     invalid: int  # blocks that gave no text
     facts: list  # what the extractor makes of the first `limit` listings (empty without extract)
+    stored: list[str]  # the stored text of the first `limit` listings, as it reaches the extractor (pseudonymised)
 
 
 def try_site(watch: "Watch", site_name: str, url: str | None = None, *, base_url: str | None = None,
              details: int = 3, detail_page: bool = False, extract: bool = True, limit: int = 30,
              sites_dir: Path | None = None, notify: Notify | None = None) -> SiteTrial:
     """Fetch one page (politely: robots.txt, proxy, size cap) and read it with the site's definition."""
+    from scrapy.exceptions import CloseSpider
+
+    from npswatch.crawlers.jsrender import js_unavailable
+    from npswatch.crawlers.login import session_for
     from npswatch.crawlers.replay import offline_spider, parse_page
+    from npswatch.crawlers.sitedef import SiteDefError
     from npswatch.crawlers.spiders.fields import select as select_blocks
 
     settings = watch.settings
@@ -389,8 +434,12 @@ def try_site(watch: "Watch", site_name: str, url: str | None = None, *, base_url
     d = pick(defs, [site_name])[0]
     site = d.site
     with ExitStack() as stack:
-        if site.js:
-            raise WatchError(f"{site.name} needs JavaScript rendering (js = true): the generic spider cannot read it")
+        if site.js and (why := js_unavailable()):
+            raise WatchError(f"{site.name} needs JavaScript rendering (js = true): {why}")
+        try:
+            session_for(site)
+        except SiteDefError as exc:
+            raise WatchError(str(exc)) from None
         base = (fixture_server(stack, [d], base_url, notify or quiet)
                 if not (url and urlsplit(url).scheme) else base_url)
         try:
@@ -407,7 +456,11 @@ def try_site(watch: "Watch", site_name: str, url: str | None = None, *, base_url
             raise WatchError(f"{exc} (set politeness.obey_robots = false only if you may)") from None
         spider = offline_spider(site, base_url=urljoin(target, "/"))
         blocks = 0 if detail_page else len(select_blocks(response, site.listing))
-        posts, requests = parse_page(spider, response, detail=detail_page)
+        try:
+            posts, requests = parse_page(spider, response, detail=detail_page)
+        except CloseSpider:
+            raise WatchError(f"login expired for {site.name}: {target} shows the login form (login.logged_out); "
+                             "refresh the session's cookies") from None
         detail_reqs = [r for r in requests if r.callback == spider.parse_detail]
         next_pages = [r.url for r in requests if r.callback != spider.parse_detail]
         skipped, fetched = [], 0
@@ -422,12 +475,13 @@ def try_site(watch: "Watch", site_name: str, url: str | None = None, *, base_url
             fetched += 1
             resp = resp.replace(request=req)
             posts.extend(p for p in req.callback(resp, **req.cb_kwargs) if p.__class__.__name__ == "RawPost")
+    stored = [watch.pseudonymiser.scrub(p.text) for p in posts[:limit]]  # what the writer stores
     facts = []
     if extract and posts:
         x = watch.database_extractor
-        facts = [x.for_storage(p.text, p.hints, p.posted_at) for p in posts[:limit]]
+        facts = [x.for_storage(t, p.hints, p.posted_at, p.structured) for p, t in zip(posts, stored)]
     return SiteTrial(site, target, response, blocks, posts, len(detail_reqs), fetched, next_pages, skipped,
-                     spider.stat("npswatch/invalid_items") or 0, facts)
+                     spider.stat("npswatch/invalid_items") or 0, facts, stored)
 
 
 # --- reparse ----------------------------------------------------------------------------------------------
@@ -453,8 +507,8 @@ def reparse(watch: "Watch", site_name: str, *, run_id: int | None = None, extrac
     engine = watch.checked_engine()
     store = SnapshotStore(engine, watch.settings.data_path / "snapshots", watch.pseudonymiser.scrub)
     if not runs:
-        raise WatchError(f"no snapshots of {site.name} are stored (set `snapshots = true` in its definition and "
-                         "crawl it)")
+        raise WatchError(f"no snapshots of {site.name} are stored (crawl it first; a definition with "
+                         "`snapshots = false` keeps none)")
     rid = run_id if run_id is not None else runs[0][0]
     pages = store.pages(site.name, rid)
     if not pages:

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 
 from npswatch.storage import models
+from npswatch.storage.listings import offer_coverage
 from npswatch.storage.runs import T_RUN, stale_runs
 
 from .config import parse_duration
@@ -93,6 +94,8 @@ class SourceHealth:
     last_new_at: datetime | None = None
     expected_seconds: float = 0.0
     stale: bool = False
+    listings_last_crawl: int | None = None  # web sources: listings the newest finished crawl saw
+    no_offer_last_crawl: int | None = None  # ... and how many of them have no offer stored
     problems: list[str] = field(default_factory=list)
 
 
@@ -252,6 +255,13 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             _fill(sh, runs, limit, now, max_f, f"source {key}")
             sh.last_new_at = _aware(newest.get(key)) if newest.get(key) is not None else None
             sh.expected_seconds = _expected(key, kinds, jobs, settings)
+            if runs and runs[0].message and "login expired for" in runs[0].message:
+                sh.problems.append(f"source {key}: login expired for {key} (refresh the cookies of its [login])")
+            crawl_id = conn.execute(select(T_RUN.c.id).where(
+                T_RUN.c.kind == "crawl", T_RUN.c.source == key, T_RUN.c.status != "running")
+                .order_by(T_RUN.c.id.desc()).limit(1)).scalar()
+            if crawl_id is not None:
+                sh.listings_last_crawl, sh.no_offer_last_crawl = offer_coverage(engine, [crawl_id]).get(crawl_id, (0, 0))
             first = runs[-1].started_at if runs else None
             if sh.last_new_at is not None:
                 sh.stale = (now - sh.last_new_at).total_seconds() > sh.expected_seconds

@@ -108,6 +108,7 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
     (default <data_dir>/reports/digest-<date>.<fmt>); with `send`, deliver it to the configured recipients.
     Signals an analyst dismissed (`npswatch.triage`) are neither shown nor sent."""
     from npswatch.reports.digest import Digest, render
+    from npswatch.storage.runs import login_expired
 
     if fmt not in ("html", "md", "json"):
         raise WatchError("--format must be html, md or json")
@@ -119,7 +120,9 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
     dismissed = dismissed_ids(watch.engine, [s.id for s in found])
     shown = [s for s in found if s.id not in dismissed and (not country or country.upper() in s.countries)
              and (not cls or s.cls == cls)]
-    text = render(Digest(since, until, shown), fmt)
+    notes = [f"login expired for {site}: its crawls stopped at the login form"
+             for site in login_expired(watch.checked_engine(), since, until)]
+    text = render(Digest(since, until, shown, notes=notes), fmt)
     result = DigestResult(since, until, found, shown, fmt, text)
     if dest != "-":
         path = Path(dest) if dest else watch.settings.data_path / "reports" / f"digest-{until:%Y-%m-%d}.{fmt}"

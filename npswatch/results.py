@@ -82,6 +82,7 @@ class SiteCrawl:
     written: WriteResult = field(default_factory=new_write_result)
     observed: ObserveResult = field(default_factory=new_observe_result)
     disappeared: int | None = None  # listings a complete crawl no longer found (None: crawl not complete)
+    no_offer: int | None = None  # listings this crawl saw that have no offer stored (None: not extracted)
     dropped: int = 0
     errors: int = 0
     failed_requests: int = 0

@@ -37,8 +37,9 @@ from .facts import EMPTY, CandidateFact, Facts, OfferFact, RegionFact, Substance
 from .fx import RateBook
 from .lexicon import load_lexicon, lower_same_length
 from .offers import price_tuples
-from .rawpost import SourceHints
+from .listed import structured_offers
 from .places import has_flag, read_places
+from .rawpost import SourceHints, Structured
 from .regions import Gazetteer, country_currency
 from .substances import FORM_WORD, SubstanceMatcher, drop_attached_form_words
 from .text import clean
@@ -98,9 +99,19 @@ class Extractor:
     def with_overlay(self, extra: list[dict]) -> "Extractor":
         return Extractor(self.matcher.with_overlay(extra), self.gazetteer, self.rates)
 
-    def for_storage(self, text: str, hints: SourceHints, posted_at: datetime | None) -> Facts:
+    def for_storage(self, text: str, hints: SourceHints, posted_at: datetime | None,
+                    structured: Structured | None = None) -> Facts:
         """The signature the storage writer calls."""
+        if structured is not None and structured.price:
+            return self.extract_listing(text, structured, posted_at=posted_at, hints=hints)
         return self.extract(text, posted_at=posted_at, hints=hints)
+
+    def extract_listing(self, text: str, structured: Structured, posted_at: datetime | date | None = None,
+                        hints: SourceHints | None = None) -> Facts:
+        """A web listing: its text, and the offer its structured fields make (`pipelines.listed`)."""
+        hints = hints or _NO_HINTS
+        facts = self.extract(text, posted_at=posted_at, hints=hints)
+        return structured_offers(facts, structured, clean(text), hints, posted_at, self.rates)
 
     def extract(self, text: str, posted_at: datetime | date | None = None, hints: SourceHints | None = None) -> Facts:
         hints = hints or _NO_HINTS

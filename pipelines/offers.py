@@ -1138,3 +1138,86 @@ def _link_one(starts: list[int], n: int, start: int, end: int, scope: int, line_
     if line_end < 0:
         line_end = end + 40
     return j if j < n and starts[j] < line_end else None
+
+
+# ---------------------------------------------------------------------------------------------- quantities
+# A count written with a multiplication sign: "25x", "5 x", "x300", "× 240" (pieces), and "1g x 10" (a size per
+# piece times a count: the count is the quantity).
+_COUNT_X = re.compile(r"(?<![\w.,])(?P<n>\d{1,5}) ?[x×х](?![^\W\d_])|(?<![^\W\d_])[x×х] ?(?P<m>\d{1,5})(?![\d.,]| ?[^\W\d_])"
+                      r"|(?<![^\W\d_])[x×х] ?(?P<c>\d{1,5})(?= ?[^\W\d_])")
+# A bare count opening a title ("100 B707 Blue Xanax", "10 XTC Pikachu"): pieces, when nothing else says how much.
+_LEADING_COUNT = re.compile(r"[^\w\n]{0,3}(?P<n>\d{1,5}) (?=[^\W\d_])")
+
+
+def find_quantities(cleaned: str, low: str | None = None) -> list[tuple[int, int, float, str]]:
+    """The quantities a text states without a price, as (start, end, quantity, unit) in text order.
+
+    For a listing whose price is a field of its own: its title says how much ("28gr 4MMC", "25x XTC Pills",
+    "Vyvanse 30mg x 240 capsules"). A pill's strength is no quantity (mg next to a count of pieces, micrograms),
+    nor is a size per piece ("1G x 10 Darts": 10 pieces), nor "a gram" of a per-unit price.
+
+    >>> [(q, u) for _, _, q, u in find_quantities("25x Awakenings XTC Pills 275mg+")]
+    [(25.0, 'piece')]
+    >>> [(q, u) for _, _, q, u in find_quantities("Distillate Darts (Syringes) / 1G x 10 Darts")]
+    [(10.0, 'piece')]
+    >>> [(q, u) for _, _, q, u in find_quantities("Metizolam Powder 10g")]
+    [(10.0, 'g')]
+    """
+    if low is None or len(low) != len(cleaned):
+        low = (cleaned.replace("\u0130", "i") if "\u0130" in cleaned else cleaned).lower()
+    toks: list[list] = []
+    doses: list = []
+    _num_tokens(low, toks.append, doses)
+    words: list[list] = []
+    _word_tokens(low, words)
+    if doses and words:  # a word inside a strength (".08g/capsule") is read with it
+        words = [w for w in words if not any(d[_S] < w[_E] and w[_S] < d[_E] for d in doses)]
+    toks = sorted(toks + [w for w in words if w[_K] in (_PW, _LQ)], key=_start)
+    counts: list[tuple[int, int, float, str]] = []
+    for m in _COUNT_X.finditer(low):
+        g = "n" if m.group("n") else ("m" if m.group("m") else "c")
+        counts.append((m.start(), m.end(), float(m.group(g)), "piece"))
+    lead = _LEADING_COUNT.match(low)
+    if lead is not None and not any(c[0] == lead.start("n") for c in counts):
+        counts.append((lead.start("n"), lead.end("n"), float(lead.group("n")), "piece"))
+        lead_count = counts[-1]
+    else:
+        lead_count = None
+    out: list[tuple[int, int, float, str]] = []
+    doses: list[tuple[int, int, float, str]] = []
+    last_pw = None
+    for i, t in enumerate(toks):
+        k = t[_K]
+        if k == _PW:
+            last_pw = t
+            continue
+        if k == _LQ:  # "(QTY2)", "Вес: 5": a labelled bare number
+            nx = toks[i + 1] if i + 1 < len(toks) else None
+            if nx is not None and nx[_K] == _B and nx[_S] - t[_E] <= 3:
+                out.append((nx[_S], nx[_E], parse_number(nx[_RAW], price=False), t[_U]))
+            continue
+        if k == _B:  # "100 Adderall Pills": a bare number a plural piece word follows closely on its line
+            for nx in toks[i + 1:i + 3]:
+                if nx[_K] == _PW and not nx[_V] and nx[_S] - t[_E] <= 24 and low.find("\n", t[_E], nx[_S]) < 0:
+                    out.append((t[_S], t[_E], parse_number(t[_RAW], price=False), "piece"))
+                    break
+            continue
+        if k != _Q or t[_F] & _PER:
+            continue
+        if any(s >= t[_E] and s - t[_E] <= 3 and low[t[_E]:s].strip() == "" for s, _, _, _ in counts):
+            continue  # "1g x 10": the size of each piece
+        q = (t[_S], t[_E], t[_V], t[_U])
+        if t[_F] & _MG and _mg_is_dose(low, toks, i, None, last_pw):
+            continue  # a strength: "Xanax Pills 3mg"
+        (doses if t[_F] & _MG else out).append(q)
+    # mg on a line that counts pieces is a strength ("20 x 30mg", "Oxycodone 30mg ... 100pills")
+    pieces = [q for q in counts + out if q[3] == "piece"]
+    for q in doses:
+        ls = low.rfind("\n", 0, q[0]) + 1
+        le = low.find("\n", q[1])
+        le = len(low) if le < 0 else le
+        if not any(ls <= p[0] < le for p in pieces):
+            out.append(q)
+    if lead_count is not None and any(q[3] != "piece" for q in out):
+        counts.remove(lead_count)  # "10g ...", "100 Gram ...": the leading number had its unit
+    return sorted(out + [c for c in counts if not any(o[0] <= c[0] < o[1] for o in out)])

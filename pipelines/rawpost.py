@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["RawPost", "SourceHints", "InvalidPost", "storable"]
+__all__ = ["RawPost", "SourceHints", "Structured", "InvalidPost", "storable"]
 
 
 class InvalidPost(ValueError):
@@ -73,6 +73,34 @@ def _storable_value(v: Any, depth: int = 0) -> Any:
     return v
 
 
+class Structured(BaseModel):
+    """A listing's fields that the site shows in elements of their own, as displayed (parsed by `pipelines.listed`).
+
+    When a source has them, they make the listing's offer directly: the text only says what is sold.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    price: str | None = None  # "USD 105", "500 $", "4 500"
+    currency: str | None = None  # "USD", "$", "руб." when the site shows it apart from the price
+    quantity: str | None = None  # "1 г", "10", "3.5g"
+    unit: str | None = None  # "г", "pills" when shown apart from the quantity
+    stock: str | None = None  # "In stock", "Stock:5", "нет в наличии"
+    ships_from: str | None = None
+    ships_to: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        v = " ".join(storable(str(v)).split())
+        return v or None
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -92,6 +120,7 @@ class RawPost(BaseModel):
     collected_at: datetime = Field(default_factory=_utcnow)
     hints: SourceHints = Field(default_factory=SourceHints)
     extra: dict[str, Any] = Field(default_factory=dict)  # collector-specific facts (stock, forward origin)
+    structured: Structured = Field(default_factory=Structured)  # price, currency, quantity... shown apart
 
     @field_validator("source", "external_id", mode="before")
     @classmethod

@@ -35,6 +35,7 @@ from npswatch.storage.writer import upsert
 
 from .digest import Digest, charts, signal_record, to_html, to_markdown
 from .signals import Signal, load_signals
+from npswatch.storage.runs import login_expired
 from npswatch.storage.tables import T_DELIVERY
 
 log = logging.getLogger("npswatch.delivery")
@@ -125,7 +126,8 @@ def deliver(engine: Engine, chans: list[Channel], smtp: SmtpSettings, since: dat
         ids = [r.id for r in pending]
         signals = load_signals(engine, [r.signal_id for r in pending])
         digest = Digest(since=min([since] + [s.period_start for s in signals if s.period_start]), until=until,
-                        signals=signals)
+                        signals=signals, notes=[f"login expired for {site}: its crawls stopped at the login form"
+                                                for site in login_expired(engine, since, until)])
         now = datetime.now(timezone.utc)
         try:
             if ch.kind == "email":

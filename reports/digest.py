@@ -33,6 +33,7 @@ class Digest:
     signals: list[Signal]
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     title: str = "npswatch early-warning digest"
+    notes: list[str] = field(default_factory=list)  # about collection: "login expired for SITE"
 
     def groups(self) -> list[tuple[str, str, list[tuple[str, list[Signal]]]]]:
         """[(kind, heading, [(class, signals)])] in the order of KINDS, classes alphabetical."""
@@ -84,6 +85,7 @@ def to_json(d: Digest) -> str:
         "generated_at": d.generated_at.isoformat(),
         "period": {"since": d.since.isoformat(), "until": d.until.isoformat()},
         "counts": d.counts(),
+        "notes": list(d.notes),
         "signals": [signal_record(s) for s in d.signals],
     }, ensure_ascii=False, indent=2, default=str)
 
@@ -96,6 +98,10 @@ def to_markdown(d: Digest) -> str:
     lines = [f"# {d.title}", "",
              f"Period {d.since:%Y-%m-%d %H:%M} to {d.until:%Y-%m-%d %H:%M} UTC; generated {d.generated_at:%Y-%m-%d %H:%M} UTC.",
              ""]
+    for note in d.notes:
+        lines.append(f"**Collection:** {_md_escape(note)}")
+    if d.notes:
+        lines.append("")
     if not d.signals:
         lines.append("No signals in this period.")
     for _, heading, by_class in d.groups():

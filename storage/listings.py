@@ -25,15 +25,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from price_parser import Price
-from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
+from sqlalchemy import Engine, and_, bindparam, case, exists, func, select, tuple_, update
 
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import RawPost
 
 from .writer import _chunks, upsert
-from .tables import T_LISTING, T_OBS, T_POST, T_SOURCE
+from .tables import T_LISTING, T_OBS, T_OFFER, T_POST, T_SOURCE
 
-__all__ = ["ListingTracker", "ObserveResult", "price_number", "change_status"]
+__all__ = ["ListingTracker", "ObserveResult", "price_number", "change_status", "offer_coverage"]
 
 
 _ZERO_POINT = re.compile(r"(?<![\d.,])0([.,])\d")
@@ -164,3 +164,14 @@ class ListingTracker:
             res = conn.execute(update(T_LISTING).where(and_(
                 c.source_id == sid, c.disappeared_at.is_(None), c.last_seen < since)).values(disappeared_at=at or _now()))
             return res.rowcount or 0
+
+
+def offer_coverage(engine: Engine, run_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Per crawl run: (listings it saw, how many of them have no offer stored). Runs that saw none are left out."""
+    if not run_ids:
+        return {}
+    has_offer = exists().where(T_OFFER.c.post_id == T_OBS.c.post_id)
+    q = (select(T_OBS.c.crawl_run_id, func.count(), func.sum(case((has_offer, 0), else_=1)))
+         .where(T_OBS.c.crawl_run_id.in_(list(run_ids))).group_by(T_OBS.c.crawl_run_id))
+    with engine.connect() as c:
+        return {rid: (int(n), int(none or 0)) for rid, n, none in c.execute(q)}

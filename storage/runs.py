@@ -194,3 +194,15 @@ def run_record(engine: Engine, kind: str, source: str | None = None, *,
         raise
     finish_run(engine, record.id, status=record.status, items=record.items, errors=record.errors,
                message=record.message)
+
+
+def login_expired(engine: Engine, since: datetime, until: datetime) -> list[str]:
+    """Sites whose newest crawl in [since, until) stopped because the login had expired, sorted."""
+    q = (select(T_RUN.c.source, T_RUN.c.message).where(T_RUN.c.kind == "crawl", T_RUN.c.started_at >= since,
+                                                       T_RUN.c.started_at < until).order_by(T_RUN.c.id))
+    newest: dict[str, str] = {}
+    with engine.connect() as c:
+        for source, message in c.execute(q):
+            if source:
+                newest[source] = message or ""
+    return sorted(s for s, m in newest.items() if f"login expired for {s}" in m)

@@ -8,7 +8,7 @@ from . import models as m
 from .tables_accounts import AuditEntry, SignalReview, WebSession, WebUser
 from .tables_reports import Delivery, StoredSignal
 from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
-from .tables_web import Listing, ListingObservation, PageSnapshot
+from .tables_web import DiscoveredSite, Listing, ListingObservation, PageSnapshot
 
 T_SOURCE = m.Source.__table__
 T_POST = m.Post.__table__
@@ -35,3 +35,4 @@ T_USER = WebUser.__table__
 T_SESSION = WebSession.__table__
 T_AUDIT = AuditEntry.__table__
 T_REVIEW = SignalReview.__table__
+T_SITE_FOUND = DiscoveredSite.__table__

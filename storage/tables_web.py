@@ -76,3 +76,17 @@ class PageSnapshot(SQLModel, table=True):
     content_type: str | None = Field(default=None, max_length=200)
     page_date: str | None = Field(default=None, max_length=64)  # the response's Date header (relative dates)
     fetched_at: datetime | None = _ts()
+
+
+class DiscoveredSite(SQLModel, table=True):
+    """A web shop or market named in a crawled page or a post (link, .onion host, mirror list): the review queue
+    of `npswatch sources discovered`. Migration 0007."""
+
+    __tablename__ = "discovered_site"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=300)  # origin: scheme://host[:port]
+    mentions: int = 0  # pages and posts that named it
+    first_seen: datetime | None = _ts()
+    first_seen_in: str | None = Field(default=None, max_length=200)  # source key where it was first seen
+    last_seen: datetime | None = _ts()
+    status: str = Field(default="new", max_length=12)  # new | added

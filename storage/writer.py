@@ -4,8 +4,10 @@ One call writes one batch in one transaction, so a failure leaves nothing half-w
 - sources are created on first sight;
 - a post new to (source, external id) is inserted; the same post again changes nothing but `last_seen`;
   a changed text keeps the old text in `post_version` and bumps `post.version`;
-- facts (mentions, offers) are derived from the stored, pseudonymised text and replaced per post whenever
-  the text is new or changed; candidates are counted once per post that first shows them.
+- facts (mentions, offers) are derived from the stored, pseudonymised text (and a web listing's structured
+  fields: price, currency, quantity...) and replaced per post whenever the text is new or changed, or the same
+  text comes with other structured fields (a definition edited, then `reparse`); candidates are counted once
+  per post that first shows them.
 Author handles and identifiers inside the text, the URL and every string of `extra` are pseudonymised here
 (`scrub_post`), before anything reaches the database; channel names in `extra` count as handles there.
 """
@@ -22,10 +24,15 @@ from sqlalchemy import Connection, Engine, bindparam, case, delete, select, tupl
 from npswatch.pipelines.facts import Facts, RegionFact, SubstanceFact
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import RawPost, SourceHints
+from npswatch.pipelines.weblinks import find_sites, site_origin
 
+from .sites_found import record_sites
+from .sqlupsert import upsert
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
-Extractor = Callable[[str, SourceHints, datetime | None], Facts]
+# (text, hints, posted_at) -> Facts; called with a fourth argument, the post's `Structured` fields, when they show
+# a price (an extractor for web listings must accept it: `pipelines.extract.Extractor.for_storage` does).
+Extractor = Callable[..., Facts]
 
 _CHUNK = 500  # rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 
@@ -38,27 +45,12 @@ class WriteResult:
     mentions: int = 0
     offers: int = 0
     candidates: int = 0
+    without_offer: int = 0  # posts whose facts were extracted and gave no offer
 
     def __iadd__(self, other: "WriteResult") -> "WriteResult":
         for f in self.__dataclass_fields__:
             setattr(self, f, getattr(self, f) + getattr(other, f))
         return self
-
-
-def upsert(conn: Connection, table, rows: Sequence[dict[str, Any]], index: list[str], update_cols=None):
-    """`INSERT ... ON CONFLICT (index) DO NOTHING | DO UPDATE` for SQLite and PostgreSQL."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    if update_cols:
-        stmt = stmt.on_conflict_do_update(index_elements=index, set_=update_cols(stmt.excluded))
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=index)
-    conn.execute(stmt, list(rows))
 
 
 def _chunks(items: Sequence, n: int = _CHUNK) -> Iterable[Sequence]:
@@ -78,6 +70,13 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _extra(p: RawPost) -> dict[str, Any] | None:
+    """The post row's `extra`: the collector's facts, and the structured fields (their change re-extracts)."""
+    given = p.structured.given()
+    out = {**p.extra, "structured": given} if given else dict(p.extra)
+    return out or None
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -94,9 +93,12 @@ def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
     text = ps.scrub(p.text, region)
     url = ps.scrub(p.url, region) if p.url else p.url
     extra = ps.scrub_value(p.extra, region, names=NAME_KEYS) if p.extra else p.extra
-    if text == p.text and url == p.url and extra == p.extra:
+    given = p.structured.given()
+    fields = {k: ps.scrub(v, region) for k, v in given.items()}
+    structured = p.structured if fields == given else p.structured.model_copy(update=fields)
+    if text == p.text and url == p.url and extra == p.extra and structured is p.structured:
         return p
-    return p.model_copy(update={"text": text, "url": url, "extra": extra})
+    return p.model_copy(update={"text": text, "url": url, "extra": extra, "structured": structured})
 
 
 class PostWriter:
@@ -128,7 +130,7 @@ class PostWriter:
             prepared.append((p, source_ids[p.source], p.text, text_hash(p.text)))
 
         existing = self._existing(conn, [(sid, p.external_id) for p, sid, _, _ in prepared])
-        new_rows, changed, same = [], [], []
+        new_rows, changed, same, refields = [], [], [], []
         for p, sid, text, h in prepared:
             old = existing.get((sid, p.external_id))
             if old is None:
@@ -137,6 +139,8 @@ class PostWriter:
                 changed.append((p, old, text, h))
             else:
                 same.append({"b_id": old["id"], "b_seen": now})
+                if (old["extra"] or {}).get("structured") != (_extra(p) or {}).get("structured"):
+                    refields.append((p, old, text))
 
         result = WriteResult(inserted=0, updated=len(changed), unchanged=len(same))
         if new_rows:
@@ -187,6 +191,19 @@ class PostWriter:
             )
         if same:
             conn.execute(update(T_POST).where(T_POST.c.id == bindparam("b_id")).values(last_seen=bindparam("b_seen")), same)
+        if changed or refields:
+            conn.execute(update(T_POST).where(T_POST.c.id == bindparam("b_id")).values(extra=bindparam("b_extra")),
+                         [{"b_id": old["id"], "b_extra": _extra(p)} for p, old, *_ in changed + refields])
+
+        # sites named by posts new to the store, or changed: the web discovery queue (`storage.sites_found`)
+        fresh = [(p, text) for p, sid, text, _ in prepared if existing.get((sid, p.external_id)) is None]
+        fresh += [(p, text) for p, _, text, _ in changed]
+        sightings = []
+        for p, text in fresh:
+            own = site_origin(p.url) if p.url else None
+            sightings += [(o, p.posted_at or p.collected_at, p.source) for o in find_sites(text) if o != own]
+        if sightings:
+            record_sites(conn, sightings)
 
         if self.extractor is not None:
             todo = []  # (post_id, RawPost, stored text, first sight of the post)
@@ -195,6 +212,8 @@ class PostWriter:
                 p, text = by_key[key]
                 todo.append((row["id"], p, text, True))
             for p, old, text, _ in changed:
+                todo.append((old["id"], p, text, False))
+            for p, old, text in refields:
                 todo.append((old["id"], p, text, False))
             self._facts(conn, todo, result)
         return result
@@ -251,7 +270,7 @@ class PostWriter:
     def _existing(self, conn: Connection, keys: list[tuple[int, str]]) -> dict[tuple[int, str], dict]:
         out: dict[tuple[int, str], dict] = {}
         cols = [T_POST.c.id, T_POST.c.source_id, T_POST.c.external_id, T_POST.c.text, T_POST.c.text_hash,
-                T_POST.c.version, T_POST.c.edited_at, T_POST.c.collected_at]
+                T_POST.c.version, T_POST.c.edited_at, T_POST.c.collected_at, T_POST.c.extra]
         for chunk in _chunks(keys):
             q = select(*cols).where(tuple_(T_POST.c.source_id, T_POST.c.external_id).in_(list(chunk)))
             for r in conn.execute(q).mappings():
@@ -273,14 +292,17 @@ class PostWriter:
             "collected_at": p.collected_at,
             "first_seen": now,
             "last_seen": now,
-            "extra": p.extra or None,
+            "extra": _extra(p),
             "extracted_at": now if self.extractor is not None else None,
         }
 
     def _facts(self, conn: Connection, todo: list[tuple[int, RawPost, str, bool]], result: WriteResult) -> None:
         if not todo:
             return
-        extracted = [(pid, p, fresh, self.extractor(text, p.hints, p.posted_at)) for pid, p, text, fresh in todo]
+        x = self.extractor
+        extracted = [(pid, p, fresh, x(text, p.hints, p.posted_at, p.structured) if p.structured.price
+                      else x(text, p.hints, p.posted_at)) for pid, p, text, fresh in todo]
+        result.without_offer += sum(1 for *_, f in extracted if not f.offers)
         substances: dict[str, SubstanceFact] = {}
         regions: dict[str, RegionFact] = {}
         for _, _, _, f in extracted:

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from scrapy import Request
 
 from npswatch.crawlers import settings as crawl_settings
 from npswatch.crawlers.fixture_market import build_market, serve
@@ -115,7 +116,11 @@ def test_shop_cards_become_posts_with_price_weight_city_and_stock(crawl):
         assert (post.hints.country, post.hints.currency, post.hints.language) == ("RU", "RUB", "ru")
         assert post.author is None
     offer = next(p for p in shop if p.extra.get("quantity"))
-    assert f"{offer.extra['quantity']} — {offer.extra['price']}" in offer.text
+    # The card's fields, one per line in the order the card shows them; and as structured fields.
+    lines = offer.text.split("\n")
+    assert offer.extra["quantity"] in lines and offer.extra["price"] in lines and offer.extra["city"] in lines
+    assert lines.index(offer.extra["price"]) < lines.index(offer.extra["quantity"]) < lines.index(offer.extra["city"])
+    assert (offer.structured.price, offer.structured.quantity) == (offer.extra["price"], offer.extra["quantity"])
 
 
 def test_forum_posts_keep_author_permalink_and_line_breaks(crawl):
@@ -201,7 +206,7 @@ text = "p"
     (GOOD.replace('text = "p"', 'text = "p"\nprise = ".price"'), "fields.prise"),
     (GOOD.replace('text = "p"', 'text = "p"\nprice = "li..price"'), "fields.price"),
     (GOOD.replace('text = "p"', "text = \"p\"\nposted = 'xpath://span[@class=\"d\"'"), "fields.posted"),
-    (GOOD.replace('text = "p"', 'title = "h3"'), "text"),
+    (GOOD.replace('text = "p"', 'price = "b"'), "fields.text or fields.title"),
     (GOOD + '[politeness]\nconcurrency = "many"\n', "politeness.concurrency"),
     (GOOD + '[hints]\ncurrency = "rubles"\n', "hints.currency"),
     (GOOD.replace('["/list"]', '["list"]'), "start_urls"),
@@ -268,15 +273,18 @@ def test_max_pages_stops_following_listing_pages():
     out = list(spider.parse_listing(response_for(market, "/shop/catalog")))
     assert len([o for o in out if isinstance(o, RawPost)]) == 12
     # Page 2 is the second and last page allowed; the section links are not followed any more.
-    assert [o.url for o in out if not isinstance(o, RawPost)] == ["http://fixture.test/shop/catalog?page=2"]
+    assert [o.url for o in out if isinstance(o, Request)] == ["http://fixture.test/shop/catalog?page=2"]
     out = list(spider.parse_listing(response_for(market, "/shop/catalog?page=2")))
-    assert out and all(isinstance(o, RawPost) for o in out)
+    assert out and not any(isinstance(o, Request) for o in out)
 
 
-def test_sites_needing_javascript_or_disabled_are_skipped_without_crawling():
+def test_sites_needing_javascript_or_disabled_are_skipped_without_crawling(monkeypatch):
+    from npswatch.crawlers import jsrender
     from npswatch.crawlers.spiders.listing import ListingSpider
     from npswatch.crawlers.webcrawl import crawl_sites
 
+    monkeypatch.setenv("NPSWATCH_CHROMIUM", "/nonexistent/chromium")  # as on a machine without Chromium
+    assert jsrender.js_unavailable()
     js_site = parse_site(GOOD.replace('name = "t"', 'name = "t"\njs = true'))
     off_site = parse_site(GOOD.replace('name = "t"', 'name = "u"\nenabled = false'))
     with pytest.raises(SiteDefError, match="js"):
@@ -289,5 +297,5 @@ def test_stock_labels_and_composed_text():
     assert [parse_stock(s) for s in ("в наличии 5", "в наличии: 12 шт", "нет в наличии", "Out of stock", None)] == [
         5, 12, 0, 0, None]
     text = compose_text(title="Соль", text="Соль крупная", price="2 500 ₽", quantity="1 г", city="Москва")
-    assert text == "Соль крупная\n1 г — 2 500 ₽\nМосква"
+    assert text == "Соль крупная\n1 г\n2 500 ₽\nМосква"
     assert compose_text(title="T", text="Цена 900 сом, Ош", price="900 сом", city="Ош") == "T\nЦена 900 сом, Ош"

@@ -92,8 +92,32 @@ def test_sources_test_shows_what_the_extractor_makes_of_each_listing(cfg, market
     market, srv = market_server
     r = invoke("sources", "test", "fixture_board", "--base-url", srv.base_url, "--details", "2", "--limit", "5")
     assert r.exit_code == 0, r.output
-    assert "what the extractor makes of them" in r.output
+    assert "→ substances:" in r.output and "→ offers:" in r.output
     assert "13 detail links, 2 fetched" in r.output and "disallowed by" in r.output  # the VIP trap is skipped
+
+
+def test_sources_test_shows_the_stored_text_readable_at_80_columns(cfg, market_server, monkeypatch):
+    import json
+
+    _, srv = market_server
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(cli_out, "width", 80)
+    r = runner.invoke(app, ["sources", "test", "fixture_shop", "--base-url", srv.base_url, "--json"],
+                      terminal_width=80)
+    assert r.exit_code == 0, r.output
+    docs = [json.loads(line) for line in r.output.splitlines()]
+    assert len(docs) == 12 and all(d["lines"] == d["text"].split("\n") and "price" in d["structured"] for d in docs)
+    assert any(d["facts"]["substances"] for d in docs) and any(d["facts"]["offers"] for d in docs)
+    r = runner.invoke(app, ["sources", "test", "fixture_shop", "--base-url", srv.base_url], terminal_width=80)
+    assert r.exit_code == 0, r.output
+    shown = [line.strip() for line in r.output.splitlines()]
+    assert any(len(line) > 80 for d in docs for line in d["lines"])  # long lines too: not cut, not wrapped
+    for d in docs:  # every stored line of every listing, unbroken on a line of its own, in order
+        head = next(i for i, line in enumerate(shown) if line.startswith("── listing") and line.endswith(d["id"]))
+        assert shown[head + 1] == f"link {d['url']}"
+        assert shown[head + 2:head + 2 + len(d["lines"])] == d["lines"], d["id"]
+        offers = [f"{o['quantity']:g} {o['unit']} = {o['price']:g}" for o in d["facts"]["offers"]]
+        assert all(any(o in line for line in shown if line.startswith("→ offers:")) for o in offers)
 
 
 def test_sources_test_takes_a_page_url_and_reads_detail_pages(cfg, market_server):

@@ -27,21 +27,22 @@ ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")
 
 
-def with_snapshots(src: Path, dst: Path) -> None:
-    lines = src.read_text(encoding="utf-8").splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith("name ="))
-    lines.insert(at + 1, "snapshots = true")
-    dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def copy_definition(src: Path, dst: Path) -> None:
+    """The definition as shipped: it says nothing about snapshots, so they are on (the default)."""
+    body = src.read_text(encoding="utf-8")
+    assert "snapshots" not in body
+    dst.write_text(body, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory):
-    """Shop and board crawled twice with snapshots on; the server is gone afterwards."""
+    """Shop and board crawled twice with the shipped definitions (snapshots on by default); the server is gone
+    afterwards."""
     tmp = tmp_path_factory.mktemp("snap")
     sites = tmp / "sites"
     sites.mkdir()
     for name in ("fixture_shop", "fixture_board"):
-        with_snapshots(FIXTURE_SITES_DIR / f"{name}.toml", sites / f"{name}.toml")
+        copy_definition(FIXTURE_SITES_DIR / f"{name}.toml", sites / f"{name}.toml")
     cfg = tmp / "npswatch.toml"
     cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n[web]\nsites_dir = "{sites}"\n',
                    encoding="utf-8")

@@ -10,7 +10,7 @@ Pure functions over parsel selectors and strings (no Scrapy), so they are testab
 >>> parse_stock("в наличии 5"), parse_stock("нет в наличии"), parse_stock("в наличии")
 (5, 0, None)
 >>> compose_text(title="Меф", text="Меф кристалл", price="4 500 ₽", quantity="1 г", city="Москва")
-'Меф кристалл\\n1 г — 4 500 ₽\\nМосква'
+'Меф кристалл\\n1 г\\n4 500 ₽\\nМосква'
 >>> compose_text(title=None, text="Всё хорошо", city="Ош")
 'Всё хорошо\\nОш'
 """
@@ -25,7 +25,8 @@ from parsel import Selector, SelectorList
 
 from npswatch.crawlers.sitedef import FieldSpec
 
-__all__ = ["select", "node_text", "extract", "extract_all", "compose_text", "parse_stock", "parse_posted"]
+__all__ = ["select", "node_text", "extract", "extract_all", "compose_text", "compose_listing", "TEXT_FIELDS",
+           "parse_stock", "parse_posted"]
 
 # Elements whose start and end break a line when a page is read as text.
 _BLOCK_TAGS = frozenset("""address article aside blockquote dd div dl dt fieldset figcaption figure footer
@@ -130,13 +131,57 @@ def parse_stock(value: str | None) -> int | None:
     return 0 if _NO_STOCK.search(value) else None
 
 
-def compose_text(*, title: str | None, text: str | None, price: str | None = None,
-                 quantity: str | None = None, city: str | None = None) -> str:
-    """One text for the extractor: title, text, "quantity — price", city; parts already present are skipped."""
-    offer = " — ".join(p for p in (quantity, price) if p)
+# The fields that are visible text of a listing, in the order they are stored when the page gives none.
+TEXT_FIELDS = ("category", "title", "text", "quantity", "unit", "price", "currency", "stock", "city", "ships_from",
+               "ships_to")
+_LABELS = {"ships_from": ("Ships from: ", re.compile(r"ships?\s+from|отправк|из\b", re.IGNORECASE)),
+           "ships_to": ("Ships to: ", re.compile(r"ships?\s+to|доставк|\bв\b", re.IGNORECASE))}
+
+
+def compose_listing(values: dict[str, str | None], page_text: str | None = None, above: tuple[str, ...] = ()) -> str:
+    """The stored text of a listing: its visible fields, one per line, in page order.
+
+    Page order is where each value first appears in `page_text` (the listing block's text); values it does not
+    contain follow in `TEXT_FIELDS` order. A part already contained in an earlier line is not repeated (a longer
+    part replaces the shorter one); a currency or unit shown apart joins its price or quantity line; ships-from
+    and ships-to values without their label get one, so the extractor can tell an origin from a destination.
+    Fields named in `above` (page-level values: a city menu, a breadcrumb) come first, in that order.
+
+    >>> compose_listing({"title": "Меф", "text": "Меф кристалл", "price": "4 500", "currency": "₽", "quantity": "1 г"})
+    'Меф кристалл\\n1 г\\n4 500 ₽'
+    >>> compose_listing({"title": "1g Coke", "price": "USD 60", "ships_from": "Spain", "stock": "In stock"},
+    ...                 page_text="1g Coke\\nIn stock\\nUSD 60\\nShips from Spain")
+    '1g Coke\\nIn stock\\nUSD 60\\nShips from: Spain'
+    """
+    vals = {k: (v or "").strip() for k, v in values.items()}
+    for joined, into in (("currency", "price"), ("unit", "quantity")):
+        if vals.get(joined) and vals.get(into) and not _contains(vals[into], vals[joined]):
+            vals[into] = f"{vals[into]} {vals[joined]}"
+            vals[joined] = ""
+        elif vals.get(joined) and vals.get(into):
+            vals[joined] = ""
+    for key, (label, marked) in _LABELS.items():
+        if vals.get(key) and not marked.search(vals[key]):
+            vals[key] = label + vals[key]
+    names = [k for k in above if k in vals] + [k for k in TEXT_FIELDS if k in vals and k not in above]
+    order = {k: i for i, k in enumerate(names)}
+    if page_text:
+        folded = page_text.casefold()
+
+        def where(key: str) -> tuple[int, int]:
+            if key in above:
+                return (-1, order[key])
+            first = vals[key].split("\n", 1)[0].casefold()
+            for probe in (first, first.split(": ", 1)[-1]):
+                i = folded.find(probe)
+                if i >= 0:
+                    return (i, order[key])
+            return (len(folded), order[key])
+
+        names.sort(key=where)
     lines: list[str] = []
-    for part in (title, text, offer, city):
-        part = (part or "").strip()
+    for key in names:
+        part = vals[key]
         if not part:
             continue
         if any(_contains(line, part) for line in lines):
@@ -144,6 +189,12 @@ def compose_text(*, title: str | None, text: str | None, price: str | None = Non
         lines = [line for line in lines if not _contains(part, line)]  # a longer part wins
         lines.append(part)
     return "\n".join(lines)
+
+
+def compose_text(*, title: str | None, text: str | None, price: str | None = None,
+                 quantity: str | None = None, city: str | None = None) -> str:
+    """`compose_listing` of these fields, in their default order (no page to order them by)."""
+    return compose_listing({"title": title, "text": text, "quantity": quantity, "price": price, "city": city})
 
 
 def _contains(haystack: str, needle: str) -> bool:

@@ -8,8 +8,10 @@ every URL to one fetch, and the robots.txt middleware drops disallowed ones.
 The RawPost it builds (see `build_post`):
 - source: the site name; external_id: the `id` field, else the link's path+query+fragment (host-free,
   so moving the site keeps ids), else "sha1:" of the text;
-- text: title, text, "quantity — price" and city joined by newlines (parts already in the text are
-  not repeated), so the extractor sees them all;
+- text: the visible fields (title, text, quantity, price, stock, city, ships from/to...), one per line in the
+  order the listing block shows them (`compose_listing`; parts already in the text are not repeated);
+- structured: price, currency, quantity, unit, stock, ships from/to as displayed: with a price, they make
+  the listing's offer directly (`pipelines.listed`);
 - author: the vendor field; posted_at: the date string parsed with the site's languages, relative
   dates counted from `now` (fixed, for tests) or the response's Date header;
 - hints: the site's country, currency, language; extra: stock (int or None), title, raw price,
@@ -33,13 +35,17 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy.exceptions import CloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from npswatch.crawlers.sitedef import Fields, SiteDef, SiteDefError
-from npswatch.crawlers.spiders.fields import compose_text, extract, extract_all, parse_posted, parse_stock, select
-from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints
+from npswatch.crawlers.jsrender import js_settings, js_unavailable
+from npswatch.crawlers.login import session_for
+from npswatch.crawlers.sitedef import Fields, PageFields, SiteDef, SiteDefError
+from npswatch.crawlers.spiders.fields import (TEXT_FIELDS, compose_listing, compose_text, extract, extract_all,
+                                              node_text, parse_posted, parse_stock, select)
+from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints, Structured
+from npswatch.pipelines.weblinks import find_sites, site_origin
 from npswatch.storage.snapshots import PageRecord
 
 __all__ = ["ListingSpider", "compose_text", "parse_stock", "external_id_for"]
@@ -59,6 +65,11 @@ def external_id_for(listing_id: str | None, link: str | None, text: str) -> str:
     return "sha1:" + hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
+def select_any(sel, spec) -> bool:
+    """Whether any selector of `spec` matches anything in `sel`."""
+    return any(len(select(sel, expr)) for expr in spec.select)
+
+
 def _http(url: str) -> bool:
     return urlsplit(url).scheme in ("http", "https")
 
@@ -69,9 +80,8 @@ class ListingSpider(scrapy.Spider):
     def __init__(self, site: SiteDef, base_url: str | None = None, now: datetime | None = None,
                  batch_sink=None, progress_hook=None, snapshot_sink=None, storage=None,
                  jobdir: str | None = None, **kwargs: Any) -> None:
-        if site.js:
-            raise SiteDefError(site.name, [("js", "the site needs JavaScript rendering; the generic spider "
-                                                  "only reads server-rendered HTML")])
+        if site.js and (why := js_unavailable()):
+            raise SiteDefError(site.name, [("js", f"the site needs JavaScript rendering: {why}")])
         super().__init__(name=site.name, **kwargs)
         self.site = site
         self.base_url = base_url
@@ -91,6 +101,8 @@ class ListingSpider(scrapy.Spider):
                                  language=site.hints.language)
         self._date_langs = tuple(site.hints.languages_for_dates())
         self._listing_urls: set[str] = set()  # listing pages scheduled, for politeness.max_pages
+        self._cookies, self._headers = session_for(site)  # [login]: read now, never logged
+        self.found_sites: dict[str, int] = {}  # other sites the pages link to or name: origin -> pages
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> "ListingSpider":
@@ -106,6 +118,9 @@ class ListingSpider(scrapy.Spider):
         crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", pol.concurrency, priority="spider")
         if not pol.autothrottle:
             crawler.settings.set("AUTOTHROTTLE_ENABLED", False, priority="spider")
+        if spider.site.js:  # this site's crawler only: the others keep Scrapy's own download handlers
+            for key, value in js_settings(spider.site.proxy).items():
+                crawler.settings.set(key, value, priority="spider")
         # One crawler per site: take from the scheduler only what the site's slots can download at once.
         # Otherwise the downloader hoards up to CONCURRENT_REQUESTS requests, which with a shared (Redis)
         # frontier leaves other processes idle, and with a JOBDIR keeps more requests in memory.
@@ -134,13 +149,15 @@ class ListingSpider(scrapy.Spider):
         pol = self.site.politeness
         meta: dict[str, Any] = {"download_maxsize": int(pol.max_size_mb * 1024 * 1024),
                                 "download_timeout": pol.timeout, "max_retry_times": pol.retries}
-        if self.site.proxy:
+        if self.site.proxy and not self.site.js:  # a rendered page goes through the browser's proxy
             meta["proxy"] = self.site.proxy
+        if self.site.js:
+            meta["playwright"] = True
         return meta
 
     def _request(self, url: str, callback, **cb_kwargs: Any) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, cb_kwargs=cb_kwargs, meta=self.request_meta(),
-                              errback=self._failed)
+                              errback=self._failed, cookies=self._cookies or None, headers=self._headers or None)
 
     def _listing_request(self, url: str, role: str = "listing") -> scrapy.Request | None:
         if url in self._listing_urls:  # the dupe filter would drop it too, but it must not use up max_pages
@@ -183,9 +200,30 @@ class ListingSpider(scrapy.Spider):
     def _text_page(self, response: Response) -> bool:
         self.inc("npswatch/pages")
         if isinstance(response, TextResponse):
+            self._check_logged_in(response)
             return True
         self.inc("npswatch/non_text_responses")
         return False
+
+    def _find_sites(self, response: Response) -> None:
+        """Count the other sites this page links to or names (.onion mirror lists): the discovery queue."""
+        own = {urlsplit(u).hostname for u in self.start_urls} | {urlsplit(response.url).hostname}
+        found = {site_origin(response.urljoin(h)) for h in response.css("a::attr(href)").getall()}
+        found.update(find_sites(" ".join(response.xpath("//body//text()").getall())))
+        for origin in found:
+            if origin and urlsplit(origin).hostname not in own:
+                self.found_sites[origin] = self.found_sites.get(origin, 0) + 1
+
+    def _check_logged_in(self, response: Response) -> None:
+        """A page showing the login form ends the crawl of the site: nothing of it is stored, and the crawl is not
+        complete, so no listing is marked disappeared."""
+        login = self.site.login
+        if login is None or login.logged_out is None or not select_any(response, login.logged_out):
+            return
+        self.inc("npswatch/login_expired")
+        self.logger.warning("login expired for %s: %s shows the login form; the crawl of the site stops",
+                            self.site.name, response.url)
+        raise CloseSpider("login_expired")
 
     def _snapshot(self, response: Response, role: str) -> PageRecord:
         def header(name: str) -> str | None:
@@ -204,12 +242,21 @@ class ListingSpider(scrapy.Spider):
         site = self.site
         if site.snapshots:
             yield self._snapshot(response, role)
+        self._find_sites(response)
+        page_values = {k: v for k, v in self._fields(response, site.page).items() if v} if site.page.given() else {}
+        if len(page_values) > 1:  # in the order the page shows them (a breadcrumb above a city menu, or below)
+            shown = node_text(response.selector).casefold()
+            page_values = dict(sorted(page_values.items(), key=lambda kv: shown.find(kv[1].casefold()) % (len(shown) + 1)))
         for block in select(response, site.listing):
             values = self._fields(block, site.fields)
+            values["_order"] = node_text(block)
+            values["_above"] = tuple(k for k in page_values if not values.get(k))
+            values.update({k: page_values[k] for k in values["_above"]})
             if site.follow_detail is not None:
                 link = extract(block, site.follow_detail.link)
                 url = response.urljoin(link) if link else None
                 if url and _http(url):
+                    values.pop("_order")
                     yield self._request(url, self.parse_detail, listing=values, page=response.url)
                     continue
             post = self.build_post(values, response, page=response.url)
@@ -232,6 +279,7 @@ class ListingSpider(scrapy.Spider):
         for key, value in self._fields(response, self.site.follow_detail.fields).items():
             if value:
                 values[key] = value
+        values["_order"] = node_text(response.selector)  # the detail page's order (the block's fields come first)
         if not values.get("link"):
             values["link"] = response.url
         post = self.build_post(values, response, page=page)
@@ -239,7 +287,7 @@ class ListingSpider(scrapy.Spider):
             yield post
 
     @staticmethod
-    def _fields(sel, fields: Fields) -> dict[str, str | None]:
+    def _fields(sel, fields: Fields | PageFields) -> dict[str, str | None]:
         return {name: extract(sel, spec) for name, spec in fields.given().items()}
 
     # --- items ------------------------------------------------------------------------------------
@@ -256,8 +304,8 @@ class ListingSpider(scrapy.Spider):
         return datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
     def build_post(self, values: dict[str, str | None], response: Response, page: str) -> RawPost | None:
-        text = compose_text(title=values.get("title"), text=values.get("text"), price=values.get("price"),
-                            quantity=values.get("quantity"), city=values.get("city"))
+        text = compose_listing({k: values[k] for k in TEXT_FIELDS if values.get(k)}, values.get("_order"),
+                               above=tuple(values.get("_above") or ()))
         link = values.get("link")
         url = response.urljoin(link) if link else response.url
         posted = None
@@ -269,11 +317,13 @@ class ListingSpider(scrapy.Spider):
                 self.inc("npswatch/unparsed_dates")
         extra = {"stock": parse_stock(values.get("stock")), "title": values.get("title"), "page": page}
         extra.update({k: values[k] for k in ("price", "quantity", "city") if values.get(k)})
+        structured = Structured(**{k: values.get(k) for k in Structured.model_fields})
         try:
             post = RawPost(
                 source=self.site.name,
                 external_id=external_id_for(values.get("id"), urljoin(response.url, link) if link else None, text),
                 text=text, url=url, author=values.get("vendor"), posted_at=posted, hints=self.hints, extra=extra,
+                structured=structured,
             )
         except InvalidPost as exc:
             self.inc("npswatch/invalid_items")

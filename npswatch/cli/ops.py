@@ -107,12 +107,13 @@ def _print_health(h) -> None:
         out.print("jobs: none scheduled ([[schedules]] in the config)")
     if h.sources:
         t = Table(title="sources (times UTC)")
-        for col in ("source", "last run", "status", "items", "last success", "newest post", "stale"):
+        for col in ("source", "last run", "status", "items", "no offer", "last success", "newest post", "stale"):
             t.add_column(col, overflow="fold")
         for s in h.sources:
             t.add_row(escape(s.source), _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
-                      "-" if s.items_last_run is None else str(s.items_last_run), _when(s.last_success_at, now),
-                      _when(s.last_new_at, now), "[red]stale[/]" if s.stale else "no")
+                      "-" if s.items_last_run is None else str(s.items_last_run),
+                      "-" if s.no_offer_last_crawl is None else f"{s.no_offer_last_crawl} of {s.listings_last_crawl}",
+                      _when(s.last_success_at, now), _when(s.last_new_at, now), "[red]stale[/]" if s.stale else "no")
         out.print(t)
     else:
         out.print("sources: no collection runs yet")

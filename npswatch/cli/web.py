@@ -7,8 +7,10 @@ all processes naming the same `--frontier` share one request queue and duplicate
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
@@ -84,13 +86,26 @@ def sources_list(
 # --- sources test ----------------------------------------------------------------------------------
 
 
-def _short(value, n: int = 60) -> Text:
-    """Scraped text for a table cell: shortened, and a Text, so `[/bold]` or `[link=...]` in it is shown, never
-    interpreted as markup."""
-    if value is None or value == "":
-        return Text("-")
-    s = " ".join(str(value).split())
-    return Text(s if len(s) <= n else s[: n - 1] + "…")
+def _print_listing(n: int, total: int, post, stored: str, facts) -> None:
+    """One listing as a crawl would store it: scraped text printed as plain text (no markup, control codes
+    stripped), each stored line on a line of its own, so it reads at any width."""
+    out.print(Text.assemble((f"── listing {n} of {total} ", "bold"), ("id ", "dim"), post.external_id),
+              highlight=False, soft_wrap=True)
+    if post.url:
+        out.print(Text.assemble(("   link ", "dim"), post.url), highlight=False, soft_wrap=True)
+    for line in stored.split("\n"):
+        out.print(Text("   " + line), highlight=False, soft_wrap=True)
+    meta = [f"{k} {v}" for k, v in post.structured.given().items()]
+    if post.posted_at:
+        meta.append(f"posted {post.posted_at:%Y-%m-%d %H:%M}")
+    if post.author:
+        meta.append(f"seller {post.author} (stored pseudonymised)")
+    for m in meta:
+        out.print(Text.assemble(("   · ", "dim"), m), highlight=False, soft_wrap=True)
+    if facts is not None:
+        subs, offers, regions = _facts_row(facts)
+        for label, value in (("substances", subs), ("offers", offers), ("regions", regions)):
+            out.print(Text.assemble((f"   → {label}: ", "cyan"), value), highlight=False, soft_wrap=True)
 
 
 def _facts_row(facts) -> tuple[Text, Text, Text]:
@@ -113,38 +128,41 @@ def sources_test(
     limit: int = typer.Option(30, "--limit", min=1, help="Show at most this many listings."),
     extract: bool = typer.Option(True, "--extract/--no-extract", help="Show what the extractor makes of each listing."),
     sites_dir: Optional[Path] = typer.Option(None, "--sites", help="Folder of site definitions (default: config web.sites_dir)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per listing (for scripts) instead of text."),
 ) -> None:
-    """Fetch one page and show the listings the definition finds on it and what the extractor makes of them.
+    """Fetch one page and show what a crawl would store of each listing, and the facts it gives.
 
-    The fastest way to write selectors: edit the TOML file, run this again. Nothing is stored.
+    Per listing: its id and link, the stored text as it reaches the extractor (one field per line, in page
+    order, identifiers pseudonymised), the structured fields that make its offer, and the substances, offers
+    and regions extracted. The fastest way to write selectors: edit the TOML file, run this again. Nothing is
+    stored.
     """
     def _test():
         t = ctx.obj.try_site(site_name, url, base_url=base_url, details=details, detail_page=detail_page,
                              extract=extract, limit=limit, sites_dir=sites_dir, notify=notify)
         site, target, response, blocks, posts = t.site, t.target, t.response, t.blocks, t.listings
         detail_reqs, fetched, next_pages, skipped, invalid = t.detail_links, t.fetched, t.next_pages, t.skipped, t.invalid
+        shown = list(zip(posts[:limit], t.stored, t.facts or [None] * len(t.stored)))
+        if as_json:
+            ps = ctx.obj.pseudonymiser
+            for p, stored, facts in shown:
+                doc = {"id": p.external_id, "url": p.url, "text": stored, "lines": stored.split("\n"),
+                       "structured": p.structured.given(), "posted_at": p.posted_at.isoformat() if p.posted_at else None,
+                       "author": ps.handle(p.author), "stock": (p.extra or {}).get("stock")}
+                if facts is not None:
+                    doc["facts"] = facts.to_json()
+                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            if not posts:
+                raise typer.Exit(1)
+            return
         out.print(f"[bold]{escape(site.name)}[/] {escape(target)}: HTTP {response.status}, {len(response.body):,} bytes"
                   + ("" if detail_page else f", {blocks} listing blocks") + f", {len(posts)} listings"
                   + (f" ({detail_reqs} detail links, {fetched} fetched)" if detail_reqs else ""),
                   highlight=False, soft_wrap=True)
-        table = Table(title="listings (fields as the definition reads them)", show_lines=True)
-        table.add_column("id", no_wrap=True)
-        for col in ("text", "price", "qty", "city", "stock", "posted", "vendor"):
-            table.add_column(col, overflow="fold")
-        for p in posts[:limit]:
-            e = p.extra or {}
-            table.add_row(_short(p.external_id, 30), _short(p.text, 70), _short(e.get("price"), 20),
-                          _short(e.get("quantity"), 12), _short(e.get("city"), 16), _short(e.get("stock")),
-                          p.posted_at.strftime("%Y-%m-%d %H:%M") if p.posted_at else "-", _short(p.author, 20))
-        out.print(table)
-        if t.facts:
-            ftable = Table(title="what the extractor makes of them")
-            ftable.add_column("id", no_wrap=True)
-            for col in ("substances", "offers", "regions"):
-                ftable.add_column(col, overflow="fold")
-            for p, facts in zip(posts[:limit], t.facts):
-                ftable.add_row(_short(p.external_id, 30), *_facts_row(facts))
-            out.print(ftable)
+        for n, (p, stored, facts) in enumerate(shown, 1):
+            _print_listing(n, len(posts), p, stored, facts)
+        if len(posts) > limit:
+            out.print(f"[dim]… and {len(posts) - limit} more listings (--limit)[/]")
         if next_pages:
             out.print(Text(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
                            + (" …" if len(next_pages) > 8 else "")), highlight=False, soft_wrap=True)
@@ -159,6 +177,85 @@ def sources_test(
             raise typer.Exit(1)
 
     run(_test)
+
+
+@sources_app.command("discovered", epilog=example("npswatch sources discovered --min 3\n\n"
+                                                   "    npswatch sources discovered --add http://shop.example.invalid"))
+def sources_discovered(
+    ctx: typer.Context,
+    min_mentions: int = typer.Option(1, "--min", min=1, help="Only sites named by at least this many pages/posts."),
+    show_all: bool = typer.Option(False, "--all", help="Also the sites already added."),
+    add: Optional[str] = typer.Option(None, "--add", metavar="ADDRESS", help="Write a definition stub for this site "
+                                      "into the sites folder and mark it added."),
+    sites_dir: Optional[Path] = typer.Option(None, "--sites", help="Folder of site definitions (default: config web.sites_dir)."),
+) -> None:
+    """Web shops and markets that crawled pages and posts link to or name (.onion mirror lists too): a review queue.
+
+    Most mentioned first, with when and where each was first seen. `--add` writes a disabled definition stub
+    (start URL, a SOCKS proxy for .onion, placeholders for the selectors) to finish with `sources test`.
+    """
+    from npswatch.pipelines.weblinks import site_origin
+    from npswatch.storage.sites_found import discovered_sites, mark_added
+
+    def _go():
+        engine = ctx.obj.checked_engine()
+        if add:
+            origin = site_origin(add if "://" in add else f"http://{add}")
+            if origin is None:
+                fail(f"{add!r} is not a web address")
+            folder = sites_dir or ctx.obj.settings.sites_path
+            path = _write_stub(folder, origin)
+            mark_added(engine, origin)
+            out.print(f"definition stub for {origin} written to {path}: fill in `listing` and the fields, try it "
+                      f"with `npswatch sources test {path.stem}`, then set enabled = true", highlight=False,
+                      soft_wrap=True)
+            return
+        rows = discovered_sites(engine, min_mentions=min_mentions, status=None if show_all else "new")
+        if not rows:
+            out.print("no sites discovered yet (crawl pages or collect posts that link to other sites)")
+            return
+        t = Table(title="web sites discovered (times UTC)")
+        for col in ("site", "mentions", "first seen", "first seen in", "last seen", "status"):
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(Text(r["key"]), str(r["mentions"]), f"{r['first_seen']:%Y-%m-%d %H:%M}" if r["first_seen"] else "-",
+                      Text(r["first_seen_in"] or "-"), f"{r['last_seen']:%Y-%m-%d %H:%M}" if r["last_seen"] else "-",
+                      r["status"])
+        out.print(t)
+
+    run(_go)
+
+
+STUB = """\
+# Definition stub for a site found by `npswatch sources discovered` ({origin}). Fill in `listing` and the
+# fields (see README, "Onboard a real site"), try it with `npswatch sources test {name}`, then enable it.
+name = "{name}"
+enabled = false
+start_urls = ["{origin}/"]
+listing = "div.CHANGE-ME"            # one listing block
+{proxy}
+[fields]
+title = "CHANGE-ME"                  # title or text is required
+# price = "..."                      # the price as displayed: with it, the fields make the offer
+# ships_from = "..."
+[hints]
+# language = "en"
+"""
+
+
+def _write_stub(folder: Path, origin: str) -> Path:
+    import re
+
+    host = urlsplit(origin).hostname or "site"
+    name = re.sub(r"[^a-z0-9]+", "-", host.removesuffix(".onion").lower()).strip("-")[:40] or "site"
+    path = folder / f"{name.replace('-', '_')}.toml"
+    if path.exists():
+        fail(f"{path} exists already")
+    proxy = ('proxy = "socks5h://127.0.0.1:9050"   # a .onion site: through Tor' if host.endswith(".onion")
+             else '# proxy = "socks5h://127.0.0.1:9050"')
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(STUB.format(origin=origin, name=name, proxy=proxy), encoding="utf-8")
+    return path
 
 
 # --- crawl -----------------------------------------------------------------------------------------
@@ -191,11 +288,13 @@ def crawl(
                           verbose=verbose, sites_dir=sites_dir, notify=notify)
         result_file(ctx, r)
         table = Table(title="crawl summary")
-        for col in ("site", "pages", "listings", "new", "changed", "price Δ", "stock ↓", "gone", "dropped", "errors"):
+        for col in ("site", "pages", "listings", "no offer", "new", "changed", "price Δ", "stock ↓", "gone", "dropped",
+                    "errors"):
             table.add_column(col, justify="left" if col == "site" else "right", no_wrap=col == "site")
         for s in r.sites:
             w, o = s.written, s.observed
-            table.add_row(s.site, str(s.pages), str(s.listings), str(w.inserted), str(w.updated), str(o.price_changes),
+            table.add_row(s.site, str(s.pages), str(s.listings), "-" if s.no_offer is None else str(s.no_offer),
+                          str(w.inserted), str(w.updated), str(o.price_changes),
                           f"{o.stock_drops} (-{o.units_gone})" if o.stock_drops else "0",
                           "-" if s.disappeared is None else str(s.disappeared), str(s.dropped), str(s.errors))
         out.print(table)
@@ -224,7 +323,8 @@ def reparse(
     """Parse a site's stored page snapshots again with its current definition, without the network.
 
     Listings are written through the same writer as a crawl: changed texts become new versions and their
-    facts are extracted again; nothing is stored twice. Needs `snapshots = true` in the definition.
+    facts are extracted again; nothing is stored twice. Snapshots are kept unless the definition says
+    `snapshots = false`.
     """
     def _reparse():
         if list_runs:
