@@ -247,6 +247,23 @@ class SignalsConfig(_Section):
     snippet_chars: int = Field(160, ge=40)  # length of an example snippet
 
 
+class TrendsConfig(_Section):
+    """How trend tables group prices (reports/trends.py)."""
+
+    # quantity tiers per unit: (retail upper bound, wholesale lower bound), e.g. g = [1, 10] makes
+    # <= 1 g retail, 1-10 g middle and > 10 g wholesale
+    tiers: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"g": (1.0, 10.0), "piece": (1.0, 10.0), "ml": (1.0, 10.0)})
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for unit, (lo, hi) in v.items():
+            if not 0 < lo <= hi:
+                raise ValueError(f"trends.tiers.{unit}: need 0 < retail bound <= wholesale bound, not {lo}, {hi}")
+        return v
+
+
 class RetentionConfig(_Section):
     post_text_days: int = Field(365, ge=1)
     snapshot_days: int = Field(90, ge=1)
@@ -270,6 +287,7 @@ class Settings(BaseSettings):
     health: HealthConfig = Field(default_factory=HealthConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    trends: TrendsConfig = Field(default_factory=TrendsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # Where the settings came from (not a setting).
@@ -484,6 +502,10 @@ price_baseline_weeks = 12  # ... against the 12 weeks before: a shift is a chang
 price_shift = 0.25
 price_p = 0.001         # Mann-Whitney p-value the two samples must reach: dispersed prices move by chance
 price_min_offers = 8
+
+[trends]
+# Quantity tiers (`npswatch trends --tiers`): per unit, [retail upper bound, wholesale lower bound].
+tiers = { g = [1, 10], piece = [1, 10], ml = [1, 10] }
 
 [retention]
 # `npswatch retention apply` (a job of its own, see [[schedules]]); --dry-run says what would go.

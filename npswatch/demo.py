@@ -6,6 +6,8 @@ a summary. Rerunning adds nothing twice (posts are unique per source and externa
 """
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -96,7 +98,7 @@ def demo_reports(app: App, out: Console) -> None:
     from .cli.reports import print_signal_summary, print_trends
 
     engine = app.engine
-    O, R = m.Offer.__table__, m.Region.__table__
+    O, R, S = m.Offer.__table__, m.Region.__table__, m.Substance.__table__
     with engine.connect() as c:
         top = c.execute(select(R.c.country, func.count()).select_from(O.join(R, R.c.id == O.c.region_id))
                         .group_by(R.c.country).order_by(func.count().desc(), R.c.country).limit(1)).first()
@@ -104,13 +106,20 @@ def demo_reports(app: App, out: Console) -> None:
     if top is None or last is None:
         out.print("no offers stored: no trend or digest to show")
         return
-    reports_dir = app.settings.data_path / "reports"
     country = top[0]
-    f = Filters(country=country)
-    rows = trends(engine, f, by="month", group="city")
-    title = f"Price per gram by month and city, {country} (the country with most offers)"
-    print_trends(rows, "table", title=title, limit=20, to=out)
-    plot = plot_trends(rows, reports_dir / f"trend-{country}.png", title=title, by="month")
+    name = func.coalesce(S.c.canonical, S.c.key)
+    with engine.connect() as c:  # the substance with most priced offers there: one series, never a mix
+        substance = c.execute(select(name).select_from(O.join(R, R.c.id == O.c.region_id)
+                                                       .join(S, S.c.id == O.c.substance_id))
+                              .where(R.c.country == country)
+                              .group_by(name, S.c.canonical)
+                              .order_by(S.c.canonical.is_(None), func.count(O.c.price_per_gram).desc(), name).limit(1)).scalar()
+    reports_dir = app.settings.data_path / "reports"
+    f = Filters(country=country, substance=substance)
+    rows = trends(engine, f, by="month", group="city", tier_bounds=app.settings.trends.tiers)
+    title = f"Price of {substance} per gram by month and city, {country} (the country with most offers)"
+    print_trends([r for r in rows if r.unit in ("g", None)], "table", title=title, limit=20, to=out)
+    plot = plot_trends(rows, reports_dir / f"trend-{country}-{re.sub(r'[^0-9A-Za-z]+', '-', substance)}.png", title=title, by="month")
 
     until = utc(last) + timedelta(days=1)
     since = until - timedelta(days=28)

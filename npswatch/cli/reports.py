@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from .common import console, example, fail, out, run
@@ -74,8 +75,13 @@ def trends(
     until: Optional[str] = UNTIL,
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the trend to FILE.png or FILE.svg."),
+    tiers: bool = typer.Option(False, "--tiers", help="Also one row per quantity tier: retail, middle, wholesale "
+                               "(bounds in [trends] tiers; default <= 1, 1-10, > 10 g or pieces)."),
 ) -> None:
-    """Offers, median and IQR of price per gram (local currency and USD) and mentions per period."""
+    """Offers, median and IQR of price per unit (g, piece, ml; local currency and USD) and mentions per period.
+
+    A price series is one substance (--substance) or one class (--class); without either, rows are also
+    grouped by substance, and the command says so."""
     from npswatch.reports.trends import trends as compute
 
     if fmt not in ("table", "csv", "json"):
@@ -85,8 +91,14 @@ def trends(
     group = group or ("substance" if city else "city")
 
     def _go():
+        from npswatch.reports.trends import mixing_note
+
         f = _filters(substance, cls, city, country, since, until)
-        rows = compute(ctx.obj.checked_engine(), f, by=by, group=group)
+        rows = compute(ctx.obj.checked_engine(), f, by=by, group=group, tiers=tiers,
+                       tier_bounds=ctx.obj.settings.trends.tiers)
+        note = mixing_note(f, group)
+        if note:
+            console.print(f"note: {note}")
         print_trends(rows, fmt, title=_title(f, by))
         if plot is not None:
             from npswatch.reports.plots import plot_trends
@@ -104,7 +116,7 @@ def _title(f, by: str) -> str:
     if f.since or f.until:
         span = f", {f.since:%Y-%m-%d}" if f.since else ", …"
         span += f" to {f.until:%Y-%m-%d}" if f.until else " to now"
-    return f"Price per gram by {by}: {what}, {where}{span}"
+    return f"Price per unit by {by}: {what}, {where}{span}"
 
 
 def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None, to=None) -> None:
@@ -122,13 +134,19 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
             w.writerow(list(r.to_dict().values()))
         return
     shown = rows[-limit:] if limit else rows
+    one_series = len({r.series for r in rows if r.unit}) <= 1
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     t.add_column("period", no_wrap=True, min_width=10)
+    if not one_series:
+        t.add_column("series", no_wrap=True, max_width=22, overflow="ellipsis")
     t.add_column("group", no_wrap=True, max_width=18, overflow="ellipsis")
-    for col in ("offers", "median/g", "IQR", "USD/g", "posts"):
-        t.add_column(col, justify="right")
+    t.add_column("per", no_wrap=True)
+    for col in ("offers", "median", "IQR", "USD", "posts"):
+        t.add_column(col, justify="right", no_wrap=col != "IQR")
     for r in shown:
-        t.add_row(r.period.isoformat(), r.group, str(r.offers),
+        per = (r.unit or "-") + ("" if r.tier == "all sizes" else f", {r.tier}")
+        t.add_row(r.period.isoformat(), *([] if one_series else [escape(r.series)]), escape(r.group), per,
+                  str(r.offers),
                   f"{_num(r.median)} {r.currency or ''}".strip() if r.median is not None else "-",
                   f"{_num(r.q1)}–{_num(r.q3)}" if r.q1 is not None else "-",
                   _num(r.usd_median, 2), str(r.mentions))
