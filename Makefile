@@ -32,7 +32,9 @@ build: $(VENV)/.build
 demo: $(VENV)/.app $(VENV)/.build
 	$(BIN)/npswatch demo
 
+# ruff first (the rules are in pyproject.toml): a lint finding fails the run like a test
 test: $(VENV)/.test $(VENV)/.build
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 bench: $(VENV)/.test $(VENV)/.build

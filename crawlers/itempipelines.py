@@ -123,7 +123,7 @@ class RawPostBatchPipeline:
         try:
             if self.sink is not None:
                 self.sink(batch)
-        except Exception as exc:  # the writer's failure must stop this site, not vanish
+        except Exception as exc:  # noqa: BLE001 - the writer's failure must stop this site, not vanish
             self.error = exc
             self.failed.extend(batch)
             self.crawler.stats.inc_value("npswatch/batch_errors")
@@ -139,7 +139,7 @@ class RawPostBatchPipeline:
             return
         try:
             self.snapshot_sink(pages)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - as for items: stop this site, keep the error
             self.error = exc
             self.crawler.stats.inc_value("npswatch/batch_errors")
             logger.error("%d page snapshots for %s not stored: %r", len(pages), self.crawler.spider.name, exc)

@@ -79,7 +79,7 @@ def check_selector(expr: str) -> str:
     body = expr.removeprefix("css:").strip()
     try:
         _CSS.css_to_xpath(body)
-    except Exception as exc:  # cssselect raises several error types for bad syntax
+    except Exception as exc:  # noqa: BLE001 - cssselect raises several error types for bad syntax
         raise ValueError(f"invalid CSS selector {body!r}: {exc}") from None
     return body
 

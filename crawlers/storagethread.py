@@ -46,7 +46,7 @@ class StorageThread:
             if fut.set_running_or_notify_cancel():
                 try:
                     fut.set_result(fn(*args))
-                except BaseException as exc:  # handed to whoever waits on the future
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
                     fut.set_exception(exc)
 
     def _job(self, fn: Callable[..., Any], args: tuple) -> tuple[Future, Callable[..., Any], tuple]:

@@ -17,12 +17,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from .errors import ConfigError  # defined there, so that catching it does not load pydantic
+
 DEFAULT_CONFIG = Path("npswatch.toml")
 ENV_CONFIG = "NPSWATCH_CONFIG"
 
 
-class ConfigError(RuntimeError):
-    """A configuration problem, with the file and the key in the message."""
 
 
 class _Section(BaseModel):

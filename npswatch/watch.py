@@ -1,61 +1,86 @@
-"""The application context: settings, engine, pseudonymiser and writer built once per command."""
+"""`Watch`: one npswatch installation (its configuration and database) and everything it can do.
+
+The role sqlite-utils' `Database` plays: built from a config file or settings, it owns the engine, the
+pseudonymiser and the database-aware extractor (each made on first use), and has the use-cases as methods.
+Each method returns a result object (`npswatch.results`) and prints nothing; the CLI renders them.
+
+>>> from npswatch import Watch
+>>> w = Watch(settings={"data_dir": "/tmp/npswatch-doc"})
+>>> facts = w.extract("меф 1г 4500₽ Москва")
+>>> [(o.substance.canonical, o.price, o.currency) for o in facts.offers], [r.name for r in facts.regions]
+([('mephedrone', 4500.0, 'RUB')], ['Moscow'])
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-from sqlalchemy import Engine
+from .errors import WatchError
 
-from npswatch.pipelines.privacy import Pseudonymiser
-from npswatch.storage.db import check_schema, make_engine
-from npswatch.storage.writer import PostWriter
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-from .config import Settings, load_settings
+    from .config import Settings
+
+    from npswatch.pipelines.privacy import Pseudonymiser
+    from npswatch.reports.scope import Filters
+    from npswatch.storage.writer import PostWriter
+
+    from . import results
+
+__all__ = ["Watch"]
 
 
-@dataclass
-class App:
-    config_file: str | None = None
-    _settings: Settings | None = field(default=None, repr=False)
+class Watch:
+    """An npswatch installation: `Watch()` (config from $NPSWATCH_CONFIG or ./npswatch.toml, else defaults),
+    `Watch("npswatch.toml")`, `Watch.from_config(path)` or `Watch(settings=Settings(...) | {...})`."""
 
+    def __init__(self, config_path: str | Path | None = None, settings: Settings | dict | None = None) -> None:
+        self.config_path = None if config_path is None else str(config_path)
+        if isinstance(settings, dict):
+            from .config import Settings
+
+            settings = Settings(**settings)
+        self._settings = settings
+
+    @classmethod
+    def from_config(cls, path: str | Path) -> "Watch":
+        return cls(config_path=path)
+
+    def __repr__(self) -> str:
+        return f"Watch({self.config_path!r})" if self.config_path else "Watch()"
+
+    # --- what it owns --------------------------------------------------------------------------------------
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.config_file)
+            from .config import load_settings
+
+            self._settings = load_settings(self.config_path)
         return self._settings
 
     @cached_property
-    def engine(self) -> Engine:
+    def engine(self) -> "Engine":
+        from npswatch.storage.db import make_engine
+
         return make_engine(self.settings.database_url)
 
-    def checked_engine(self) -> Engine:
+    def checked_engine(self) -> "Engine":
         """The engine, after checking the schema is current (raises SchemaError saying what to run)."""
+        from npswatch.storage.db import check_schema
+
         check_schema(self.engine)
         return self.engine
 
-    @cached_property
-    def pseudonymiser(self) -> Pseudonymiser:
-        return Pseudonymiser(self.settings.privacy_key())
-
-    def extractor(self, engine: Engine | None = None):
-        """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
-        overlay of confirmed candidates stored there (`npswatch candidates confirm`) added."""
-        from npswatch.pipelines.extract import default_extractor
-        from npswatch.pipelines.fx import RateBook
-        from npswatch.reports.candidates import load_overlay
-        from npswatch.storage.fxstore import load_rates
-
-        x = default_extractor()
-        rates = load_rates(engine) if engine is not None else []
-        if rates:
-            x = x.with_rates(RateBook(rates))
-        overlay = load_overlay(engine) if engine is not None else []
-        return x.with_overlay(overlay) if overlay else x
-
-    def optional_engine(self) -> Engine | None:
+    def optional_engine(self) -> "Engine | None":
         """The engine if the configured database exists with a current schema, else None (no side effects)."""
+        if not self.settings.database.url and not (self.settings.data_path / "npswatch.db").exists():
+            return None  # the default SQLite file, not made yet: decided without loading SQLAlchemy
         from sqlalchemy.engine import make_url
+
+        from npswatch.storage.db import check_schema
 
         url = make_url(self.settings.database_url)
         if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).exists()):
@@ -66,7 +91,301 @@ class App:
             return None
         return self.engine
 
-    def writer(self, extract: bool = True) -> PostWriter:
+    @cached_property
+    def pseudonymiser(self) -> "Pseudonymiser":
+        from npswatch.pipelines.privacy import Pseudonymiser
+
+        return Pseudonymiser(self.settings.privacy_key())
+
+    def extractor(self, engine: "Engine | None" = None):
+        """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
+        overlay of confirmed candidates stored there (`npswatch candidates confirm`) added."""
+        from npswatch.extractor_cache import cached_extractor
+        from npswatch.pipelines.fx import RateBook
+
+        rates, overlay = [], []
+        if engine is not None:
+            from npswatch.reports.candidates import load_overlay
+            from npswatch.storage.fxstore import load_rates
+
+            rates, overlay = load_rates(engine), load_overlay(engine)
+        return cached_extractor(overlay, RateBook(rates) if rates else None)
+
+    @cached_property
+    def database_extractor(self):
+        """The extractor with this database's rates and lexicon overlay (plain, if there is no database yet)."""
+        return self.extractor(self.optional_engine())
+
+    def writer(self, extract: bool = True) -> "PostWriter":
+        from npswatch.storage.writer import PostWriter
+
         engine = self.checked_engine()
         extractor = self.extractor(engine).for_storage if extract else None
         return PostWriter(engine, self.pseudonymiser, extractor)
+
+    def run_record(self, kind: str, source: str | None = None, **kw):
+        """`with watch.run_record("crawl", source=site) as run: ... run.items = n`: one `crawl_run` row."""
+        from npswatch.storage.runs import run_record
+
+        return run_record(self.checked_engine(), kind, source, **kw)
+
+    # --- schema ----------------------------------------------------------------------------------------------
+    def upgrade(self) -> tuple[str | None, str]:
+        """Create or migrate the schema; (revision before, revision after)."""
+        from npswatch.storage.db import upgrade
+
+        return upgrade(self.engine)
+
+    def revisions(self) -> tuple[str | None, str]:
+        """(the database's schema revision, the one this npswatch needs)."""
+        from npswatch.storage.db import current_revision, head_revision
+
+        return current_revision(self.engine), head_revision()
+
+    # --- extraction ------------------------------------------------------------------------------------------
+    def extract(self, text: str, *, posted_at: datetime | None = None, hints=None):
+        """Facts (substances, offers, regions, new-name candidates) of one text, with this database's rates and
+        lexicon overlay. `facts.to_json(id)` is the `npswatch extract` line."""
+        return self.database_extractor.extract(text, posted_at=posted_at, hints=hints)
+
+    def evaluate(self, cases: list[dict]):
+        """Score the extractor on labelled cases (`id`, `text`, `gold`; optional `posted_at` datetime and
+        `source` SourceHints): (the Score with precision, recall, F1 per field and the misses, predictions by id)."""
+        from npswatch.pipelines.rawpost import SourceHints
+        from npswatch.pipelines.scoring import score
+
+        def hints(src):
+            return SourceHints(**{k: src.get(k) for k in ("country", "currency", "language")}) if isinstance(src, dict) else src
+
+        preds = {c["id"]: self.extract(str(c["text"]), posted_at=c.get("posted_at"),
+                                       hints=hints(c.get("source"))).to_json(c["id"]) for c in cases}
+        return score(cases, preds), preds
+
+    # --- web -------------------------------------------------------------------------------------------------
+    def crawl(self, sites: list[str] | str = (), *, all_sites: bool = False, base_url: str | None = None,
+              extract: bool = True, batch_size: int = 200, scrapy_settings: dict | None = None,
+              redis_url: str | None = None, frontier: str = "default", verbose: bool = False,
+              sites_dir: Path | None = None, notify=None) -> "results.CrawlResult":
+        """Crawl sites (by name; `all_sites`: every enabled one of the sites folder) in this process. Twisted's
+        reactor runs once per process: call it once (the scheduler runs it in a child process)."""
+        from .crawl import crawl
+
+        names = [sites] if isinstance(sites, str) else list(sites)
+        return crawl(self, names, all_sites=all_sites, base_url=base_url, extract=extract, batch_size=batch_size,
+                     scrapy_settings=scrapy_settings, redis_url=redis_url, frontier=frontier, verbose=verbose,
+                     sites_dir=sites_dir, notify=notify)
+
+    def reparse(self, site: str, *, run_id: int | None = None, extract: bool = True, batch_size: int = 200,
+                sites_dir: Path | None = None) -> "results.ReparseResult":
+        """Parse a site's stored page snapshots again with its current definition (latest crawl by default)."""
+        from .crawl import reparse
+
+        return reparse(self, site, run_id=run_id, extract=extract, batch_size=batch_size, sites_dir=sites_dir)
+
+    def snapshot_runs(self, site: str, sites_dir: Path | None = None) -> list[tuple[int, int, datetime | None]]:
+        """The crawl runs of `site` with stored snapshots: (run id, pages, first page fetched), newest first."""
+        from .crawl import snapshot_runs
+
+        return snapshot_runs(self, site, sites_dir)[1]
+
+    def try_site(self, site: str, url: str | None = None, *, base_url: str | None = None, details: int = 3,
+                 detail_page: bool = False, extract: bool = True, limit: int = 30, sites_dir: Path | None = None,
+                 notify=None):
+        """Fetch one page and read it with the site's definition (and the extractor): `crawl.SiteTrial`."""
+        from .crawl import try_site
+
+        return try_site(self, site, url, base_url=base_url, details=details, detail_page=detail_page,
+                        extract=extract, limit=limit, sites_dir=sites_dir, notify=notify)
+
+    def site_definitions(self, sites_dir: Path | None = None):
+        """The site definitions (folder + built-in) and the files that failed to load."""
+        from .crawl import load_definitions
+
+        return load_definitions(self.settings, sites_dir)
+
+    # --- telegram --------------------------------------------------------------------------------------------
+    def login(self, *, phone: str | None = None, ask_phone=None, ask_code, ask_password):
+        """Log the configured Telegram account in; `ask_code()`/`ask_password()` are called when Telegram asks."""
+        from .channels import login
+
+        return login(self, phone=phone, ask_phone=ask_phone, ask_code=ask_code, ask_password=ask_password)
+
+    def channels(self, shard: tuple[int, int] | None = None) -> list[str]:
+        """The watched channels (configured and promoted), of one shard (K, N) if given."""
+        from .channels import channel_keys
+
+        return channel_keys(self, shard)
+
+    def backfill(self, *, since: datetime | None = None, channels: list[str] | None = None, extract: bool = True,
+                 on_channel=None) -> "results.TelegramBackfillResult":
+        """Read channel history from each channel's checkpoint (or `since`)."""
+        from .channels import backfill
+
+        return backfill(self, since=since, channels=channels, extract=extract, on_channel=on_channel)
+
+    def listen(self, *, shard: tuple[int, int] | None = None, extract: bool = True,
+               stop=None) -> "results.TelegramListenResult":
+        """Follow the watched channels live until SIGINT/SIGTERM (or the asyncio.Event `stop` is set)."""
+        from .channels import listen
+
+        return listen(self, shard=shard, extract=extract, stop=stop)
+
+    def import_telegram(self, files: list[str | Path] | str | Path, *, channel: str | None = None,
+                        extract: bool = True, on_file=None) -> "results.TelegramImportResult":
+        """Import Telegram Desktop JSON exports (result.json)."""
+        from .channels import import_exports
+
+        files = [files] if isinstance(files, (str, Path)) else list(files)
+        return import_exports(self, files, channel=channel, extract=extract, on_file=on_file)
+
+    def add_channel(self, channel: str) -> tuple[str, str]:
+        """Watch a channel: (its key, "configured" | "added" | "already added")."""
+        from npswatch.crawlers.telegram.convert import normalise_channel
+        from npswatch.storage.telegram_store import promote
+
+        from .channels import configured_channels
+
+        try:
+            key = normalise_channel(channel)
+        except ValueError as exc:
+            raise WatchError(str(exc)) from None
+        engine = self.checked_engine()
+        try:
+            configured = set(configured_channels(self.settings))
+        except WatchError:
+            configured = set()
+        if key in configured:
+            return key, "configured"
+        return key, "added" if promote(engine, key) else "already added"
+
+    def discovered(self, *, min_mentions: int = 1, min_subscribers: int | None = None, show_all: bool = False,
+                   limit: int = 50) -> list[dict]:
+        """The review queue: channels seen in forwards and t.me links, most mentioned first (`show_all`: also
+        those already watched or added)."""
+        from npswatch.storage.telegram_store import discovered
+
+        watched = [] if show_all else self.channels()
+        return discovered(self.checked_engine(), min_mentions=min_mentions, min_subscribers=min_subscribers,
+                          exclude=watched, include_added=show_all, limit=limit)
+
+    def channel_graph(self, gexf: str | Path) -> tuple[int, int]:
+        """Write the forward/mention network between channels as GEXF; (channels, edges)."""
+        from npswatch.crawlers.telegram.graph import write_gexf
+        from npswatch.storage.telegram_store import link_graph
+
+        nodes, edges = link_graph(self.checked_engine())
+        Path(gexf).parent.mkdir(parents=True, exist_ok=True)
+        return write_gexf(nodes, edges, Path(gexf), watched=set(self.channels()))
+
+    # --- reports ---------------------------------------------------------------------------------------------
+    def filters(self, filters: "Filters | None" = None, **kw) -> "Filters":
+        """`Filters(substance=, cls=, city=, country=, since=, until=)`; since/until may be `7d` or ISO dates."""
+        from .reporting import filters as make
+
+        return make(filters, **kw)
+
+    def trends(self, filters: "Filters | None" = None, *, by: str = "week", group: str | None = None,
+               plot: str | Path | None = None, tiers: bool = False, **kw) -> "results.TrendsResult":
+        """Offers, median and IQR of price per unit and mentions per period, series and group (`plot`: also draw
+        it; `tiers`: one row per quantity tier). Without a substance or class filter, rows are also per substance
+        (the result's `note` says so)."""
+        from .reporting import trends
+
+        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers)
+
+    def offers(self, filters: "Filters | None" = None, *, as_: str | None = None, what: str = "offers", **kw):
+        """Offer records (dicts, as `export offers` writes them), an iterator; `as_="arrow"` a pyarrow Table,
+        `as_="pandas"` a DataFrame. `what="mentions"` or `"posts"` reads those instead."""
+        from .reporting import as_table, offers
+
+        columns, rows = offers(self, self.filters(filters, **kw), what)
+        return rows if as_ is None else as_table(columns, rows, as_)
+
+    def signals(self, since: datetime | str = "7d", until: datetime | str | None = None) -> "results.SignalsResult":
+        """Detect and store the early-warning signals of [since, until)."""
+        from .reporting import moment, now, signals
+
+        return signals(self, moment(since), moment(until) or now())
+
+    def digest(self, since: datetime | str = "7d", until: datetime | str | None = None, *, fmt: str = "html",
+               dest: str | Path | None = None, send: bool = False, country: str | None = None,
+               cls: str | None = None) -> "results.DigestResult":
+        """Detect and store the period's signals, write the digest (`dest="-"`: text only) and, with `send`,
+        deliver it to the configured recipients."""
+        from .reporting import digest, moment, now
+
+        return digest(self, moment(since), moment(until) or now(), fmt=fmt, dest=dest, send=send, country=country,
+                      cls=cls)
+
+    def export(self, what: str, fmt: str = "csv", dest: str | Path | IO[str] | None = None,
+               filters: "Filters | None" = None, *, aggregate: bool = False, min_cell: int = 1, by: str = "week",
+               **kw) -> "results.ExportResult":
+        """Write offers, mentions or posts (pseudonymised) as csv, parquet or jsonl; `aggregate` for cells."""
+        from .reporting import export
+
+        return export(self, what, fmt, dest, self.filters(filters, **kw), aggregate=aggregate, min_cell=min_cell,
+                      by=by)
+
+    def import_rates(self, files: list[str | Path] | str | Path) -> "results.FxImportResult":
+        """Import central-bank rate files (Bank of Russia XML or CSV)."""
+        from .reporting import import_rates
+
+        return import_rates(self, [files] if isinstance(files, (str, Path)) else list(files))
+
+    def candidates(self, status: str = "new", kind: str = "all") -> list:
+        """Candidates: new names that look like substances but are not in the lexicon, and slang words
+        (`discover_slang`); `status` new, confirmed, dismissed or all; `kind` new_name, slang or all."""
+        from npswatch.reports.candidates import list_candidates
+
+        return list_candidates(self.checked_engine(), None if status == "all" else status,
+                               None if kind == "all" else kind)
+
+    def discover_slang(self, *, top: int = 50, since: datetime | str | None = None):
+        """File the `top` unknown words markets keep using where prices and weights are as slang candidates."""
+        from npswatch.pipelines.regions import Gazetteer
+        from npswatch.reports.slang import discover
+
+        from .reporting import moment
+
+        engine = self.checked_engine()
+        return discover(engine, self.extractor(engine).matcher, Gazetteer.default(), top, moment(since))
+
+    def confirm_candidate(self, name: str, cls: str | None = None, canonical: str | None = None):
+        """Add a name to the lexicon overlay (the next extraction recognises it); what moved."""
+        from npswatch.reports.candidates import confirm
+
+        self.__dict__.pop("database_extractor", None)  # the overlay changed
+        return confirm(self.checked_engine(), name, cls, canonical)
+
+    def dismiss_candidate(self, name: str) -> None:
+        """Stop reporting a candidate (in lists and signals)."""
+        from npswatch.reports.candidates import dismiss
+
+        dismiss(self.checked_engine(), name)
+
+    # --- operations ------------------------------------------------------------------------------------------
+    def status(self, *, require_service: bool = False):
+        """Health of collection (`npswatch.health.Health`): per source and per job; `.healthy`."""
+        from .health import check_health
+
+        return check_health(self.checked_engine(), self.settings, require_service=require_service)
+
+    def retention(self, *, dry_run: bool = False, now: datetime | None = None) -> "results.RetentionResult":
+        """Remove post texts, raw page snapshots and job logs older than their `[retention]` periods."""
+        from .results import RetentionResult
+        from .retention import apply_retention
+
+        engine = self.checked_engine()
+        if dry_run:
+            return RetentionResult(apply_retention(engine, self.settings, dry_run=True, now=now), None, True)
+        with self.run_record("retention") as run:
+            report = apply_retention(engine, self.settings, now=now)
+            run.items, run.message = report.total, "; ".join(report.lines()[:3])
+        return RetentionResult(report, run.id)
+
+    def demo(self, notify=None) -> "results.DemoResult":
+        """The whole chain on the built-in synthetic market: crawl, extract, store, trend plot and digest."""
+        from .demo import run_demo
+
+        return run_demo(self, notify=notify)
+

@@ -36,7 +36,7 @@ from typing import Protocol
 
 import ahocorasick
 
-__all__ = ["Candidate", "find_candidates", "trigger_keys"]
+__all__ = ["CandidateMatch", "find_candidates", "trigger_keys"]
 
 
 class KnownNames(Protocol):
@@ -47,7 +47,7 @@ class KnownNames(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
+class CandidateMatch:
     name: str
     cls: str
     start: int
@@ -154,7 +154,7 @@ def trigger_keys() -> list[tuple[str, tuple]]:
 
 
 def find_candidates(cleaned: str, matcher: KnownNames, low: str | None = None,
-                    anchors=None, mentions: list | None = None) -> list[Candidate]:
+                    anchors=None, mentions: list | None = None) -> list[CandidateMatch]:
     """Substance-like names in `cleaned` that `matcher` does not know, in text order, each name once.
 
     A caller that has them already may pass `low`, `cleaned` lowercased (str.lower() or the same-length
@@ -189,7 +189,7 @@ def find_candidates(cleaned: str, matcher: KnownNames, low: str | None = None,
                     w[1] = max(w[1], s)
                 else:
                     w += (e, s)
-    found: list[Candidate] = []
+    found: list[CandidateMatch] = []
     seen: set[str] = set()
     # spans already claimed, disjoint and sorted: their starts, and their ends (in the same order, since disjoint)
     taken_starts: list[int] = []
@@ -229,7 +229,7 @@ def find_candidates(cleaned: str, matcher: KnownNames, low: str | None = None,
             if key in seen:
                 continue
             seen.add(key)
-            found.append(Candidate(name, cls, start, end))
+            found.append(CandidateMatch(name, cls, start, end))
     if len(found) > 1:
         found.sort(key=lambda c: c.start)
     return found

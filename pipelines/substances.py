@@ -202,7 +202,7 @@ class SubstanceMatcher:
                             f.domains = f.domains | {"not_drug"}
             self.entry_domains = tuple(d | {"not_drug"} for d in self.entry_domains)
         for value, table in ((_COMPARISON, lexicon.comparisons), (_STRAIN_MARK, lexicon.strain_marks)):
-            for lang, phrase in table:
+            for _lang, phrase in table:
                 slot(match_fold(phrase)).negative = value
         automaton = ahocorasick.Automaton()
         # pyahocorasick looks a character up among a node's children one by one, in insertion order, and most

@@ -215,16 +215,12 @@ def send(engine: Engine, chans: list[Channel], smtp: SmtpSettings, signals: list
          until: datetime) -> DeliveryReport:
     """Enqueue the (recorded) signals for their subscribers and deliver everything unsent; logged as a
     `digest` run in `crawl_run`."""
-    from npswatch.storage.runs import finish_run, start_run
+    from npswatch.storage.runs import run_record
 
-    run_id = start_run(engine, "digest", None)
-    try:
+    with run_record(engine, "digest") as run:
         enqueue(engine, chans, signals)
         report = deliver(engine, chans, smtp, since, until)
-    except BaseException as exc:
-        finish_run(engine, run_id, status="failed", message=repr(exc))
-        raise
-    message = "; ".join(f"{k}: {e}" for k, e in report.failed.items()) or None
-    finish_run(engine, run_id, status="ok" if report.ok else "failed", items=sum(report.sent.values()),
-               errors=len(report.failed), message=message)
+        run.status = "ok" if report.ok else "failed"
+        run.items, run.errors = sum(report.sent.values()), len(report.failed)
+        run.message = "; ".join(f"{k}: {e}" for k, e in report.failed.items()) or None
     return report

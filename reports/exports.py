@@ -93,6 +93,14 @@ def _rows(engine: Engine, what: str, filters: Filters, ps: Pseudonymiser) -> tup
     return columns, gen()
 
 
+def records(engine: Engine, what: str, filters: Filters = Filters(), *,
+            pseudonymiser: Pseudonymiser) -> tuple[list[str], Iterator[dict]]:
+    """The columns and rows (dicts) a row export of `what` writes, to iterate instead of writing them."""
+    if what not in WHATS:
+        raise ExportError(f"export one of {', '.join(WHATS)}, not {what!r}")
+    return _rows(engine, what, filters, pseudonymiser)
+
+
 def _scrub_url(ps: Pseudonymiser, url: str) -> str:
     """The URL with handles in it pseudonymised, keeping its scheme (the scrubber rewrites t.me links bare)."""
     out = ps.scrub(url)

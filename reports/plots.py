@@ -1,11 +1,15 @@
-"""Charts with matplotlib (Agg backend: no display needed): trend lines with IQR bands, and small signal charts.
+"""Charts with matplotlib: trend lines with IQR bands, and small signal charts.
 
-`plot_trends()` draws one line per series and group (e.g. "mephedrone, Almaty (KZ)") of a trend table: the
+`trend_figure()` draws one line per series and group (e.g. "mephedrone, Almaty (KZ)") of a trend table: the
 median price per unit with its interquartile range as a band, in USD when the rows have USD prices
 (comparable across currencies), else in the single local currency; the lower panel shows posts mentioning it.
-Prices in different units never share the axis: the unit with most offers is drawn, and named in the title.
+Prices in different units never share the axis: the unit with most offers is drawn, and named in the title. It returns the
+matplotlib `Figure` (a notebook shows it inline); `plot_trends()` writes it to a .png or .svg file.
 `signal_png()` draws the series a signal carries in its evidence (weekly posts, weekly median price) as PNG
 bytes for the digest.
+
+Figures are made with matplotlib's object API (`matplotlib.figure.Figure`), never through pyplot: no display
+is needed, nothing is left open, and the caller's backend (a notebook's inline one, say) is left alone.
 """
 from __future__ import annotations
 
@@ -19,22 +23,27 @@ from .trends import TrendRow
 _MAX_LINES = 8  # more lines than this are unreadable: the groups with most offers are drawn
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kw):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kw)
 
 
 def plot_trends(rows: list[TrendRow], path: str | Path, title: str = "Price per gram", by: str = "week",
                 max_lines: int = _MAX_LINES) -> Path:
-    """Draw `rows` to `path` (.png or .svg); returns the path."""
+    """Draw `rows` (see `trend_figure`) to `path` (.png or .svg); returns the path."""
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg"):
         raise ValueError(f"plot file must end in .png or .svg, not {path.name!r}")
-    plt = _pyplot()
+    fig = trend_figure(rows, title=title, by=by, max_lines=max_lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def trend_figure(rows: list[TrendRow], title: str = "Price per gram", by: str = "week",
+                 max_lines: int = _MAX_LINES):
+    """The trend chart of `rows` (from `npswatch.reports.trends.trends`) as a matplotlib `Figure`."""
     per_unit: dict[str, int] = defaultdict(int)
     for r in rows:
         if r.unit:
@@ -58,7 +67,8 @@ def plot_trends(rows: list[TrendRow], path: str | Path, title: str = "Price per 
     weight = {g: sum(r.offers + r.mentions for r in rs) for g, rs in by_group.items()}
     groups = sorted(by_group, key=lambda g: (-weight[g], g))[:max_lines]
 
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig = _figure(figsize=(10, 6.5))
+    ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for g in groups:
         rs = sorted(by_group[g], key=lambda r: r.period)
         xs = [r.period for r in rs]
@@ -84,18 +94,15 @@ def plot_trends(rows: list[TrendRow], path: str | Path, title: str = "Price per 
     ax2.grid(True, alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def signal_png(series: dict, title: str, highlight_last: bool = True) -> bytes:
     """A small PNG chart of a signal's series ({"label", "x": [iso dates], "y": [...]})."""
-    plt = _pyplot()
     xs = [date.fromisoformat(x) for x in series["x"]]
     ys = series["y"]
-    fig, ax = plt.subplots(figsize=(5.2, 2.2))
+    fig = _figure(figsize=(5.2, 2.2))
+    ax = fig.subplots()
     if "price" in series.get("label", ""):
         ax.plot(xs, ys, marker="o", markersize=3, color="#1f77b4")
         if highlight_last and xs:
@@ -113,5 +120,4 @@ def signal_png(series: dict, title: str, highlight_last: bool = True) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
     return buf.getvalue()

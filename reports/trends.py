@@ -131,6 +131,17 @@ def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group
     return rows
 
 
+def top_substance(engine: Engine, country: str) -> str | None:
+    """The substance (a named one before a generic kind) with most priced offers in `country`: the demo's series."""
+    O, R, S = T_OFFER, T_REGION, T_SUBSTANCE
+    name = func.coalesce(S.c.canonical, S.c.key)
+    with engine.connect() as c:
+        return c.execute(select(name).select_from(O.join(R, R.c.id == O.c.region_id).join(S, S.c.id == O.c.substance_id))
+                         .where(R.c.country == country).group_by(name, S.c.canonical)
+                         .order_by(S.c.canonical.is_(None), func.count(O.c.price_per_gram).desc(), name)
+                         .limit(1)).scalar()
+
+
 def _series_name(engine: Engine, filters: Filters) -> str:
     if filters.substance:
         scope = resolve(engine, Filters(substance=filters.substance))

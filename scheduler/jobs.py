@@ -18,8 +18,12 @@ overlap, in one process or many), records the run as a `crawl_run` row of kind `
 source, starts the child in a session of its own (Ctrl-C in the service's terminal does not reach it; on
 Linux it gets SIGTERM if the service dies), streams its output, secrets masked, to
 `<data_dir>/logs/jobs/NAME-RUN.log`, and on time limit or shutdown sends SIGTERM (a crawl then checkpoints
-and resumes next time), then SIGKILL after `service.kill_after`. The run row then gets the outcome: the
-items and errors of the rows the child wrote (e.g. one per site crawled), or the count the command printed.
+and resumes next time), then SIGKILL after `service.kill_after`. An npswatch child runs one use-case of
+`npswatch.Watch` and sends its result object back as JSON (`--result-file`, `npswatch.results`); the run row
+gets the items and errors of that result, and a summary of the rows the child wrote (e.g. one per site
+crawled). A child stopped before it sent a result is counted from its rows; a configured program reports
+through $NPSWATCH_RESULT_FILE (`{"items": N}`) or an `items: N` line. Nothing is read from npswatch's own
+printed text.
 
 >>> from npswatch.config import Settings
 >>> from npswatch.schedules import catalogue
@@ -29,6 +33,7 @@ items and errors of the rows the child wrote (e.g. one per site crawled), or the
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -47,7 +52,7 @@ from typing import IO
 
 from sqlalchemy import Engine, select, update
 
-from npswatch.storage.runs import T_RUN, finish_run, start_run
+from npswatch.storage.runs import T_RUN, finish_run, run_record
 
 from npswatch.config import Settings, parse_duration
 from npswatch.lock import DatabaseLock, slug
@@ -59,12 +64,10 @@ __all__ = ["RunResult", "Runner", "command_line", "display_command", "recover_in
 
 log = logging.getLogger("npswatch.jobs")
 
-# What a command prints about its count when it writes no rows (fx import, digest; `items: N` for any command).
-ITEMS_LINE = {
-    "fx": re.compile(r"^(\d+) rates stored"),
-    "digest": re.compile(r"^digest \((\d+) signals"),
-    "command": re.compile(r"\bitems\s*[=:]\s*(\d+)", re.I),
-}
+# A configured program (`command` job) reports its count by writing {"items": N, "errors": E} to the file
+# $NPSWATCH_RESULT_FILE names, or, for programs that cannot, by printing a line `items: N`. npswatch's own jobs
+# always send their result object (`npswatch.results`) as JSON through `--result-file`.
+COMMAND_ITEMS_LINE = re.compile(r"\bitems\s*[=:]\s*(\d+)", re.I)
 FX_SETTLE_SECONDS = 5.0  # an inbox file changed more recently may still be being written: next time
 _PDEATHSIG = (
     # Runs first in the child: ask Linux for SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG = 1), give
@@ -84,9 +87,13 @@ def cli_prefix(settings: Settings) -> list[str]:
     return argv
 
 
-def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None) -> list[str]:
-    """The child's argv for one run of `job` (for `fx`, one rate file of the inbox)."""
+def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None,
+                 result_file: Path | None = None) -> list[str]:
+    """The child's argv for one run of `job` (for `fx`, one rate file of the inbox); an npswatch child writes its
+    result as JSON to `result_file`."""
     p, args = cli_prefix(settings), list(job.args)
+    if result_file is not None and job.kind != "command":
+        p += ["--result-file", str(result_file)]
     if job.kind == "crawl":
         return p + ["crawl", *([job.source] if job.source else ["--all"]), *args]
     if job.kind == "backfill":
@@ -107,7 +114,12 @@ def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None) -
 def display_command(argv: list[str], settings: Settings) -> str:
     """`npswatch crawl x` rather than `/path/to/python -m scheduler --config /etc/... crawl x`."""
     prefix = cli_prefix(settings)
-    return " ".join(["npswatch", *argv[len(prefix):]] if argv[:len(prefix)] == prefix else argv)
+    if argv[:len(prefix)] != prefix:
+        return " ".join(argv)
+    rest = argv[len(prefix):]
+    if rest[:1] == ["--result-file"]:
+        rest = rest[2:]
+    return " ".join(["npswatch", *rest])
 
 
 # --- child processes ----------------------------------------------------------------------------------------
@@ -176,7 +188,8 @@ class RunResult:
 class _Outcome:
     exit_code: int | None = None
     reason: str | None = None  # why the runner stopped it: time limit, service stopped
-    tail: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)  # the last lines of output (for messages only)
+    result: dict | None = None  # what the child sent back (`npswatch.results` as JSON), None if nothing
 
 
 def _last_line(lines: Iterable[str]) -> str:
@@ -186,15 +199,25 @@ def _last_line(lines: Iterable[str]) -> str:
     return ""
 
 
-def _items_from_output(kind: str, lines: Iterable[str]) -> int:
-    pattern = ITEMS_LINE.get(kind)
+def _items_line(lines: Iterable[str]) -> int:
+    """A configured program's `items: N` line (the last one printed wins)."""
     total = 0
-    if pattern is not None:
-        for line in lines:
-            m = pattern.search(line.strip())
-            if m:
-                total = int(m.group(1))  # the last count printed wins
+    for line in lines:
+        m = COMMAND_ITEMS_LINE.search(line.strip())
+        if m:
+            total = int(m.group(1))
     return total
+
+
+def read_result(path: Path) -> dict | None:
+    """The result a child wrote (and remove the file), or None if it wrote none (it died, or never got there)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    finally:
+        path.unlink(missing_ok=True)
+    return data if isinstance(data, dict) else None
 
 
 def _set_message(engine: Engine, run_id: int, message: str) -> None:
@@ -285,46 +308,49 @@ class Runner:
 
     def _run(self, job: Job) -> RunResult:
         engine = self.engine
-        run_id = start_run(engine, JOB_RUN_KIND, job.name)
-        with engine.connect() as c:
-            started_at = c.execute(select(T_RUN.c.started_at).where(T_RUN.c.id == run_id)).scalar()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{slug(job.name)}-{run_id}.log"
-        ctx = {"job": job.name, "kind": job.kind, "source": job.source, "run_id": run_id}
-        t0 = time.monotonic()
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            try:
+        with run_record(engine, JOB_RUN_KIND, job.name, error_message=lambda e: f"runner error: {e!r}") as run:
+            run_id = run.id
+            with engine.connect() as c:
+                started_at = c.execute(select(T_RUN.c.started_at).where(T_RUN.c.id == run_id)).scalar()
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_dir / f"{slug(job.name)}-{run_id}.log"
+            ctx = {"job": job.name, "kind": job.kind, "source": job.source, "run_id": run_id}
+            t0 = time.monotonic()
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
                 if job.kind == "fx":
                     _set_message(engine, run_id, f"running fx: files of {self._inbox()}")
                     log.info("job %s started", job.name, extra=ctx)
                     status, items, errors, message, code = self._fx(job, run_id, out)
                 else:
-                    argv = command_line(job, self.settings)
+                    result_path = self._result_path(job, run_id)
+                    argv = command_line(job, self.settings, result_file=result_path)
                     _set_message(engine, run_id, f"running {job.kind}: {self._display(argv)}")
                     log.info("job %s started", job.name, extra=ctx)
-                    outcome = self._child(job, argv, out)
+                    outcome = self._child(job, argv, out, result_path=result_path)
                     status, items, errors, message, code = self._conclude(job, run_id, started_at, outcome)
-            except BaseException as exc:
-                finish_run(engine, run_id, status="failed", message=f"runner error: {exc!r}")
-                raise
-        duration = time.monotonic() - t0
-        message = self.masker.mask(message)
-        finish_run(engine, run_id, status=status, items=items, errors=errors, message=message)
+            duration = time.monotonic() - t0
+            message = self.masker.mask(message)
+            run.status, run.items, run.errors, run.message = status, items, errors, message
         level = logging.INFO if status == "ok" else logging.WARNING
         log.log(level, "job %s %s in %s: %s", job.name, status, human_duration(duration), message,
                 extra={**ctx, "status": status, "items": items, "errors": errors, "duration": round(duration, 3),
                        "exit_code": code})
         return RunResult(job.name, run_id, status, items, errors, message, log_path, duration, code)
 
+    def _result_path(self, job: Job, run_id: int, n: int | None = None) -> Path:
+        return self.log_dir / f"{slug(job.name)}-{run_id}{'' if n is None else f'-{n}'}.result.json"
+
     def _display(self, argv: list[str]) -> str:
         return self.masker.mask(display_command(argv, self.settings))
 
     # -- one child ----------------------------------------------------------------------------------------
-    def _child(self, job: Job, argv: list[str], out: IO[str], deadline: float | None = None) -> _Outcome:
+    def _child(self, job: Job, argv: list[str], out: IO[str], deadline: float | None = None, *,
+               result_path: Path) -> _Outcome:
         out.write(f"$ {self._display(argv)}\n")
         out.flush()
-        child = spawn(argv, out, self.masker, env={"NPSWATCH_JOB": job.name})
+        result_path.unlink(missing_ok=True)
+        child = spawn(argv, out, self.masker, env={"NPSWATCH_JOB": job.name, "NPSWATCH_RESULT_FILE": str(result_path)})
         deadline = deadline if deadline is not None else time.monotonic() + job.time_limit
         reason = None
         while True:
@@ -344,10 +370,11 @@ class Runner:
                 break
         child.pump.join(timeout=10)
         out.write(f"# exit {code}" + (f" ({reason})" if reason else "") + "\n")
-        return _Outcome(code, reason, list(child.tail))
+        return _Outcome(code, reason, list(child.tail), read_result(result_path))
 
     def _conclude(self, job: Job, run_id: int, started_at, o: _Outcome) -> tuple[str, int, int, str, int | None]:
-        """Status, items, errors and message of a run from the child's outcome and the rows it wrote."""
+        """Status, items, errors and message of a run from the result the child sent back, the rows it wrote
+        (what is left when it was stopped before sending one) and its exit."""
         ok = o.exit_code == 0 and o.reason is None
         if o.reason is None and o.exit_code != 0:
             why = f"exit {o.exit_code}: {_last_line(o.tail) or 'no output'}"
@@ -361,15 +388,20 @@ class Runner:
                                  .where(T_RUN.c.id > run_id, T_RUN.c.kind.in_(job.child_kinds),
                                         T_RUN.c.started_at >= started_at).order_by(T_RUN.c.id)).all()
             items, errors = sum(r.items for r in rows), sum(r.errors for r in rows)
+            if o.result is not None:
+                items, errors = int(o.result.get("items", 0)), int(o.result.get("errors", 0))
             parts = [f"{r.source or r.kind} {r.status} ({r.items} items" + (f", {r.errors} errors)" if r.errors else ")")
                      for r in rows[:10]]
             more = f", +{len(rows) - 10} more" if len(rows) > 10 else ""
             summary = (", ".join(parts) + more) if rows else "no runs recorded"
             message = summary if ok else f"{why}; {summary}"
             return ("ok" if ok else "failed"), items, errors, message, o.exit_code
-        items = _items_from_output(job.kind, o.tail)
+        if o.result is not None:
+            items, errors = int(o.result.get("items", 0)), int(o.result.get("errors", 0))
+        else:
+            items, errors = (_items_line(o.tail) if job.kind == "command" else 0), 0
         message = (_last_line(o.tail) or "done") if ok else why
-        return ("ok" if ok else "failed"), items, (0 if ok else 1), message, o.exit_code
+        return ("ok" if ok else "failed"), items, (errors if ok else max(errors, 1)), message, o.exit_code
 
     # -- fx inbox ---------------------------------------------------------------------------------------
     def _inbox(self) -> Path:
@@ -388,14 +420,16 @@ class Runner:
             return "ok", 0, 0, f"no rate files in {inbox}", 0
         deadline = time.monotonic() + job.time_limit
         items, done, bad, code = 0, [], [], 0
-        for f in files:
-            o = self._child(job, command_line(job, self.settings, fx_file=f), out, deadline)
+        for n, f in enumerate(files):
+            result_path = self._result_path(job, run_id, n)
+            o = self._child(job, command_line(job, self.settings, fx_file=f, result_file=result_path), out, deadline,
+                            result_path=result_path)
             code = o.exit_code
             if o.reason:  # time limit or shutdown: the file stays for the next run
                 message = f"{o.reason}; imported {len(done)} of {len(files)} files"
                 return "failed", items, len(bad) + 1, message, code
             if o.exit_code == 0:
-                items += _items_from_output("fx", o.tail)
+                items += int((o.result or {}).get("items", 0))
                 done.append(_move(f, inbox / "done"))
             else:
                 bad.append(f"{f.name}: {_last_line(o.tail) or f'exit {o.exit_code}'}")

@@ -50,7 +50,7 @@ from npswatch.storage.runs import T_RUN
 from npswatch.config import parse_duration
 from npswatch.lock import DatabaseLock
 from npswatch.schedules import JOB_RUN_KIND, JOBSTORE_TABLE, Job, catalogue, human_duration
-from npswatch.watch import App
+from npswatch.watch import Watch
 
 from .jobs import Runner, cli_prefix, recover_interrupted, spawn, stop_child
 from .logs import masker_for
@@ -116,7 +116,7 @@ def sync_jobs(scheduler, jobs: list[Job], tz, grace: float) -> dict[str, list[st
 class Service:
     """The scheduler service. `start()`, then `serve()` (blocks, handles signals) or `stop()`."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Watch) -> None:
         self.app = app
         self.settings = app.settings
         svc = self.settings.service

@@ -3,18 +3,19 @@
 SQLite (the default) gets WAL, foreign keys and a busy timeout on every connection; PostgreSQL is used by
 URL (`postgresql+psycopg://user@host/db`). The schema is owned by Alembic (`npswatch db upgrade`); the
 app refuses to run on a database whose revision is not the code's head.
+
+SQLAlchemy and Alembic are imported by the functions that use them: a command that never opens a database
+imports this module (for `SchemaError`) without loading either.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -25,6 +26,9 @@ class SchemaError(RuntimeError):
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for `url`; creates the folder of a SQLite file."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.engine import make_url
+
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -45,6 +49,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -52,22 +58,30 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Run migrations up to `revision`; returns (before, after)."""
+    from alembic import command
+
     before = current_revision(engine)
     command.upgrade(alembic_config(engine), revision)
     return before, current_revision(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     command.downgrade(alembic_config(engine), revision)
 
 
@@ -85,4 +99,6 @@ def check_schema(engine: Engine) -> None:
 
 
 def session(engine: Engine) -> Session:
+    from sqlalchemy.orm import Session
+
     return Session(engine, expire_on_commit=False)

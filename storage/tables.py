@@ -5,7 +5,7 @@ One place to import them from: `from storage.tables import T_POST, T_OFFER`.
 from __future__ import annotations
 
 from . import models as m
-from .tables_reports import Delivery, Signal
+from .tables_reports import Delivery, StoredSignal
 from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
 from .tables_web import Listing, ListingObservation, PageSnapshot
 
@@ -24,7 +24,7 @@ T_FX = m.FxRate.__table__
 T_LISTING = Listing.__table__
 T_OBS = ListingObservation.__table__
 T_SNAP = PageSnapshot.__table__
-T_SIGNAL = Signal.__table__
+T_SIGNAL = StoredSignal.__table__
 T_DELIVERY = Delivery.__table__
 T_PROMOTED = TelegramChannel.__table__
 T_ENTITY = TelegramEntity.__table__

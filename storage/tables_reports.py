@@ -5,8 +5,8 @@ region, period), so detecting it again updates its evidence instead of adding a 
 outbox: one row per signal and recipient, written before sending, so a signal sent to a recipient is
 never sent again and a failed delivery stays `failed` (with the error) until a later run sends it.
 
-Two covering indexes on `offer` and `mention` serve the trend reports: a time range is read from the index
-alone (a 90-day trend over a million offers reads a tenth of the rows), and a full scan reads a narrower b-tree.
+The same migration adds two covering indexes for the trend reports to `offer` and `mention`: they are declared
+with those tables in storage/models.py.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _ts(index: bool = False):
     return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=index))
 
 
-class Signal(SQLModel, table=True):
+class StoredSignal(SQLModel, table=True):
     __tablename__ = "signal"
     __table_args__ = (Index("ix_signal_kind_period", "kind", "period_start"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -64,17 +64,3 @@ class Delivery(SQLModel, table=True):
     created_at: datetime | None = _ts()
     last_attempt_at: datetime | None = _ts()
     sent_at: datetime | None = _ts()
-
-
-def _trend_indexes() -> None:
-    from . import models
-
-    offer, mention = models.Offer.__table__, models.Mention.__table__
-    if "ix_offer_trend" not in {i.name for i in offer.indexes}:
-        Index("ix_offer_trend", offer.c.observed_at, offer.c.substance_id, offer.c.region_id, offer.c.currency,
-              offer.c.price_per_gram, offer.c.price_per_gram_usd)
-        Index("ix_mention_trend", mention.c.observed_at, mention.c.substance_id, mention.c.region_id,
-              mention.c.post_id)
-
-
-_trend_indexes()

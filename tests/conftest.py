@@ -20,6 +20,18 @@ REDIS_URL = os.environ.get("NPSWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15
 REQUIRE_SERVICES = os.environ.get("NPSWATCH_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """Built extractors (npswatch/extractor_cache.py) go to a folder of this test session, not the user's cache."""
+    saved = os.environ.get("NPSWATCH_CACHE_DIR")
+    os.environ["NPSWATCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("npswatch-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("NPSWATCH_CACHE_DIR", None)
+    else:
+        os.environ["NPSWATCH_CACHE_DIR"] = saved
+
+
 def service_missing(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason}, and NPSWATCH_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from npswatch.pipelines.candidates import Candidate, find_candidates
+from npswatch.pipelines.candidates import CandidateMatch, find_candidates
 from npswatch.pipelines.lexicon import load_lexicon, name_key
 from npswatch.pipelines.substances import SubstanceMatcher
 from npswatch.pipelines.text import clean
@@ -112,7 +112,7 @@ def test_each_name_once_in_text_order_with_spans():
     text = clean("CH-PIATA и α-PHiP, снова CH-PIATA")
     found = find_candidates(text, M)
     assert [c.name for c in found] == ["CH-PIATA", "α-PHiP"]
-    assert all(isinstance(c, Candidate) and text[c.start:c.end] == c.name for c in found)
+    assert all(isinstance(c, CandidateMatch) and text[c.start:c.end] == c.name for c in found)
 
 
 def test_confirmed_candidates_stop_being_candidates_after_overlay():

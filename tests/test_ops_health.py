@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from npswatch.pipelines.rawpost import RawPost
 from npswatch.cli.app import app as cli
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN, finish_run, start_run
@@ -19,10 +19,10 @@ from npswatch.storage.writer import PostWriter
 runner = CliRunner()
 
 
-def setup(tmp_path, extra: str = "") -> tuple[str, App]:
+def setup(tmp_path, extra: str = "") -> tuple[str, Watch]:
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text(f'data_dir = "data"\n{extra}\n', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     return str(cfg), app
 

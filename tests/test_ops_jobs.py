@@ -1,6 +1,7 @@
 """The job catalogue and `npswatch jobs list|run`: command lines, the FX inbox, time limits, one run at a time."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from npswatch.cli.app import app as cli
 from npswatch.config import ConfigError, Settings, load_settings
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.scheduler.jobs import command_line
 from npswatch.schedules import catalogue, find_job
 from npswatch.lock import DatabaseLock
@@ -86,10 +87,10 @@ def test_two_schedules_with_one_name_are_refused():
         catalogue(s)
 
 
-def make(tmp_path, schedules: str = "") -> tuple[str, App]:
+def make(tmp_path, schedules: str = "") -> tuple[str, Watch]:
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text(f'data_dir = "data"\n{schedules}', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     return str(cfg), app
 
@@ -158,3 +159,28 @@ def test_a_job_over_its_time_limit_is_stopped_and_a_running_job_is_not_started_t
         held.release()
     with app.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(T_RUN).where(T_RUN.c.kind == "job")).scalar() == 1
+
+
+def test_a_job_counts_what_the_child_sends_back_not_what_it_prints(tmp_path):
+    # The child writes its result object as JSON; a line that merely looks like a count does not count.
+    prog = ("import json, os; print('items: 3'); "
+            "json.dump({'items': 7, 'errors': 0}, open(os.environ['NPSWATCH_RESULT_FILE'], 'w'))")
+    cfg, app = make(tmp_path, f'[[schedules]]\nname = "counted"\njob = "command"\nevery = "1h"\n'
+                              f'command = ["{sys.executable}", "-c", "{prog}"]\n')
+    r = jobs(cfg, "run", "counted")
+    assert r.exit_code == 0, r.output
+    with app.engine.connect() as c:
+        run = c.execute(select(T_RUN).where(T_RUN.c.kind == "job", T_RUN.c.source == "counted")).one()
+    assert (run.status, run.items) == ("ok", 7)
+
+
+def test_an_npswatch_child_sends_its_result_as_json(tmp_path):
+    cfg, app = make(tmp_path)
+    rates = tmp_path / "rates.csv"
+    rates.write_text("date,currency,units_per_usd\n2026-03-02,KZT,501.5\n2026-03-02,KGS,87.4\n2026-03-03,KZT,502\n")
+    result = tmp_path / "result.json"
+    r = runner.invoke(cli, ["--config", cfg, "--result-file", str(result), "fx", "import", str(rates)])
+    assert r.exit_code == 0, r.output
+    sent = json.loads(result.read_text())
+    assert (sent["kind"], sent["ok"], sent["items"], sent["errors"]) == ("FxImportResult", True, 3, 0)
+    assert sent["files"][0]["currencies"] == ["KGS", "KZT"] and sent["files"][0]["last_day"] == "2026-03-03"

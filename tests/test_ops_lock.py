@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.lock import DatabaseLock
 from npswatch.scheduler.service import AlreadyRunning, Service
 from npswatch.storage.db import upgrade
@@ -15,12 +15,12 @@ from npswatch.storage.db import upgrade
 PY = sys.executable
 
 
-def make_app(tmp, url: str | None = None) -> App:
+def make_app(tmp, url: str | None = None) -> Watch:
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "npswatch.toml"
     db = f'[database]\nurl = "{url}"\n' if url else ""
     cfg.write_text(f'data_dir = "data"\n{db}\n[[schedules]]\njob = "retention"\nevery = "1h"\n', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     return app
 
@@ -31,9 +31,9 @@ def test_a_second_scheduler_on_sqlite_is_refused_with_a_clear_message(tmp_path):
     first.start()
     try:
         with pytest.raises(AlreadyRunning, match=rf"already running .* \(pid {os.getpid()} on "):
-            Service(App(config_file=app.config_file)).start()
+            Service(Watch(app.config_path)).start()
         # and from the command line: exit code 3, the holder and the lock file named
-        r = subprocess.run([PY, "-m", "npswatch", "--config", app.config_file, "run"], capture_output=True,
+        r = subprocess.run([PY, "-m", "npswatch", "--config", app.config_path, "run"], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 3, r.stderr
         assert "another npswatch scheduler is already running" in r.stderr
@@ -41,7 +41,7 @@ def test_a_second_scheduler_on_sqlite_is_refused_with_a_clear_message(tmp_path):
     finally:
         first.stop()
     # released on stop: the next one starts
-    again = Service(App(config_file=app.config_file))
+    again = Service(Watch(app.config_path))
     again.start()
     again.stop()
 
@@ -55,7 +55,7 @@ def test_the_lock_file_lock_is_per_database_and_dies_with_its_holder(tmp_path):
     lb.release()
     # a holder killed outright leaves no stale lock behind
     code = ("import sys, time; from sqlalchemy import create_engine; from npswatch.lock import DatabaseLock; "
-            f"l = DatabaseLock(create_engine(sys.argv[1]), 'scheduler'); assert l.acquire(); print('held', flush=True); "
+            "l = DatabaseLock(create_engine(sys.argv[1]), 'scheduler'); assert l.acquire(); print('held', flush=True); "
             "time.sleep(60)")
     p = subprocess.Popen([PY, "-c", code, a.settings.database_url], stdout=subprocess.PIPE, text=True)
     try:
@@ -76,12 +76,12 @@ def test_a_second_scheduler_on_postgresql_is_refused(pg_url, tmp_path):
     first.start()
     try:
         with pytest.raises(AlreadyRunning, match=rf"npswatch scheduler pid {os.getpid()} on "):
-            Service(App(config_file=app.config_file)).start()
+            Service(Watch(app.config_path)).start()
         assert first.lock.alive()
     finally:
         first.stop()
     assert DatabaseLock(app.engine, "scheduler").holder() is None
-    again = Service(App(config_file=app.config_file))
+    again = Service(Watch(app.config_path))
     again.start()
     again.stop()
     app.engine.dispose()

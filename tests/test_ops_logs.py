@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from npswatch.config import Settings
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.scheduler.jobs import Runner
 from npswatch.schedules import find_job
 from npswatch.scheduler.logs import SecretMasker, masker_for, setup_logging
@@ -38,7 +38,7 @@ def logged(tmp_path, monkeypatch):
     cfg.write_text(f'data_dir = "data"\n[telegram]\napi_id = 1\napi_hash = "{API_HASH}"\n[privacy]\nkey = "{PRIVACY_KEY}"\n'
                    f'[[schedules]]\njob = "command"\nname = "leaky"\nsource = "synthetic-src"\nevery = "1h"\n'
                    f'command = ["{PY}", "-c", "{code}"]\n', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     stream = io.StringIO()
     factory = logging.getLogRecordFactory()

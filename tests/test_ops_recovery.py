@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 
 from npswatch.pipelines.rawpost import RawPost
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.lock import DatabaseLock
 from npswatch.scheduler.service import Service
 from npswatch.storage import models as m
@@ -47,7 +47,7 @@ def test_a_killed_service_recovers(tmp_path, pseudonymiser):
     cfg.write_text(f'data_dir = "data"\n[service]\nshutdown_grace = "5s"\nkill_after = "2s"\n'
                    f'[[schedules]]\njob = "command"\nname = "work"\nevery = "2s"\ncommand = ["{PY}", "-c", \'{code}\']\n',
                    encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     posts = [RawPost(source="synthetic-shop", external_id=str(i), text=f"synthetic listing {i}",
                      posted_at=datetime(2026, 3, 1, tzinfo=timezone.utc)) for i in range(3)]
@@ -68,7 +68,7 @@ def test_a_killed_service_recovers(tmp_path, pseudonymiser):
     assert interrupted.status == "running"  # nobody could mark it
 
     block.unlink()  # the job now finishes at once
-    service = Service(App(config_file=str(cfg)))
+    service = Service(Watch(str(cfg)))
     service.start()
     try:
         # the interrupted job runs again at once, without waiting for its next time
@@ -94,7 +94,7 @@ def _job_row(engine, name: str, message: str) -> int:
 def test_start_marks_the_rows_a_dead_jobs_child_left_running_but_not_a_live_ones(tmp_path):
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text('data_dir = "data"\n', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     engine = app.engine
     dead = _job_row(engine, "crawl", "running crawl: npswatch crawl --all")
@@ -106,7 +106,7 @@ def test_start_marks_the_rows_a_dead_jobs_child_left_running_but_not_a_live_ones
     held = DatabaseLock(engine, "job:digest")
     assert held.acquire()  # e.g. `npswatch jobs run digest` in another terminal
     try:
-        service = Service(App(config_file=str(cfg)))
+        service = Service(Watch(str(cfg)))
         service.start()
         service.stop()
         by_id = {r.id: r for r in rows(engine)}

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from npswatch.pipelines.facts import Facts, OfferFact, SubstanceFact
 from npswatch.pipelines.rawpost import RawPost
 from npswatch.cli.app import app as cli
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.storage import models as m
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN
@@ -50,7 +50,7 @@ def build(tmp_path, pseudonymiser):
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text('data_dir = "data"\n[web]\nsites_dir = "sites"\n[retention]\npost_text_days = 365\n'
                    'snapshot_days = 90\njob_log_days = 30\n', encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     e = app.engine
     upgrade(e)
     w = PostWriter(e, pseudonymiser, extractor)
@@ -60,7 +60,7 @@ def build(tmp_path, pseudonymiser):
     w.write([RawPost(source="synthetic-shop", external_id=f"new-{i}", text=f"меф 1г 4500 new {i}", posted_at=NEW)
              for i in range(2)])
     with e.begin() as c:  # a stored signal quoting an old and a new post
-        c.execute(insert(m.tables_reports.Signal.__table__).values(
+        c.execute(insert(m.tables_reports.StoredSignal.__table__).values(
             key="synthetic|1", kind="new_substance", substance="mephedrone", **{"class": "synthetic_cathinone"},
             title="synthetic signal", evidence={"examples": [
                 {"post_id": 1, "observed_at": OLD.isoformat(), "text": "меф old quote", "url": None},
@@ -112,7 +112,7 @@ def test_apply_removes_old_texts_and_snapshots_and_keeps_the_facts(tmp_path, pse
     with e.connect() as c:
         texts = dict(c.execute(select(P.c.external_id, P.c.text)).all())
         versions = c.execute(select(V.c.text)).scalars().all()
-        evidence = c.execute(select(m.tables_reports.Signal.__table__.c.evidence)).scalar()
+        evidence = c.execute(select(m.tables_reports.StoredSignal.__table__.c.evidence)).scalar()
         snaps = c.execute(select(m.tables_web.PageSnapshot.__table__.c.source)).scalars().all()
         run = c.execute(select(T_RUN).where(T_RUN.c.kind == "retention")).one()
     assert {k for k, v in texts.items() if v is None} == {"old-0", "old-1", "old-2"}

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select
 
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.scheduler.service import Service
 from npswatch.schedules import JOBSTORE_TABLE
 from npswatch.storage.db import make_engine, upgrade
@@ -20,11 +20,11 @@ from helpers import wait_for
 PY = sys.executable
 
 
-def make_app(tmp, schedules: str, service: str = "") -> App:
+def make_app(tmp, schedules: str, service: str = "") -> Watch:
     cfg = tmp / "npswatch.toml"
     cfg.write_text(f'data_dir = "data"\n[service]\nshutdown_grace = "10s"\nkill_after = "2s"\n{service}\n{schedules}',
                    encoding="utf-8")
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     upgrade(app.engine)
     return app
 
@@ -115,7 +115,7 @@ command = ["true"]
     assert JOBSTORE_TABLE in inspect(app.engine).get_table_names()
 
     time.sleep(0.3)  # a recomputed interval schedule would now start 0.3 s later
-    second = Service(App(config_file=app.config_file))
+    second = Service(Watch(app.config_path))
     second.start()
     assert next_runs(second) == stored
     second.stop()
@@ -123,7 +123,7 @@ command = ["true"]
     # a changed schedule is recomputed, a removed one is dropped
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text(cfg.read_text().replace('every = "1h"', 'every = "2h"').split("[[schedules]]\njob = \"command\"")[0])
-    third = Service(App(config_file=app.config_file))
+    third = Service(Watch(app.config_path))
     third.start()
     now = next_runs(third)
     third.stop()
@@ -169,7 +169,7 @@ command = ["{PY}", "-c", 'print("items: 1")']
     # daily: its one missed run was 3 h ago, beyond the 1 h grace: skipped, the schedule goes on.
     _set_next_run(app.settings.database_url, {"hourly": now - timedelta(hours=3, minutes=30),
                                                "daily": now - timedelta(hours=3)})
-    s = Service(App(config_file=app.config_file))
+    s = Service(Watch(app.config_path))
     s.start()
     try:
         wait_for(lambda: [r for r in job_runs(app.engine, "hourly") if r.status == "ok"])

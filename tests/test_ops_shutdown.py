@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from npswatch.config import Settings, parse_duration
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.scheduler.service import Service
 from npswatch.storage.db import upgrade
 from npswatch.storage.runs import T_RUN
@@ -30,7 +30,7 @@ def write_config(tmp, code: str, service: str) -> Path:
     cfg.write_text(f'data_dir = "data"\n[service]\n{service}\n'
                    f'[[schedules]]\njob = "command"\nname = "work"\nevery = "1s"\ncommand = ["{PY}", "-c", \'{code}\']\n',
                    encoding="utf-8")
-    upgrade(App(config_file=str(cfg)).engine)
+    upgrade(Watch(str(cfg)).engine)
     return cfg
 
 
@@ -52,7 +52,7 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(tmp_path):
                 proc.kill()
     assert code == 0, log.read_text()
     assert marks.read_text().split() == ["started", "finished"]  # finished, and nothing new started after
-    runs = job_runs(App(config_file=str(cfg)).engine, "work")
+    runs = job_runs(Watch(str(cfg)).engine, "work")
     assert [(r.status, r.items) for r in runs] == [("ok", 5)]
     text = log.read_text()
     assert "stopping" in text and "scheduler stopped" in text
@@ -64,7 +64,7 @@ def test_a_job_still_running_after_the_grace_is_stopped_and_marked_interrupted(t
     code = (f'import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); '
             f'open(r"{pidfile}", "w").write(str(os.getpid())); time.sleep(120)')
     cfg = write_config(tmp_path, code, 'shutdown_grace = "1s"\nkill_after = "1s"')
-    app = App(config_file=str(cfg))
+    app = Watch(str(cfg))
     service = Service(app)
     service.start()
     try:

@@ -12,7 +12,7 @@ from npswatch.pipelines.facts import CandidateFact, Facts, OfferFact, RegionFact
 from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.reports.candidates import ReviewError, confirm, dismiss, list_candidates, load_overlay
 from npswatch.cli.app import app
-from npswatch.watch import App
+from npswatch.watch import Watch
 from npswatch.storage import models as m
 from npswatch.storage.writer import PostWriter
 
@@ -39,7 +39,7 @@ def cli(cfg, *args, input=None):
 
 
 def test_confirmed_candidate_is_recognised_by_the_next_run(workdir):
-    ctx = App(config_file=str(workdir))
+    ctx = Watch(str(workdir))
     ctx.writer().write([post("1", f"Новинка {NAME} 1г 5000₽ Москва"), post("2", f"{NAME} 2г 9000₽ Москва", 2)])
     listed = json.loads(cli(workdir, "candidates", "list", "--format", "json").stdout)
     assert [(c["name"], c["class"], c["posts"]) for c in listed] == [(NAME, "synthetic_cannabinoid", 2)]
@@ -58,7 +58,7 @@ def test_confirmed_candidate_is_recognised_by_the_next_run(workdir):
     assert after["offers"][0]["price_per_gram"] == 5000.0
 
     # the writer of the next run stores it under the overlay substance, with the earlier posts
-    App(config_file=str(workdir)).writer().write([post("3", f"{NAME} 1г 5200₽ Москва", 3)])
+    Watch(str(workdir)).writer().write([post("3", f"{NAME} 1г 5200₽ Москва", 3)])
     eng = ctx.engine
     S, Me, C = m.Substance.__table__, m.Mention.__table__, m.Candidate.__table__
     with eng.connect() as c:
@@ -81,14 +81,14 @@ def test_confirm_as_alias_of_a_known_substance(workdir):
 
 
 def test_dismiss_and_errors(workdir):
-    App(config_file=str(workdir)).writer().write([post("1", f"{NAME} 1г 5000₽ Москва")])
+    Watch(str(workdir)).writer().write([post("1", f"{NAME} 1г 5000₽ Москва")])
     r = cli(workdir, "candidates", "dismiss", NAME.lower())
     assert r.exit_code == 0, r.output
     assert json.loads(cli(workdir, "candidates", "list", "--format", "json").stdout) == []
     dismissed = json.loads(cli(workdir, "candidates", "list", "--status", "dismissed", "--format", "json").stdout)
     assert [c["name"] for c in dismissed] == [NAME]
     # seeing it again does not bring it back
-    App(config_file=str(workdir)).writer().write([post("2", f"{NAME} 2г 9000₽ Москва", 2)])
+    Watch(str(workdir)).writer().write([post("2", f"{NAME} 2г 9000₽ Москва", 2)])
     assert json.loads(cli(workdir, "candidates", "list", "--format", "json").stdout) == []
     r = cli(workdir, "candidates", "dismiss", "no-such-name")
     assert r.exit_code == 2 and "no candidate named" in r.output

@@ -278,8 +278,9 @@ def test_demo_ends_with_a_trend_table_a_plot_and_a_digest(tmp_path):
 
     from rich.console import Console
 
-    from npswatch.watch import App
+    from npswatch.cli.app import render_demo_reports
     from npswatch.demo import demo_reports
+    from npswatch.watch import Watch
 
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text('data_dir = "data"\n')
@@ -287,7 +288,9 @@ def test_demo_ends_with_a_trend_table_a_plot_and_a_digest(tmp_path):
     upgrade(eng)
     write_history(eng, History(start=START, weeks=12, plants=PLANTS))
     buf = StringIO()
-    demo_reports(App(config_file=str(cfg)), Console(file=buf, width=160))
+    r = demo_reports(Watch(str(cfg)))
+    assert r.trends.title.endswith("KZ (the country with most offers)") and r.signals
+    render_demo_reports(r, Console(file=buf, width=160))
     text = buf.getvalue()
     plot, digest = tmp_path / "data" / "reports" / "trend-KZ.png", tmp_path / "data" / "reports" / "digest-demo.html"
     assert "Price per gram by month and city, KZ" in text and "Almaty (KZ)" in text

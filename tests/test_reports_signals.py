@@ -113,7 +113,7 @@ def test_recording_is_idempotent_and_a_shift_is_reported_once(engine):
     for end in (h.end - 2 * WEEK, h.end - WEEK, h.end):  # three weekly digests while the shift lasts
         weekly.append(record(engine, det.detect(end - WEEK, end)))
     again = record(engine, det.detect(h.end - WEEK, h.end))
-    S = m.tables_reports.Signal.__table__
+    S = m.tables_reports.StoredSignal.__table__
     with engine.connect() as c:
         stored = c.execute(select(S.c.kind, S.c.key)).all()
     assert len(stored) == 1 and stored[0].kind == "price_shift"
@@ -124,7 +124,7 @@ def test_recording_is_idempotent_and_a_shift_is_reported_once(engine):
 
 def test_sales_estimated_from_stock_drops(sqlite_engine):
     h = history(sqlite_engine)
-    P, O, R = m.Post.__table__, m.Offer.__table__, m.Region.__table__
+    O, R = m.Offer.__table__, m.Region.__table__
     T_RUN, T_OBS = m.CrawlRun.__table__, m.tables_web.ListingObservation.__table__
     with sqlite_engine.begin() as c:
         almaty = c.execute(select(R.c.id).where(R.c.name == "Almaty")).scalar_one()
@@ -155,7 +155,7 @@ def test_estimate_sales_ignores_restocks_and_unknown_stock():
 def test_signal_rows_reference_substances(engine):
     h = history(engine, PLANTS)
     record(engine, last_week(engine, h))
-    S = m.tables_reports.Signal.__table__
+    S = m.tables_reports.StoredSignal.__table__
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(S).where(S.c.substance_id.is_(None))).scalar() == 0
         assert c.execute(select(func.count()).select_from(S)).scalar() == 4

@@ -23,7 +23,7 @@ from npswatch.pipelines.slang import Background, read_post
 from npswatch.pipelines.substances import SubstanceMatcher
 from npswatch.reports.slang import count_posts, rank
 from npswatch.cli.app import app
-from npswatch.watch import App
+from npswatch.watch import Watch
 from real_pages import shared_real
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ def cli(cfg, *args, input=None):
 
 
 def test_discover_files_slang_and_confirming_it_teaches_the_extractor(workdir):
-    App(config_file=str(workdir)).writer().write([
+    Watch(str(workdir)).writer().write([
         post("1", "Зелибоба 1г 250$ Москва", 3), post("2", "зелибоба 0,5г 130$", 5),
         post("3", "Шмурдяк 1г 90$, скидка", 4), post("4", "шмурдяк 2г 170$", 6), post("5", "ЗЕЛИБОБА 2г 480$", 9),
         post("6", "Мефедрон 1г 4500₽ Москва", 7), post("7", "Всем доброе утро", 8),

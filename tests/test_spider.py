@@ -18,7 +18,7 @@ import pytest
 from npswatch.crawlers import settings as crawl_settings
 from npswatch.crawlers.fixture_market import build_market, serve
 from npswatch.crawlers.sitedef import SiteDefError, load_site, load_sites, parse_site
-from npswatch.crawlers.spiders.extract import compose_text, parse_stock
+from npswatch.crawlers.spiders.fields import compose_text, parse_stock
 from npswatch.pipelines.rawpost import RawPost
 
 ROOT = Path(__file__).resolve().parents[1]

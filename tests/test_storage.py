@@ -61,6 +61,15 @@ def test_migration_from_empty_database_creates_every_table(db_url):
     eng.dispose()
 
 
+def test_the_models_and_the_migrations_describe_one_schema(engine):
+    """Every table, column and index declared in storage/ is what the migrations create (and nothing more)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as c:
+        assert compare_metadata(MigrationContext.configure(c), m.metadata) == []
+
+
 def test_out_of_date_schema_is_refused_with_the_fix(db_url):
     eng = make_engine(db_url)
     upgrade(eng)

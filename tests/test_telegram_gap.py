@@ -59,7 +59,7 @@ def test_sigkill_then_restart_stores_exactly_n_plus_m(tmp_path, monkeypatch):
     def start(log):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         return subprocess.Popen(
-            [sys.executable, "-m", "npswatch.crawlers.telegram.offline", str(net.path), "--", "--config", str(cfg),
+            [sys.executable, "-m", "npswatch.cli.offline", str(net.path), "--", "--config", str(cfg),
              "listen", "--no-extract"],
             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
 

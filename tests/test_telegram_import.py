@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
-from npswatch.crawlers.telegram.export import ExportError, import_export
+from npswatch.crawlers.telegram.export import TelegramExportError, import_export
 from npswatch.cli.app import app
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
@@ -125,7 +125,7 @@ def test_malformed_message_is_reported_with_its_index_and_earlier_ones_stay(engi
     data["messages"][5]["text"] = 42  # message #5 (id 6)
     bad = tmp_path / "result.json"
     bad.write_text(json.dumps(data, ensure_ascii=False))
-    with pytest.raises(ExportError) as err:
+    with pytest.raises(TelegramExportError) as err:
         do_import(engine, pseudonymiser, bad, batch_size=2)
     msg = str(err.value)
     assert "message #5 (id 6)" in msg and "`text` is int" in msg and "result.json" in msg
@@ -141,7 +141,7 @@ def test_truncated_file_keeps_complete_messages_and_names_the_break(engine, pseu
     cut = raw.index('"id": 7')  # cut inside message #6 (id 7)
     path = tmp_path / "result.json"
     path.write_text(raw[:cut + 20])
-    with pytest.raises(ExportError, match=r"message #6 not valid JSON"):
+    with pytest.raises(TelegramExportError, match=r"message #6 not valid JSON"):
         do_import(engine, pseudonymiser, path)
     assert sorted(int(i) for _, i in posts(engine)) == [2, 3, 4, 6]
 
@@ -157,7 +157,7 @@ def test_truncated_file_keeps_complete_messages_and_names_the_break(engine, pseu
 def test_bad_files_give_one_clear_line(sqlite_engine, pseudonymiser, tmp_path, content, expected):
     path = tmp_path / "result.json"
     path.write_text(content)
-    with pytest.raises(ExportError, match=expected.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
+    with pytest.raises(TelegramExportError, match=expected.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
                        .replace(")", r"\)")):
         do_import(sqlite_engine, pseudonymiser, path)
 

@@ -133,7 +133,7 @@ def test_reparse_without_a_database_says_what_to_run(cfg):
     assert r.exit_code == 2 and "npswatch db upgrade" in r.output
 
 
-MODULES = ["npswatch.crawlers.sitedef", "npswatch.crawlers.spiders.extract", "npswatch.crawlers.spiders.listing", "npswatch.crawlers.itempipelines",
+MODULES = ["npswatch.crawlers.sitedef", "npswatch.crawlers.spiders.fields", "npswatch.crawlers.spiders.listing", "npswatch.crawlers.itempipelines",
            "npswatch.crawlers.storagethread", "npswatch.crawlers.middlewares", "npswatch.crawlers.jobs", "npswatch.crawlers.settings",
            "npswatch.storage.listings", "npswatch.storage.snapshots"]
 

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from npswatch.crawlers.spiders import extract as ex
-from npswatch.crawlers.spiders.extract import parse_posted
+from npswatch.crawlers.spiders import fields as ex
+from npswatch.crawlers.spiders.fields import parse_posted
 
 BASE = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
 

@@ -69,7 +69,7 @@ def test_two_processes_share_one_frontier_and_fetch_each_page_once(tmp_path, red
         srv.release()
         outputs = [p.communicate(timeout=180) for p in procs]
         log = list(srv.log)
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs):
         assert p.returncode == 0, err[-3000:]
 
     fetched = Counter(e.path for e in log if e.path != "/robots.txt")  # each process reads robots.txt itself

@@ -16,7 +16,7 @@ from npswatch.crawlers.fixture_market.generator import (
     BOMB_INFLATED_SIZE,
     PER_PAGE,
     SITES,
-    Listing,
+    FixtureListing,
     Market,
     Response,
     build_market,
@@ -24,5 +24,5 @@ from npswatch.crawlers.fixture_market.generator import (
 )
 from npswatch.crawlers.fixture_market.server import FixtureServer, LogEntry, serve
 
-__all__ = ["build_market", "Market", "Listing", "Response", "serve", "FixtureServer", "LogEntry", "SITES",
+__all__ = ["build_market", "Market", "FixtureListing", "Response", "serve", "FixtureServer", "LogEntry", "SITES",
            "PER_PAGE", "BOMB_INFLATED_SIZE", "gzip_inflated_size"]

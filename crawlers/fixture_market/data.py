@@ -115,7 +115,7 @@ def format_bare_price(amount: int) -> str:
 
 
 @dataclass(frozen=True)
-class Substance:
+class FixtureSubstance:
     key: str  # ground-truth label: international name, or the product kind when the text names only that
     drug_class: str
     usd_per_unit: float  # street price for one gram (or one piece)
@@ -125,70 +125,70 @@ class Substance:
     sizes: tuple[float, ...] = (0.5, 1, 2, 3, 5)
 
 
-SUBSTANCES: dict[str, Substance] = {
+SUBSTANCES: dict[str, FixtureSubstance] = {
     s.key: s
     for s in (
-        Substance("mephedrone", "synthetic_cathinone", 45, "g", {
+        FixtureSubstance("mephedrone", "synthetic_cathinone", 45, "g", {
             "ru": ("мефедрон", "меф", "мяу", "4-MMC"),
             "en": ("mephedrone", "meph", "4-MMC"),
             "uz": ("mefedron", "mef"),
             "kk": ("мефедрон", "меф"),
         }, "❄️"),
-        Substance("alpha-PVP", "synthetic_cathinone", 35, "g", {
+        FixtureSubstance("alpha-PVP", "synthetic_cathinone", 35, "g", {
             "ru": ("альфа-PVP", "альфа", "α-PVP", "кристалл альфа"),
             "en": ("alpha-PVP", "a-PVP", "flakka"),
             "uz": ("alfa-PVP", "alfa"),
             "kk": ("альфа-PVP", "альфа"),
         }, "💎"),
-        Substance("salt", "synthetic_cathinone", 30, "g", {
+        FixtureSubstance("salt", "synthetic_cathinone", 30, "g", {
             "ru": ("соль", "соли", "кристаллы соли"),
             "en": ("salt", "salt crystals"),
             "uz": ("tuz kristall", "sol"),
             "kk": ("соль", "тұз кристалл"),
         }, "🧂"),
-        Substance("spice", "synthetic_cannabinoid", 12, "g", {
+        FixtureSubstance("spice", "synthetic_cannabinoid", 12, "g", {
             "ru": ("спайс", "микс", "курительная смесь", "химка"),
             "en": ("spice", "herbal mix"),
             "uz": ("spays", "miks"),
             "kk": ("спайс", "микс"),
         }, "🌿"),
-        Substance("hashish", "cannabis", 20, "g", {
+        FixtureSubstance("hashish", "cannabis", 20, "g", {
             "ru": ("гашиш", "гаш", "шоколад"),
             "en": ("hash", "hashish"),
             "uz": ("gashish", "gash"),
             "kk": ("гашиш",),
         }, "🍫"),
-        Substance("cocaine", "stimulant", 110, "g", {
+        FixtureSubstance("cocaine", "stimulant", 110, "g", {
             "ru": ("кокаин", "кокс", "первый"),
             "en": ("cocaine", "coke"),
             "uz": ("kokain",),
             "kk": ("кокаин",),
         }, "❄️", (0.5, 1, 2)),
-        Substance("amphetamine", "stimulant", 25, "g", {
+        FixtureSubstance("amphetamine", "stimulant", 25, "g", {
             "ru": ("амфетамин", "амф", "фен", "скорость"),
             "en": ("amphetamine", "speed", "amph"),
             "uz": ("amfetamin",),
             "kk": ("амфетамин", "фен"),
         }, "⚡"),
-        Substance("MDMA", "stimulant", 15, "piece", {
+        FixtureSubstance("MDMA", "stimulant", 15, "piece", {
             "ru": ("экстази", "MDMA", "мдма таблетки", "колёса"),
             "en": ("MDMA pills", "ecstasy", "XTC"),
             "uz": ("ekstazi", "MDMA"),
             "kk": ("экстази", "MDMA"),
         }, "💊", (1, 2, 5, 10)),
-        Substance("heroin", "opioid", 60, "g", {
+        FixtureSubstance("heroin", "opioid", 60, "g", {
             "ru": ("героин", "гер", "хмурый"),
             "en": ("heroin", "H"),
             "uz": ("geroin",),
             "kk": ("героин",),
         }, "", (0.5, 1, 2)),
-        Substance("MDMB-4en-PINACA", "synthetic_cannabinoid", 18, "g", {
+        FixtureSubstance("MDMB-4en-PINACA", "synthetic_cannabinoid", 18, "g", {
             "ru": ("MDMB-4en-PINACA", "4en-пинака"),
             "en": ("MDMB-4en-PINACA", "4en"),
             "uz": ("MDMB-4en-PINACA",),
             "kk": ("MDMB-4en-PINACA",),
         }, "🌿"),
-        Substance("ADB-BUTINACA", "synthetic_cannabinoid", 18, "g", {
+        FixtureSubstance("ADB-BUTINACA", "synthetic_cannabinoid", 18, "g", {
             "ru": ("ADB-BUTINACA", "адб-бутинака"),
             "en": ("ADB-BUTINACA", "ADB-B"),
             "uz": ("ADB-BUTINACA",),

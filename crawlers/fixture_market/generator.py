@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from npswatch.crawlers.fixture_market import data as D
 
-__all__ = ["build_market", "Market", "Listing", "Response", "SITES", "PER_PAGE"]
+__all__ = ["build_market", "Market", "FixtureListing", "Response", "SITES", "PER_PAGE"]
 
 UTC = timezone.utc
 DEFAULT_NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -72,7 +72,7 @@ class Response(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Listing:
+class FixtureListing:
     """Ground truth for one listing (shop card, forum post, board ad) as the market shows it."""
 
     site: str  # "shop" | "forum" | "board"
@@ -143,7 +143,7 @@ def _round_price(value: float, currency: str) -> int:
     return max(step, int(round(value / step)) * step)
 
 
-def _price(rng: random.Random, sub: D.Substance, qty: float, currency: str) -> int:
+def _price(rng: random.Random, sub: D.FixtureSubstance, qty: float, currency: str) -> int:
     bulk = 0.8 if qty >= 5 else 0.9 if qty >= 2 else 1.0
     return _round_price(sub.usd_per_unit * qty * bulk * D.RATES[currency] * rng.uniform(0.85, 1.25), currency)
 
@@ -489,7 +489,7 @@ class Market(Mapping[str, Response]):
     now: datetime
     scale: int
     changes: int
-    listings: list[Listing]
+    listings: list[FixtureListing]
     pages: dict[str, Response] = field(repr=False)
     changelog: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
 
@@ -515,27 +515,27 @@ class Market(Mapping[str, Response]):
         except KeyError:
             return Response(404, dict(HTML_HEADERS), _page("404", "<h1>Not found</h1>"))
 
-    def site_listings(self, site: str) -> list[Listing]:
+    def site_listings(self, site: str) -> list[FixtureListing]:
         return [l for l in self.listings if l.site == site]
 
 
-def _listing(s: _Spec, path: str, title: str | None, body: str, shown: str, posted: datetime) -> Listing:
+def _listing(s: _Spec, path: str, title: str | None, body: str, shown: str, posted: datetime) -> FixtureListing:
     city = D.CITIES[s.city]
     text = f"{title}\n{body}" if title else body
     sub_unit = D.SUBSTANCES[s.key].unit if s.kind == "offer" else None
     vendor = D.vendor_handle(s.vendor) if s.vendor else None
     if s.site == "shop":
         vendor = None  # cards carry no seller; the shop is the seller
-    return Listing(
+    return FixtureListing(
         site=s.site, external_id=str(s.num), path=path, title=title, text=text, city=city.name,
         country=city.country, currency=s.currency if s.price is not None else None, posted_at=posted,
         is_drug=s.kind == "offer", language=s.lang, kind=s.kind, substance=s.key, price=s.price,
         quantity=s.qty, unit=sub_unit, stock=s.stock, vendor=vendor, shown_date=shown)
 
 
-def _render(specs: list[_Spec], now: datetime) -> tuple[dict[str, Response], list[Listing]]:
+def _render(specs: list[_Spec], now: datetime) -> tuple[dict[str, Response], list[FixtureListing]]:
     pages: dict[str, Response] = {}
-    listings: list[Listing] = []
+    listings: list[FixtureListing] = []
 
     def put(path: str, body: bytes) -> None:
         pages[path] = Response(200, dict(HTML_HEADERS), body)

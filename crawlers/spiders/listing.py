@@ -38,7 +38,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from npswatch.crawlers.sitedef import Fields, SiteDef, SiteDefError
-from npswatch.crawlers.spiders.extract import compose_text, extract, extract_all, parse_posted, parse_stock, select
+from npswatch.crawlers.spiders.fields import compose_text, extract, extract_all, parse_posted, parse_stock, select
 from npswatch.pipelines.rawpost import InvalidPost, RawPost, SourceHints
 from npswatch.storage.snapshots import PageRecord
 

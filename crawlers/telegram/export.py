@@ -37,12 +37,12 @@ from npswatch.storage.writer import PostWriter, WriteResult
 
 from .convert import ChannelRef, channel_key, links_for
 
-__all__ = ["ExportError", "ImportResult", "import_export", "message_text"]
+__all__ = ["TelegramExportError", "ImportResult", "import_export", "message_text"]
 
 SKIPPED_CHAT_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages", "self"})
 
 
-class ExportError(ValueError):
+class TelegramExportError(ValueError):
     """The file is not a Telegram Desktop export, or one message in it is malformed (the message says which)."""
 
 
@@ -119,13 +119,13 @@ def _chats_of(data: Any, path: Path) -> list[_Chat]:
         for section in ("chats", "left_chats"):
             lst = (data.get(section) or {}).get("list", [])
             if not isinstance(lst, list):
-                raise ExportError(f"{path}: `{section}.list` is not a list")
+                raise TelegramExportError(f"{path}: `{section}.list` is not a list")
             for i, c in enumerate(lst):
                 if not isinstance(c, dict) or not isinstance(c.get("messages", []), list):
-                    raise ExportError(f"{path}: {section}.list[{i}] is not a chat with a `messages` list")
+                    raise TelegramExportError(f"{path}: {section}.list[{i}] is not a chat with a `messages` list")
                 chats.append(_Chat(c, c.get("messages", [])))
         return chats
-    raise ExportError(f"{path}: not a Telegram Desktop JSON export (no `messages` and no `chats.list`)")
+    raise TelegramExportError(f"{path}: not a Telegram Desktop JSON export (no `messages` and no `chats.list`)")
 
 
 _MESSAGES = re.compile(r'"messages"\s*:\s*\[')
@@ -165,7 +165,7 @@ def _salvage(text: str, path: Path, exc: json.JSONDecodeError) -> list[_Chat]:
         if chat.broken:
             break
     if not chats or not chats[-1].broken:
-        raise ExportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+        raise TelegramExportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
     return chats
 
 
@@ -173,7 +173,7 @@ def _read(path: Path) -> list[_Chat]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ExportError(f"{path}: not UTF-8 text") from None
+        raise TelegramExportError(f"{path}: not UTF-8 text") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -243,12 +243,12 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
                   batch_size: int = 500, progress: Callable[[str], None] | None = None) -> ImportResult:
     """Import one export file. `write_links(links)` commits discovery links; posts go through `writer`.
 
-    Raises ExportError naming the chat and the message index of the first malformed message, after
+    Raises TelegramExportError naming the chat and the message index of the first malformed message, after
     committing every message before it."""
     path = Path(path)
     chats = _read(path)
     if channel and len(chats) != 1:
-        raise ExportError(f"{path}: --channel names one channel, but the export holds {len(chats)} chats")
+        raise TelegramExportError(f"{path}: --channel names one channel, but the export holds {len(chats)} chats")
     res = ImportResult()
     posts: list[RawPost] = []
     links: list[Link] = []
@@ -272,7 +272,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
             ref = _chat_ref(header, channel, username_of)
         except ValueError as exc:
             flush()
-            raise ExportError(f"{path}: {label}: {exc}") from None
+            raise TelegramExportError(f"{path}: {label}: {exc}") from None
         res.chats += 1
         for i, msg in enumerate(chat.messages):
             try:
@@ -280,7 +280,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
             except (ValueError, InvalidPost) as exc:
                 flush()
                 mid = msg.get("id") if isinstance(msg, dict) else None
-                raise ExportError(f"{path}: {label}: message #{i}" + (f" (id {mid})" if mid is not None else "")
+                raise TelegramExportError(f"{path}: {label}: message #{i}" + (f" (id {mid})" if mid is not None else "")
                                   + f" {exc}; the messages before it are stored") from None
             res.messages += 1
             res.service += kind == "service"
@@ -293,7 +293,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         if chat.broken:
             flush()
             i, reason = chat.broken
-            raise ExportError(f"{path}: {label}: message #{i} {reason}; the messages before it are stored")
+            raise TelegramExportError(f"{path}: {label}: message #{i} {reason}; the messages before it are stored")
         if progress:
             progress(f"{ref.key}: {len(chat.messages)} messages")
     flush()

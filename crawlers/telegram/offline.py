@@ -6,7 +6,7 @@ the update loop with its message box and event builders) with only the MTProto s
 are answered from the file, updates are pushed into the client's update queue as Telegram would push them.
 
 Because the state lives in a file, another process (a listener started with
-`python -m crawlers.telegram.offline NETWORK.sqlite -- <npswatch args>`) sees what a test "publishes",
+`python -m npswatch.cli.offline NETWORK.sqlite -- <npswatch args>`) sees what a test "publishes",
 and a listener that is killed misses the live updates published while it is down, exactly like a real
 client whose update stream dropped them (`getChannelDifference` answers "nothing new", the lossy case).
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -420,25 +419,7 @@ class OfflineSender:
 
     async def _poll_updates(self, seq: int) -> None:
         while self._connected:
-            for seq, upd in self.network.updates_after(seq):
+            for n, upd in self.network.updates_after(seq):
                 self._queue.put_nowait(upd)
+                seq = n
             await asyncio.sleep(self.poll_interval)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m crawlers.telegram.offline NETWORK.sqlite -- <npswatch args>`: the npswatch CLI, offline."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) < 2 or "--" not in argv:
-        raise SystemExit("usage: python -m crawlers.telegram.offline NETWORK.sqlite -- <npswatch arguments>")
-    sep = argv.index("--")
-    network = OfflineNetwork(argv[0])
-    from . import client as client_mod
-
-    client_mod.CLIENT_FACTORY = network.factory
-    from npswatch.cli.app import app
-
-    app(argv[sep + 1:], prog_name="npswatch")
-
-
-if __name__ == "__main__":
-    main()

@@ -7,11 +7,13 @@ from typing import Optional
 
 import typer
 
-from npswatch.config import EXAMPLE_CONFIG
-from npswatch.watch import App
+from npswatch.watch import Watch
+
+from rich.markup import escape
 
 from . import extract, fx, ops, reports, telegram, web
 from .common import example, fail, out, run
+from .reports import print_signal_summary, print_trends
 
 app = typer.Typer(
     name="npswatch",
@@ -33,8 +35,11 @@ def main(
     config: Optional[str] = typer.Option(
         None, "--config", "-c", help="Config file (default: $NPSWATCH_CONFIG, else ./npswatch.toml if present)."
     ),
+    result_file: Optional[str] = typer.Option(None, "--result-file", hidden=True,
+                                              help="Write the command's result as JSON here (the scheduler's jobs)."),
 ) -> None:
-    ctx.obj = App(config_file=config)
+    ctx.obj = Watch(config)
+    ctx.meta["npswatch.result_file"] = result_file
 
 
 # --- init / config ---------------------------------------------------------------------------------
@@ -44,6 +49,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented example configuration file."""
+    from npswatch.config import EXAMPLE_CONFIG
+
     if path.exists() and not force:
         fail(f"{path} exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -68,12 +75,9 @@ def config_show(ctx: typer.Context) -> None:
 @db_app.command("upgrade", epilog=example("NPSWATCH_DATABASE__URL=postgresql+psycopg://me@db/npswatch npswatch db upgrade"))
 def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the database schema to the version this npswatch needs."""
-    from npswatch.storage.db import upgrade
-
     def _up():
-        engine = ctx.obj.engine
-        before, after = upgrade(engine)
-        where = engine.url.render_as_string(hide_password=True)
+        before, after = ctx.obj.upgrade()
+        where = ctx.obj.engine.url.render_as_string(hide_password=True)
         if before == after:
             out.print(f"{where}: schema already at {after}")
         else:
@@ -85,10 +89,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current", epilog=example("npswatch db current"))
 def db_current(ctx: typer.Context) -> None:
     """Show the database's schema revision and the one this npswatch needs; exit 1 if they differ."""
-    from npswatch.storage.db import current_revision, head_revision
-
     def _cur():
-        cur, head = current_revision(ctx.obj.engine), head_revision()
+        cur, head = ctx.obj.revisions()
         out.print(f"database: {cur or 'empty'}  code: {head}")
         if cur != head:
             raise typer.Exit(1)
@@ -103,9 +105,57 @@ def demo(ctx: typer.Context) -> None:
 
     Uses the configured database (default: SQLite file data/npswatch.db). Rerunning adds nothing twice.
     """
-    from npswatch.demo import run_demo
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    run(lambda: run_demo(ctx.obj, out))
+    def _demo():
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out,
+                      transient=False) as progress:
+            task = progress.add_task("starting", total=None)
+            r = ctx.obj.demo(notify=lambda level, text: progress.update(task, description=escape(text)))
+        render_demo(r)
+
+    run(_demo)
+
+
+def render_demo(r) -> None:
+    from rich.table import Table
+
+    if r.upgraded:
+        out.print(f"database schema {r.upgraded[0] or 'empty'} -> {r.upgraded[1]}")
+    s, w = r.summary, r.written
+    table = Table(title="npswatch demo: what is stored", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    span = f"{s['first_post']:%Y-%m-%d} .. {s['last_post']:%Y-%m-%d}" if s["first_post"] else "-"
+    for label, value in [
+        ("this run", f"{w.inserted} new posts, {w.updated} changed, {w.unchanged} unchanged"),
+        ("sources", s["sources"]), ("posts", s["posts"]), ("offers", s["offers"]), ("mentions", s["mentions"]),
+        ("substances", s["substances"]), ("cities", s["cities"]), ("countries", s["countries"]),
+        ("currencies", s["currencies"]), ("new-name candidates", s["candidates"]), ("date span", span),
+    ]:
+        table.add_row(label, str(value))
+    out.print(table)
+    top = Table(title="most mentioned")
+    for col in ("substance", "class", "mentions", "offers"):
+        top.add_column(col)
+    for name, cls, n, o in r.top:
+        top.add_row(name, cls, str(n), str(o))
+    out.print(top)
+    out.print(f"database: {r.database}")
+    out.print(f"try: sqlite3 {r.sqlite_file} 'select * from offer limit 5'" if r.sqlite_file else "")
+    render_demo_reports(r, out)
+
+
+def render_demo_reports(r, to) -> None:
+    """The trend table, signals, plot and digest paths of `demo_reports`."""
+    if r is None or r.trends is None:
+        to.print("no offers stored: no trend or digest to show")
+        return
+    print_trends(r.trends.rows, "table", title=r.trends.title, limit=20, to=to)
+    print_signal_summary(r.signals, to=to)
+    to.print(f"trend plot: {r.plot}")
+    to.print(f"digest of the last four weeks of data ({len(r.signals)} signals): {r.digest}")
+    to.print("more: npswatch trends --help, npswatch digest --help, npswatch serve")
 
 
 # Commands of the other modules, registered explicitly (the order of `npswatch --help`).

@@ -56,9 +56,9 @@ def _hints(obj: dict, n: int):
 
 
 def _extract_all(ctx: typer.Context, lines):
-    x = run(lambda: ctx.obj.extractor(ctx.obj.optional_engine()))
+    run(lambda: ctx.obj.database_extractor)
     for n, obj in lines:
-        facts = x.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
+        facts = ctx.obj.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
         yield obj, facts.to_json(obj["id"])
 
 
@@ -83,20 +83,17 @@ def eval_(
     predictions: Optional[Path] = typer.Option(None, "--write-predictions", help="Also write the predictions here."),
 ) -> None:
     """Score the extractor on labelled lines: precision, recall and F1 per field, and the misses."""
-    from npswatch.pipelines.scoring import score
-
-    cases, preds = [], {}
-    sink = open(predictions, "w", encoding="utf-8") if predictions else None
-    for obj, result in _extract_all(ctx, _read_lines(gold)):
+    cases = []
+    for n, obj in _read_lines(gold):
         if "gold" not in obj:
             fail(f"{gold}: line with id {obj['id']!r} has no `gold`")
+        obj["posted_at"], obj["source"] = _posted_at(obj, n), _hints(obj, n)
         cases.append(obj)
-        preds[obj["id"]] = result
-        if sink:
-            sink.write(json.dumps(result, ensure_ascii=False) + "\n")
-    if sink:
-        sink.close()
-    s = score(cases, preds)
+    s, preds = run(lambda: ctx.obj.evaluate(cases))
+    if predictions:
+        with open(predictions, "w", encoding="utf-8") as sink:
+            for c in cases:
+                sink.write(json.dumps(preds[c["id"]], ensure_ascii=False) + "\n")
     if misses:
         by_id = {c["id"]: c for c in cases}
         for line in s.misses:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from .common import example, fail, out, run
+from .common import example, out, result_file, run
 
 fx_app = typer.Typer(help="Exchange rates.\n\nExample:\n\n    npswatch fx import XML_dynamic_KZT.xml", no_args_is_help=True)
 
@@ -16,29 +16,12 @@ def fx_import(
     files: list[Path] = typer.Argument(..., help="Bank of Russia XML (daily or dynamic) or CSV date,currency,units_per_usd."),
 ) -> None:
     """Import rate files; ECB rates come built in, these add KZT, KGS, UZS, TJS, BYN and others."""
-    from npswatch.pipelines.fx import parse_cbr_xml, parse_rates_csv
-    from npswatch.storage.fxstore import store_rates
-
     def _import():
-        engine = ctx.obj.checked_engine()
-        total = 0
-        for f in files:
-            if not f.exists():
-                fail(f"{f}: no such file")
-            data = f.read_bytes()
-            try:
-                if data.lstrip().startswith(b"<"):
-                    rates = parse_cbr_xml(data)
-                else:
-                    rates = parse_rates_csv(data.decode("utf-8-sig"))
-            except ValueError as exc:
-                fail(f"{f}: {exc}")
-            n = store_rates(engine, rates)
-            currencies = sorted({r.currency for r in rates})
-            days = sorted({r.day for r in rates})
-            span = f"{days[0]} .. {days[-1]}" if days else "no days"
-            out.print(f"{f}: {n} rates, {', '.join(currencies) or 'none'}, {span}")
-            total += n
-        out.print(f"{total} rates stored")
+        r = ctx.obj.import_rates(files)
+        result_file(ctx, r)
+        for f in r.files:
+            span = f"{f.first_day} .. {f.last_day}" if f.first_day else "no days"
+            out.print(f"{f.path}: {f.rates} rates, {', '.join(f.currencies) or 'none'}, {span}")
+        out.print(f"{r.items} rates stored")
 
     run(_import)

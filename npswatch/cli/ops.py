@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import typer
 from rich.table import Table
 
-from .common import console, example, fail, out, run
+from .common import console, example, fail, out, result_file, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
@@ -77,11 +77,8 @@ def status(
     Per source: last success, failure streak, items in the last run, newest post, stale or not. Per job: next
     and last run. Thresholds: `[health]` in the config.
     """
-    from npswatch.health import check_health
-
     def _status():
-        engine = ctx.obj.checked_engine()
-        h = check_health(engine, ctx.obj.settings, require_service=require_service)
+        h = ctx.obj.status(require_service=require_service)
         if as_json:
             sys.stdout.write(json.dumps(h.to_json(), ensure_ascii=False, indent=2) + "\n")
         else:
@@ -94,7 +91,7 @@ def status(
 
 def _print_health(h) -> None:
     now = h.checked_at
-    out.print(f"scheduler: " + (f"[green]running[/] ({h.scheduler_holder})" if h.scheduler_running
+    out.print("scheduler: " + (f"[green]running[/] ({h.scheduler_holder})" if h.scheduler_running
                                  else "[yellow]not running[/] on this database"), highlight=False, soft_wrap=True)
     if h.jobs:
         t = Table(title="jobs (times UTC)")
@@ -214,24 +211,10 @@ def retention_apply(
     Offers, mentions and every other fact stay; a post keeps its row, dates and text hash, its text becomes
     empty. Recorded as a run (kind `retention`) unless --dry-run.
     """
-    from npswatch.storage.runs import finish_run, start_run
-
-    from npswatch.retention import apply_retention
-
     def _apply():
-        engine = ctx.obj.checked_engine()
-        settings = ctx.obj.settings
-        run_id = None if dry_run else start_run(engine, "retention")
-        try:
-            report = apply_retention(engine, settings, dry_run=dry_run)
-        except BaseException as exc:
-            if run_id is not None:
-                finish_run(engine, run_id, status="failed", message=repr(exc))
-            raise
-        lines = report.lines()
-        if run_id is not None:
-            finish_run(engine, run_id, items=report.total, message="; ".join(lines[:3]))
-        for line in lines:
+        r = ctx.obj.retention(dry_run=dry_run)
+        result_file(ctx, r)
+        for line in r.lines():
             out.print(line, highlight=False, soft_wrap=True)
         if dry_run:
             console.print("[dim]dry run: nothing was changed[/]")

@@ -1,4 +1,6 @@
-"""`npswatch trends`, `export`, `serve`, `candidates` and `digest`: reports and early warning on the command line."""
+"""`npswatch trends`, `export`, `serve`, `candidates` and `digest`: reports and early warning on the command line.
+
+The use-cases live in `npswatch.reporting` (`Watch.trends`, `Watch.export`, `Watch.digest`, ...)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .common import console, example, fail, out, run
+from .common import console, example, fail, out, result_file, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
@@ -32,12 +34,9 @@ BY = typer.Option("week", "--by", help="Period: week or month.")
 
 
 def _filters(substance, cls, city, country, since, until):
-    from npswatch.reports.scope import Filters, parse_since
+    from npswatch.reporting import filters
 
-    if city and country:
-        fail("give --city or --country, not both")
-    return Filters(substance=substance, cls=cls, city=city, country=country,
-                   since=parse_since(since) if since else None, until=parse_since(until) if until else None)
+    return filters(substance=substance, cls=cls, city=city, country=country, since=since, until=until)
 
 
 def _guard(fn):
@@ -82,41 +81,19 @@ def trends(
 
     A price series is one substance (--substance) or one class (--class); without either, rows are also
     grouped by substance, and the command says so."""
-    from npswatch.reports.trends import trends as compute
-
     if fmt not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg"):
-        fail("--plot needs a file ending in .png or .svg")
-    group = group or ("substance" if city else "city")
 
     def _go():
-        from npswatch.reports.trends import mixing_note
-
-        f = _filters(substance, cls, city, country, since, until)
-        rows = compute(ctx.obj.checked_engine(), f, by=by, group=group, tiers=tiers,
-                       tier_bounds=ctx.obj.settings.trends.tiers)
-        note = mixing_note(f, group)
-        if note:
-            console.print(f"note: {note}")
-        print_trends(rows, fmt, title=_title(f, by))
-        if plot is not None:
-            from npswatch.reports.plots import plot_trends
-
-            plot_trends(rows, plot, title=_title(f, by), by=by)
-            console.print(f"plot written to {plot}")
+        r = ctx.obj.trends(_filters(substance, cls, city, country, since, until), by=by, group=group, plot=plot,
+                           tiers=tiers)
+        if r.note:
+            console.print(f"note: {r.note}")
+        print_trends(r.rows, fmt, title=r.title)
+        if r.plot is not None:
+            console.print(f"plot written to {r.plot}")
 
     _guard(_go)
-
-
-def _title(f, by: str) -> str:
-    what = f.substance or (f.cls and f.cls.replace("_", " ")) or "all substances"
-    where = f.city or f.country or "all regions"
-    span = ""
-    if f.since or f.until:
-        span = f", {f.since:%Y-%m-%d}" if f.since else ", …"
-        span += f" to {f.until:%Y-%m-%d}" if f.until else " to now"
-    return f"Price per unit by {by}: {what}, {where}{span}"
 
 
 def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None, to=None) -> None:
@@ -176,13 +153,10 @@ def export(
     by: str = BY,
 ) -> None:
     """Export offers, mentions or posts (no raw handles); `--aggregate --min-cell N` for publication."""
-    from npswatch.reports.exports import export as do_export
-
     def _go():
-        f = _filters(substance, cls, city, country, since, until)
-        n = do_export(ctx.obj.checked_engine(), what, fmt, dest, f, pseudonymiser=ctx.obj.pseudonymiser,
-                      aggregate=aggregate, min_cell=min_cell, by=by)
-        console.print(f"{n} {'cells' if aggregate else what} written to {dest or 'stdout'}")
+        r = ctx.obj.export(what, fmt, dest, _filters(substance, cls, city, country, since, until),
+                           aggregate=aggregate, min_cell=min_cell, by=by)
+        console.print(f"{r.rows} {'cells' if aggregate else what} written to {dest or 'stdout'}")
 
     _guard(_go)
 
@@ -219,11 +193,8 @@ def candidates_list(
     using where prices and weights are (`candidates discover`), with posts, first and last seen and examples."""
     from rich.markup import escape
 
-    from npswatch.reports.candidates import list_candidates
-
     def _go():
-        rows = list_candidates(ctx.obj.checked_engine(), None if status == "all" else status,
-                               None if kind == "all" else kind)
+        rows = ctx.obj.candidates(status, kind)
         if fmt == "json":
             sys.stdout.write(json.dumps([r.to_dict() for r in rows], ensure_ascii=False) + "\n")
             return
@@ -251,14 +222,8 @@ def candidates_discover(
     are, filed as slang candidates (review them with `candidates list --kind slang`, then confirm or dismiss)."""
     from rich.markup import escape
 
-    from npswatch.pipelines.regions import Gazetteer
-    from npswatch.reports.scope import parse_since
-    from npswatch.reports.slang import discover
-
     def _go():
-        engine = ctx.obj.checked_engine()
-        found = discover(engine, ctx.obj.extractor(engine).matcher, Gazetteer.default(), top,
-                         parse_since(since) if since else None)
+        found = ctx.obj.discover_slang(top=top, since=since)
         out.print(f"read {found.posts} posts ({found.market_posts} in market context); filed "
                   f"{len(found.candidates)} slang candidates"
                   + (f" ({found.skipped} of the best already reviewed or listed as new names)" if found.skipped else ""))
@@ -280,10 +245,8 @@ def candidates_confirm(
                                             "substance's canonical name or lexicon key makes NAME an alias of it."),
 ) -> None:
     """Add a name to the lexicon overlay: the next extraction recognises it as a substance."""
-    from npswatch.reports.candidates import confirm
-
     def _go():
-        r = confirm(ctx.obj.checked_engine(), name, cls, canonical)
+        r = ctx.obj.confirm_candidate(name, cls, canonical)
         note = "" if r.was_candidate else " (it was not a listed candidate)"
         out.print(f"confirmed {r.name!r} as {r.canonical} ({r.cls}, substance {r.substance_key}){note}; "
                   f"moved {r.moved_mentions} mentions and {r.moved_offers} offers. The next extraction "
@@ -295,10 +258,8 @@ def candidates_confirm(
 @candidates_app.command("dismiss", epilog=example("npswatch candidates dismiss XYZ-123"))
 def candidates_dismiss(ctx: typer.Context, name: str = typer.Argument(..., help="The name as listed.")) -> None:
     """Stop reporting a candidate (in lists and signals)."""
-    from npswatch.reports.candidates import dismiss
-
     def _go():
-        dismiss(ctx.obj.checked_engine(), name)
+        ctx.obj.dismiss_candidate(name)
         out.print(f"dismissed {name!r}: it will not be reported again")
 
     _guard(_go)
@@ -330,37 +291,19 @@ def digest(
         end = parse_since(until) if until else datetime.now(timezone.utc)
         if start >= end:
             fail(f"--since {since} is not before the end of the period ({end:%Y-%m-%d %H:%M})")
-        report = run_digest(ctx.obj, start, end, fmt=fmt, dest=dest, send=send, country=country, cls=cls)
-        if report is not None and report.failed:
+        r = ctx.obj.digest(start, end, fmt=fmt, dest=dest, send=send, country=country, cls=cls)
+        result_file(ctx, r)
+        if r.path is None:
+            sys.stdout.write(r.text)
+        else:
+            print_signal_summary(r.shown)
+            out.print(f"digest ({len(r.shown)} signals, {start:%Y-%m-%d} to {end:%Y-%m-%d}) written to {r.path}")
+        if r.delivered:
+            print_delivery(r)
+        if r.failed:
             raise typer.Exit(1)
 
     _guard(_go)
-
-
-def run_digest(app_ctx, start: datetime, end: datetime, *, fmt: str = "html", dest: str | None = None,
-               send: bool = False, country: str | None = None, cls: str | None = None, to=None):
-    """The digest job (also for the scheduler): detect and store the signals of [start, end), write the digest
-    (`dest` '-' is stdout; None is <data_dir>/reports/digest-<date>.<fmt>) and, with `send`, deliver it.
-    Returns the delivery report (None without `send`)."""
-    from npswatch.reports.digest import Digest, render
-    from npswatch.reports.signals import Detector, Thresholds, record
-
-    to = to or out
-    settings = app_ctx.settings
-    engine = app_ctx.checked_engine()
-    detector = Detector(engine, Thresholds.from_mapping(settings.signals.model_dump()))
-    signals = record(engine, detector.detect(start, end))
-    shown = [s for s in signals if (not country or country.upper() in s.countries) and (not cls or s.cls == cls)]
-    text = render(Digest(start, end, shown), fmt)
-    if dest == "-":
-        sys.stdout.write(text)
-    else:
-        path = Path(dest) if dest else settings.data_path / "reports" / f"digest-{end:%Y-%m-%d}.{fmt}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print_signal_summary(shown, to=to)
-        to.print(f"digest ({len(shown)} signals, {start:%Y-%m-%d} to {end:%Y-%m-%d}) written to {path}")
-    return deliver_digest(app_ctx, signals, start, end, to=to) if send else None
 
 
 def print_signal_summary(signals, to=None) -> None:
@@ -376,23 +319,10 @@ def print_signal_summary(signals, to=None) -> None:
     to.print(t)
 
 
-def deliver_digest(app_ctx, signals, start, end, to=None):
-    """Enqueue and deliver to the configured recipients; returns the DeliveryReport."""
-    from npswatch.reports.delivery import SmtpSettings, channels, send
-
-    to = to or out
-    settings = app_ctx.settings
-    chans = channels(settings.digest.recipients)
-    if not chans:
-        fail("--send: no recipients configured ([[digest.recipients]] in the config)")
-    smtp = settings.digest.smtp
-    report = send(app_ctx.engine, chans, SmtpSettings(
-        host=smtp.host, port=smtp.port, starttls=smtp.starttls, ssl=smtp.ssl, username=smtp.username,
-        password=smtp.password.get_secret_value(), sender=smtp.sender), signals, start, end)
-    for key, n in report.sent.items():
-        to.print(f"sent {n} signals to {key}")
-    for key, err in report.failed.items():
+def print_delivery(r) -> None:
+    for key, n in r.sent.items():
+        out.print(f"sent {n} signals to {key}")
+    for key, err in r.failed.items():
         console.print(f"[bold red]delivery to {key} failed[/] ({err}); it is kept and retried by the next run")
-    if not report.sent and not report.failed:
-        to.print("nothing new to send")
-    return report
+    if not r.sent and not r.failed:
+        out.print("nothing new to send")

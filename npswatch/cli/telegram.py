@@ -1,18 +1,13 @@
 """Telegram commands: `telegram login|backfill|discovered|add|graph`, `listen`, `import-telegram`.
 
-Channels watched = `telegram.channels` in the config + channels promoted with `npswatch telegram add`
-(table `telegram_channel`, shared by every listener). `listen --shard K/N` takes the channels whose key
-hashes to K of N, so N listeners (each with its own account and `session_name`) split the list between
-them without overlap.
+The use-cases live in `npswatch.channels` (`Watch.backfill`, `Watch.listen`, `Watch.import_telegram`, ...);
+this module parses, calls, renders. `listen --shard K/N` takes the channels whose key hashes to K of N.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import signal
 import sys
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -20,7 +15,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .common import example, fail, out, run
+
+from .common import example, fail, out, result_file, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
@@ -33,12 +29,12 @@ log = logging.getLogger("npswatch.telegram")
 def _guard(fn):
     """`run()` plus the Telegram errors that have a one-line fix."""
     from npswatch.crawlers.telegram.client import ChannelNotFound, CredentialError, NotLoggedIn
-    from npswatch.crawlers.telegram.export import ExportError
+    from npswatch.crawlers.telegram.export import TelegramExportError
 
     def inner():
         try:
             return fn()
-        except (CredentialError, NotLoggedIn, ChannelNotFound, ExportError) as exc:
+        except (CredentialError, NotLoggedIn, ChannelNotFound, TelegramExportError) as exc:
             fail(str(exc))
 
     return run(inner)
@@ -63,46 +59,6 @@ def _setup_logging(settings) -> None:
         logging.getLogger("telethon").setLevel(logging.WARNING)
 
 
-def _parse_shard(shard: Optional[str]) -> tuple[int, int] | None:
-    if not shard:
-        return None
-    try:
-        k, n = (int(x) for x in shard.split("/"))
-    except ValueError:
-        fail(f"--shard {shard!r}: expected K/N, e.g. 1/3")
-    if not 1 <= k <= n:
-        fail(f"--shard {shard!r}: K must be between 1 and N")
-    return k, n
-
-
-def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
-    """Stable across processes and machines (crc32, not Python's salted hash)."""
-    return shard is None or zlib.crc32(key.encode()) % shard[1] == shard[0] - 1
-
-
-def _channel_keys(settings, engine, shard=None) -> list[str]:
-    from npswatch.crawlers.telegram.convert import normalise_channel
-    from npswatch.storage.telegram_store import promoted_channels
-
-    keys = []
-    for c in settings.telegram.channels:
-        try:
-            keys.append(normalise_channel(c))
-        except ValueError as exc:
-            fail(f"telegram.channels: {exc}")
-    keys += promoted_channels(engine)
-    return [k for k in dict.fromkeys(keys) if in_shard(k, shard)]
-
-
-def _collector(app_ctx, client, extract: bool):
-    from npswatch.crawlers.telegram.collector import TelegramCollector
-
-    tg = app_ctx.settings.telegram
-    return TelegramCollector(client, app_ctx.checked_engine(), app_ctx.writer(extract=extract), app_ctx.pseudonymiser,
-                             batch_size=tg.batch_size, flush_seconds=tg.flush_seconds, initial_days=tg.initial_days,
-                             join=tg.join)
-
-
 def _since(value: Optional[str]) -> Optional[datetime]:
     if not value:
         return None
@@ -124,40 +80,14 @@ def telegram_login(
     Needs telegram.api_id and the api hash (NPSWATCH_TELEGRAM__API_HASH) from https://my.telegram.org. The
     session is kept in <data_dir>/telegram/<session_name>.session, readable only by you.
     """
-    from npswatch.crawlers.telegram.client import make_client, session_path
-    from npswatch.crawlers.telegram.login import login
-
     def _login():
-        from telethon.utils import parse_phone
-
-        settings = ctx.obj.settings
-        if phone and not parse_phone(phone):
-            fail(f"--phone {phone!r} is not a phone number: give it in international format, e.g. +77000000000")
-        client = make_client(settings)
-
-        asked = []
-
-        def code():
-            asked.append(1)
-            return typer.prompt("Login code Telegram sent you")
-
-        async def go():
-            try:
-                return await login(
-                    client,
-                    # a callable even when given: Telethon then does not compare it with a logged-in session's
-                    phone=(lambda: phone) if phone else (lambda: typer.prompt("Phone number (international format)")),
-                    code=code,
-                    password=lambda: typer.prompt("Two-step verification password", hide_input=True),
-                )
-            finally:
-                await client.disconnect()
-
-        me = asyncio.run(go())
-        path = session_path(settings)
-        path.chmod(0o600)
-        state = "logged in" if asked else "already logged in"
-        out.print(f"{state} (user id {me.id}); session {path} (mode 0600). Next: `npswatch telegram backfill` "
+        r = ctx.obj.login(
+            phone=phone,
+            ask_phone=lambda: typer.prompt("Phone number (international format)"),
+            ask_code=lambda: typer.prompt("Login code Telegram sent you"),
+            ask_password=lambda: typer.prompt("Two-step verification password", hide_input=True))
+        state = "logged in" if r.logged_in_now else "already logged in"
+        out.print(f"{state} (user id {r.user_id}); session {r.session} (mode 0600). Next: `npswatch telegram backfill` "
                   "or `npswatch listen`")
 
     _guard(_login)
@@ -175,46 +105,19 @@ def telegram_backfill(
 
     A channel read for the first time goes back telegram.initial_days days. Rerunning adds nothing twice.
     """
-    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
-    from npswatch.crawlers.telegram.convert import normalise_channel
-    from npswatch.storage.runs import finish_run, start_run
-
     def _backfill():
-        settings = ctx.obj.settings
-        _setup_logging(settings)
+        _setup_logging(ctx.obj.settings)
         start = _since(since)
-        engine = ctx.obj.checked_engine()
-        keys = [normalise_channel(c) for c in channel] if channel else _channel_keys(settings, engine)
-        if not keys:
-            fail("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
-        client = make_client(settings)
 
-        async def go():
-            try:
-                await ensure_authorized(client)
-                col = _collector(ctx.obj, client, not no_extract)
-                col.batch.start()
-                refs = await col.resolve(keys)
-                failed = len(keys) - len(refs)
-                for ref in refs:
-                    run_id = start_run(engine, "telegram-backfill", ref.key)
-                    try:
-                        r = await col.backfill(ref, since=start)
-                        await col.batch.flush()
-                    except Exception as exc:
-                        finish_run(engine, run_id, status="failed", message=str(exc))
-                        raise
-                    finish_run(engine, run_id, items=r.read)
-                    out.print(f"{ref.key}: {r.read} messages read ({r.posts} with text), up to id {r.last_id}"
-                              + (f", {r.flood_waits} FloodWaits waited out" if r.flood_waits else ""))
-                await col.batch.close()
-                t = col.totals
-                out.print(f"{t.inserted} new posts, {t.updated} edited, {t.unchanged} unchanged")
-                return failed
-            finally:
-                await client.disconnect()
+        def done(c):
+            out.print(f"{c.channel}: {c.read} messages read ({c.posts} with text), up to id {c.last_id}"
+                      + (f", {c.flood_waits} FloodWaits waited out" if c.flood_waits else ""))
 
-        if asyncio.run(go()):
+        r = ctx.obj.backfill(since=start, channels=channel or None, extract=not no_extract, on_channel=done)
+        result_file(ctx, r)
+        t = r.written
+        out.print(f"{t.inserted} new posts, {t.updated} edited, {t.unchanged} unchanged")
+        if not r.ok:
             raise typer.Exit(1)
 
     _guard(_backfill)
@@ -232,40 +135,11 @@ def listen(
     On start and every telegram.reconcile_minutes it re-reads each channel from its checkpoint, so
     messages the update stream dropped are still stored. Stop with Ctrl-C or SIGTERM.
     """
-    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
-    from npswatch.storage.runs import finish_run, start_run
-
     def _listen():
-        settings = ctx.obj.settings
-        _setup_logging(settings)
-        sh = _parse_shard(shard)
-        engine = ctx.obj.checked_engine()
-        if not _channel_keys(settings, engine, sh):
-            fail("no channels to listen to" + (f" in shard {shard}" if sh else "")
-                 + ": list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
-        client = make_client(settings)
-        run_id = start_run(engine, "telegram-listen", f"shard {shard}" if sh else None)
+        from npswatch.channels import parse_shard
 
-        async def go():
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            try:
-                await ensure_authorized(client)
-                col = _collector(ctx.obj, client, not no_extract)
-                await col.listen(lambda: _channel_keys(settings, engine, sh), stop,
-                                 reconcile_every=settings.telegram.reconcile_minutes * 60)
-                return col
-            finally:
-                await client.disconnect()
-
-        try:
-            col = asyncio.run(go())
-        except BaseException as exc:
-            finish_run(engine, run_id, status="failed", message=f"{type(exc).__name__}: {exc}")
-            raise
-        finish_run(engine, run_id, items=col.totals.inserted + col.totals.updated + col.deleted)
+        _setup_logging(ctx.obj.settings)
+        result_file(ctx, ctx.obj.listen(shard=parse_shard(shard), extract=not no_extract))
 
     _guard(_listen)
 
@@ -280,35 +154,14 @@ def import_telegram(
 ) -> None:
     """Import Telegram Desktop JSON exports. Rerunning adds nothing twice; a malformed message is reported
     with its index, and the messages before it stay stored."""
-    from npswatch.crawlers.telegram.convert import normalise_channel
-    from npswatch.crawlers.telegram.export import import_export
-    from npswatch.storage import telegram_store as store
-    from npswatch.storage.runs import finish_run, start_run
+    def done(f):
+        w = f.written
+        out.print(f"{f.path}: {f.chats} chats, {f.messages} messages ({f.service} service, {f.empty} without text): "
+                  f"{w.inserted} new posts, {w.updated} edited, {w.unchanged} already stored; {f.links} channel links found"
+                  + (f"; skipped {', '.join(f.skipped_chats)}" if f.skipped_chats else ""))
 
     def _import():
-        engine = ctx.obj.checked_engine()
-        writer = ctx.obj.writer(extract=not no_extract)
-        by_id = store.usernames_by_id(engine)
-        ch = normalise_channel(channel) if channel else None
-
-        def write_links(links):
-            with engine.begin() as conn:
-                return store.record_links(conn, links)
-
-        for f in files:
-            if not f.exists():
-                fail(f"{f}: no such file")
-            run_id = start_run(engine, "telegram-import", str(f)[:200])
-            try:
-                r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch)
-            except Exception as exc:
-                finish_run(engine, run_id, status="failed", message=str(exc))
-                raise
-            finish_run(engine, run_id, items=r.messages)
-            w = r.write
-            out.print(f"{f}: {r.chats} chats, {r.messages} messages ({r.service} service, {r.empty} without text): "
-                      f"{w.inserted} new posts, {w.updated} edited, {w.unchanged} already stored; {r.links} channel links found"
-                      + (f"; skipped {', '.join(r.skipped_chats)}" if r.skipped_chats else ""))
+        result_file(ctx, ctx.obj.import_telegram(files, channel=channel, extract=not no_extract, on_file=done))
 
     _guard(_import)
 
@@ -324,13 +177,9 @@ def telegram_discovered(
     as_json: bool = typer.Option(False, "--json", help="JSON Lines instead of a table."),
 ) -> None:
     """The review queue: channels seen in forwards and t.me links, most mentioned first."""
-    from npswatch.storage.telegram_store import discovered
-
     def _list():
-        engine = ctx.obj.checked_engine()
-        watched = [] if show_all else _channel_keys(ctx.obj.settings, engine)
-        rows = discovered(engine, min_mentions=min_mentions, min_subscribers=min_subscribers, exclude=watched,
-                          include_added=show_all, limit=limit)
+        rows = ctx.obj.discovered(min_mentions=min_mentions, min_subscribers=min_subscribers, show_all=show_all,
+                                  limit=limit)
         if as_json:
             for r in rows:
                 typer.echo(json.dumps(r, ensure_ascii=False,
@@ -362,25 +211,11 @@ def telegram_add(
 
     Promoted channels live in the database (table telegram_channel), not in the config file.
     """
-    from npswatch.crawlers.telegram.convert import normalise_channel
-    from npswatch.storage.telegram_store import promote
-
     def _add():
-        try:
-            key = normalise_channel(channel)
-        except ValueError as exc:
-            fail(str(exc))
-        engine = ctx.obj.checked_engine()
-        configured = set()
-        for c in ctx.obj.settings.telegram.channels:
-            try:
-                configured.add(normalise_channel(c))
-            except ValueError:
-                pass
-        if key in configured:
+        key, state = ctx.obj.add_channel(channel)
+        if state == "configured":
             out.print(f"{key} is already in telegram.channels")
-            return
-        if promote(engine, key):
+        elif state == "added":
             out.print(f"{key} added: listeners watch it from their next reconcile; `npswatch telegram backfill "
                       f"--channel {key}` reads its history now")
         else:
@@ -395,14 +230,8 @@ def telegram_graph(
     gexf: Path = typer.Option(..., "--gexf", help="GEXF file to write (open it in Gephi)."),
 ) -> None:
     """Export the forward/mention network between channels as GEXF."""
-    from npswatch.crawlers.telegram.graph import write_gexf
-    from npswatch.storage.telegram_store import link_graph
-
     def _graph():
-        engine = ctx.obj.checked_engine()
-        nodes, edges = link_graph(engine)
-        gexf.parent.mkdir(parents=True, exist_ok=True)
-        n, e = write_gexf(nodes, edges, gexf, watched=set(_channel_keys(ctx.obj.settings, engine)))
+        n, e = ctx.obj.channel_graph(gexf)
         out.print(f"wrote {gexf}: {n} channels, {e} edges")
 
     _guard(_graph)

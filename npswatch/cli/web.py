@@ -1,33 +1,21 @@
 """Web collection commands: `npswatch sources list|test`, `npswatch crawl`, `npswatch reparse`.
 
-Site definitions are read from the configured folder (`[web] sites_dir`), plus the built-in definitions of
-the synthetic fixture market (`fixture-shop`, `fixture-forum`, `fixture-board`); a site is named by its
-`name` or its file name (`fixture_shop` finds `fixture-shop`). The fixture sites have relative start URLs:
-without `--base-url` the commands serve the built-in fixture market on a loopback port and use that.
-
-`crawl` writes through the same writer as every collector (pseudonymised, facts extracted), records what
-each crawl saw of each listing (price, stock: `listing_observation`), marks listings a complete crawl no
-longer finds as disappeared, keeps page snapshots for sites that ask for them, and records one `crawl_run`
-row per site. Its JOBDIR per site lives under `<data_dir>/jobs/<site>`: stop a crawl with Ctrl-C (once) and
-the next `npswatch crawl` of the site resumes it; after a kill -9 the site is crawled again from the start,
-storing nothing twice. With `REDIS_URL` set, all processes naming the same `--frontier` share one request
-queue and duplicate filter.
+The use-cases live in `npswatch.crawl` (`Watch.crawl`, `Watch.reparse`); this module parses, calls, renders.
+Stop a crawl with Ctrl-C (once) and the next `npswatch crawl` of the site resumes it. With `REDIS_URL` set,
+all processes naming the same `--frontier` share one request queue and duplicate filter.
 """
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from contextlib import ExitStack
-from datetime import datetime
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urljoin, urlsplit
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from .common import console, example, fail, out, run
+
+from .common import console, example, fail, notify, out, result_file, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
@@ -35,86 +23,7 @@ sources_app = typer.Typer(help="Web site definitions: list them, try one on a li
                                "Example:\n\n    npswatch sources test fixture_shop", no_args_is_help=True)
 
 
-# --- site definitions ------------------------------------------------------------------------------
-
-
-def _norm(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
-def _load_definitions(settings, sites_dir: Optional[Path]):
-    """(sites by name -> (SiteDef, path, from the sites folder), [(path, error)], the folder).
-
-    The built-in fixture definitions come after the folder's and never shadow them."""
-    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR, SiteDefError, load_site
-
-    folder = sites_dir or settings.sites_path
-    found: dict[str, tuple] = {}
-    errors: list[tuple[Path, str]] = []
-    bases = [(folder, True)]
-    if not folder.is_dir() or folder.resolve() != FIXTURE_SITES_DIR.resolve():
-        bases.append((FIXTURE_SITES_DIR, False))
-    for base, configured in bases:
-        if not base.is_dir():
-            continue
-        for path in sorted(base.glob("*.toml")):
-            try:
-                site = load_site(path)
-            except SiteDefError as exc:
-                errors.append((path, str(exc)))
-                continue
-            if site.name in found:
-                if configured:
-                    errors.append((path, f"name {site.name!r} is already used by {found[site.name][1]}"))
-                continue
-            found[site.name] = (site, path, configured)
-    return found, errors, folder
-
-
-def _is_fixture(path: Path) -> bool:
-    from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
-
-    return path.parent.resolve() == FIXTURE_SITES_DIR.resolve()
-
-
-def _pick(found: dict, names: list[str], all_sites: bool, folder: Optional[Path] = None):
-    if all_sites:
-        picked = [v for v in found.values() if v[2] and v[0].enabled]
-        if not picked:
-            fail(f"no enabled site definitions in {folder} (built-in fixture sites are crawled by name, "
-                 "e.g. `npswatch crawl fixture_shop`)")
-        return picked
-    if not names:
-        fail("name a site (see `npswatch sources list`) or use --all")
-    by_key = {}
-    for name, entry in found.items():
-        by_key[_norm(name)] = entry
-        by_key.setdefault(_norm(entry[1].stem), entry)
-    picked = []
-    for n in names:
-        entry = by_key.get(_norm(n))
-        if entry is None:
-            fail(f"no site {n!r}; known: {', '.join(sorted(found)) or 'none'} (see `npswatch sources list`)")
-        picked.append(entry)
-    return picked
-
-
-def _user_agent(settings) -> str:
-    ua, contact = settings.web.user_agent.strip(), settings.web.contact.strip()
-    if not contact:
-        return ua
-    return f"{ua[:-1]}; {contact})" if ua.endswith(")") else f"{ua} ({contact})"
-
-
-def _fixture_server(stack: ExitStack, picked, base_url: Optional[str]) -> Optional[str]:
-    """Serve the built-in fixture market when a fixture site is crawled without a base URL."""
-    if base_url or not any(_is_fixture(path) for _, path, _ in picked):
-        return base_url
-    from npswatch.crawlers.fixture_market import build_market, serve
-
-    server = stack.enter_context(serve(build_market()))
-    console.print(f"[dim]serving the built-in fixture market at {server.base_url}[/]")
-    return server.base_url
+# --- helpers ---------------------------------------------------------------------------------------------
 
 
 def _settings_overrides(pairs: list[str]) -> dict:
@@ -140,12 +49,16 @@ def sources_list(
 ) -> None:
     """List the site definitions, with what each one crawls and how politely; bad files are named with the wrong field."""
     def _list():
-        found, errors, folder = _load_definitions(ctx.obj.settings, sites_dir)
+        from npswatch.crawl import load_definitions
+
+        defs = load_definitions(ctx.obj.settings, sites_dir)
+        found, errors, folder = defs.found, defs.errors, defs.folder
         table = Table(title=f"site definitions ({folder}{'' if folder.is_dir() else ': no such folder'} + built-in)")
         table.add_column("name", no_wrap=True)
         for col in ("start", "layout", "hints", "politeness", "options"):
             table.add_column(col, overflow="fold")
-        for name, (site, path, configured) in sorted(found.items(), key=lambda kv: (not kv[1][2], kv[0])):
+        for name, d in sorted(found.items(), key=lambda kv: (not kv[1].configured, kv[0])):
+            site, configured = d.site, d.configured
             layout = "list → detail" if site.follow_detail else "list"
             if site.follow:
                 layout += " + follow"
@@ -159,7 +72,7 @@ def sources_list(
                 opts.append("built-in")
             table.add_row(name, "\n".join(site.start_urls), layout, hints, pol, ", ".join(opts) or "-")
         out.print(table)
-        for path, message in errors:
+        for _path, message in errors:
             console.print(f"[bold red]invalid:[/] {message}", highlight=False, soft_wrap=True)
         if errors:
             raise typer.Exit(1)
@@ -168,43 +81,6 @@ def sources_list(
 
 
 # --- sources test ----------------------------------------------------------------------------------
-
-
-class _Disallowed(Exception):
-    pass
-
-
-def _fetch(url: str, site, user_agent: str):
-    """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
-    from protego import Protego
-
-    from npswatch.crawlers.replay import make_response
-
-    handlers = [urllib.request.ProxyHandler({"http": site.proxy, "https": site.proxy} if site.proxy else {})]
-    opener = urllib.request.build_opener(*handlers)
-    headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
-    timeout = site.politeness.timeout
-    if site.politeness.obey_robots:
-        robots_url = urljoin(url, "/robots.txt")
-        try:
-            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=timeout) as r:
-                robots = Protego.parse(r.read(512 * 1024).decode("utf-8", "replace"))
-        except (urllib.error.URLError, OSError):
-            robots = None  # no robots.txt: everything allowed
-        if robots is not None and not robots.can_fetch(url, user_agent):
-            raise _Disallowed(f"{url} is disallowed by {robots_url}")
-    cap = int(site.politeness.max_size_mb * 1024 * 1024)
-    try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-            body = r.read(cap + 1)
-            status, ctype, date, final = r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
-    except urllib.error.HTTPError as exc:
-        fail(f"{url}: HTTP {exc.code} {exc.reason}")
-    except (urllib.error.URLError, OSError) as exc:
-        fail(f"{url}: {getattr(exc, 'reason', exc)}")
-    if len(body) > cap:
-        fail(f"{url}: larger than the site's size cap ({site.politeness.max_size_mb:g} MB)")
-    return make_response(final, body, status=status, content_type=ctype, date=date)
 
 
 def _short(value, n: int = 60) -> str:
@@ -239,55 +115,14 @@ def sources_test(
 
     The fastest way to write selectors: edit the TOML file, run this again. Nothing is stored.
     """
-    from npswatch.crawlers.replay import offline_spider, parse_page
-
     def _test():
-        settings = ctx.obj.settings
-        found, errors, _ = _load_definitions(settings, sites_dir)
-        bad = [m for p, m in errors if _norm(p.stem) == _norm(site_name)]
-        if bad:
-            fail(bad[0])
-        site, path, _ = _pick(found, [site_name], False)[0]
-        with ExitStack() as stack:
-            if site.js:
-                fail(f"{site.name} needs JavaScript rendering (js = true): the generic spider cannot read it")
-            base = (_fixture_server(stack, [(site, path, False)], base_url)
-                    if not (url and urlsplit(url).scheme) else base_url)
-            try:
-                target = (urljoin((base or site.base_url or "").rstrip("/") + "/", url.lstrip("/"))
-                          if url and not urlsplit(url).scheme else url) or site.resolve_start_urls(base)[0]
-            except Exception as exc:  # noqa: BLE001 - SiteDefError: relative start URL without base
-                fail(f"{exc} (give --base-url or an absolute URL)")
-            if not urlsplit(target).scheme:
-                fail(f"{target!r} is not an absolute URL (give --base-url)")
-            ua = _user_agent(settings)
-            try:
-                response = _fetch(target, site, ua)
-            except _Disallowed as exc:
-                fail(f"{exc} (set politeness.obey_robots = false only if you may)")
-            spider = offline_spider(site, base_url=urljoin(target, "/"))
-            blocks = 0 if detail_page else len(__import__("npswatch.crawlers.spiders.extract", fromlist=["select"])
-                                                 .select(response, site.listing))
-            posts, requests = parse_page(spider, response, detail=detail_page)
-            detail_reqs = [r for r in requests if r.callback == spider.parse_detail]
-            next_pages = [r.url for r in requests if r.callback != spider.parse_detail]
-            skipped, fetched = [], 0
-            for req in detail_reqs:
-                if fetched >= details:
-                    break
-                try:
-                    resp = _fetch(req.url, site, ua)
-                except _Disallowed as exc:
-                    skipped.append(str(exc))
-                    continue
-                fetched += 1
-                resp = resp.replace(request=req)
-                posts.extend(p for p in req.callback(resp, **req.cb_kwargs)
-                             if p.__class__.__name__ == "RawPost")
-
-        out.print(f"[bold]{site.name}[/] {target}: HTTP {response.status}, {len(response.body):,} bytes"
+        t = ctx.obj.try_site(site_name, url, base_url=base_url, details=details, detail_page=detail_page,
+                             extract=extract, limit=limit, sites_dir=sites_dir, notify=notify)
+        site, target, response, blocks, posts = t.site, t.target, t.response, t.blocks, t.listings
+        detail_reqs, fetched, next_pages, skipped, invalid = t.detail_links, t.fetched, t.next_pages, t.skipped, t.invalid
+        out.print(f"[bold]{escape(site.name)}[/] {escape(target)}: HTTP {response.status}, {len(response.body):,} bytes"
                   + ("" if detail_page else f", {blocks} listing blocks") + f", {len(posts)} listings"
-                  + (f" ({len(detail_reqs)} detail links, {fetched} fetched)" if detail_reqs else ""),
+                  + (f" ({detail_reqs} detail links, {fetched} fetched)" if detail_reqs else ""),
                   highlight=False, soft_wrap=True)
         table = Table(title="listings (fields as the definition reads them)", show_lines=True)
         table.add_column("id", no_wrap=True)
@@ -299,21 +134,19 @@ def sources_test(
                           _short(e.get("quantity"), 12), _short(e.get("city"), 16), _short(e.get("stock")),
                           p.posted_at.strftime("%Y-%m-%d %H:%M") if p.posted_at else "-", _short(p.author, 20))
         out.print(table)
-        if extract and posts:
-            x = ctx.obj.extractor(ctx.obj.optional_engine())
+        if t.facts:
             ftable = Table(title="what the extractor makes of them")
             ftable.add_column("id", no_wrap=True)
             for col in ("substances", "offers", "regions"):
                 ftable.add_column(col, overflow="fold")
-            for p in posts[:limit]:
-                ftable.add_row(_short(p.external_id, 30), *_facts_row(x.for_storage(p.text, p.hints, p.posted_at)))
+            for p, facts in zip(posts[:limit], t.facts):
+                ftable.add_row(_short(p.external_id, 30), *_facts_row(facts))
             out.print(ftable)
         if next_pages:
             out.print(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
                       + (" …" if len(next_pages) > 8 else ""), highlight=False, soft_wrap=True)
         for note in skipped:
             out.print(f"[dim]detail page skipped: {note}[/]", highlight=False, soft_wrap=True)
-        invalid = spider.stat("npswatch/invalid_items")
         if invalid:
             out.print(f"[yellow]{invalid} blocks gave no text[/] (check fields.text)")
         if not posts:
@@ -347,153 +180,29 @@ def crawl(
     Ctrl-C once stops cleanly and the next crawl of the site resumes; a crawl killed outright is redone
     from the start on the next run, and nothing is stored twice.
     """
-    run(lambda: _crawl(ctx.obj, sites or [], all_sites, base_url, extract, batch_size, setting, redis_url,
-                       frontier, verbose, sites_dir))
+    overrides = _settings_overrides(setting)
 
+    def _crawl():
+        r = ctx.obj.crawl(sites or [], all_sites=all_sites, base_url=base_url, extract=extract,
+                          batch_size=batch_size, scrapy_settings=overrides, redis_url=redis_url, frontier=frontier,
+                          verbose=verbose, sites_dir=sites_dir, notify=notify)
+        result_file(ctx, r)
+        table = Table(title="crawl summary")
+        for col in ("site", "pages", "listings", "new", "changed", "price Δ", "stock ↓", "gone", "dropped", "errors"):
+            table.add_column(col, justify="left" if col == "site" else "right", no_wrap=col == "site")
+        for s in r.sites:
+            w, o = s.written, s.observed
+            table.add_row(s.site, str(s.pages), str(s.listings), str(w.inserted), str(w.updated), str(o.price_changes),
+                          f"{o.stock_drops} (-{o.units_gone})" if o.stock_drops else "0",
+                          "-" if s.disappeared is None else str(s.disappeared), str(s.dropped), str(s.errors))
+        out.print(table)
+        for s in r.sites:
+            out.print(f"{s.site} (crawl run {s.run_id}): " + (s.status if s.cause is None else f"storage failed: {s.cause}"),
+                      highlight=False, soft_wrap=True)
+        if not all(s.ok for s in r.sites):
+            raise typer.Exit(1)
 
-def _crawl(app_ctx, names, all_sites, base_url, extract, batch_size, setting, redis_url, frontier, verbose,
-           sites_dir) -> None:
-    from npswatch.crawlers.sitedef import SiteDefError
-
-    found, errors, folder = _load_definitions(app_ctx.settings, sites_dir)
-    for path, message in errors:
-        if any(_norm(path.stem) == _norm(n) for n in names):
-            fail(message)
-        if all_sites:
-            console.print(f"[yellow]skipping an invalid definition:[/] {message}", highlight=False, soft_wrap=True)
-    picked = _pick(found, names, all_sites, folder)
-    skipped = [s.name for s, _, _ in picked if s.js]
-    picked = [p for p in picked if not p[0].js]
-    for name in skipped:
-        console.print(f"[yellow]skipping {name}:[/] it needs JavaScript rendering (js = true)")
-    if not picked:
-        fail("nothing to crawl")
-    stack = ExitStack()
-    base = _fixture_server(stack, picked, base_url)
-    for s in (p[0] for p in picked):
-        try:
-            s.resolve_start_urls(base)
-        except SiteDefError as exc:
-            stack.close()
-            fail(f"{exc} (give --base-url)")
-    with stack:
-        _crawl_sites(app_ctx, [p[0] for p in picked], base, extract, batch_size, setting, redis_url, frontier,
-                     verbose)
-
-
-def _crawl_sites(app_ctx, site_defs, base, extract, batch_size, setting, redis_url, frontier, verbose) -> None:
-    from npswatch.crawlers.jobs import JobBusy, JobDir
-    from npswatch.crawlers.webcrawl import CrawlError, crawl_sites
-    from npswatch.storage.listings import ListingTracker, ObserveResult
-    from npswatch.storage.runs import finish_run, start_run
-    from npswatch.storage.snapshots import SnapshotStore
-    from npswatch.storage.writer import WriteResult
-
-    settings = app_ctx.settings
-    writer = app_ctx.writer(extract=extract)
-    engine = writer.engine
-    tracker = ListingTracker(engine)
-    store = SnapshotStore(engine, settings.data_path / "snapshots")
-    jobs, starts = {}, {}
-    if not redis_url:  # a shared frontier lives in Redis; a local one in a JOBDIR per site
-        for s in site_defs:
-            jobs[s.name] = JobDir(settings.data_path / "jobs", s.name)
-            try:
-                jobs[s.name].lock()
-            except JobBusy as exc:
-                fail(f"{exc} (wait for it, or stop it with Ctrl-C)")
-    runs = {s.name: start_run(engine, "crawl", s.name) for s in site_defs}
-    if not redis_url:
-        for s in site_defs:
-            starts[s.name] = jobs[s.name].begin(runs[s.name])
-            st = starts[s.name]
-            if st.resumed:
-                console.print(f"[cyan]{s.name}: resuming the crawl paused earlier (started {st.started_at:%Y-%m-%d %H:%M})[/]")
-            elif st.crashed:
-                console.print(f"[yellow]{s.name}: the previous crawl did not stop cleanly; crawling again from the start "
-                              "(what it stored stays, nothing is stored twice)[/]")
-                if st.crashed_run_id:
-                    finish_run(engine, st.crashed_run_id, status="failed",
-                               message=f"interrupted (process killed); crawled again by run {runs[s.name]}")
-
-    written = {s.name: WriteResult() for s in site_defs}
-    observed = {s.name: ObserveResult() for s in site_defs}
-
-    def on_batch(posts):
-        name = posts[0].source
-        written[name] += writer.write(posts)
-        observed[name] += tracker.observe(runs[name], posts)
-
-    def on_snapshots(pages):
-        store.save(runs[pages[0].source], pages)
-
-    overrides = {"USER_AGENT": _user_agent(settings), "LOG_LEVEL": "INFO" if verbose else "WARNING",
-                 **_settings_overrides(setting)}
-    failure: Optional[CrawlError] = None
-    console.print(f"[dim]crawling {', '.join(s.name for s in site_defs)}"
-                  + (f" (shared frontier {frontier!r})" if redis_url else "") + "…[/]")
-    try:
-        stats = crawl_sites(site_defs, base_url=base, on_batch=on_batch, batch_size=batch_size,
-                            settings_overrides=overrides, on_snapshots=on_snapshots,
-                            jobdirs={n: j.path for n, j in jobs.items()} or None,
-                            redis_url=redis_url, frontier=frontier)
-    except CrawlError as exc:
-        failure, stats = exc, exc.stats
-    except BaseException as exc:
-        for name, run_id in runs.items():
-            finish_run(engine, run_id, status="failed", message=repr(exc))
-        raise
-
-    table = Table(title="crawl summary")
-    for col in ("site", "pages", "listings", "new", "changed", "price Δ", "stock ↓", "gone", "dropped", "errors"):
-        table.add_column(col, justify="left" if col == "site" else "right", no_wrap=col == "site")
-    notes = []
-    exit_code = 0
-    for s in site_defs:
-        name = s.name
-        st = stats.sites.get(name)
-        if st is None:
-            finish_run(engine, runs[name], status="failed", message="not crawled")
-            continue
-        disappeared: Optional[int] = None
-        if st.complete and name in starts and starts[name].earlier_failures:
-            st.complete = False  # pages were lost before the pause
-        if st.complete:
-            since = datetime.fromisoformat(st.started_at) if redis_url else starts[name].started_at
-            disappeared = tracker.mark_disappeared(name, since)
-            status = "complete"
-        elif redis_url and st.finish_reason == "finished" and not st.frontier_done:
-            status = "done here (others finish the frontier)"
-        elif st.finish_reason == "finished":
-            status = ("finished, incomplete (requests failed, or a process of the shared frontier was killed)"
-                      if redis_url else "finished, incomplete (failed requests or page limit)")
-        else:
-            status = f"stopped: {st.finish_reason}" + ("; run again to resume" if name in jobs else "")
-        if name in jobs:
-            jobs[name].end(st.finish_reason if not (failure and name in failure.causes) else "batch_write_failed",
-                           failures=st.failed_requests)
-        w, o = written[name], observed[name]
-        cause = failure.causes.get(name) if failure else None
-        ok = st.finish_reason == "finished" and cause is None
-        exit_code = exit_code or (0 if ok else 1)
-        message = (f"pages={st.pages} listings={st.items} new={w.inserted} changed={w.updated} price_changes="
-                   f"{o.price_changes} stock_drops={o.stock_drops} disappeared={disappeared} dropped={st.dropped} "
-                   f"failed_requests={st.failed_requests} snapshots={st.snapshots} {status}")
-        if cause is not None:
-            message = f"storage failed: {cause!r}; " + message
-        finish_run(engine, runs[name], status="ok" if ok else "failed", items=st.items, errors=st.errors,
-                   message=message)
-        if s.snapshots:
-            store.prune(s.snapshot_days or settings.retention.snapshot_days, source=name)
-        table.add_row(name, str(st.pages), str(st.items), str(w.inserted), str(w.updated), str(o.price_changes),
-                      f"{o.stock_drops} (-{o.units_gone})" if o.stock_drops else "0",
-                      "-" if disappeared is None else str(disappeared), str(st.dropped), str(st.errors))
-        notes.append(f"{name} (crawl run {runs[name]}): " + (status if cause is None else f"storage failed: {cause!r}"))
-    out.print(table)
-    for note in notes:
-        out.print(note, highlight=False, soft_wrap=True)
-    if exit_code:
-        raise typer.Exit(exit_code)
+    run(_crawl)
 
 
 # --- reparse ---------------------------------------------------------------------------------------
@@ -515,21 +224,10 @@ def reparse(
     facts are extracted again; nothing is stored twice. Needs `snapshots = true` in the definition.
     """
     def _reparse():
-        from npswatch.crawlers.replay import ReplayStats, replay
-        from npswatch.storage.runs import finish_run, start_run
-        from npswatch.storage.snapshots import SnapshotStore
-        from npswatch.storage.writer import WriteResult
-
-        settings = ctx.obj.settings
-        found, errors, _ = _load_definitions(settings, sites_dir)
-        bad = [m for p, m in errors if _norm(p.stem) == _norm(site_name)]
-        if bad:
-            fail(bad[0])
-        site = _pick(found, [site_name], False)[0][0]
-        engine = ctx.obj.checked_engine()
-        store = SnapshotStore(engine, settings.data_path / "snapshots")
-        runs = store.runs(site.name)
         if list_runs:
+            from npswatch.crawl import snapshot_runs
+
+            site, runs = snapshot_runs(ctx.obj, site_name, sites_dir)
             table = Table(title=f"{site.name}: crawls with snapshots")
             for col in ("run", "pages", "first page fetched"):
                 table.add_column(col)
@@ -537,32 +235,12 @@ def reparse(
                 table.add_row(str(rid), str(n), f"{first:%Y-%m-%d %H:%M}" if first else "-")
             out.print(table)
             return
-        if not runs:
-            fail(f"no snapshots of {site.name} are stored (set `snapshots = true` in its definition and crawl it)")
-        rid = run_id if run_id is not None else runs[0][0]
-        pages = store.pages(site.name, rid)
-        if not pages:
-            fail(f"crawl run {rid} has no snapshots of {site.name}; runs with snapshots: "
-                 + ", ".join(str(r) for r, _, _ in runs))
-        writer = ctx.obj.writer(extract=extract)
-        job = start_run(engine, "reparse", site.name)
-        stats, total, batch = ReplayStats(), WriteResult(), []
-        try:
-            for post in replay(site, pages, store.blobs.get, stats):
-                batch.append(post)
-                if len(batch) >= batch_size:
-                    total += writer.write(batch)
-                    batch = []
-            total += writer.write(batch)
-        except BaseException as exc:
-            finish_run(engine, job, status="failed", items=stats.posts, message=repr(exc))
-            raise
-        finish_run(engine, job, status="ok", items=stats.posts,
-                   message=f"run={rid} pages={stats.pages} missing={stats.missing} new={total.inserted} "
-                           f"changed={total.updated} unchanged={total.unchanged}")
-        out.print(f"{site.name}: re-read crawl run {rid}: {stats.pages} stored pages, {stats.posts} listings — "
-                  f"{total.inserted} new, {total.updated} changed, {total.unchanged} unchanged; "
-                  f"{total.offers} offers extracted" + (f"; {stats.missing} linked pages not stored" if stats.missing else ""),
+        r = ctx.obj.reparse(site_name, run_id=run_id, extract=extract, batch_size=batch_size, sites_dir=sites_dir)
+        result_file(ctx, r)
+        w = r.written
+        out.print(f"{r.site}: re-read crawl run {r.crawl_run}: {r.pages} stored pages, {r.listings} listings — "
+                  f"{w.inserted} new, {w.updated} changed, {w.unchanged} unchanged; "
+                  f"{w.offers} offers extracted" + (f"; {r.missing} linked pages not stored" if r.missing else ""),
                   highlight=False, soft_wrap=True)
 
     run(_reparse)

@@ -1,0 +1,221 @@
+"""Telegram use-cases: the watched channels, `backfill`, `listen`, `import_telegram`, discovery
+(behind the `Watch` methods of the same names).
+
+Channels watched = `telegram.channels` in the config + channels promoted with `Watch.add_channel`
+(`npswatch telegram add`; table `telegram_channel`, shared by every listener). A shard `(K, N)` takes the
+channels whose key hashes to K of N, so N listeners (each with its own account and `session_name`) split
+the list between them without overlap.
+"""
+from __future__ import annotations
+
+import asyncio
+import signal
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import WatchError
+from .results import (ChannelBackfill, ExportImport, TelegramBackfillResult, TelegramImportResult,
+                      TelegramListenResult)
+
+if TYPE_CHECKING:
+    from .watch import Watch
+
+__all__ = ["Login", "login", "in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports"]
+
+
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """`"K/N"` -> (K, N).
+
+    >>> parse_shard("2/3"), parse_shard(None)
+    ((2, 3), None)
+    """
+    if not shard:
+        return None
+    try:
+        k, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise WatchError(f"--shard {shard!r}: expected K/N, e.g. 1/3") from None
+    if not 1 <= k <= n:
+        raise WatchError(f"--shard {shard!r}: K must be between 1 and N")
+    return k, n
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    """Stable across processes and machines (crc32, not Python's salted hash)."""
+    return shard is None or zlib.crc32(key.encode()) % shard[1] == shard[0] - 1
+
+
+def configured_channels(settings) -> list[str]:
+    """`telegram.channels` normalised (a bad entry is a WatchError naming it)."""
+    from npswatch.crawlers.telegram.convert import normalise_channel
+
+    keys = []
+    for c in settings.telegram.channels:
+        try:
+            keys.append(normalise_channel(c))
+        except ValueError as exc:
+            raise WatchError(f"telegram.channels: {exc}") from None
+    return keys
+
+
+def channel_keys(watch: "Watch", shard: tuple[int, int] | None = None) -> list[str]:
+    """The watched channels (configured, then promoted) of `shard`."""
+    from npswatch.storage.telegram_store import promoted_channels
+
+    keys = configured_channels(watch.settings) + promoted_channels(watch.checked_engine())
+    return [k for k in dict.fromkeys(keys) if in_shard(k, shard)]
+
+
+def _collector(watch: "Watch", client, extract: bool):
+    from npswatch.crawlers.telegram.collector import TelegramCollector
+
+    tg = watch.settings.telegram
+    return TelegramCollector(client, watch.checked_engine(), watch.writer(extract=extract), watch.pseudonymiser,
+                             batch_size=tg.batch_size, flush_seconds=tg.flush_seconds, initial_days=tg.initial_days,
+                             join=tg.join)
+
+
+@dataclass
+class Login:
+    user_id: int
+    session: Path  # the session file, mode 0600
+    logged_in_now: bool  # False: the session was already logged in
+
+
+def login(watch: "Watch", *, phone: str | None = None, ask_phone: Callable[[], str] | None = None,
+          ask_code: Callable[[], str], ask_password: Callable[[], str]) -> Login:
+    """Log the configured Telegram account in (`ask_*` are asked only when Telegram needs them)."""
+    from telethon.utils import parse_phone
+
+    from npswatch.crawlers.telegram.client import make_client, session_path
+    from npswatch.crawlers.telegram.login import login as sign_in
+
+    if phone and not parse_phone(phone):
+        raise WatchError(f"--phone {phone!r} is not a phone number: give it in international format, e.g. +77000000000")
+    if not phone and ask_phone is None:
+        raise WatchError("give the account's phone number")
+    client = make_client(watch.settings)
+    asked = []
+
+    def code():
+        asked.append(1)
+        return ask_code()
+
+    async def go():
+        try:
+            # a callable even when given: Telethon then does not compare it with a logged-in session's
+            return await sign_in(client, phone=(lambda: phone) if phone else ask_phone, code=code,
+                                 password=ask_password)
+        finally:
+            await client.disconnect()
+
+    me = asyncio.run(go())
+    path = session_path(watch.settings)
+    path.chmod(0o600)
+    return Login(me.id, path, bool(asked))
+
+
+def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[str] | None = None,
+             extract: bool = True, on_channel: Callable[[ChannelBackfill], None] | None = None
+             ) -> TelegramBackfillResult:
+    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
+    from npswatch.crawlers.telegram.convert import normalise_channel
+
+    watch.checked_engine()  # the schema is current before anything is read
+    keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
+    if not keys:
+        raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
+    client = make_client(watch.settings)
+    result = TelegramBackfillResult()
+
+    async def go():
+        try:
+            await ensure_authorized(client)
+            col = _collector(watch, client, extract)
+            col.batch.start()
+            refs = await col.resolve(keys)
+            result.unresolved = len(keys) - len(refs)
+            for ref in refs:
+                with watch.run_record("telegram-backfill", ref.key, error_message=str) as run:
+                    r = await col.backfill(ref, since=since)
+                    await col.batch.flush()
+                    run.items = r.read
+                done = ChannelBackfill(ref.key, run.id, r.read, r.posts, r.last_id, r.flood_waits)
+                result.channels.append(done)
+                if on_channel:
+                    on_channel(done)
+            await col.batch.close()
+            result.written = col.totals
+        finally:
+            await client.disconnect()
+
+    asyncio.run(go())
+    return result
+
+
+def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: bool = True,
+           stop: asyncio.Event | None = None) -> TelegramListenResult:
+    """Follow the watched channels live until SIGINT/SIGTERM (or `stop` is set)."""
+    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
+
+    settings = watch.settings
+    if not channel_keys(watch, shard):
+        raise WatchError("no channels to listen to" + (f" in shard {shard[0]}/{shard[1]}" if shard else "")
+                         + ": list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
+    client = make_client(settings)
+
+    async def go():
+        done = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        try:
+            await ensure_authorized(client)
+            col = _collector(watch, client, extract)
+            await col.listen(lambda: channel_keys(watch, shard), done,
+                             reconcile_every=settings.telegram.reconcile_minutes * 60)
+            return col
+        finally:
+            await client.disconnect()
+
+    source = f"shard {shard[0]}/{shard[1]}" if shard else None
+    with watch.run_record("telegram-listen", source, error_message=lambda e: f"{type(e).__name__}: {e}") as run:
+        col = asyncio.run(go())
+        result = TelegramListenResult(run.id, col.totals, col.deleted)
+        run.items = result.items
+    return result
+
+
+def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = None, extract: bool = True,
+                   on_file: Callable[[ExportImport], None] | None = None) -> TelegramImportResult:
+    """Telegram Desktop JSON exports into the database; each file is one `telegram-import` run."""
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.crawlers.telegram.export import import_export
+    from npswatch.storage import telegram_store as store
+
+    engine = watch.checked_engine()
+    writer = watch.writer(extract=extract)
+    by_id = store.usernames_by_id(engine)
+    ch = normalise_channel(channel) if channel else None
+
+    def write_links(links):
+        with engine.begin() as conn:
+            return store.record_links(conn, links)
+
+    result = TelegramImportResult()
+    for f in map(Path, files):
+        if not f.exists():
+            raise WatchError(f"{f}: no such file")
+        with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
+            r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch)
+            run.items = r.messages
+        done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
+                            list(r.skipped_chats))
+        result.files.append(done)
+        if on_file:
+            on_file(done)
+    return result

@@ -1,0 +1,196 @@
+"""Report use-cases: trends, offers as records, signals, the digest and its delivery, exports, rate imports
+(behind the `Watch` methods of the same names)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from .errors import WatchError
+from .results import DigestResult, ExportResult, FxImportResult, RateFile, SignalsResult, TrendsResult
+
+if TYPE_CHECKING:
+    from npswatch.reports.scope import Filters
+
+    from .watch import Watch
+
+__all__ = ["filters", "trend_title", "trends", "offers", "signals", "digest", "export", "import_rates"]
+
+
+def moment(value: datetime | str | None) -> datetime | None:
+    """A datetime as given (made UTC), or a span back from now (`7d`) or ISO date parsed; None stays None."""
+    from npswatch.reports.scope import parse_since, utc
+
+    if value is None or isinstance(value, datetime):
+        return value if value is None else utc(value)
+    return parse_since(value)
+
+
+def filters(f: "Filters | None" = None, *, substance: str | None = None, cls: str | None = None,
+            city: str | None = None, country: str | None = None, since: datetime | str | None = None,
+            until: datetime | str | None = None) -> "Filters":
+    """A `Filters`, given or from keywords; `since`/`until` may be spans back from now (`7d`, `3m`) or ISO dates."""
+    from npswatch.reports.scope import Filters
+
+    if f is not None:
+        return f
+    if city and country:
+        raise WatchError("give --city or --country, not both")
+    return Filters(substance=substance, cls=cls, city=city, country=country, since=moment(since), until=moment(until))
+
+
+def trend_title(f: "Filters", by: str) -> str:
+    what = f.substance or (f.cls and f.cls.replace("_", " ")) or "all substances"
+    where = f.city or f.country or "all regions"
+    span = ""
+    if f.since or f.until:
+        span = f", {f.since:%Y-%m-%d}" if f.since else ", …"
+        span += f" to {f.until:%Y-%m-%d}" if f.until else " to now"
+    return f"Price per unit by {by}: {what}, {where}{span}"
+
+
+def trends(watch: "Watch", f: "Filters", *, by: str = "week", group: str | None = None,
+           plot: str | Path | None = None, title: str | None = None, tiers: bool = False) -> TrendsResult:
+    from npswatch.reports.trends import mixing_note, trends as compute
+
+    if plot is not None and Path(plot).suffix.lower() not in (".png", ".svg"):
+        raise WatchError("--plot needs a file ending in .png or .svg")
+    group = group or ("substance" if f.city else "city")
+    rows = compute(watch.checked_engine(), f, by=by, group=group, tiers=tiers,
+                   tier_bounds=watch.settings.trends.tiers)
+    result = TrendsResult(rows, title or trend_title(f, by), by, group, note=mixing_note(f, group))
+    if plot is not None:
+        from npswatch.reports.plots import plot_trends
+
+        result.plot = plot_trends(rows, plot, title=result.title, by=by)
+    return result
+
+
+def offers(watch: "Watch", f: "Filters", what: str = "offers") -> tuple[list[str], Iterator[dict]]:
+    """(columns, rows) of offers (or mentions, posts) as the export writes them: pseudonymised, links scrubbed."""
+    from npswatch.reports.exports import WHATS, records
+
+    if what not in WHATS:
+        raise WatchError(f"read one of {', '.join(WHATS)}, not {what!r}")
+    return records(watch.checked_engine(), what, f, pseudonymiser=watch.pseudonymiser)
+
+
+def as_table(columns: list[str], rows: Iterator[dict], kind: str):
+    """Rows as a pyarrow Table (`kind` "arrow") or a pandas DataFrame ("pandas")."""
+    import pyarrow as pa
+
+    data = list(rows)
+    table = pa.Table.from_pylist(data) if data else pa.table({c: pa.array([], pa.null()) for c in columns})
+    if kind == "arrow":
+        return table
+    if kind == "pandas":
+        try:
+            return table.to_pandas()
+        except ImportError:
+            raise WatchError("as_='pandas' needs pandas: pip install pandas") from None
+    raise WatchError(f"as_ must be None, 'arrow' or 'pandas', not {kind!r}")
+
+
+def signals(watch: "Watch", since: datetime, until: datetime) -> SignalsResult:
+    """Detect and store the signals of [since, until)."""
+    from npswatch.reports.signals import Detector, Thresholds, record
+
+    if since >= until:
+        raise WatchError(f"--since {since:%Y-%m-%d %H:%M} is not before the end of the period ({until:%Y-%m-%d %H:%M})")
+    engine = watch.checked_engine()
+    detector = Detector(engine, Thresholds.from_mapping(watch.settings.signals.model_dump()))
+    return SignalsResult(since, until, record(engine, detector.detect(since, until)))
+
+
+def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html", dest: str | Path | None = None,
+           send: bool = False, country: str | None = None, cls: str | None = None) -> DigestResult:
+    """Detect and store the signals of [since, until), render the digest and (`dest` not "-") write it to `dest`
+    (default <data_dir>/reports/digest-<date>.<fmt>); with `send`, deliver it to the configured recipients."""
+    from npswatch.reports.digest import Digest, render
+
+    if fmt not in ("html", "md", "json"):
+        raise WatchError("--format must be html, md or json")
+    if send and not _channels(watch):
+        raise WatchError("--send: no recipients configured ([[digest.recipients]] in the config)")
+    found = signals(watch, since, until).signals
+    shown = [s for s in found if (not country or country.upper() in s.countries) and (not cls or s.cls == cls)]
+    text = render(Digest(since, until, shown), fmt)
+    result = DigestResult(since, until, found, shown, fmt, text)
+    if dest != "-":
+        path = Path(dest) if dest else watch.settings.data_path / "reports" / f"digest-{until:%Y-%m-%d}.{fmt}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        result.path = path
+    if send:
+        report = deliver(watch, found, since, until)
+        result.sent, result.failed, result.delivered = dict(report.sent), dict(report.failed), True
+    return result
+
+
+def _channels(watch: "Watch"):
+    from npswatch.reports.delivery import channels
+
+    return channels(watch.settings.digest.recipients)
+
+
+def deliver(watch: "Watch", found: list, since: datetime, until: datetime):
+    """Enqueue and deliver to the configured recipients; the DeliveryReport."""
+    from npswatch.reports.delivery import SmtpSettings, send
+
+    smtp = watch.settings.digest.smtp
+    return send(watch.engine, _channels(watch), SmtpSettings(
+        host=smtp.host, port=smtp.port, starttls=smtp.starttls, ssl=smtp.ssl, username=smtp.username,
+        password=smtp.password.get_secret_value(), sender=smtp.sender), found, since, until)
+
+
+def export(watch: "Watch", what: str, fmt: str, dest: str | Path | IO[str] | None, f: "Filters", *,
+           aggregate: bool = False, min_cell: int = 1, by: str = "week") -> ExportResult:
+    from npswatch.reports.exports import export as write
+
+    n = write(watch.checked_engine(), what, fmt, dest, f, pseudonymiser=watch.pseudonymiser, aggregate=aggregate,
+              min_cell=min_cell, by=by)
+    return ExportResult(what, n, Path(dest) if isinstance(dest, (str, Path)) else None, aggregate)
+
+
+def import_rates(watch: "Watch", files: list[str | Path]) -> FxImportResult:
+    """Central-bank rate files (Bank of Russia XML, or CSV date,currency,units_per_usd) into the database."""
+    from npswatch.pipelines.fx import parse_cbr_xml, parse_rates_csv
+    from npswatch.storage.fxstore import store_rates
+
+    engine = watch.checked_engine()
+    result = FxImportResult()
+    for f in map(Path, files):
+        if not f.exists():
+            raise WatchError(f"{f}: no such file")
+        data = f.read_bytes()
+        try:
+            rates = parse_cbr_xml(data) if data.lstrip().startswith(b"<") else parse_rates_csv(data.decode("utf-8-sig"))
+        except ValueError as exc:
+            raise WatchError(f"{f}: {exc}") from None
+        n = store_rates(engine, rates)
+        days = sorted({r.day for r in rates})
+        result.files.append(RateFile(f, n, sorted({r.currency for r in rates}), days[0] if days else None,
+                                     days[-1] if days else None))
+    return result
+
+
+def last_weeks(watch: "Watch", weeks: int = 4) -> tuple[Any, datetime, datetime] | None:
+    """The country with most offers and the `weeks` before the newest offer (what the demo reports on)."""
+    from sqlalchemy import func, select
+
+    from npswatch.reports.scope import utc
+    from npswatch.storage.tables import T_OFFER as O, T_REGION as R
+
+    with watch.engine.connect() as c:
+        top = c.execute(select(R.c.country, func.count()).select_from(O.join(R, R.c.id == O.c.region_id))
+                        .group_by(R.c.country).order_by(func.count().desc(), R.c.country).limit(1)).first()
+        last = c.execute(select(func.max(O.c.observed_at))).scalar()
+    if top is None or last is None:
+        return None
+    until = utc(last) + timedelta(days=1)
+    return top[0], until - timedelta(days=7 * weeks), until
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

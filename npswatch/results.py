@@ -1,0 +1,307 @@
+"""What the use-cases of `npswatch.Watch` return: plain dataclasses, nothing printed.
+
+Every result says `ok` (did the use-case do all it was asked), `items` and `errors` (what the scheduler
+records for a job run) and turns into JSON-safe data with `to_dict()` (what a job's child process sends
+back to the scheduler, `npswatch.scheduler.jobs`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when a result is made, not with this module (`npswatch --help` stays fast)
+    from npswatch.storage.listings import ObserveResult
+    from npswatch.storage.writer import WriteResult
+
+__all__ = ["Result", "SiteCrawl", "CrawlResult", "ReparseResult", "ChannelBackfill", "TelegramBackfillResult",
+           "TelegramListenResult", "ExportImport", "TelegramImportResult", "RateFile", "FxImportResult", "TrendsResult",
+           "DigestResult", "SignalsResult", "ExportResult", "RetentionResult", "DemoResult", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, paths, dates and containers as JSON-safe values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def new_write_result() -> "WriteResult":
+    from npswatch.storage.writer import WriteResult
+
+    return WriteResult()
+
+
+def new_observe_result() -> "ObserveResult":
+    from npswatch.storage.listings import ObserveResult
+
+    return ObserveResult()
+
+
+class Result:
+    """The summary every result gives (subclasses override what applies)."""
+
+    @property
+    def ok(self) -> bool:
+        return True
+
+    @property
+    def items(self) -> int:
+        return 0
+
+    @property
+    def errors(self) -> int:
+        return 0
+
+    def to_dict(self) -> dict:
+        return {"kind": type(self).__name__, "ok": self.ok, "items": self.items, "errors": self.errors,
+                **jsonable(self)}
+
+
+# --- web ------------------------------------------------------------------------------------------------
+@dataclass
+class SiteCrawl:
+    """One site of a crawl, as its `crawl_run` row records it."""
+
+    site: str
+    run_id: int
+    pages: int = 0
+    listings: int = 0
+    written: WriteResult = field(default_factory=new_write_result)
+    observed: ObserveResult = field(default_factory=new_observe_result)
+    disappeared: int | None = None  # listings a complete crawl no longer found (None: crawl not complete)
+    dropped: int = 0
+    errors: int = 0
+    failed_requests: int = 0
+    snapshots: int = 0
+    status: str = ""  # complete, finished incomplete, stopped: REASON ...
+    cause: str | None = None  # why storing failed
+    ok: bool = False
+
+
+@dataclass
+class CrawlResult(Result):
+    sites: list[SiteCrawl] = field(default_factory=list)
+    not_crawled: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.sites) and not self.not_crawled
+
+    @property
+    def items(self) -> int:
+        return sum(s.listings for s in self.sites)
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.sites)
+
+
+@dataclass
+class ReparseResult(Result):
+    site: str
+    crawl_run: int  # the crawl whose snapshots were read again
+    run_id: int  # the `reparse` run row
+    pages: int = 0
+    listings: int = 0
+    missing: int = 0  # linked pages the crawl did not store
+    written: WriteResult = field(default_factory=new_write_result)
+
+    @property
+    def items(self) -> int:
+        return self.listings
+
+
+# --- telegram -------------------------------------------------------------------------------------------
+@dataclass
+class ChannelBackfill:
+    channel: str
+    run_id: int
+    read: int = 0
+    posts: int = 0
+    last_id: int | None = None
+    flood_waits: int = 0
+
+
+@dataclass
+class TelegramBackfillResult(Result):
+    channels: list[ChannelBackfill] = field(default_factory=list)
+    unresolved: int = 0  # channels asked for that could not be resolved
+    written: WriteResult = field(default_factory=new_write_result)
+
+    @property
+    def ok(self) -> bool:
+        return self.unresolved == 0
+
+    @property
+    def items(self) -> int:
+        return sum(c.read for c in self.channels)
+
+    @property
+    def errors(self) -> int:
+        return self.unresolved
+
+
+@dataclass
+class TelegramListenResult(Result):
+    run_id: int
+    written: WriteResult = field(default_factory=new_write_result)
+    deleted: int = 0
+
+    @property
+    def items(self) -> int:
+        return self.written.inserted + self.written.updated + self.deleted
+
+
+@dataclass
+class ExportImport:
+    """One Telegram Desktop export file."""
+
+    path: Path
+    run_id: int
+    chats: int = 0
+    messages: int = 0
+    service: int = 0
+    empty: int = 0
+    links: int = 0
+    written: WriteResult = field(default_factory=new_write_result)
+    skipped_chats: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TelegramImportResult(Result):
+    files: list[ExportImport] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return sum(f.messages for f in self.files)
+
+
+# --- rates, reports ---------------------------------------------------------------------------------------
+@dataclass
+class RateFile:
+    path: Path
+    rates: int
+    currencies: list[str]
+    first_day: date | None
+    last_day: date | None
+
+
+@dataclass
+class FxImportResult(Result):
+    files: list[RateFile] = field(default_factory=list)
+
+    @property
+    def items(self) -> int:
+        return sum(f.rates for f in self.files)
+
+
+@dataclass
+class TrendsResult(Result):
+    rows: list  # reports.trends.TrendRow
+    title: str
+    by: str
+    group: str
+    plot: Path | None = None
+    note: str | None = None  # how the rows were split so as not to mix substances (reports.trends.mixing_note)
+
+    @property
+    def items(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class SignalsResult(Result):
+    since: datetime
+    until: datetime
+    signals: list  # reports.signals signal records, stored
+
+    @property
+    def items(self) -> int:
+        return len(self.signals)
+
+
+@dataclass
+class DigestResult(Result):
+    since: datetime
+    until: datetime
+    signals: list  # every signal of the period (stored)
+    shown: list  # those the digest shows (country/class filters)
+    format: str
+    text: str
+    path: Path | None = None  # None: the caller asked for the text only
+    sent: dict[str, int] = field(default_factory=dict)  # recipient -> signals sent
+    failed: dict[str, str] = field(default_factory=dict)  # recipient -> error (retried next run)
+    delivered: bool = False  # delivery was asked for
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def items(self) -> int:
+        return len(self.shown)
+
+    @property
+    def errors(self) -> int:
+        return len(self.failed)
+
+
+@dataclass
+class ExportResult(Result):
+    what: str
+    rows: int
+    dest: Path | None
+    aggregate: bool = False
+
+    @property
+    def items(self) -> int:
+        return self.rows
+
+
+# --- operations -------------------------------------------------------------------------------------------
+@dataclass
+class RetentionResult(Result):
+    report: Any  # npswatch.retention.RetentionReport
+    run_id: int | None  # None: dry run
+    dry_run: bool = False
+
+    @property
+    def items(self) -> int:
+        return self.report.total
+
+    def lines(self) -> list[str]:
+        return self.report.lines()
+
+
+@dataclass
+class DemoResult(Result):
+    base_url: str
+    written: WriteResult
+    pages: int
+    listings: int
+    summary: dict
+    top: list  # (substance, class, mentions, offers)
+    database: str
+    sqlite_file: Path | None
+    trends: TrendsResult | None = None
+    signals: list = field(default_factory=list)
+    plot: Path | None = None
+    digest: Path | None = None
+    upgraded: tuple[str | None, str] | None = None  # schema (before, after) when the demo upgraded it
+
+    @property
+    def items(self) -> int:
+        return self.listings
