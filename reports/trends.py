@@ -36,7 +36,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 
 from .scope import Filters, Scope, ScopeError, as_date, period_sql, resolve, utc, where
-from npswatch.storage.tables import T_MENTION, T_OFFER, T_REGION, T_SUBSTANCE
+from npswatch.storage.tables import T_MENTION, T_OFFER, T_POST, T_REGION, T_SUBSTANCE
 
 
 GROUPS = ("city", "country", "substance", "none")
@@ -62,6 +62,8 @@ class TrendRow:
     usd_q1: float | None
     usd_q3: float | None
     mentions: int  # posts naming the substance(s) in the group and period
+    ads: int = 0  # distinct ads among those posts (reposts of one ad count once; see storage/ads.py)
+    sources: int = 0  # distinct sources (shops, channels) of those posts
     series: str = "all substances"  # what is priced: a substance, "class: ..." or (mentions only) all
     unit: str | None = None  # g, piece or ml: the unit of median, q1, q3 (None: a row of mentions only)
     tier: str = "all sizes"  # the quantity tier, e.g. "retail <=1 g"
@@ -177,12 +179,15 @@ def cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     nb = len(base)
     for (period, ids), cell in offers.items():
         m = mentions.get((period, ids[:nb]))
-        cell["mentions"] = m["mentions"] if m else 0
+        for k in ("mentions", "ads", "sources"):
+            cell[k] = m[k] if m else 0
     # mentions of groups with no offer at all: a row of their own
     seen = {(p, ids[:nb]) for (p, ids) in offers}
     for (period, ids), m in mentions.items():
         if (period, ids) not in seen:
-            offers[(period, ids + (None,) * len(splits))]["mentions"] = m["mentions"]
+            cell = offers[(period, ids + (None,) * len(splits))]
+            for k in ("mentions", "ads", "sources"):
+                cell[k] = m[k]
     return offers
 
 
@@ -214,7 +219,7 @@ class _Values:
 
 def _empty_cell() -> dict:
     return dict(offers=0, currency=None, priced=0, median=None, q1=None, q3=None, usd_offers=0,
-                usd_median=None, usd_q1=None, usd_q3=None, mentions=0)
+                usd_median=None, usd_q1=None, usd_q3=None, mentions=0, ads=0, sources=0)
 
 
 def _labels(engine: Engine, group: str) -> dict:
@@ -272,10 +277,13 @@ def _cells_sql(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], v
             _offer_cells_sql(c, grouped(O), values, key, out)
         if mentions:
             period, gcols, frm, cond = grouped(Me)
-            q = (select(period, *gcols, func.count(func.distinct(Me.c.post_id))).select_from(frm).where(cond)
-                 .group_by(period, *gcols))
+            P = T_POST
+            q = (select(period, *gcols, func.count(func.distinct(Me.c.post_id)),
+                        func.count(func.distinct(func.coalesce(P.c.ad_id, -P.c.id))),
+                        func.count(func.distinct(P.c.source_id)))
+                 .select_from(frm.join(P, P.c.id == Me.c.post_id)).where(cond).group_by(period, *gcols))
             for row in c.execute(q):
-                out[key(row)]["mentions"] = row[-1]
+                out[key(row)].update(mentions=row[-3], ads=row[-2], sources=row[-1])
     return out
 
 
@@ -356,7 +364,10 @@ def offer_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, .
 
 
 def mention_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, ...] = ("city", "substance")) -> str:
-    return f"SELECT {day} AS day{_group_columns(groups)}, post_id FROM mention WHERE {_where_sql(scope)}"
+    # a post without an ad (its text gone before ads were assigned) is an ad of its own: -post id
+    return (f"SELECT {day} AS day{_group_columns(groups)}, mention.post_id AS post_id, "
+            "IFNULL(post.ad_id, -mention.post_id) AS ad, post.source_id AS source "
+            f"FROM mention JOIN post ON post.id = mention.post_id WHERE {_where_sql(scope)}")
 
 
 def _day_sql(engine: Engine) -> str:
@@ -619,8 +630,15 @@ def _mention_cells(engine: Engine, me: dict, by: str, groups: tuple[str, ...], o
     if len(me["day"]):
         cells_of, key = _cell_keys(me, groups, by, engine)
         # distinct posts per cell: a post naming two cities of one country counts once for the country
-        post = me["post_id"].astype(np.int64)
-        pairs = _distinct(key * (int(post.max()) + 1) + post)
-        keys, counts = _counts(pairs // (int(post.max()) + 1))
-        for k, n in zip(keys.tolist(), counts.tolist()):
-            out[cells_of(k)]["mentions"] = n
+        for name, col in (("mentions", "post_id"), ("ads", "ad"), ("sources", "source")):
+            keys, counts = _distinct_per_key(key, me[col].astype(np.int64))
+            for k, n in zip(keys.tolist(), counts.tolist()):
+                out[cells_of(k)][name] = n
+
+
+def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, number of distinct values of each)."""
+    values = values - int(values.min())
+    span = int(values.max()) + 1
+    pairs = _distinct(key * span + values)
+    return _counts(pairs // span)

@@ -60,6 +60,7 @@ class Post(SQLModel, table=True):
     first_seen: datetime | None = _ts()
     last_seen: datetime | None = _ts()
     extra: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    ad_id: int | None = Field(default=None, index=True)  # the distinct ad it repeats (tables_ads.Ad; migration 0006)
 
 
 class PostVersion(SQLModel, table=True):
@@ -207,3 +208,4 @@ class FxRate(SQLModel, table=True):
 # (Alembic and `create_all` see one schema).
 from . import tables_reports, tables_telegram  # noqa: E402,F401
 from . import tables_web  # noqa: E402,F401  (listing tracking, page snapshots: migration 0002)
+from . import tables_ads  # noqa: E402,F401  (distinct ads: migration 0006)

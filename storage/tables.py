@@ -30,3 +30,5 @@ T_PROMOTED = TelegramChannel.__table__
 T_ENTITY = TelegramEntity.__table__
 T_DISCOVERED = DiscoveredChannel.__table__
 T_LINK = ChannelLink.__table__
+from .tables_ads import Ad  # noqa: E402
+T_AD = Ad.__table__
