@@ -98,7 +98,10 @@ def signals(watch: "Watch", since: datetime, until: datetime) -> SignalsResult:
 
     if since >= until:
         raise WatchError(f"--since {since:%Y-%m-%d %H:%M} is not before the end of the period ({until:%Y-%m-%d %H:%M})")
+    from npswatch.storage.ads import assign_ads
+
     engine = watch.checked_engine()
+    assign_ads(engine)  # new posts join their ads first: evidence counts distinct ads
     detector = Detector(engine, Thresholds.from_mapping(watch.settings.signals.model_dump()))
     return SignalsResult(since, until, record(engine, detector.detect(since, until)))
 

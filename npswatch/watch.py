@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING
 from .errors import WatchError
 
 if TYPE_CHECKING:
+    from npswatch.storage.ads import AdAssignment
     from sqlalchemy import Engine
 
     from .config import Settings
@@ -300,6 +301,12 @@ class Watch:
 
         columns, rows = offers(self, self.filters(filters, **kw), what)
         return rows if as_ is None else as_table(columns, rows, as_)
+
+    def assign_ads(self) -> "AdAssignment":
+        """Cluster the stored posts that have no ad yet into distinct ads (reposts of one ad share it)."""
+        from npswatch.storage.ads import assign_ads
+
+        return assign_ads(self.checked_engine())
 
     def signals(self, since: datetime | str = "7d", until: datetime | str | None = None) -> "results.SignalsResult":
         """Detect and store the early-warning signals of [since, until)."""

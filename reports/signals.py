@@ -22,7 +22,8 @@ Kinds (thresholds are `Thresholds` fields, set in the `[signals]` section of the
 - `sales`: units gone from listings that show stock, summed over drops between consecutive crawls
   (restocks are ignored; a listing that disappears is not counted as sold out), per substance x region.
 
-Evidence of every signal: first and last seen, posts and sources, cities and countries, up to `examples`
+Evidence of every signal: first and last seen, posts, distinct ads (reposts of one ad count once: storage/ads.py)
+and sources, cities and countries, up to `examples`
 snippets of the (already pseudonymised) post texts around the matched name, shortened to `snippet_chars`,
 their links, and the median price per gram in the scope.
 
@@ -514,8 +515,10 @@ class Detector:
             conds.append(Me.c.region_id.is_(None))
         cond = and_(*conds)
         c = self.c
-        posts, sources, first, last = c.execute(
-            select(func.count(func.distinct(Me.c.post_id)), func.count(func.distinct(P.c.source_id)),
+        posts, ads, sources, first, last = c.execute(
+            select(func.count(func.distinct(Me.c.post_id)),
+                   func.count(func.distinct(func.coalesce(P.c.ad_id, -P.c.id))),
+                   func.count(func.distinct(P.c.source_id)),
                    func.min(Me.c.observed_at), func.max(Me.c.observed_at))
             .select_from(Me.join(P, P.c.id == Me.c.post_id)).where(cond)).one()
         places = c.execute(
@@ -557,7 +560,7 @@ class Detector:
             usd = [u for _, _, u in prices if u is not None]
             price = {"median": _median(local), "currency": cur, "offers": len(local),
                      "usd_median": _median(usd) if usd else None}
-        return {"posts": posts, "sources": sources, "first_seen": as_datetime(first), "last_seen": as_datetime(last),
+        return {"posts": posts, "ads": ads, "sources": sources, "first_seen": as_datetime(first), "last_seen": as_datetime(last),
                 "cities": cities, "countries": countries, "examples": examples,
                 "links": [e["url"] for e in examples if e["url"]], "price": price}
 

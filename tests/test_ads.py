@@ -113,3 +113,62 @@ def test_stored_reposts_count_as_one_ad_in_trends(engine):
     assert assign_ads(engine).posts == 0  # incremental: nothing new
     [row] = trends(engine, group="none")
     assert (row.mentions, row.ads, row.sources) == (4, 2, 3)
+
+
+def test_an_ad_posted_by_several_channels_links_them_in_the_graph(engine, tmp_path):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from npswatch.crawlers.telegram.graph import write_gexf
+    from npswatch.storage import models as m
+    from npswatch.storage.ads import assign_ads
+    from npswatch.storage.telegram_store import link_graph
+
+    P, Src = m.Post.__table__, m.Source.__table__
+    with engine.begin() as c:
+        c.execute(Src.insert(), [{"key": f"synthetic_channel_{i}", "kind": "telegram"} for i in (1, 2, 3)])
+        src = {k: i for k, i in c.execute(select(Src.c.key, Src.c.id))}
+        for n, (ch, price) in enumerate([(1, 2000), (2, 2100), (3, None)]):
+            text = AD.format(price=price) if price else "an unrelated synthetic post\\nabout nothing in particular at all"
+            c.execute(P.insert().values(source_id=src[f"synthetic_channel_{ch}"], external_id=str(n), text_hash=str(n),
+                                        version=1, posted_at=datetime(2026, 3, 3, tzinfo=timezone.utc), text=text))
+    assign_ads(engine)
+    nodes, edges = link_graph(engine)
+    assert [(e["src"], e["dst"], e["shared_ads"]) for e in edges] == [("synthetic_channel_1", "synthetic_channel_2", 1)]
+    write_gexf(nodes, edges, tmp_path / "g.gexf")
+    assert 'title="shared_ads"' in (tmp_path / "g.gexf").read_text()
+
+
+def test_cli_ads_then_trends_show_distinct_ads(tmp_path):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from npswatch.cli.app import app
+    from npswatch.storage import models as m
+    from npswatch.storage.db import make_engine, upgrade
+
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n')
+    eng = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
+    upgrade(eng)
+    S, P, Me, Src = (t.__table__ for t in (m.Substance, m.Post, m.Mention, m.Source))
+    with eng.begin() as c:
+        src = c.execute(Src.insert().values(key="synthetic-shop.test", kind="web").returning(Src.c.id)).scalar_one()
+        sid = c.execute(S.insert().values(key="mephedrone", canonical="mephedrone", **{"class": "synthetic_cathinone"},
+                                          origin="lexicon").returning(S.c.id)).scalar_one()
+        for n in range(5):
+            pid = c.execute(P.insert().values(source_id=src, external_id=str(n), text_hash=str(n), version=1,
+                                              posted_at=datetime(2026, 3, 3, tzinfo=timezone.utc),
+                                              text=AD.format(price=2000 + n)).returning(P.c.id)).scalar_one()
+            c.execute(Me.insert().values(post_id=pid, substance_id=sid,
+                                         observed_at=datetime(2026, 3, 3, tzinfo=timezone.utc)))
+    r = CliRunner().invoke(app, ["--config", str(cfg), "ads"])
+    assert r.exit_code == 0 and "5 posts assigned, 1 new ads" in r.output, r.output
+    r = CliRunner().invoke(app, ["--config", str(cfg), "trends", "--substance", "mephedrone", "--format", "json"])
+    import json
+
+    [row] = json.loads(r.stdout[r.stdout.index("["):])
+    assert (row["mentions"], row["ads"], row["sources"]) == (5, 1, 1)

@@ -118,7 +118,7 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
         t.add_column("series", no_wrap=True, max_width=22, overflow="ellipsis")
     t.add_column("group", no_wrap=True, max_width=18, overflow="ellipsis")
     t.add_column("per", no_wrap=True)
-    for col in ("offers", "median", "IQR", "USD", "posts"):
+    for col in ("offers", "median", "IQR", "USD", "posts", "ads"):
         t.add_column(col, justify="right", no_wrap=col != "IQR")
     for r in shown:
         per = (r.unit or "-") + ("" if r.tier == "all sizes" else f", {r.tier}")
@@ -126,7 +126,7 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
                   str(r.offers),
                   f"{_num(r.median)} {r.currency or ''}".strip() if r.median is not None else "-",
                   f"{_num(r.q1)}–{_num(r.q3)}" if r.q1 is not None else "-",
-                  _num(r.usd_median, 2), str(r.mentions))
+                  _num(r.usd_median, 2), str(r.mentions), str(r.ads))
     to.print(t)
     if not rows:
         to.print("no offers or mentions match these filters")
@@ -162,6 +162,19 @@ def export(
 
 
 # --- serve --------------------------------------------------------------------------------------------------
+@app.command(epilog=example("npswatch ads"))
+def ads(ctx: typer.Context) -> None:
+    """Cluster new posts into distinct ads: reposts of one ad (edits, emoji, reordered lines, new prices) share it.
+
+    Trends, signals and the digest then count distinct ads and sources next to posts, and the channel graph
+    links channels that posted the same ad. `signals` and `digest` run this first by themselves."""
+    def _go():
+        r = ctx.obj.assign_ads()
+        console.print(f"{r.posts} posts assigned, {r.new_ads} new ads; {r.ads} distinct ads stored")
+
+    _guard(_go)
+
+
 @app.command(epilog=example("npswatch serve --port 8001   # then open http://127.0.0.1:8001"))
 def serve(
     ctx: typer.Context,
