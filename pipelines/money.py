@@ -222,7 +222,8 @@ MULTIPLIER_RE = alternation(f for _, forms in MULTIPLIERS for f in forms)
 _GROUPED_END = r"(?:[.,]\d\d(?![\d.,])|(?![.,]\d))(?! ?(?:mg|мг|mcg|ug|μg|мкг)(?![^\W\d_]))"
 NUMBER_RE = rf"(?:\d{{1,3}}(?: \d{{3}}(?!\d))+{_GROUPED_END}|\d+(?:[.,]\d+)*|(?<![\w.,])[.,]\d+)"
 # The same after its first digit (for scanners that consume that digit to let sre skip ahead).
-NUMBER_REST_RE = rf"(?:\d{{0,2}}(?: \d{{3}}(?!\d))+{_GROUPED_END}|\d*(?:[.,]\d+)*)"
+# A crawler's float in exponent form ("1.49e+06", a platform's price field) is read too.
+NUMBER_REST_RE = rf"(?:\d{{0,2}}(?: \d{{3}}(?!\d))+{_GROUPED_END}|\d*(?:[.,]\d+)*(?:e\+\d\d(?!\d)|))"
 
 
 _MEMO_MAX = 4096  # memo of matched spellings -> entry; the regexes only yield finitely many spellings

@@ -149,7 +149,9 @@ _WORD_TABLE: list[tuple[str, tuple[str, ...]]] = [
               "минималк*", "мин. заказ", "минимальный заказ", "минимальная сумма", "min order",
               "min. order", "chegirma*", "жеңілдік*", "комисси*", "экономи*", "выгод*",
               # news: the value of a seizure is no price
-              "стоимостью", "на сумму", "оценив*", "worth", "valued", "street value")),
+              "стоимостью", "на сумму", "оценив*", "worth", "valued", "street value",
+              # a shop card's crossed-out price
+              "старая цена", "старой цене", "цена без скидки", "было", "old price", "regular price")),
     # a stock or sales count: the number right after it is neither a quantity nor a price ("В наличии: 3 шт")
     ("stk", ("в наличии", "наличие", "наличии", "остаток", "осталось", "продано", "продаж", "stock", "in stock",
              "sold", "left")),
@@ -666,8 +668,9 @@ _COUNT_GAP = re.compile(r"[ \t]+(?:[^\s]+[ \t]+){0,3}")
 _OF_COUNT = re.compile(r"(?:box|pack|packet|bottle|strip|sheet|bag|jar|blister)(?:e?s)? of $")
 
 
-def _x_count(low: str, s: int) -> bool:
-    """ "x100", "x 25", "blotter-x50", "box of 28": a count of pieces (not "1g x 4500", a quantity times a price)."""
+def _x_count(low: str, s: int, e: int) -> bool:
+    """ "x100", "x 25", "blotter-x50", "box of 28", "1G x 10 Darts": a count of pieces (not "1g x 4500", a quantity
+    times a price)."""
     if s > 7 and low[s - 3:s] == "of " and _OF_COUNT.search(low, max(0, s - 16), s):
         return True
     j = s - 1
@@ -677,7 +680,7 @@ def _x_count(low: str, s: int) -> bool:
         return False
     if j and low[j - 1].isalnum():
         return False
-    return _AMOUNT_BEFORE.search(low, max(0, j - 10), j) is None
+    return _AMOUNT_BEFORE.search(low, max(0, j - 10), j) is None or low[e:e + 2].strip(" ")[:1].isalpha()
 
 
 def _count_before_pieces(low: str, toks: list, i: int, line_end: int, doses: list) -> bool:
@@ -855,15 +858,15 @@ def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list
             prev = toks[i - 1] if i else None
             if prev is not None and prev[K] == CUR and prev[F] & PRE and t[S] - prev[E] <= 1:
                 t[K], t[V], t[U] = P, parse_number(t[RAW]), prev[U]      # "$186", "USD 186"
-            elif _in_name(low, t[S], t[E]):
-                continue
-            elif _x_count(low, t[S]) and t[RAW].isdigit():
-                t[K], t[V], t[U] = Q, parse_number(t[RAW], price=False), "piece"
             elif lab is not None:
                 if lab[K] == LP:
                     t[K], t[V] = P, parse_number(t[RAW])
                 else:
                     t[K], t[V], t[U] = Q, parse_number(t[RAW], price=False), lab[U]
+            elif _in_name(low, t[S], t[E]):
+                continue
+            elif _x_count(low, t[S], t[E]) and t[RAW].isdigit():
+                t[K], t[V], t[U] = Q, parse_number(t[RAW], price=False), "piece"
             elif (pend_q is not None and _tight(low, pend_q[E], t[S]) and _bare_price_ok(text, t[E])) \
                     or _price_first(low, toks, i):
                 t[K], t[V] = P, parse_number(t[RAW])
@@ -885,6 +888,9 @@ def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list
             k = t[K]
         if k == Q:
             negn = None
+            if t[U] == "piece" and t[S] and t[RAW] is None and low[t[S] - 1].isalpha() \
+                    and low[t[S] - 1] < "\u3000" and low[t[S] - 1] not in "x×":
+                continue  # "A215 pills": a pill's imprint
             if t[F] & MG and (_mg_is_dose(low, toks, i, pend_q, last_pw)
                               or t[S] > 1 and low[t[S] - 1] == "/" and low[t[S] - 2].isdigit()):  # "5/325mg"
                 doses.append([t[S], t[E], DOSE, round(t[V] * 1000, 6), "mg", None, 0])
@@ -940,6 +946,11 @@ def _pair(text: str, low: str, toks: list, doses: list) -> list[tuple[list, list
                             skip_to = i + len(prices)
                             pend_q = pend_p = None
                             q_run = []
+                            continue
+                        if not _tight(low, pend_q[E], t[S]):
+                            pend_q = None  # "32oz/16oz" and one price further on: which size is it for?
+                            q_run = []
+                            pend_p = t
                             continue
                     last = (pend_q, t)
                     pairs.append(last)

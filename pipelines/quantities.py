@@ -34,6 +34,7 @@ UNITS: list[tuple[str, float, tuple[str, ...]]] = [
                 "克")),
     ("ml", 1.0, ("мл", "ml", "миллилитр", "миллилитра", "миллилитров", "毫升")),
     ("ml", 1000.0, ("литр", "литра", "литров", "litre", "liter")),
+    ("ml", 473.176473, ("pint", "pints")),
     # "x" and "×" glued to a count ("100x", "50 x 2mg"); "count" ("100 count")
     ("piece", 1.0, ("шт.", "штук", "штука", "штуки", "штуку", "штучки", "pcs.", "pc.", "piece", "pieces",
                     "pill", "pills", "tab", "tabs", "tablet", "tablets", "blotter", "blotters", "hit", "hits",

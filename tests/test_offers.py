@@ -150,6 +150,11 @@ def test_a_price_inside_the_title_is_not_that_of_the_weight_field():
     assert offers("Example Item 0.5 BTC sale 5%\nВес: 0.5 гр\nЦена: 105 $") == [(0.5, "g", 105, "USD")]
 
 
+def test_a_price_field_in_exponent_form():
+    # a platform that stores its price field as a float writes large ones in exponent form
+    assert offers("Товар 3г\nВес: 3 гр\nЦена: 1.49e+06 $") == [(3, "g", 1_490_000, "USD")]
+
+
 def test_label_without_unit_reads_grams():
     assert offers("Вес: 2\nЦена: 7300 руб") == [(2, "g", 7300, "RUB")]
 
@@ -166,6 +171,15 @@ def test_label_without_unit_reads_grams():
 ])
 def test_fields_of_a_listing_on_separate_lines(text, expected):
     assert offers(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Товар А 1г\nСтарая цена 5000₽\nЦена 4500₽",
+    "Товар А 1г\nБыло 5000₽\n4500₽",
+    "Item A 1g\nOld price: 5000 RUB\nPrice: 4500 RUB",
+])
+def test_a_cards_crossed_out_price_is_not_the_offer(text):
+    assert offers(text) == [(1, "g", 4500, "RUB")]
 
 
 def test_field_lines_stop_at_a_blank_line_and_skip_stock_counts():
@@ -210,6 +224,10 @@ def points(text):
     ("Example Box of 28 260.1 $", [(28, "piece", 260.1, "USD", None)]),
     ("Example 280 × Item 5/325mg [512]\n1866 $", [(280, "piece", 1866, "USD", (325, "mg"))]),
     ("Example 2mg 3$ each", [(1, "piece", 3, "USD", (2, "mg"))]),
+    ("Example Darts / 1G x 10 Darts\nUSD 150", [(10, "piece", 150, "USD", None)]),
+    ("Example nasal spray 1gr/20ml x 3 bottles\n188.97 $", [(3, "piece", 188.97, "USD", None)]),
+    ("(QTY2) Example carts\nUSD 101", [(2, "piece", 101, "USD", None)]),
+    ("Buy a Pint of Example Syrup\n400 $", [(473.18, "ml", 400, "USD", None)]),
 ])
 def test_english_units_counts_and_doses(text, expected):
     assert points(text) == expected
@@ -220,6 +238,7 @@ def test_english_units_counts_and_doses(text, expected):
     "Example 30MG\n12 $",
     "Example 500MG/ML\n60 $",
     "1 - 100 grams Example\n3.26 $",  # a range of sizes is no one quantity
+    "Example syrup 32oz/16oz\n200 $",  # two sizes, one price
 ])
 def test_a_strength_or_a_range_alone_is_no_offer(text):
     assert offers(text) == []
@@ -235,6 +254,7 @@ def test_a_strength_or_a_range_alone_is_no_offer(text):
     ("3.5g AK-47 $40", [(3.5, "g", 40, "USD")]),
     ("5g 4F-MDMB-BINACA\n€60", [(5, "g", 60, "EUR")]),
     ("1000 B707 Example Pills\nCAD 900", [(1000, "piece", 900, "CAD")]),
+    ("Example 30MG A215 PILLS 10 $", []),  # a pill's imprint is no count
 ])
 def test_digits_in_names_are_not_numbers(text, expected):
     assert offers(text) == expected
