@@ -304,6 +304,20 @@ class Watch:
         columns, rows = offers(self, self.filters(filters, **kw), what)
         return rows if as_ is None else as_table(columns, rows, as_)
 
+    def sales(self, since: datetime | str, until: datetime | str | None = None, *, by: str = "substance",
+              currency: str | None = None) -> list:
+        """Units and money sold from stock drops in [since, until) per substance, region or month
+        (npswatch.reports.sales.SalesRow; its METHOD says how)."""
+        from npswatch.pipelines.fx import RateBook
+        from npswatch.reports.sales import sales
+        from npswatch.storage.fxstore import load_rates
+
+        from .reporting import moment, now
+
+        engine = self.checked_engine()
+        rates = RateBook(load_rates(engine)) if currency else None
+        return sales(engine, moment(since), moment(until) or now(), by=by, currency=currency, rates=rates)
+
     def assign_ads(self) -> "AdAssignment":
         """Cluster the stored posts that have no ad yet into distinct ads (reposts of one ad share it)."""
         from npswatch.storage.ads import assign_ads

@@ -38,7 +38,6 @@ their links, and the median price per gram in the scope.
 """
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, fields

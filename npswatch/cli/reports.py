@@ -162,6 +162,54 @@ def export(
 
 
 # --- serve --------------------------------------------------------------------------------------------------
+@app.command(epilog=example("npswatch sales --since 2026-01-01 --until 2026-04-01 --by month --currency USD"))
+def sales(
+    ctx: typer.Context,
+    since: str = typer.Option(..., "--since", help="Start: a span back from now (7d, 4w, 3m) or an ISO date."),
+    until: Optional[str] = UNTIL,
+    by: str = typer.Option("substance", "--by", help="substance, region or month."),
+    currency: Optional[str] = typer.Option(None, "--currency", help="Money in this currency (USD), at the day's "
+                                           "rate; default each listing's own currency."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+) -> None:
+    """Units and money sold, estimated from stock drops of listings that show their stock."""
+    from npswatch.reports.sales import METHOD
+
+    if fmt not in ("table", "csv", "json"):
+        fail("--format must be table, csv or json")
+    if currency and currency.upper() != "USD":
+        fail("--currency: only USD is supported (rates are stored per USD)")
+
+    def _go():
+        rows = ctx.obj.sales(since, until, by=by, currency=currency.upper() if currency else None)
+        if fmt == "json":
+            sys.stdout.write(json.dumps({"method": METHOD, "rows": [r.to_dict() for r in rows]},
+                                        ensure_ascii=False) + "\n")
+            return
+        if fmt == "csv":
+            import csv
+
+            from npswatch.reports.sales import csv_cell
+
+            w = csv.writer(sys.stdout)
+            w.writerow(["key", "currency", "listings", "drops", "units", "grams", "money", "unpriced_units"])
+            for r in rows:
+                w.writerow([csv_cell(v) for v in r.to_dict().values()])
+            return
+        t = Table(title=f"Sales by {by}", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in (by, "listings", "drops", "units", "grams", "money"):
+            t.add_column(col, justify="left" if col == by else "right")
+        for r in rows:
+            t.add_row(escape(r.key), str(r.listings), str(r.drops), str(r.units),
+                      _num(r.grams, 1), f"{_num(r.money, 2)} {r.currency or ''}".strip() if r.money is not None else "-")
+        out.print(t)
+        if not rows:
+            out.print("no stock drops in this period")
+        console.print(f"method: {METHOD}")
+
+    _guard(_go)
+
+
 @app.command(epilog=example("npswatch ads"))
 def ads(ctx: typer.Context) -> None:
     """Cluster new posts into distinct ads: reposts of one ad (edits, emoji, reordered lines, new prices) share it.
