@@ -229,8 +229,9 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
         with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
             r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch)
             run.items = r.messages
+            run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
-                            list(r.skipped_chats))
+                            list(r.skipped_chats), list(r.skipped))
         result.files.append(done)
         if on_file:
             on_file(done)

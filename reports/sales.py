@@ -26,11 +26,6 @@ METHOD = ("units sold = drops in stock between consecutive observations of a lis
           "observation (last crawl of a day to first of the next counts on the second day)")
 
 
-def csv_cell(v):
-    """A value for a CSV cell: text that a spreadsheet would run as a formula gets a leading quote."""
-    return "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
-
-
 @dataclass(frozen=True, slots=True)
 class SalesRow:
     key: str  # substance name, region "Almaty (KZ)" / "KZ (no city)" / "(no region)", or month "2026-03"

@@ -60,7 +60,8 @@ class Post(SQLModel, table=True):
     first_seen: datetime | None = _ts()
     last_seen: datetime | None = _ts()
     extra: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    ad_id: int | None = Field(default=None, index=True)  # the distinct ad it repeats (tables_ads.Ad; migration 0006)
+    extracted_at: datetime | None = _ts(index=True)  # facts of the current text; NULL: stored with --no-extract
+    ad_id: int | None = Field(default=None, index=True)  # the distinct ad it repeats (tables_ads.Ad; migration 0007)
 
 
 class PostVersion(SQLModel, table=True):
@@ -180,6 +181,10 @@ class CrawlRun(SQLModel, table=True):
     items: int = 0
     errors: int = 0
     message: str | None = None
+    host: str | None = Field(default=None, max_length=255)  # where the process that runs it lives
+    pid: int | None = None
+    heartbeat_at: datetime | None = _ts()  # renewed while the run is alive; stale -> interrupted
+    parent_id: int | None = Field(default=None, index=True)  # the scheduler job run that started it
 
 
 class Checkpoint(SQLModel, table=True):
@@ -208,4 +213,4 @@ class FxRate(SQLModel, table=True):
 # (Alembic and `create_all` see one schema).
 from . import tables_reports, tables_telegram  # noqa: E402,F401
 from . import tables_web  # noqa: E402,F401  (listing tracking, page snapshots: migration 0002)
-from . import tables_ads  # noqa: E402,F401  (distinct ads: migration 0006)
+from . import tables_ads  # noqa: E402,F401  (distinct ads: migration 0007)

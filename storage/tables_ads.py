@@ -1,4 +1,4 @@
-"""The distinct-ads table (migration 0006): one row per ad, the posts repeating it point at it (`post.ad_id`).
+"""The distinct-ads table (migration 0007): one row per ad, the posts repeating it point at it (`post.ad_id`).
 
 An ad keeps the MinHash signature of its first post (pipelines/ads.py), or for a text too short to compare, the
 exact key of its cleaned text, so that posts stored later join it without reading old texts again.

@@ -104,11 +104,13 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
     if fmt == "csv":
         import csv
 
+        from npswatch.reports.exports import csv_safe
+
         w = csv.writer(sys.stdout)
         if rows:
             w.writerow(list(rows[0].to_dict()))
         for r in rows:
-            w.writerow(list(r.to_dict().values()))
+            w.writerow([csv_safe(v) for v in r.to_dict().values()])
         return
     shown = rows[-limit:] if limit else rows
     one_series = len({r.series for r in rows if r.unit}) <= 1
@@ -122,7 +124,7 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
         t.add_column(col, justify="right", no_wrap=col != "IQR")
     for r in shown:
         per = (r.unit or "-") + ("" if r.tier == "all sizes" else f", {r.tier}")
-        t.add_row(r.period.isoformat(), *([] if one_series else [escape(r.series)]), escape(r.group), per,
+        t.add_row(r.period.isoformat(), *([] if one_series else [escape(str(r.series))]), escape(str(r.group)), per,
                   str(r.offers),
                   f"{_num(r.median)} {r.currency or ''}".strip() if r.median is not None else "-",
                   f"{_num(r.q1)}–{_num(r.q3)}" if r.q1 is not None else "-",
@@ -189,12 +191,12 @@ def sales(
         if fmt == "csv":
             import csv
 
-            from npswatch.reports.sales import csv_cell
+            from npswatch.reports.exports import csv_safe
 
             w = csv.writer(sys.stdout)
             w.writerow(["key", "currency", "listings", "drops", "units", "grams", "money", "unpriced_units"])
             for r in rows:
-                w.writerow([csv_cell(v) for v in r.to_dict().values()])
+                w.writerow([csv_safe(v) for v in r.to_dict().values()])
             return
         t = Table(title=f"Sales by {by}", box=box.SIMPLE_HEAD, pad_edge=False)
         for col in (by, "listings", "drops", "units", "grams", "money"):
@@ -309,7 +311,7 @@ def candidates_confirm(
     def _go():
         r = ctx.obj.confirm_candidate(name, cls, canonical)
         note = "" if r.was_candidate else " (it was not a listed candidate)"
-        out.print(f"confirmed {r.name!r} as {r.canonical} ({r.cls}, substance {r.substance_key}){note}; "
+        out.print(f"confirmed {escape(repr(r.name))} as {r.canonical} ({r.cls}, substance {r.substance_key}){note}; "
                   f"moved {r.moved_mentions} mentions and {r.moved_offers} offers. The next extraction "
                   "recognises it.")
 
@@ -321,7 +323,7 @@ def candidates_dismiss(ctx: typer.Context, name: str = typer.Argument(..., help=
     """Stop reporting a candidate (in lists and signals)."""
     def _go():
         ctx.obj.dismiss_candidate(name)
-        out.print(f"dismissed {name!r}: it will not be reported again")
+        out.print(f"dismissed {escape(repr(name))}: it will not be reported again")
 
     _guard(_go)
 
@@ -376,7 +378,7 @@ def print_signal_summary(signals, to=None) -> None:
     for col in ("kind", "class", "signal", "posts", "sources"):
         t.add_column(col)
     for s in signals:
-        t.add_row(s.kind, s.cls, s.title, str(s.posts), str(s.sources))
+        t.add_row(s.kind, s.cls, escape(s.title), str(s.posts), str(s.sources))
     to.print(t)
 
 

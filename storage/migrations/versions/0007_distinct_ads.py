@@ -1,15 +1,15 @@
 """distinct ads: table ad, post.ad_id
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 
-# A number of its own: if another 0006 lands first, rename this file and set revision/down_revision to follow it.
-revision = "0006"
-down_revision = "0005"
+# A number of its own: if another 0007 lands first, rename this file and set revision/down_revision to follow it.
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
