@@ -233,11 +233,13 @@ class SignalsConfig(_Section):
 
     min_history_days: int = Field(28, ge=0)  # "new" signals need this much stored history before the window
     new_min_posts: int = Field(2, ge=1)  # posts needed for a new-substance or new-in-region signal
-    baseline_weeks: int = Field(8, ge=1)  # a week's posts are compared with the mean of this many weeks before
+    baseline_weeks: int = Field(8, ge=1)  # weeks of the series a spike signal shows before its week
     spike_min_baseline_weeks: int = Field(4, ge=1)  # ... of which at least this many since the first mention
-    spike_min_mentions: int = Field(10, ge=1)  # fewer posts in a week are never a spike
-    spike_ratio: float = Field(2.0, gt=1)  # and at least this many times the baseline mean
-    spike_p: float = Field(0.001, gt=0, lt=1)  # Poisson upper-tail p-value below which a week is a spike
+    spike_min_mentions: int = Field(5, ge=1)  # fewer distinct ads in a week are never a spike
+    spike_ratio: float = Field(1.5, gt=1)  # and at least this many times the expected count
+    spike_p: float = Field(0.002, gt=0, lt=1)  # negative-binomial upper-tail p-value below which a week is a spike
+    spike_history_weeks: int = Field(104, ge=4)  # weeks the baseline model (reports/spikes.py) is fitted to
+    spike_trend_p: float = Field(0.05, gt=0, lt=1)  # the trend term is kept when significant at this level
     price_window_weeks: int = Field(4, ge=1)  # recent weeks whose median price per gram is compared ...
     price_baseline_weeks: int = Field(12, ge=1)  # ... with the median of this many weeks before them
     price_shift: float = Field(0.25, gt=0)  # relative change of the median that is a shift (0.25 = 25 %)
@@ -246,6 +248,23 @@ class SignalsConfig(_Section):
     sales_min_units: int = Field(1, ge=1)  # units gone from stock needed for a sales estimate
     examples: int = Field(3, ge=0)  # example posts per signal
     snippet_chars: int = Field(160, ge=40)  # length of an example snippet
+
+
+class TrendsConfig(_Section):
+    """How trend tables group prices (reports/trends.py)."""
+
+    # quantity tiers per unit: (retail upper bound, wholesale lower bound), e.g. g = [1, 10] makes
+    # <= 1 g retail, 1-10 g middle and > 10 g wholesale
+    tiers: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"g": (1.0, 10.0), "piece": (1.0, 10.0), "ml": (1.0, 10.0)})
+
+    @field_validator("tiers")
+    @classmethod
+    def _ordered(cls, v: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for unit, (lo, hi) in v.items():
+            if not 0 < lo <= hi:
+                raise ValueError(f"trends.tiers.{unit}: need 0 < retail bound <= wholesale bound, not {lo}, {hi}")
+        return v
 
 
 class RetentionConfig(_Section):
@@ -271,6 +290,7 @@ class Settings(BaseSettings):
     health: HealthConfig = Field(default_factory=HealthConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
     signals: SignalsConfig = Field(default_factory=SignalsConfig)
+    trends: TrendsConfig = Field(default_factory=TrendsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     # Where the settings came from (not a setting).
@@ -538,19 +558,26 @@ password = ""           # or NPSWATCH_DIGEST__SMTP__PASSWORD
 sender = "npswatch@localhost"
 
 [signals]
-# Early-warning thresholds; see README "Signals". A spike needs all of: spike_min_mentions posts in a week,
-# spike_ratio x the mean of the baseline_weeks before, and a Poisson p-value below spike_p.
+# Early-warning thresholds; see README "Signals". A spike needs all of: spike_min_mentions distinct ads in a
+# week, spike_ratio x the count expected by a quasi-Poisson model with trend (and yearly season) fitted to the
+# spike_history_weeks before, and a negative-binomial p-value below spike_p.
 min_history_days = 28   # no "new substance/region" signals until this much history is stored
 new_min_posts = 2
 baseline_weeks = 8
-spike_min_mentions = 10
-spike_ratio = 2.0
-spike_p = 0.001
+spike_min_mentions = 5
+spike_ratio = 1.5
+spike_p = 0.002
+spike_history_weeks = 104
+spike_trend_p = 0.05
 price_window_weeks = 4  # median price per gram of the last 4 weeks ...
 price_baseline_weeks = 12  # ... against the 12 weeks before: a shift is a change of at least price_shift
 price_shift = 0.25
 price_p = 0.001         # Mann-Whitney p-value the two samples must reach: dispersed prices move by chance
 price_min_offers = 8
+
+[trends]
+# Quantity tiers (`npswatch trends --tiers`): per unit, [retail upper bound, wholesale lower bound].
+tiers = { g = [1, 10], piece = [1, 10], ml = [1, 10] }
 
 [retention]
 # `npswatch retention apply` (a job of its own, see [[schedules]]); --dry-run says what would go.

@@ -8,6 +8,7 @@ of data, under <data_dir>/reports/. Rerunning adds nothing twice (posts are uniq
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .crawl import Notify, quiet
@@ -62,6 +63,7 @@ def demo_reports(watch: "Watch", result: DemoResult | None = None) -> DemoResult
     offer is stored. Fills `result` (or a new DemoResult with only the report fields)."""
     from npswatch.reports.digest import Digest, to_html
     from npswatch.reports.scope import Filters
+    from npswatch.reports.trends import top_substance
 
     from .reporting import last_weeks, signals, trends
 
@@ -70,9 +72,11 @@ def demo_reports(watch: "Watch", result: DemoResult | None = None) -> DemoResult
         return None
     country, since, until = found
     reports_dir = watch.settings.data_path / "reports"
-    title = f"Price per gram by month and city, {country} (the country with most offers)"
-    t = trends(watch, Filters(country=country), by="month", group="city",
-               plot=reports_dir / f"trend-{country}.png", title=title)
+    substance = top_substance(watch.engine, country)  # one series: prices of different drugs are never mixed
+    title = f"Price of {substance} per gram by month and city, {country} (the country with most offers)"
+    t = trends(watch, Filters(country=country, substance=substance), by="month", group="city",
+               plot=reports_dir / f"trend-{country}-{re.sub(r'[^0-9A-Za-z]+', '-', substance)}.png", title=title)
+    t.rows = [r for r in t.rows if r.unit in ("g", None)]
     s = signals(watch, since, until).signals
     digest = reports_dir / "digest-demo.html"
     digest.write_text(to_html(Digest(since, until, s)), encoding="utf-8")

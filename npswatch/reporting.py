@@ -47,18 +47,19 @@ def trend_title(f: "Filters", by: str) -> str:
     if f.since or f.until:
         span = f", {f.since:%Y-%m-%d}" if f.since else ", …"
         span += f" to {f.until:%Y-%m-%d}" if f.until else " to now"
-    return f"Price per gram by {by}: {what}, {where}{span}"
+    return f"Price per unit by {by}: {what}, {where}{span}"
 
 
 def trends(watch: "Watch", f: "Filters", *, by: str = "week", group: str | None = None,
-           plot: str | Path | None = None, title: str | None = None) -> TrendsResult:
-    from npswatch.reports.trends import trends as compute
+           plot: str | Path | None = None, title: str | None = None, tiers: bool = False) -> TrendsResult:
+    from npswatch.reports.trends import mixing_note, trends as compute
 
     if plot is not None and Path(plot).suffix.lower() not in (".png", ".svg"):
         raise WatchError("--plot needs a file ending in .png or .svg")
     group = group or ("substance" if f.city else "city")
-    rows = compute(watch.checked_engine(), f, by=by, group=group)
-    result = TrendsResult(rows, title or trend_title(f, by), by, group)
+    rows = compute(watch.checked_engine(), f, by=by, group=group, tiers=tiers,
+                   tier_bounds=watch.settings.trends.tiers)
+    result = TrendsResult(rows, title or trend_title(f, by), by, group, note=mixing_note(f, group))
     if plot is not None:
         from npswatch.reports.plots import plot_trends
 
@@ -97,7 +98,10 @@ def signals(watch: "Watch", since: datetime, until: datetime) -> SignalsResult:
 
     if since >= until:
         raise WatchError(f"--since {since:%Y-%m-%d %H:%M} is not before the end of the period ({until:%Y-%m-%d %H:%M})")
+    from npswatch.storage.ads import assign_ads
+
     engine = watch.checked_engine()
+    assign_ads(engine)  # new posts join their ads first: evidence counts distinct ads
     detector = Detector(engine, Thresholds.from_mapping(watch.settings.signals.model_dump()))
     return SignalsResult(since, until, record(engine, detector.detect(since, until)))
 

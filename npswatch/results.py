@@ -218,6 +218,7 @@ class TrendsResult(Result):
     by: str
     group: str
     plot: Path | None = None
+    note: str | None = None  # how the rows were split so as not to mix substances (reports.trends.mixing_note)
 
     @property
     def items(self) -> int:

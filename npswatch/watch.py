@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING
 from .errors import WatchError
 
 if TYPE_CHECKING:
+    from npswatch.storage.ads import AdAssignment
     from sqlalchemy import Engine
 
     from .config import Settings
@@ -340,11 +341,13 @@ class Watch:
         return make(filters, **kw)
 
     def trends(self, filters: "Filters | None" = None, *, by: str = "week", group: str | None = None,
-               plot: str | Path | None = None, **kw) -> "results.TrendsResult":
-        """Offers, median and IQR of price per gram and mentions per period and group (`plot`: also draw it)."""
+               plot: str | Path | None = None, tiers: bool = False, **kw) -> "results.TrendsResult":
+        """Offers, median and IQR of price per unit and mentions per period, series and group (`plot`: also draw
+        it; `tiers`: one row per quantity tier). Without a substance or class filter, rows are also per substance
+        (the result's `note` says so)."""
         from .reporting import trends
 
-        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot)
+        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers)
 
     def offers(self, filters: "Filters | None" = None, *, as_: str | None = None, what: str = "offers", **kw):
         """Offer records (dicts, as `export offers` writes them), an iterator; `as_="arrow"` a pyarrow Table,
@@ -353,6 +356,26 @@ class Watch:
 
         columns, rows = offers(self, self.filters(filters, **kw), what)
         return rows if as_ is None else as_table(columns, rows, as_)
+
+    def sales(self, since: datetime | str, until: datetime | str | None = None, *, by: str = "substance",
+              currency: str | None = None) -> list:
+        """Units and money sold from stock drops in [since, until) per substance, region or month
+        (npswatch.reports.sales.SalesRow; its METHOD says how)."""
+        from npswatch.pipelines.fx import RateBook
+        from npswatch.reports.sales import sales
+        from npswatch.storage.fxstore import load_rates
+
+        from .reporting import moment, now
+
+        engine = self.checked_engine()
+        rates = RateBook(load_rates(engine)) if currency else None
+        return sales(engine, moment(since), moment(until) or now(), by=by, currency=currency, rates=rates)
+
+    def assign_ads(self) -> "AdAssignment":
+        """Cluster the stored posts that have no ad yet into distinct ads (reposts of one ad share it)."""
+        from npswatch.storage.ads import assign_ads
+
+        return assign_ads(self.checked_engine())
 
     def signals(self, since: datetime | str = "7d", until: datetime | str | None = None) -> "results.SignalsResult":
         """Detect and store the early-warning signals of [since, until)."""

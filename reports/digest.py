@@ -50,6 +50,12 @@ class Digest:
         return {kind: n for kind in KINDS if (n := sum(1 for s in self.signals if s.kind == kind))}
 
 
+def _counts(s) -> str:
+    ads = s.evidence.get("ads")
+    return f"{s.posts} posts ({ads} distinct ads) from {s.sources} sources" if ads is not None else \
+        f"{s.posts} posts from {s.sources} sources"
+
+
 def signal_record(s: Signal) -> dict:
     """One signal as the JSON digest and the webhook carry it."""
     ev = s.evidence or {}
@@ -67,6 +73,7 @@ def signal_record(s: Signal) -> dict:
         "period": {"start": s.period_start.isoformat() if s.period_start else None,
                    "end": s.period_end.isoformat() if s.period_end else None},
         "posts": s.posts,
+        "ads": ev.get("ads"),
         "sources": s.sources,
         "value": s.value,
         "baseline": s.baseline,
@@ -113,7 +120,7 @@ def to_markdown(d: Digest) -> str:
                 where = ", ".join(r["cities"][:5]) or ", ".join(r["countries"]) or "no region named"
                 lines.append(f"- **{_md_escape(s.title)}**")
                 lines.append(f"  - where: {_md_escape(where)}; first seen {_day(s.first_seen)}, last seen "
-                             f"{_day(s.last_seen)}; {s.posts} posts from {s.sources} sources")
+                             f"{_day(s.last_seen)}; {_counts(s)}")
                 if r["price"]:
                     lines.append(f"  - price: {_price_text(r['price'])}")
                 for ex in r["evidence"]["examples"]:

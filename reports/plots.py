@@ -1,8 +1,9 @@
 """Charts with matplotlib: trend lines with IQR bands, and small signal charts.
 
-`trend_figure()` draws one line per group (city or substance) of a trend table: the median price per gram
-with its interquartile range as a band, in USD when the rows have USD prices (comparable across
-currencies), else in the single local currency; the lower panel shows posts mentioning it. It returns the
+`trend_figure()` draws one line per series and group (e.g. "mephedrone, Almaty (KZ)") of a trend table: the
+median price per unit with its interquartile range as a band, in USD when the rows have USD prices
+(comparable across currencies), else in the single local currency; the lower panel shows posts mentioning it.
+Prices in different units never share the axis: the unit with most offers is drawn, and named in the title. It returns the
 matplotlib `Figure` (a notebook shows it inline); `plot_trends()` writes it to a .png or .svg file.
 `signal_png()` draws the series a signal carries in its evidence (weekly posts, weekly median price) as PNG
 bytes for the digest.
@@ -43,6 +44,13 @@ def plot_trends(rows: list[TrendRow], path: str | Path, title: str = "Price per 
 def trend_figure(rows: list[TrendRow], title: str = "Price per gram", by: str = "week",
                  max_lines: int = _MAX_LINES):
     """The trend chart of `rows` (from `npswatch.reports.trends.trends`) as a matplotlib `Figure`."""
+    per_unit: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.unit:
+            per_unit[r.unit] += r.offers
+    unit_drawn = min(per_unit, key=lambda u: (-per_unit[u], u)) if per_unit else None
+    mentions_of = {(r.period, r.series, r.group): r.mentions for r in rows}
+    rows = [r for r in rows if r.unit == unit_drawn]
     use_usd = any(r.usd_median is not None for r in rows)
     currencies = {r.currency for r in rows if r.median is not None}
     if use_usd:
@@ -54,7 +62,8 @@ def trend_figure(rows: list[TrendRow], title: str = "Price per gram", by: str = 
 
     by_group: dict[str, list[TrendRow]] = defaultdict(list)
     for r in rows:
-        by_group[r.group].append(r)
+        name = ", ".join(dict.fromkeys(x for x in (r.series, r.group) if x != "all"))
+        by_group[name if r.tier == "all sizes" else f"{name}, {r.tier}"].append(r)
     weight = {g: sum(r.offers + r.mentions for r in rs) for g, rs in by_group.items()}
     groups = sorted(by_group, key=lambda g: (-weight[g], g))[:max_lines]
 
@@ -72,9 +81,11 @@ def trend_figure(rows: list[TrendRow], title: str = "Price per gram", by: str = 
                 px, pm, pa, pb = zip(*pts)
                 line, = ax.plot(px, pm, marker="o", markersize=3, linewidth=1.5, label=g)
                 ax.fill_between(px, pa, pb, color=line.get_color(), alpha=0.15, linewidth=0)
-        ax2.plot(xs, [r.mentions for r in rs], linewidth=1, label=g)
+        ax2.plot(xs, [mentions_of[(r.period, r.series, r.group)] for r in rs], linewidth=1, label=g)
+    if unit_drawn and f"per {unit_drawn}" not in title:
+        title = f"{title} (per {unit_drawn})"
     ax.set_title(title)
-    ax.set_ylabel(f"price per gram ({unit}), median and IQR" if unit else "no comparable prices")
+    ax.set_ylabel(f"price per {unit_drawn} ({unit}), median and IQR" if unit else "no comparable prices")
     ax.grid(True, alpha=0.3)
     if groups:
         ax.legend(fontsize=8, loc="upper left", ncol=2)

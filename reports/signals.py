@@ -8,10 +8,12 @@ Kinds (thresholds are `Thresholds` fields, set in the `[signals]` section of the
   where it was known, in a city) inside the window, in at least `new_min_posts` posts.
   Both "new" kinds need `min_history_days` of stored history before the window: on a fresh database
   everything would be new.
-- `spike`: a substance's posts in a calendar week against the mean of its `baseline_weeks` weeks before
-  (at least `spike_min_baseline_weeks` of them since its first mention). A spike needs all three of:
-  at least `spike_min_mentions` posts, at least `spike_ratio` times the baseline, and a Poisson upper-tail
-  p-value below `spike_p`. The week still running is compared with the share of the baseline elapsed.
+- `spike`: a substance's distinct ads (reposts of one ad count once) in a calendar week against the baseline
+  of reports/spikes.py: a quasi-Poisson GLM with a trend (and a yearly harmonic given two years) fitted to up
+  to `spike_history_weeks` weeks before (at least `spike_min_baseline_weeks` since its first mention). A spike
+  needs all three of: at least `spike_min_mentions` distinct ads, at least `spike_ratio` times the expected
+  count, and a negative-binomial upper-tail p-value below `spike_p`. The week still running is compared
+  with the share of the expected count elapsed.
 - `price_shift`: per substance x region x currency, the median price per gram of the `price_window_weeks`
   weeks ending with an evaluated week against the median of the `price_baseline_weeks` before them; a shift
   is a relative change of at least `price_shift` with at least `price_min_offers` offers on each side and a
@@ -22,7 +24,8 @@ Kinds (thresholds are `Thresholds` fields, set in the `[signals]` section of the
 - `sales`: units gone from listings that show stock, summed over drops between consecutive crawls
   (restocks are ignored; a listing that disappears is not counted as sold out), per substance x region.
 
-Evidence of every signal: first and last seen, posts and sources, cities and countries, up to `examples`
+Evidence of every signal: first and last seen, posts, distinct ads (reposts of one ad count once: storage/ads.py)
+and sources, cities and countries, up to `examples`
 snippets of the (already pseudonymised) post texts around the matched name, shortened to `snippet_chars`,
 their links, and the median price per gram in the scope.
 
@@ -35,17 +38,19 @@ their links, and the median price per gram in the scope.
 """
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 
+import numpy as np
+from scipy import stats
 from sqlalchemy import Engine, and_, func, inspect, select
 
 from npswatch.storage import models as m
 from npswatch.storage.writer import upsert
 
+from .spikes import Expected, expected, spike_p
 from .scope import as_date, as_datetime, period_start, period_sql, utc
 from npswatch.storage.tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SIGNAL, T_SOURCE, T_SUBSTANCE
 
@@ -67,9 +72,11 @@ class Thresholds:
     new_min_posts: int = 2
     baseline_weeks: int = 8
     spike_min_baseline_weeks: int = 4
-    spike_min_mentions: int = 10
-    spike_ratio: float = 2.0
-    spike_p: float = 0.001
+    spike_min_mentions: int = 5  # distinct ads in the week
+    spike_ratio: float = 1.5
+    spike_p: float = 0.002
+    spike_history_weeks: int = 104
+    spike_trend_p: float = 0.05
     price_window_weeks: int = 4
     price_baseline_weeks: int = 12
     price_shift: float = 0.25
@@ -117,47 +124,17 @@ class Signal:
 
 # --- small pure helpers -----------------------------------------------------------------------------------
 def poisson_sf(x: int, lam: float) -> float:
-    """P(X >= x) for X ~ Poisson(lam): the chance of at least x posts when lam are expected."""
-    if x <= 0:
-        return 1.0
-    lam = max(lam, 1e-9)
-    if x <= lam:  # not in the upper tail: far from significant, no need to be exact
-        return 1.0 - sum(math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1)) for k in range(x))
-    term = math.exp(-lam + x * math.log(lam) - math.lgamma(x + 1))
-    total, k = 0.0, x
-    while term > total * 1e-15 and k < x + 10_000:
-        total += term
-        k += 1
-        term *= lam / k
-    return min(total, 1.0)
+    """P(X >= x) for X ~ Poisson(lam): the chance of at least x posts when lam are expected (scipy.stats)."""
+    return float(stats.poisson.sf(x - 1, max(lam, 1e-9))) if x > 0 else 1.0
 
 
 def mann_whitney_p(a: list[float], b: list[float]) -> float:
-    """Two-sided p-value of the Mann-Whitney U test (normal approximation, ties corrected): are the values of
-    `a` shifted against those of `b`? Rank-based, so a few extreme prices do not decide it."""
-    n1, n2 = len(a), len(b)
-    n = n1 + n2
-    if not n1 or not n2:
+    """Two-sided p-value of the Mann-Whitney U test (scipy.stats; normal approximation with tie correction and
+    continuity correction): are the values of `a` shifted against those of `b`? Rank-based, so a few extreme
+    prices do not decide it."""
+    if not a or not b or len(set(a) | set(b)) < 2:
         return 1.0
-    pooled = sorted([(v, 0) for v in a] + [(v, 1) for v in b])
-    r1 = 0.0
-    ties = 0.0
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        rank = (i + j) / 2 + 1  # average rank of a run of equal values
-        r1 += rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 0)
-        t = j - i + 1
-        ties += t ** 3 - t
-        i = j + 1
-    u = r1 - n1 * (n1 + 1) / 2
-    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
-    if var <= 0:
-        return 1.0
-    z = (abs(u - n1 * n2 / 2) - 0.5) / math.sqrt(var)
-    return math.erfc(max(z, 0.0) / math.sqrt(2))
+    return float(stats.mannwhitneyu(a, b, alternative="two-sided", method="asymptotic").pvalue)
 
 
 def snippet(text: str | None, matched: str | None, width: int) -> str:
@@ -324,14 +301,19 @@ class Detector:
         weeks = _weeks(since, until)
         if not weeks:
             return []
-        Me = T_MENTION
-        start = weeks[0] - WEEK * t.baseline_weeks
+        Me, P = T_MENTION, T_POST
+        start = weeks[0] - WEEK * t.spike_history_weeks
         wk = period_sql(Me.c.observed_at, self.engine.dialect.name, "week")
-        q = (select(Me.c.substance_id, wk, func.count(func.distinct(Me.c.post_id)))
+        # distinct ads per week: reposts of one ad are one ad (a post with no ad is its own)
+        q = (select(Me.c.substance_id, wk, func.count(func.distinct(func.coalesce(P.c.ad_id, -P.c.id))),
+                    func.count(func.distinct(Me.c.post_id)))
+             .select_from(Me.join(P, P.c.id == Me.c.post_id))
              .where(Me.c.observed_at >= start, Me.c.observed_at < until).group_by(Me.c.substance_id, wk))
         counts: dict[int, dict[date, int]] = defaultdict(dict)
-        for sid, w, n in self.c.execute(q):
+        posts: dict[int, dict[date, int]] = defaultdict(dict)
+        for sid, w, n, n_posts in self.c.execute(q):
             counts[sid][as_date(w)] = n
+            posts[sid][as_date(w)] = n_posts
         firsts = {sid: as_datetime(f) for sid, f in self.c.execute(
             select(Me.c.substance_id, func.min(Me.c.observed_at)).where(Me.c.observed_at.is_not(None))
             .group_by(Me.c.substance_id))}
@@ -344,28 +326,30 @@ class Detector:
                 x = per_week.get(w.date(), 0)
                 if x < t.spike_min_mentions:
                     continue
-                base_weeks = [w - WEEK * i for i in range(1, t.baseline_weeks + 1) if w - WEEK * i >= first_week]
+                base_weeks = [w - WEEK * i for i in range(t.spike_history_weeks, 0, -1) if w - WEEK * i >= first_week]
                 if len(base_weeks) < t.spike_min_baseline_weeks:
                     continue
                 base = [per_week.get(b.date(), 0) for b in base_weeks]
-                mean = sum(base) / len(base)
+                e = expected(np.array(base), trend_p=t.spike_trend_p)
                 elapsed = min(1.0, (until - w) / WEEK)  # the running week is compared pro rata
-                lam = max(mean, 0.5) * elapsed
-                p = poisson_sf(x, lam)
-                if x < t.spike_ratio * lam or p >= t.spike_p:
+                e = Expected(max(e.mean, 0.5) * elapsed, max(e.variance, 0.5) * elapsed, e.dispersion, e.trend,
+                             e.weeks)
+                p = spike_p(x, e)
+                if x < t.spike_ratio * e.mean or p >= t.spike_p:
                     continue
                 name = self.substances[sid][1]
                 end = min(w + WEEK, until)
                 ev = self._evidence(sid, None, w, end)
-                ev["series"] = {"label": "posts per week",
-                                "x": [b.date().isoformat() for b in reversed(base_weeks)] + [w.date().isoformat()],
-                                "y": list(reversed(base)) + [x]}
+                shown = base_weeks[-t.baseline_weeks:]
+                ev["series"] = {"label": "distinct ads per week",
+                                "x": [b.date().isoformat() for b in shown] + [w.date().isoformat()],
+                                "y": [per_week.get(b.date(), 0) for b in shown] + [x]}
+                ev["model"] = {"expected": e.mean, "dispersion": e.dispersion, "trend": e.trend,
+                               "weeks": e.weeks, "posts": posts[sid].get(w.date(), 0)}
                 s = self._signal("spike", w.date().isoformat(), sid,
-                                 f"{name}: {x} posts in the week of {w:%Y-%m-%d}, {x / max(mean, 1e-9):.1f}x the "
-                                 f"{len(base)}-week mean of {mean:.1f}" if mean else
-                                 f"{name}: {x} posts in the week of {w:%Y-%m-%d} after {len(base)} quiet weeks",
-                                 period_start=w, period_end=end, value=x, baseline=mean, score=p,
-                                 first_seen=firsts[sid])
+                                 f"{name}: {x} distinct ads in the week of {w:%Y-%m-%d}, {x / max(e.mean, 1e-9):.1f}x "
+                                 f"the {e.mean:.1f} expected from {e.weeks} weeks", period_start=w, period_end=end,
+                                 value=x, baseline=e.mean, score=p, first_seen=firsts[sid])
                 self._attach(s, ev)
                 s.first_seen = firsts[sid]
                 out.append(s)
@@ -514,8 +498,10 @@ class Detector:
             conds.append(Me.c.region_id.is_(None))
         cond = and_(*conds)
         c = self.c
-        posts, sources, first, last = c.execute(
-            select(func.count(func.distinct(Me.c.post_id)), func.count(func.distinct(P.c.source_id)),
+        posts, ads, sources, first, last = c.execute(
+            select(func.count(func.distinct(Me.c.post_id)),
+                   func.count(func.distinct(func.coalesce(P.c.ad_id, -P.c.id))),
+                   func.count(func.distinct(P.c.source_id)),
                    func.min(Me.c.observed_at), func.max(Me.c.observed_at))
             .select_from(Me.join(P, P.c.id == Me.c.post_id)).where(cond)).one()
         places = c.execute(
@@ -557,7 +543,7 @@ class Detector:
             usd = [u for _, _, u in prices if u is not None]
             price = {"median": _median(local), "currency": cur, "offers": len(local),
                      "usd_median": _median(usd) if usd else None}
-        return {"posts": posts, "sources": sources, "first_seen": as_datetime(first), "last_seen": as_datetime(last),
+        return {"posts": posts, "ads": ads, "sources": sources, "first_seen": as_datetime(first), "last_seen": as_datetime(last),
                 "cities": cities, "countries": countries, "examples": examples,
                 "links": [e["url"] for e in examples if e["url"]], "price": price}
 

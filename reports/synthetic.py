@@ -102,6 +102,9 @@ def write_history(engine: Engine, h: History) -> History:
             ppg = round(usd_price * USD_RATE[cur])
             text += f" {ppg * grams:,.0f} {cur}".replace(",", " ")
         text += f" {ru}. пишите @u_{'abcdefghjk'[pid % 10]}synthetic {text_extra}".rstrip()
+        # a line of made-up words of its own: each post is a distinct ad (storage/ads.py), not a repost
+        text += "\n" + " ".join("".join(rng.choice("bdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3))
+                                 for _ in range(5))
         posts.append({"id": pid, "source_id": src[source], "external_id": f"h{pid}",
                       "url": f"https://{source}/p/{pid}", "author": f"u_synthetic{pid % 17}", "text": text,
                       "text_hash": f"{pid:064d}", "version": 1, "posted_at": at, "collected_at": at,
@@ -168,3 +171,63 @@ def write_history(engine: Engine, h: History) -> History:
             c.exec_driver_sql("SELECT setval(pg_get_serial_sequence('post', 'id'), (SELECT max(id) FROM post))")
     h.counts = {"posts": len(posts), "mentions": len(mentions), "offers": len(offers)}
     return h
+
+
+def ad_series(rng, weeks: int, *, mean: float = 5.0, size: float = 2.0, seasonal: float = 0.3,
+              trend: float = 0.2, repost_mean: float = 5.0, rise_at: int | None = None,
+              rise: float = 1.0) -> tuple[list[int], list[int], list[float]]:
+    """(distinct ads, posts, the mean of ads without the rise) per week of one synthetic substance: ads negative-binomial with `mean` x a yearly
+    swing of +-`seasonal` (random phase) x a trend of `trend` a year (random sign), times `rise` from week
+    `rise_at` on; each ad posted a geometric number of times with mean `repost_mean`."""
+    import numpy as np
+
+    phase = rng.uniform(0, 2 * np.pi)
+    sign = rng.choice([-1.0, 1.0])
+    t = np.arange(weeks)
+    mu = mean * (1 + seasonal * np.sin(2 * np.pi * t / 52.18 + phase)) * (1 + trend * sign) ** (t / 52.18)
+    null = mu.copy()
+    if rise_at is not None:
+        mu[rise_at:] *= rise
+    ads = rng.negative_binomial(size, size / (size + mu))
+    posts = [int(rng.geometric(1 / repost_mean, a).sum()) if a else 0 for a in ads]
+    return [int(a) for a in ads], posts, null.tolist()
+
+
+def spike_trial(rng, *, series: int, rise: float | None, history: int = 104, weeks: int = 2,
+                p: float = 0.002, ratio: float = 1.5, min_ads: int = 5, **params) -> dict:
+    """Alarm rates of the spike methods on generated series (`ad_series` with `params`).
+
+    rise None: null series, each evaluated on `weeks` weeks (rates are alarms per series-week). Otherwise the
+    mean rises `rise`-fold from the first evaluated week on, and a series counts as detected when any of its
+    `weeks` first weeks alarms. "new" is reports/spikes.py on distinct ads at the given thresholds; "old" is
+    the former method (Poisson against the 8-week mean of posts, at least 10 posts and 2x, p < 0.001);
+    "oracle" alarms when the true null distribution (the series' real mean that week, NB size) puts the week's
+    ads in its upper `p` tail: the best any test of one week can do at that false-alarm rate."""
+    import numpy as np
+    from scipy import stats
+
+    from .spikes import expected, old_spike_p, spike_p
+
+    size = params.get("size", 2.0)
+    alarms = {"new": 0, "old": 0, "oracle": 0}
+    n = 0
+    for _ in range(series):
+        ads, posts, mu = ad_series(rng, history + weeks, rise_at=history if rise else None, rise=rise or 1.0,
+                                   **params)
+        hit = {k: False for k in alarms}
+        for w in range(history, history + weeks):
+            e = expected(np.array(ads[w - history:w]))
+            new = ads[w] >= min_ads and ads[w] >= ratio * e.mean and spike_p(ads[w], e) < p
+            base = np.array(posts[w - 8:w])
+            old = posts[w] >= 10 and posts[w] >= 2 * max(base.mean(), 0.5) and old_spike_p(posts[w], base) < 0.001
+            oracle = stats.nbinom.sf(ads[w] - 1, size, size / (size + mu[w])) < p
+            for k, v in (("new", new), ("old", old), ("oracle", oracle)):
+                if rise:
+                    hit[k] = hit[k] or bool(v)
+                else:
+                    alarms[k] += bool(v)
+        if rise:
+            for k in alarms:
+                alarms[k] += hit[k]
+        n += 1 if rise else weeks
+    return {k: v / n for k, v in alarms.items()} | {"n": n}

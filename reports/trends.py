@@ -1,8 +1,14 @@
-"""Price and mention trends: per period (week or month) and group (city, country, substance or all).
+"""Price and mention trends: per period (week or month), series and group, never mixing what cannot be mixed.
 
-Each `TrendRow` gives the number of offers, the median and interquartile range of price per gram in the
-group's local currency (the currency most of its priced offers use; offers in other currencies count only
-in USD) and in USD (offers whose rate was known on the day), and the number of posts mentioning it.
+A price series is one substance (or one class, when the filters name a class: every offer of the class), in one
+unit (g, piece, ml), optionally in one quantity tier (retail <= 1, 1-10, wholesale > 10 units; the bounds are
+`[trends] tiers`). Without a substance or class filter a table grouped by city, country or nothing is also
+grouped by substance (`mixing_note()` says so): a median across salts, hashish and MDMA describes no drug.
+
+Each `TrendRow` gives the number of offers, the median and interquartile range of the price per unit in the
+group's local currency (the currency most of its priced offers use; offers in other currencies count only in
+USD) and in USD (offers whose rate was known on the day; for pieces and ml, offers priced in USD), and the
+number of posts mentioning the series' substance(s) in the group (whatever the unit).
 
 Quantiles are linear-interpolation quantiles (PostgreSQL's `percentile_cont`, numpy's default). PostgreSQL
 computes them in the server. SQLite has no percentile function, so the offers of the scope are read as
@@ -12,6 +18,8 @@ in one sort; this is what makes week x city over a million offers take well unde
 >>> q = _group_quantiles(np.array([1, 1, 1, 2]), np.array([3.0, 1.0, 2.0, 5.0]))
 >>> q[0].tolist(), q[1].tolist(), [x.tolist() for x in q[2]]
 ([1, 2], [3, 1], [[1.5, 5.0], [2.0, 5.0], [2.5, 5.0]])
+>>> tier_label("g", 0, DEFAULT_TIERS), tier_label("piece", 2, DEFAULT_TIERS), tier_label("g", None, DEFAULT_TIERS)
+('retail <=1 g', 'wholesale >10 piece', 'all sizes')
 """
 from __future__ import annotations
 
@@ -23,14 +31,17 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, literal, select
+from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 
 from .scope import Filters, Scope, ScopeError, as_date, period_sql, resolve, utc, where
-from npswatch.storage.tables import T_MENTION, T_OFFER, T_REGION, T_SUBSTANCE
+from npswatch.storage.tables import T_MENTION, T_OFFER, T_POST, T_REGION, T_SUBSTANCE
 
 
 GROUPS = ("city", "country", "substance", "none")
+SPLITS = ("unit", "tier")  # offer-only groupings that come after GROUPS in `cells()`
+DEFAULT_TIERS: dict[str, tuple[float, float]] = {"g": (1.0, 10.0), "piece": (1.0, 10.0), "ml": (1.0, 10.0)}
 QUANTILES = (0.25, 0.5, 0.75)
 NO_REGION = "(no region)"
 _EPOCH = date(1970, 1, 1)
@@ -51,43 +62,164 @@ class TrendRow:
     usd_q1: float | None
     usd_q3: float | None
     mentions: int  # posts naming the substance(s) in the group and period
+    ads: int = 0  # distinct ads among those posts (reposts of one ad count once; see storage/ads.py)
+    sources: int = 0  # distinct sources (shops, channels) of those posts
+    series: str = "all substances"  # what is priced: a substance, "class: ..." or (mentions only) all
+    unit: str | None = None  # g, piece or ml: the unit of median, q1, q3 (None: a row of mentions only)
+    tier: str = "all sizes"  # the quantity tier, e.g. "retail <=1 g"
+
+    @property
+    def label(self) -> str:
+        """Which median this is: series, group, unit and tier, e.g. "mephedrone, Almaty (KZ), per g, all sizes"."""
+        parts = [self.series] + ([self.group] if self.group not in (self.series, "all") else [])
+        return ", ".join(parts + [f"per {self.unit}" if self.unit else "mentions only", self.tier])
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["period"] = self.period.isoformat()
+        d["label"] = self.label
         return d
 
 
-def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city") -> list[TrendRow]:
-    """The trend table of `filters`, sorted by period then group."""
+def tier_label(unit: str, tier: int | None, bounds: dict[str, tuple[float, float]]) -> str:
+    if tier is None:
+        return "all sizes"
+    lo, hi = bounds.get(unit, DEFAULT_TIERS["g"])
+    return (f"retail <={lo:g} {unit}", f"{lo:g}-{hi:g} {unit}", f"wholesale >{hi:g} {unit}")[tier]
+
+
+def splits_by_substance(filters: Filters, group: str) -> bool:
+    """True when `group` alone would put several substances' prices into one median."""
+    return group != "substance" and not filters.substance and not filters.cls
+
+
+def mixing_note(filters: Filters, group: str) -> str | None:
+    """What `trends()` did so as not to mix substances, for the user; None when nothing needed saying."""
+    if not splits_by_substance(filters, group):
+        return None
+    by = "" if group == "none" else f" and {group}"
+    return (f"prices of different substances are never one median: grouped by substance{by} "
+            "(--substance or --class for one series)")
+
+
+def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city",
+           tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None) -> list[TrendRow]:
+    """The trend table of `filters`: one row per period, series, group, unit (and tier with `tiers=True`),
+    sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series."""
     if group not in GROUPS:
         raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {group!r}")
+    bounds = tier_bounds or DEFAULT_TIERS
+    per_substance = splits_by_substance(filters, group)
+    base = tuple(g for g in (group, "substance" if per_substance else None) if g and g != "none") or ("none",)
+    groups = base + (("unit", "tier") if tiers else ("unit",))
     labels = _labels(engine, group)
+    names = _labels(engine, "substance") if (per_substance or group == "substance") else {}
+    if filters.substance or filters.cls:
+        series_name = _series_name(engine, filters)
     rows = []
-    for (period, (gid,)), c in cells(engine, filters, by, (group,)).items():
-        rows.append(TrendRow(period=period, group=labels.get(gid, NO_REGION if gid is None else str(gid)), **c))
-    rows.sort(key=lambda r: (r.period, r.group))
+    for (period, ids), c in cells(engine, filters, by, groups, tier_bounds=bounds).items():
+        gid = ids[0] if group != "none" else 0
+        label = labels.get(gid, NO_REGION if gid is None else str(gid))
+        if group == "substance":
+            series = label
+        elif per_substance:
+            series = names.get(ids[len(base) - 1], "all substances")
+        else:
+            series = series_name if (filters.substance or filters.cls) else "all substances"
+        unit = ids[len(base)]
+        tier = tier_label(unit, ids[len(base) + 1], bounds) if tiers and unit else "all sizes"
+        rows.append(TrendRow(period=period, group=label, series=series, unit=unit, tier=tier, **c))
+    rows.sort(key=lambda r: (r.period, r.series, r.group, r.unit or "~", r.tier))
     return rows
 
 
-def cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...]) -> dict:
+def top_substance(engine: Engine, country: str) -> str | None:
+    """The substance (a named one before a generic kind) with most priced offers in `country`: the demo's series."""
+    O, R, S = T_OFFER, T_REGION, T_SUBSTANCE
+    name = func.coalesce(S.c.canonical, S.c.key)
+    with engine.connect() as c:
+        return c.execute(select(name).select_from(O.join(R, R.c.id == O.c.region_id).join(S, S.c.id == O.c.substance_id))
+                         .where(R.c.country == country).group_by(name, S.c.canonical)
+                         .order_by(S.c.canonical.is_(None), func.count(O.c.price_per_gram).desc(), name)
+                         .limit(1)).scalar()
+
+
+def _series_name(engine: Engine, filters: Filters) -> str:
+    if filters.substance:
+        scope = resolve(engine, Filters(substance=filters.substance))
+        names = _labels(engine, "substance")
+        return names.get(scope.substance_ids[0], filters.substance) if scope.substance_ids else filters.substance
+    return "class: " + str(filters.cls).replace("_", " ")
+
+
+def cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
+          tier_bounds: dict[str, tuple[float, float]] | None = None) -> dict:
     """{(period, (group id, ...)): cell dict} for any combination of groups, e.g. ("city", "substance").
 
     Group ids: region id (city; a country-level region stands for offers naming no city), ISO country code,
-    substance id, or 0 (none); None where the offer or mention has no region."""
-    for g in groups:
+    substance id, or 0 (none); None where the offer or mention has no region. `groups` may end with "unit"
+    (then prices are per unit: per gram, per piece, per ml) and "tier" (0 retail, 1 middle, 2 wholesale, by
+    `tier_bounds`); mentions have neither, so a cell's mentions are those of its groups before them, and cells
+    with mentions but no offer have None there."""
+    base = tuple(g for g in groups if g not in SPLITS)
+    splits = groups[len(base):]
+    for g in base:
         if g not in GROUPS:
             raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {g!r}")
+    if any(g not in SPLITS for g in splits) or ("tier" in splits and "unit" not in splits):
+        raise ScopeError(f"unit and tier groupings come last, tier with unit: {groups!r}")
     period_sql(T_OFFER.c.observed_at, engine.dialect.name, by)  # validates `by`
     scope = resolve(engine, filters)
-    if engine.dialect.name == "postgresql":
-        return _cells_sql(engine, scope, by, groups)
-    return _cells_numpy(engine, scope, by, groups)
+    exprs = _Values(tier_bounds or DEFAULT_TIERS, per_unit="unit" in splits)
+    fn = _cells_sql if engine.dialect.name == "postgresql" else _cells_numpy
+    if not splits:
+        return fn(engine, scope, by, groups, exprs)
+    offers = fn(engine, scope, by, groups, exprs, mentions=False)
+    mentions = fn(engine, scope, by, base, exprs, offers=False)
+    nb = len(base)
+    for (period, ids), cell in offers.items():
+        m = mentions.get((period, ids[:nb]))
+        for k in ("mentions", "ads", "sources"):
+            cell[k] = m[k] if m else 0
+    # mentions of groups with no offer at all: a row of their own
+    seen = {(p, ids[:nb]) for (p, ids) in offers}
+    for (period, ids), m in mentions.items():
+        if (period, ids) not in seen:
+            cell = offers[(period, ids + (None,) * len(splits))]
+            for k in ("mentions", "ads", "sources"):
+                cell[k] = m[k]
+    return offers
+
+
+class _Values:
+    """The price and tier expressions of a query: price per gram, or per unit of the offer's own unit."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]], per_unit: bool):
+        O = T_OFFER
+        self.per_unit = per_unit
+        if per_unit:
+            self.price = case((O.c.unit == "g", O.c.price_per_gram),
+                              (O.c.quantity > 0, O.c.price / O.c.quantity), else_=None)
+            self.usd = case((O.c.unit == "g", O.c.price_per_gram_usd),
+                            (and_(O.c.currency == "USD", O.c.quantity > 0), O.c.price / O.c.quantity), else_=None)
+        else:
+            self.price, self.usd = O.c.price_per_gram, O.c.price_per_gram_usd
+        qty = case((O.c.unit == "g", func.coalesce(O.c.grams, O.c.quantity)), else_=O.c.quantity)
+        whens = []
+        for unit, (lo, hi) in sorted(bounds.items()):
+            whens += [(and_(O.c.unit == unit, qty <= lo), 0), (and_(O.c.unit == unit, qty <= hi), 1)]
+        lo, hi = DEFAULT_TIERS["g"]
+        self.tier = case(*whens, (qty <= lo, 0), (qty <= hi, 1), else_=2)
+
+    @staticmethod
+    def sqlite(expr) -> str:
+        """The expression as SQLite text (values inlined: they are numbers and unit names from the config)."""
+        return str(expr.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"literal_binds": True}))
 
 
 def _empty_cell() -> dict:
     return dict(offers=0, currency=None, priced=0, median=None, q1=None, q3=None, usd_offers=0,
-                usd_median=None, usd_q1=None, usd_q3=None, mentions=0)
+                usd_median=None, usd_q1=None, usd_q3=None, mentions=0, ads=0, sources=0)
 
 
 def _labels(engine: Engine, group: str) -> dict:
@@ -110,7 +242,8 @@ def _pick_currency(counts: dict[str, int]) -> str:
 
 
 # --- PostgreSQL: percentile_cont in the server ---------------------------------------------------------
-def _cells_sql(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...]) -> dict:
+def _cells_sql(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], values: "_Values",
+               offers: bool = True, mentions: bool = True) -> dict:
     O, Me, R = T_OFFER, T_MENTION, T_REGION
     dialect = engine.dialect.name
     out: dict = defaultdict(_empty_cell)
@@ -127,6 +260,10 @@ def _cells_sql(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...]) -
                 frm = frm.outerjoin(R, R.c.id == table.c.region_id)
             elif g == "substance":
                 col = table.c.substance_id
+            elif g == "unit":
+                col = table.c.unit
+            elif g == "tier":
+                col = values.tier
             else:
                 col = literal(0)
             cols.append(col.label(f"g{i}"))
@@ -135,34 +272,45 @@ def _cells_sql(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...]) -
     def key(row) -> tuple:
         return as_date(row[0]), tuple(row[1:1 + k])
 
-    pct = func.percentile_cont(literal(list(QUANTILES)))
     with engine.connect() as c:
-        period, gcols, frm, cond = grouped(O)
-        q = select(period, *gcols, func.count()).select_from(frm).where(cond).group_by(period, *gcols)
-        for row in c.execute(q):
-            out[key(row)]["offers"] = row[-1]
-        q = (select(period, *gcols, O.c.currency, func.count(), pct.within_group(O.c.price_per_gram))
-             .select_from(frm).where(cond, O.c.price_per_gram.is_not(None))
-             .group_by(period, *gcols, O.c.currency))
-        local: dict = defaultdict(dict)
-        for row in c.execute(q):
-            cur, n, qs = row[-3:]
-            local[key(row)][cur or ""] = (n, qs)
-        for kk, per_cur in local.items():
-            cur = _pick_currency({cc: v[0] for cc, v in per_cur.items()})
-            n, qs = per_cur[cur]
-            out[kk].update(currency=cur or None, priced=n, q1=qs[0], median=qs[1], q3=qs[2])
-        q = (select(period, *gcols, func.count(), pct.within_group(O.c.price_per_gram_usd))
-             .select_from(frm).where(cond, O.c.price_per_gram_usd.is_not(None)).group_by(period, *gcols))
-        for row in c.execute(q):
-            n, qs = row[-2:]
-            out[key(row)].update(usd_offers=n, usd_q1=qs[0], usd_median=qs[1], usd_q3=qs[2])
-        period, gcols, frm, cond = grouped(Me)
-        q = (select(period, *gcols, func.count(func.distinct(Me.c.post_id))).select_from(frm).where(cond)
-             .group_by(period, *gcols))
-        for row in c.execute(q):
-            out[key(row)]["mentions"] = row[-1]
+        if offers:
+            _offer_cells_sql(c, grouped(O), values, key, out)
+        if mentions:
+            period, gcols, frm, cond = grouped(Me)
+            P = T_POST
+            q = (select(period, *gcols, func.count(func.distinct(Me.c.post_id)),
+                        func.count(func.distinct(func.coalesce(P.c.ad_id, -P.c.id))),
+                        func.count(func.distinct(P.c.source_id)))
+                 .select_from(frm.join(P, P.c.id == Me.c.post_id)).where(cond).group_by(period, *gcols))
+            for row in c.execute(q):
+                out[key(row)].update(mentions=row[-3], ads=row[-2], sources=row[-1])
     return out
+
+
+def _offer_cells_sql(c, grouped: tuple, values: "_Values", key, out: dict) -> None:
+    period, gcols, frm, cond = grouped
+    pct = func.percentile_cont(literal(list(QUANTILES)))
+    O = T_OFFER
+    q = select(period, *gcols, func.count()).select_from(frm).where(cond).group_by(period, *gcols)
+    for row in c.execute(q):
+        out[key(row)]["offers"] = row[-1]
+    price = values.price
+    q = (select(period, *gcols, O.c.currency, func.count(), pct.within_group(price))
+         .select_from(frm).where(cond, price.is_not(None))
+         .group_by(period, *gcols, O.c.currency))
+    local: dict = defaultdict(dict)
+    for row in c.execute(q):
+        cur, n, qs = row[-3:]
+        local[key(row)][cur or ""] = (n, qs)
+    for kk, per_cur in local.items():
+        cur = _pick_currency({cc: v[0] for cc, v in per_cur.items()})
+        n, qs = per_cur[cur]
+        out[kk].update(currency=cur or None, priced=n, q1=qs[0], median=qs[1], q3=qs[2])
+    q = (select(period, *gcols, func.count(), pct.within_group(values.usd))
+         .select_from(frm).where(cond, values.usd.is_not(None)).group_by(period, *gcols))
+    for row in c.execute(q):
+        n, qs = row[-2:]
+        out[key(row)].update(usd_offers=n, usd_q1=qs[0], usd_median=qs[1], usd_q3=qs[2])
 
 
 # --- SQLite: columns out, one sort in numpy --------------------------------------------------------------
@@ -191,25 +339,35 @@ _DAY_UNIXEPOCH = "unixepoch(observed_at) / 86400"
 _DAY_JULIAN = "CAST(julianday(observed_at) + 0.5 AS INTEGER) - 2440588"
 
 
-_GROUP_COLUMNS = {"city": ("region_id",), "country": ("region_id",), "substance": ("substance_id",), "none": ()}
+_GROUP_COLUMNS = {"city": ("region_id",), "country": ("region_id",), "substance": ("substance_id",), "none": (),
+                  "unit": ("unit",), "tier": ("tier",)}
 
 
-def _group_columns(groups: tuple[str, ...]) -> str:
+def _group_columns(groups: tuple[str, ...], values: "_Values | None" = None) -> str:
     # only the id columns the grouping needs: every column read costs
     cols = dict.fromkeys(c for g in groups for c in _GROUP_COLUMNS[g])
-    return "".join(", IFNULL(region_id, 0) AS region_id" if c == "region_id" else f", {c}" for c in cols)
+    special = {"region_id": ", IFNULL(region_id, 0) AS region_id", "unit": ", IFNULL(unit, '') AS unit"}
+    if values is not None:
+        special["tier"] = f", {values.sqlite(values.tier)} AS tier"
+    return "".join(special.get(c, f", {c}") for c in cols)
 
 
-def offer_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, ...] = ("city", "substance")) -> str:
+def offer_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, ...] = ("city", "substance"),
+                      values: "_Values | None" = None) -> str:
     # NULLs become sentinels (-1, '') so the Arrow driver infers one type per column from any batch.
-    return (f"SELECT {day} AS day{_group_columns(groups)}, "
-            "IFNULL(currency, '') AS currency, CAST(IFNULL(price_per_gram, -1.0) AS REAL) AS ppg, "
-            "CAST(IFNULL(price_per_gram_usd, -1.0) AS REAL) AS usd "
+    price, usd = ("price_per_gram", "price_per_gram_usd") if values is None or not values.per_unit else (
+        values.sqlite(values.price), values.sqlite(values.usd))
+    return (f"SELECT {day} AS day{_group_columns(groups, values)}, "
+            f"IFNULL(currency, '') AS currency, CAST(IFNULL({price}, -1.0) AS REAL) AS ppg, "
+            f"CAST(IFNULL({usd}, -1.0) AS REAL) AS usd "
             f"FROM offer WHERE {_where_sql(scope)}")
 
 
 def mention_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, ...] = ("city", "substance")) -> str:
-    return f"SELECT {day} AS day{_group_columns(groups)}, post_id FROM mention WHERE {_where_sql(scope)}"
+    # a post without an ad (its text gone before ads were assigned) is an ad of its own: -post id
+    return (f"SELECT {day} AS day{_group_columns(groups)}, mention.post_id AS post_id, "
+            "IFNULL(post.ad_id, -mention.post_id) AS ad, post.source_id AS source "
+            f"FROM mention JOIN post ON post.id = mention.post_id WHERE {_where_sql(scope)}")
 
 
 def _day_sql(engine: Engine) -> str:
@@ -324,6 +482,10 @@ def _group_ids(cols: dict[str, np.ndarray], group: str, engine: Engine) -> tuple
         raw = cols["region_id"]
     elif group == "substance":
         raw = cols["substance_id"]
+    elif group == "tier":
+        raw = cols["tier"]
+    elif group == "unit":
+        return cols["unit"].codes, [v or None for v in cols["unit"].values]
     elif group == "none":
         return np.zeros(len(cols["day"]), dtype=np.int64), [0]
     else:
@@ -406,22 +568,27 @@ def _group_quantiles(keys: np.ndarray, values: np.ndarray, qs=QUANTILES):
     return k[starts], counts, out
 
 
-def _cells_numpy(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...]) -> dict:
+def _cells_numpy(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], values: "_Values",
+                 offers: bool = True, mentions: bool = True) -> dict:
     out: dict = defaultdict(_empty_cell)
     day = _day_sql(engine)
     # mentions are read in a second thread while the offers are read and sorted (both drivers release the GIL)
     pool = ThreadPoolExecutor(1)
-    mentions = pool.submit(read_columns, engine, mention_columns_sql(scope, day, groups))
+    if mentions:
+        found = pool.submit(read_columns, engine, mention_columns_sql(scope, day, groups))
     try:
-        _offer_cells(engine, scope, by, groups, day, out)
-        _mention_cells(engine, mentions.result(), by, groups, out)
+        if offers:
+            _offer_cells(engine, scope, by, groups, day, out, values)
+        if mentions:
+            _mention_cells(engine, found.result(), by, groups, out)
     finally:
         pool.shutdown(wait=True)
     return out
 
 
-def _offer_cells(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], day: str, out: dict) -> None:
-    o = read_columns(engine, offer_columns_sql(scope, day, groups))
+def _offer_cells(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], day: str, out: dict,
+                 values: "_Values | None" = None) -> None:
+    o = read_columns(engine, offer_columns_sql(scope, day, groups, values))
     if len(o["day"]):
         cells_of, key = _cell_keys(o, groups, by, engine)
 
@@ -463,8 +630,15 @@ def _mention_cells(engine: Engine, me: dict, by: str, groups: tuple[str, ...], o
     if len(me["day"]):
         cells_of, key = _cell_keys(me, groups, by, engine)
         # distinct posts per cell: a post naming two cities of one country counts once for the country
-        post = me["post_id"].astype(np.int64)
-        pairs = _distinct(key * (int(post.max()) + 1) + post)
-        keys, counts = _counts(pairs // (int(post.max()) + 1))
-        for k, n in zip(keys.tolist(), counts.tolist()):
-            out[cells_of(k)]["mentions"] = n
+        for name, col in (("mentions", "post_id"), ("ads", "ad"), ("sources", "source")):
+            keys, counts = _distinct_per_key(key, me[col].astype(np.int64))
+            for k, n in zip(keys.tolist(), counts.tolist()):
+                out[cells_of(k)][name] = n
+
+
+def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, number of distinct values of each)."""
+    values = values - int(values.min())
+    span = int(values.max()) + 1
+    pairs = _distinct(key * span + values)
+    return _counts(pairs // span)

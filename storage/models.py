@@ -61,6 +61,7 @@ class Post(SQLModel, table=True):
     last_seen: datetime | None = _ts()
     extra: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     extracted_at: datetime | None = _ts(index=True)  # facts of the current text; NULL: stored with --no-extract
+    ad_id: int | None = Field(default=None, index=True)  # the distinct ad it repeats (tables_ads.Ad; migration 0007)
 
 
 class PostVersion(SQLModel, table=True):
@@ -213,3 +214,4 @@ class FxRate(SQLModel, table=True):
 from . import tables_reports, tables_telegram  # noqa: E402,F401
 from . import tables_web  # noqa: E402,F401  (listing tracking, page snapshots: migration 0002)
 from . import tables_accounts  # noqa: E402,F401  (web app accounts, sessions, audit log, triage)
+from . import tables_ads  # noqa: E402,F401  (distinct ads: migration 0009)

@@ -36,3 +36,5 @@ T_SESSION = WebSession.__table__
 T_AUDIT = AuditEntry.__table__
 T_REVIEW = SignalReview.__table__
 T_SITE_FOUND = DiscoveredSite.__table__
+from .tables_ads import Ad  # noqa: E402
+T_AD = Ad.__table__

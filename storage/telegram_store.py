@@ -197,6 +197,19 @@ def discovered(engine: Engine, *, min_mentions: int = 1, min_subscribers: int | 
         return [dict(r) for r in c.execute(q).mappings()]
 
 
+def shared_ad_edges(c: Connection) -> list[dict]:
+    """One edge per pair of sources that posted the same ad (storage/ads.py), weighted by the ads they share: a
+    shop network reposting one text across its channels."""
+    P = T_POST
+    per_ad = (select(P.c.ad_id, T_SOURCE.c.key).select_from(P.join(T_SOURCE, T_SOURCE.c.id == P.c.source_id))
+              .where(P.c.ad_id.is_not(None)).distinct().subquery())
+    a, b = per_ad.alias("a"), per_ad.alias("b")
+    rows = c.execute(select(a.c.key, b.c.key, func.count()).select_from(a.join(b, and_(a.c.ad_id == b.c.ad_id,
+                                                                                      a.c.key < b.c.key)))
+                     .group_by(a.c.key, b.c.key).order_by(a.c.key, b.c.key)).all()
+    return [{"src": x, "dst": y, "weight": n, "forwards": 0, "links": 0, "shared_ads": n} for x, y, n in rows]
+
+
 def link_graph(engine: Engine) -> tuple[dict[str, dict], list[dict]]:
     """Nodes (key -> attributes) and weighted edges of the forward/mention network."""
     lc = T_LINK.c
@@ -206,6 +219,7 @@ def link_graph(engine: Engine) -> tuple[dict[str, dict], list[dict]]:
                    func.sum(case((lc.kind == "forward", 1), else_=0)).label("forwards"),
                    func.sum(case((lc.kind == "link", 1), else_=0)).label("links"))
             .group_by(lc.src, lc.dst).order_by(lc.src, lc.dst)).mappings()]
+        edges += shared_ad_edges(c)
         keys = sorted({e["src"] for e in edges} | {e["dst"] for e in edges})
         d = T_DISCOVERED.c
         info = {}

@@ -56,3 +56,17 @@ def test_demo_rerun_adds_nothing_twice(demo_dir):
     assert r.returncode == 0, r.stderr[-3000:]
     assert counts(db) == before
     assert "0 new posts" in r.stdout
+
+
+def test_demo_trend_is_one_substance_by_city(demo_dir):
+    db = demo_dir / "data" / "npswatch.db"
+    if not db.exists():
+        assert run_demo(demo_dir).returncode == 0
+    r = run_demo(demo_dir)
+    title = next(line for line in r.stdout.splitlines() if "by month and city" in line)
+    with sqlite3.connect(db) as c:
+        names = {n for (n,) in c.execute("select coalesce(canonical, key) from substance")}
+    named = [n for n in names if f"Price of {n} per gram" in title]
+    assert len(named) == 1, title  # the title says which substance, and there is one
+    plots = list((demo_dir / "data" / "reports").glob("trend-*.png"))
+    assert plots and any(named[0].replace(" ", "-") in p.name for p in plots)

@@ -292,7 +292,10 @@ def test_demo_ends_with_a_trend_table_a_plot_and_a_digest(tmp_path):
     assert r.trends.title.endswith("KZ (the country with most offers)") and r.signals
     render_demo_reports(r, Console(file=buf, width=160))
     text = buf.getvalue()
-    plot, digest = tmp_path / "data" / "reports" / "trend-KZ.png", tmp_path / "data" / "reports" / "digest-demo.html"
-    assert "Price per gram by month and city, KZ" in text and "Almaty (KZ)" in text
+    [plot] = (tmp_path / "data" / "reports").glob("trend-KZ-*.png")  # one substance's trend
+    digest = tmp_path / "data" / "reports" / "digest-demo.html"
+    assert "per gram by month and city, KZ" in text and "Almaty (KZ)" in text
+    assert r.trends.title.startswith("Price of ") and {row.series for row in r.trends.rows if row.unit} == {
+        r.trends.title.removeprefix("Price of ").split(" per gram")[0]}
     assert str(plot) in text and str(digest) in text
     assert plot.read_bytes()[:4] == b"\x89PNG" and "Price shifts" in digest.read_text()

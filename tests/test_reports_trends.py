@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from npswatch.reports import trends as tr
@@ -85,8 +85,9 @@ def test_week_by_city_counts_medians_and_iqr(engine):
 
 def test_groups_months_and_filters(engine):
     seed(engine, OFFERS, MENTIONS_ONLY)
-    month = trends(engine, by="month", group="country")
-    assert {(r.period.isoformat(), r.group, r.offers) for r in month} >= {("2026-03-01", "KZ", 6), ("2026-03-01", "KG", 2)}
+    month = trends(engine, by="month", group="country")  # no substance named: one series per substance
+    assert {(r.period.isoformat(), r.group, r.series, r.offers) for r in month if r.unit} == {
+        ("2026-03-01", "KZ", "mephedrone", 4), ("2026-03-01", "KZ", "hashish", 2), ("2026-03-01", "KG", "mephedrone", 2)}
     subs = by_key(trends(engine, Filters(city="Almaty"), by="week", group="substance"))
     assert set(subs) == {("2026-03-02", "mephedrone"), ("2026-03-09", "hashish")}  # a kind has no canonical: key
     only = trends(engine, Filters(substance="MEPHEDRONE", country="KG"), group="none")
@@ -134,7 +135,7 @@ def test_cli_table_json_csv_and_plots(tmp_path):
         assert r.exit_code == 0, r.output
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = (tmp_path / "t.svg").read_text()
-    assert "<svg" in svg and "price per gram (USD)" in svg  # labelled axis with the unit
+    assert "<svg" in svg and "price per g (USD)" in svg  # labelled axis with the unit
     r = runner.invoke(app, ["--config", str(cfg), "trends", "--city", "Atlantis"])
     assert r.exit_code == 2 and "Atlantis" in r.output
 
@@ -147,19 +148,22 @@ def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
     from npswatch.reports.synthetic import History, write_history
 
     write_history(engine, History(start=datetime(2026, 1, 19, tzinfo=timezone.utc), weeks=12))  # starts mid-month
-    O, R = m.Offer.__table__, m.Region.__table__
+    O, R, S = m.Offer.__table__, m.Region.__table__, m.Substance.__table__
     with engine.connect() as c:
-        rows = c.execute(select(O.c.observed_at, R.c.name, R.c.country, O.c.currency, O.c.price_per_gram,
-                                O.c.price_per_gram_usd).join(R, R.c.id == O.c.region_id)).all()
+        rows = c.execute(select(O.c.observed_at, R.c.name, R.c.country, func.coalesce(S.c.canonical, S.c.key),
+                                O.c.price_per_gram, O.c.price_per_gram_usd)
+                         .join(R, R.c.id == O.c.region_id).join(S, S.c.id == O.c.substance_id)
+                         .where(O.c.unit == "g")).all()
     local, usd = {}, {}
-    for at, city, cc, _cur, ppg, u in rows:
-        k = (period_start(as_datetime(at).date(), by).isoformat(), f"{city} ({cc})")  # UTC day
+    for at, city, cc, sub, ppg, u in rows:
+        k = (period_start(as_datetime(at).date(), by).isoformat(), f"{city} ({cc})", sub)  # UTC day
         if ppg is not None:
             local.setdefault(k, []).append(ppg)  # one currency per city in the generated history
         if u is not None:
             usd.setdefault(k, []).append(u)
-    got = by_key(trends(engine, by=by, group="city"))
-    assert set(got) == set(local)
+    got = {(r.period.isoformat(), r.group, r.series): r for r in trends(engine, by=by, group="city")
+           if r.unit == "g"}
+    assert set(got) == set(local) and len({k[2] for k in local}) > 1  # per substance, never mixed
     for k, values in local.items():
         r = got[k]
         assert r.priced == len(values)
@@ -168,28 +172,68 @@ def test_agrees_with_a_direct_computation_over_a_generated_history(engine, by):
         assert r.usd_median == pytest.approx(float(np.median(usd[k])))
 
 
-def test_the_trend_chart_is_a_figure_and_the_callers_backend_is_left_alone(engine, tmp_path):
-    """A notebook's inline backend must survive a chart: run in a fresh process whose backend is not Agg."""
-    import subprocess
-    import sys
+def seed_units(engine):
+    """One synthetic shop in Almaty selling mephedrone by the gram (retail and wholesale) and by the piece, and
+    a second cathinone; all in KZT."""
+    seed(engine, [(0, "Almaty", "mephedrone", 10000.0, "KZT", 20.0)])
+    S, P, O, Src = (t.__table__ for t in (m.Substance, m.Post, m.Offer, m.Source))
+    with engine.begin() as c:
+        c.execute(S.insert().values(key="alpha-pvp", canonical="alpha-PVP", **{"class": "synthetic_cathinone"},
+                                    origin="lexicon"))
+        sub = {k: i for k, i in c.execute(select(S.c.key, S.c.id))}
+        rid = c.execute(select(m.Region.__table__.c.id).where(m.Region.__table__.c.name == "Almaty")).scalar_one()
+        src = c.execute(select(Src.c.id)).scalar_one()
+        rows = [("mephedrone", 0.5, "g", 6000.0), ("mephedrone", 50.0, "g", 250000.0),
+                ("mephedrone", 100.0, "g", 400000.0), ("mephedrone", 10.0, "piece", 30000.0),
+                ("alpha-pvp", 1.0, "g", 8000.0)]
+        for n, (s, qty, unit, price) in enumerate(rows):
+            at = MON + timedelta(days=1, minutes=n)
+            pid = c.execute(P.insert().values(source_id=src, external_id=f"u{n}", text_hash=f"u{n}", version=1,
+                                              posted_at=at, text="synthetic").returning(P.c.id)).scalar_one()
+            grams = qty if unit == "g" else None
+            c.execute(O.insert().values(post_id=pid, substance_id=sub[s], region_id=rid, quantity=qty, unit=unit,
+                                        grams=grams, price=price, currency="KZT",
+                                        price_per_gram=price / qty if grams else None, observed_at=at))
 
-    seed(engine, OFFERS, MENTIONS_ONLY)
-    code = f"""
-import matplotlib
-from matplotlib.figure import Figure
-from npswatch.reports.plots import plot_trends, signal_png, trend_figure
-from npswatch.reports.trends import trends
-from npswatch.storage.db import make_engine
-rows = trends(make_engine({engine.url.render_as_string(hide_password=False)!r}), by="week", group="city")
-fig = trend_figure(rows, title="synthetic")
-assert isinstance(fig, Figure)
-prices, posts = fig.axes
-labels = sorted(line.get_label() for line in posts.get_lines())
-path = plot_trends(rows, {str(tmp_path / "t.png")!r})
-png = signal_png({{"label": "posts", "x": ["2026-03-02", "2026-03-09"], "y": [3, 5]}}, "synthetic")
-print(matplotlib.get_backend(), labels, path.stat().st_size > 0, png[:4] == b"\\x89PNG")
-"""
-    env = {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"} | {"MPLBACKEND": "svg"}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split(" ", 1) == ["svg", "['(no region)', 'Almaty (KZ)', 'Bishkek (KG)'] True True\n"]
+
+def test_units_and_quantity_tiers_are_separate_medians(engine):
+    seed_units(engine)
+    rows = trends(engine, Filters(substance="mephedrone"), group="city")
+    per = {r.unit: r for r in rows}
+    assert set(per) == {"g", "piece"}  # grams and pieces never share a median
+    assert (per["piece"].priced, per["piece"].median) == (1, 3000.0)  # price per piece
+    assert per["g"].priced == 4 and per["g"].median == 7500.0  # 4000, 5000, 10000, 12000 KZT/g
+    tiered = {r.tier: r for r in trends(engine, Filters(substance="mephedrone"), group="city", tiers=True)
+              if r.unit == "g"}
+    assert set(tiered) == {"retail <=1 g", "wholesale >10 g"}
+    assert (tiered["retail <=1 g"].priced, tiered["retail <=1 g"].median) == (2, 11000.0)
+    assert (tiered["wholesale >10 g"].priced, tiered["wholesale >10 g"].median) == (2, 4500.0)
+    assert all(r.tier in r.label and r.unit in r.label for r in tiered.values())
+    custom = trends(engine, Filters(substance="mephedrone"), tiers=True, tier_bounds={"g": (0.5, 60.0)})
+    assert {r.tier for r in custom if r.unit == "g"} == {"retail <=0.5 g", "0.5-60 g", "wholesale >60 g"}
+
+
+def test_without_a_substance_prices_are_grouped_by_substance_and_a_class_is_one_series(engine):
+    seed_units(engine)
+    f = Filters(city="Almaty")
+    rows = [r for r in trends(engine, f, group="city") if r.unit == "g"]
+    assert {r.series for r in rows} == {"mephedrone", "alpha-PVP"}
+    assert "grouped by substance" in tr.mixing_note(f, "city")
+    assert tr.mixing_note(Filters(substance="mephedrone"), "city") is None
+    cls = [r for r in trends(engine, Filters(cls="synthetic_cathinone"), group="city") if r.unit == "g"]
+    assert [(r.series, r.priced) for r in cls] == [("class: synthetic cathinone", 5)]  # named substances included
+
+
+def test_cli_says_it_grouped_by_substance(tmp_path):
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n[trends]\ntiers = { g = [1, 20] }\n')
+    eng = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
+    upgrade(eng)
+    seed_units(eng)
+    r = CliRunner().invoke(app, ["--config", str(cfg), "trends", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "grouped by substance" in r.output
+    r = CliRunner().invoke(app, ["--config", str(cfg), "trends", "--substance", "mephedrone", "--tiers",
+                                 "--format", "json"])
+    data = json.loads(r.stdout[r.stdout.index("["):])
+    assert {d["tier"] for d in data if d["unit"] == "g"} == {"retail <=1 g", "wholesale >20 g"}

@@ -60,7 +60,7 @@ def test_import_trends_offers_and_digest_return_results_and_print_nothing(watch,
 
     t = watch.trends(country="KZ", by="month")
     assert [(row.group, row.offers, row.currency) for row in t.rows] == [("Almaty (KZ)", 6, "KZT")]
-    assert t.rows[0].median == 20000 and t.title.startswith("Price per gram by month: all substances, KZ")
+    assert t.rows[0].median == 20000 and t.title.startswith("Price per unit by month: all substances, KZ")
 
     offers = watch.offers(substance="mephedrone")
     assert not isinstance(offers, list)  # an iterator: rows are read as they are consumed

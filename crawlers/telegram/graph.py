@@ -23,7 +23,7 @@ from typing import IO, Any
 
 NS = "http://gexf.net/1.3"
 _NODE_ATTRS = (("status", "string"), ("subscribers", "integer"), ("first_seen", "string"), ("watched", "boolean"))
-_EDGE_ATTRS = (("forwards", "integer"), ("links", "integer"))
+_EDGE_ATTRS = (("forwards", "integer"), ("links", "integer"), ("shared_ads", "integer"))
 
 
 def _value(v: Any) -> str:
@@ -41,7 +41,7 @@ def write_gexf(nodes: Mapping[str, Mapping[str, Any]], edges: Iterable[Mapping[s
     root = ET.Element(f"{{{NS}}}gexf", {"version": "1.3"})
     meta = ET.SubElement(root, f"{{{NS}}}meta", {"lastmodifieddate": date.today().isoformat()})
     ET.SubElement(meta, f"{{{NS}}}creator").text = "npswatch"
-    ET.SubElement(meta, f"{{{NS}}}description").text = "Telegram channels: forwards and t.me links between them"
+    ET.SubElement(meta, f"{{{NS}}}description").text = "Telegram channels: forwards and t.me links between them, and ads they both posted"
     graph = ET.SubElement(root, f"{{{NS}}}graph", {"mode": "static", "defaultedgetype": "directed"})
     for cls, attrs in (("node", _NODE_ATTRS), ("edge", _EDGE_ATTRS)):
         el = ET.SubElement(graph, f"{{{NS}}}attributes", {"class": cls})

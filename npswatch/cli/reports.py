@@ -74,13 +74,21 @@ def trends(
     until: Optional[str] = UNTIL,
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the trend to FILE.png or FILE.svg."),
+    tiers: bool = typer.Option(False, "--tiers", help="Also one row per quantity tier: retail, middle, wholesale "
+                               "(bounds in [trends] tiers; default <= 1, 1-10, > 10 g or pieces)."),
 ) -> None:
-    """Offers, median and IQR of price per gram (local currency and USD) and mentions per period."""
+    """Offers, median and IQR of price per unit (g, piece, ml; local currency and USD) and mentions per period.
+
+    A price series is one substance (--substance) or one class (--class); without either, rows are also
+    grouped by substance, and the command says so."""
     if fmt not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
 
     def _go():
-        r = ctx.obj.trends(_filters(substance, cls, city, country, since, until), by=by, group=group, plot=plot)
+        r = ctx.obj.trends(_filters(substance, cls, city, country, since, until), by=by, group=group, plot=plot,
+                           tiers=tiers)
+        if r.note:
+            console.print(f"note: {r.note}")
         print_trends(r.rows, fmt, title=r.title)
         if r.plot is not None:
             console.print(f"plot written to {r.plot}")
@@ -105,16 +113,22 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
             w.writerow([csv_safe(v) for v in r.to_dict().values()])
         return
     shown = rows[-limit:] if limit else rows
+    one_series = len({r.series for r in rows if r.unit}) <= 1
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     t.add_column("period", no_wrap=True, min_width=10)
+    if not one_series:
+        t.add_column("series", no_wrap=True, max_width=22, overflow="ellipsis")
     t.add_column("group", no_wrap=True, max_width=18, overflow="ellipsis")
-    for col in ("offers", "median/g", "IQR", "USD/g", "posts"):
-        t.add_column(col, justify="right")
+    t.add_column("per", no_wrap=True)
+    for col in ("offers", "median", "IQR", "USD", "posts", "ads"):
+        t.add_column(col, justify="right", no_wrap=col != "IQR")
     for r in shown:
-        t.add_row(r.period.isoformat(), escape(str(r.group)), str(r.offers),
+        per = (r.unit or "-") + ("" if r.tier == "all sizes" else f", {r.tier}")
+        t.add_row(r.period.isoformat(), *([] if one_series else [escape(str(r.series))]), escape(str(r.group)), per,
+                  str(r.offers),
                   f"{_num(r.median)} {r.currency or ''}".strip() if r.median is not None else "-",
                   f"{_num(r.q1)}–{_num(r.q3)}" if r.q1 is not None else "-",
-                  _num(r.usd_median, 2), str(r.mentions))
+                  _num(r.usd_median, 2), str(r.mentions), str(r.ads))
     to.print(t)
     if not rows:
         to.print("no offers or mentions match these filters")
@@ -150,6 +164,67 @@ def export(
 
 
 # --- serve --------------------------------------------------------------------------------------------------
+@app.command(epilog=example("npswatch sales --since 2026-01-01 --until 2026-04-01 --by month --currency USD"))
+def sales(
+    ctx: typer.Context,
+    since: str = typer.Option(..., "--since", help="Start: a span back from now (7d, 4w, 3m) or an ISO date."),
+    until: Optional[str] = UNTIL,
+    by: str = typer.Option("substance", "--by", help="substance, region or month."),
+    currency: Optional[str] = typer.Option(None, "--currency", help="Money in this currency (USD), at the day's "
+                                           "rate; default each listing's own currency."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+) -> None:
+    """Units and money sold, estimated from stock drops of listings that show their stock."""
+    from npswatch.reports.sales import METHOD
+
+    if fmt not in ("table", "csv", "json"):
+        fail("--format must be table, csv or json")
+    if currency and currency.upper() != "USD":
+        fail("--currency: only USD is supported (rates are stored per USD)")
+
+    def _go():
+        rows = ctx.obj.sales(since, until, by=by, currency=currency.upper() if currency else None)
+        if fmt == "json":
+            sys.stdout.write(json.dumps({"method": METHOD, "rows": [r.to_dict() for r in rows]},
+                                        ensure_ascii=False) + "\n")
+            return
+        if fmt == "csv":
+            import csv
+
+            from npswatch.reports.exports import csv_safe
+
+            w = csv.writer(sys.stdout)
+            w.writerow(["key", "currency", "listings", "drops", "units", "grams", "money", "unpriced_units"])
+            for r in rows:
+                w.writerow([csv_safe(v) for v in r.to_dict().values()])
+            return
+        t = Table(title=f"Sales by {by}", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in (by, "listings", "drops", "units", "grams", "money"):
+            t.add_column(col, justify="left" if col == by else "right")
+        for r in rows:
+            t.add_row(escape(r.key), str(r.listings), str(r.drops), str(r.units),
+                      _num(r.grams, 1), f"{_num(r.money, 2)} {r.currency or ''}".strip() if r.money is not None else "-")
+        out.print(t)
+        if not rows:
+            out.print("no stock drops in this period")
+        console.print(f"method: {METHOD}")
+
+    _guard(_go)
+
+
+@app.command(epilog=example("npswatch ads"))
+def ads(ctx: typer.Context) -> None:
+    """Cluster new posts into distinct ads: reposts of one ad (edits, emoji, reordered lines, new prices) share it.
+
+    Trends, signals and the digest then count distinct ads and sources next to posts, and the channel graph
+    links channels that posted the same ad. `signals` and `digest` run this first by themselves."""
+    def _go():
+        r = ctx.obj.assign_ads()
+        console.print(f"{r.posts} posts assigned, {r.new_ads} new ads; {r.ads} distinct ads stored")
+
+    _guard(_go)
+
+
 @app.command(epilog=example("npswatch serve --port 8001   # then open http://127.0.0.1:8001"))
 def serve(
     ctx: typer.Context,
