@@ -34,7 +34,7 @@ def main() -> None:
     for k in (3.0, 2.0):
         rows.append((f"{k:g}x rise (found within 2 weeks)",
                      spike_trial(np.random.default_rng(args.seed + int(k)), series=args.series, rise=k, **PARAMS)))
-    print(f"| series | n | new (distinct ads, GLM) | old (posts, Poisson) | oracle (true mean) |")
+    print("| series | n | new (distinct ads, GLM) | old (posts, Poisson) | oracle (true mean) |")
     print("|---|---|---|---|---|")
     for name, r in rows:
         print(f"| {name} | {r['n']} | {r['new']:.1%} | {r['old']:.1%} | {r['oracle']:.1%} |")

@@ -67,7 +67,7 @@ def drops(observations: list[tuple[int, datetime, int | None, float | None]], si
     out = []
     for pid, obs in by_post.items():
         obs.sort(key=lambda o: o[0])
-        for (a_at, a_stock, a_price), (b_at, b_stock, b_price) in zip(obs, obs[1:]):
+        for (_a_at, a_stock, a_price), (b_at, b_stock, b_price) in zip(obs, obs[1:]):
             if b_stock < a_stock and since <= b_at < until:
                 out.append(Drop(pid, b_at.date(), a_stock - b_stock, a_price if a_price is not None else b_price))
     return out
@@ -100,7 +100,7 @@ def sales(engine: Engine, since: datetime, until: datetime, by: str = "substance
                         R.c.level, R.c.name, R.c.country)
                  .select_from(O.join(first_offer, first_offer.c.oid == O.c.id).join(S, S.c.id == O.c.substance_id)
                               .outerjoin(R, R.c.id == O.c.region_id)))
-            for pid, sub, cur, grams, qty, level, name, cc in c.execute(q):
+            for pid, sub, cur, grams, _qty, level, name, cc in c.execute(q):
                 region = ("(no region)" if cc is None else f"{name} ({cc})" if level == "city" else f"{cc} (no city)")
                 first[pid] = (sub, region, cur, grams)
     cells: dict[tuple, dict] = defaultdict(lambda: {"posts": set(), "drops": 0, "units": 0, "grams": 0.0,

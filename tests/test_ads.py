@@ -143,7 +143,6 @@ def test_an_ad_posted_by_several_channels_links_them_in_the_graph(engine, tmp_pa
 def test_cli_ads_then_trends_show_distinct_ads(tmp_path):
     from datetime import datetime, timezone
 
-    from sqlalchemy import select
     from typer.testing import CliRunner
 
     from npswatch.cli.app import app

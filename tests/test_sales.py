@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
