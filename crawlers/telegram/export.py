@@ -12,10 +12,12 @@ Per message: `type: "service"` is skipped; `text` is a string or a list of strin
 pseudonym the live listener gives; `forwarded_from`/`forwarded_from_id` become the forward origin (a
 person's name only as a pseudonym); a photo or file with a caption counts by its caption.
 
-Posts are written in batches, each committed, so when message #k is malformed the ones before it stay
-stored and the error names the chat and k. A file cut off mid-way (a JSON syntax error) is salvaged the
-same way: every complete message before the break is stored, then the break is reported. Writes are
-idempotent on (channel, message id): importing the same file again adds nothing.
+Posts are written in batches, each committed. A malformed message (no date, a text that is not text, an id
+beyond 64 bits, JSON nested too deep to read) is skipped and reported in `ImportResult.skipped` with the
+chat and its index k; the other messages are stored, so a rerun does not stop at the same message. A bad
+optional field is dropped and its message kept (a forward origin id beyond 64 bits). A file cut off mid-way
+(a JSON syntax error) is salvaged: every complete message before the break is stored, then the break is
+reported. Writes are idempotent on (channel, message id): importing the same file again adds nothing.
 
 The channel's source key is its username when npswatch knows the id (listener, `--channel`), else
 `c<id>`; so an export and the listener write the same rows.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from npswatch.pipelines.privacy import Pseudonymiser
-from npswatch.pipelines.rawpost import InvalidPost, RawPost
+from npswatch.pipelines.rawpost import InvalidPost, RawPost, storable
 from npswatch.storage.telegram_store import Link
 from npswatch.storage.writer import PostWriter, WriteResult
 
@@ -55,6 +57,7 @@ class ImportResult:
     empty: int = 0  # messages with neither text nor caption
     links: int = 0
     write: WriteResult = field(default_factory=WriteResult)
+    skipped: list[str] = field(default_factory=list)  # "chat X: message #k (id n) <reason>", one per message
 
 
 def message_text(text: Any) -> tuple[str, list[str]]:
@@ -101,6 +104,11 @@ def _date(msg: dict, key: str) -> datetime | None:
 
 
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
+_MAX_ID = 2**63 - 1  # ids are stored as 64-bit integers
+
+
+class _TooDeep:
+    """Stands in for a message whose JSON is nested too deep to decode."""
 
 
 # -- reading the file ----------------------------------------------------------------------------------------
@@ -132,7 +140,7 @@ _MESSAGES = re.compile(r'"messages"\s*:\s*\[')
 _HEADER = {k: re.compile(rf'"{k}"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)') for k in ("name", "type", "id")}
 
 
-def _salvage(text: str, path: Path, exc: json.JSONDecodeError) -> list[_Chat]:
+def _salvage(text: str, path: Path, exc: json.JSONDecodeError | None) -> list[_Chat]:
     """Chats and their complete messages from a file with a JSON syntax error, the break marked."""
     dec = json.JSONDecoder()
     chats: list[_Chat] = []
@@ -159,14 +167,45 @@ def _salvage(text: str, path: Path, exc: json.JSONDecodeError) -> list[_Chat]:
             except json.JSONDecodeError as e:
                 chat.broken = (len(chat.messages), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})")
                 break
+            except RecursionError:
+                end = _value_end(text, pos)
+                if end < 0:
+                    chat.broken = (len(chat.messages), "not valid JSON (unterminated)")
+                    break
+                obj, pos = _TooDeep(), end
             chat.messages.append(obj)
         chats.append(chat)
         prev_end = pos
         if chat.broken:
             break
-    if not chats or not chats[-1].broken:
+    if exc is not None and (not chats or not chats[-1].broken):
         raise TelegramExportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+    if not chats:
+        raise TelegramExportError(f"{path}: JSON nested too deep, and no `messages` list found")
     return chats
+
+
+def _value_end(text: str, pos: int) -> int:
+    """Index just past the JSON object or array starting at `pos` (brackets counted, strings skipped), or -1."""
+    depth, i, n = 0, pos, len(text)
+    in_str = False
+    while i < n:
+        ch = text[i]
+        if in_str:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
 
 
 def _read(path: Path) -> list[_Chat]:
@@ -178,6 +217,8 @@ def _read(path: Path) -> list[_Chat]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return _salvage(text, path, exc)
+    except RecursionError:  # some message is nested too deep: read message by message, that one skipped
+        return _salvage(text, path, None)
     return _chats_of(data, path)
 
 
@@ -187,6 +228,8 @@ def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], st
     if not isinstance(cid, int):
         raise ValueError(f"chat `id` {cid!r} is not a number")
     cid = abs(cid)
+    if cid > _MAX_ID:
+        raise ValueError(f"chat `id` {str(cid)[:40]} is outside 64 bits")
     uname = channel or username_of(cid)
     return ChannelRef(key=channel_key(uname, cid), channel_id=cid, username=uname, title=header.get("name"))
 
@@ -198,7 +241,9 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
         raise ValueError(f"is {type(msg).__name__}, not an object")
     mid = msg.get("id")
     if not isinstance(mid, int) or isinstance(mid, bool):
-        raise ValueError(f"`id` {mid!r} is not a number")
+        raise ValueError(f"`id` {str(mid)[:40]!r} is not a number")
+    if not 0 <= mid <= _MAX_ID:
+        raise ValueError(f"`id` {str(mid)[:40]} is outside 64 bits")
     kind = msg.get("type", "message")
     if kind == "service":
         return None, [], "service"
@@ -217,7 +262,11 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     if "forwarded_from" in msg or "forwarded_from_id" in msg:
         origin: dict[str, Any] = {}
         fid = _PEER.fullmatch(str(msg.get("forwarded_from_id") or ""))
+        if fid and int(fid.group(2)) > _MAX_ID:  # an id no chat can have: the origin is dropped, the message kept
+            fid = None
         name = msg.get("forwarded_from")
+        if not isinstance(name, str):
+            name = None
         if fid and fid.group(1) == "channel":
             cid = int(fid.group(2))
             uname = username_of(cid)
@@ -276,12 +325,16 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         res.chats += 1
         for i, msg in enumerate(chat.messages):
             try:
+                if isinstance(msg, _TooDeep):
+                    raise ValueError("is JSON nested too deep to read")
                 post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of)
-            except (ValueError, InvalidPost) as exc:
-                flush()
+            except (ValueError, InvalidPost, RecursionError) as exc:
                 mid = msg.get("id") if isinstance(msg, dict) else None
-                raise TelegramExportError(f"{path}: {label}: message #{i}" + (f" (id {mid})" if mid is not None else "")
-                                  + f" {exc}; the messages before it are stored") from None
+                mid = str(mid)[:40] if mid is not None else None
+                reason = str(exc) or type(exc).__name__
+                res.skipped.append(storable(f"{label}: message #{i}" + (f" (id {mid})" if mid is not None else "")
+                                            + f" {reason}"))
+                continue
             res.messages += 1
             res.service += kind == "service"
             res.empty += kind == "empty"

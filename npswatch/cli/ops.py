@@ -8,6 +8,7 @@ import threading
 from datetime import datetime, timezone
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .common import console, example, fail, out, result_file, run
@@ -109,14 +110,14 @@ def _print_health(h) -> None:
         for col in ("source", "last run", "status", "items", "last success", "newest post", "stale"):
             t.add_column(col, overflow="fold")
         for s in h.sources:
-            t.add_row(s.source, _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
+            t.add_row(escape(s.source), _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
                       "-" if s.items_last_run is None else str(s.items_last_run), _when(s.last_success_at, now),
                       _when(s.last_new_at, now), "[red]stale[/]" if s.stale else "no")
         out.print(t)
     else:
         out.print("sources: no collection runs yet")
     for p in h.problems:
-        out.print(f"[bold red]unhealthy:[/] {p}", highlight=False, soft_wrap=True)
+        out.print(f"[bold red]unhealthy:[/] {escape(p)}", highlight=False, soft_wrap=True)
     out.print("[green]healthy[/]" if h.healthy else f"[bold red]{len(h.problems)} problem(s)[/]")
 
 
