@@ -186,15 +186,14 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
     # ("Ships from: Digital / Service", "Ships from: Worldwide")
     stated = from_countries
     field_lines: set[int] = set()
-    if ":" in cleaned and (_ODD_CASE.search(low) or any(w in low for w in _FIELD_WORDS)):
+    if ":" in cleaned and (any(w in low for w in _FIELD_WORDS) or not low.isascii() and _ODD_CASE.search(low)):
         for m in _FIELD.finditer(cleaned):
             s, e = _line(cleaned, m.end())
             field_lines.add(s)
             for ss, ee, i in spans:
                 if ss >= m.end() and ee <= e:
                     stated.add(place(i)[3])
-    origin_words = ("import" in low or "from" in low or "импорт" in low or "made in" in low or "прямиком" in low
-                    or "привез" in low or "родом" in low)
+    origin_words = None  # are there words of an origin claim in the post? (looked for when a place needs it)
     hit_starts = [h[0] for h in hits]
     origin_at: list[tuple[int, str]] = []  # (position of the claim, country)
     text: str = low
@@ -241,6 +240,9 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
             # no place either ("Iranian X" is a product, not a town called X)
             drop.add(s)
             continue
+        if origin_words is None:
+            origin_words = ("import" in low or "from" in low or "импорт" in low or "made in" in low
+                            or "прямиком" in low or "привез" in low or "родом" in low)
         if origin_words and (_ORIGIN_BEFORE.search(low, max(ls, s - 40), s) or _ORIGIN_AFTER.match(low, e)):
             origin_at.append((s, cc))
             drop.add(s)
