@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # the modules setup.py compiles with Cython
-COMPILED_SRC := $(addprefix pipelines/,$(addsuffix .py,text substances offers candidates regions extract))
+COMPILED_SRC := $(addprefix pipelines/,$(addsuffix .py,text fuzzy substances offers candidates regions places extract))
 
 .PHONY: demo test bench build clean
 

@@ -25,7 +25,7 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 # The extraction hot path, in the order a post goes through it. (facts.py stays Python: its dataclasses are
 # what storage and reports import and pickle.)
-COMPILED = ["text", "substances", "offers", "candidates", "regions", "extract"]
+COMPILED = ["text", "fuzzy", "substances", "offers", "candidates", "regions", "places", "extract"]
 STAMP = "_compiled.json"
 
 DIRECTIVES = {

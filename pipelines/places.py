@@ -36,10 +36,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import pycountry
+
+try:
+    import cython  # the type annotations below are read by Cython only (see setup.py); Python ignores them
+except ImportError:  # pragma: no cover - pure Python without Cython installed
+    cython = None
+
+from .text import is_bmp
 
 __all__ = ["read_places", "ship_hint", "has_flag", "origin_forms", "SHIP_WORDS"]
 
@@ -78,9 +86,13 @@ _STRAIN = frozenset("""
     mango orange grape sour sweet sugar candy lights thunder punch ak widows fruit
     гибрид сатива индика куш хейз автоцвет автоцветущий феминизированный феминизированные
 """.split())
-_GLUE = " \t-<>()[]\"'«»*_"  # characters between a place word and the word next to it in a name
+# (the characters between a place word and the word next to it in a name, " \t-<>()[]\"'«»*_", are written out in
+# read_places: compiled, a test against a literal is a C switch)
 _WORD = re.compile(r"[^\W_]+")
-_NEXT_WORD = re.compile(r"[ \t\-<>()\[\]\"'«»*_]*([^\W_]*)")
+# Words one of which a location field line (_FIELD) has; and the characters that a case-insensitive pattern matches
+# to another letter than their lowercase (re's extra cases: "cıty" matches "city"), where such a test cannot tell.
+_FIELD_WORDS = ("город", "city", "location", "локация", "местоположение", "ship")
+_ODD_CASE = re.compile("[ıſ\u1c80-\u1c88]")
 
 
 _RU_ENDINGS = ("ий ый ой ая яя ое ее ие ые ого его ому ему ую юю ым им ом ем их ых ими ыми".split())
@@ -111,6 +123,7 @@ def origin_forms() -> list[tuple[str, list[str]]]:
 _SPECIAL_CODES = {"UK": "GB", "EU": None}
 
 
+@lru_cache(maxsize=4096)  # (a pycountry look-up each time a title starts with a code otherwise)
 def _code_country(code: str) -> str | None:
     """ISO 3166 alpha-2 or alpha-3 code (and UK) -> alpha-2."""
     if code in _SPECIAL_CODES:
@@ -121,19 +134,10 @@ def _code_country(code: str) -> str | None:
     return c.alpha_2 if c is not None else None
 
 
+@lru_cache(maxsize=1024)
 def _flag_country(flag: str) -> str | None:
     cc = "".join(chr(ord(ch) - 0x1F1E6 + ord("A")) for ch in flag)
     return cc if pycountry.countries.get(alpha_2=cc) is not None else None
-
-
-def _prev_word(low: str, start: int, line_start: int) -> tuple[str, int]:
-    i = start
-    while i > line_start and low[i - 1] in _GLUE:
-        i -= 1
-    j = i
-    while j > line_start and (low[j - 1].isalnum()):
-        j -= 1
-    return low[j:i], j
 
 
 def _is_adjective_at(demonyms: list, start: int, end: int) -> bool:
@@ -151,7 +155,8 @@ def ship_hint(low: str) -> bool:
 
 def has_flag(text: str) -> bool:
     """Is there a regional-indicator letter (half of a flag emoji) in the text?"""
-    return _FLAG_CHAR.search(text) is not None
+    # (a text of Basic Multilingual Plane characters has none, and is_bmp() says so without reading it)
+    return not is_bmp(text) and _FLAG_CHAR.search(text) is not None
 
 
 def _line(cleaned: str, pos: int) -> tuple[int, int]:
@@ -160,7 +165,7 @@ def _line(cleaned: str, pos: int) -> tuple[int, int]:
     return cleaned.rfind("\n", 0, pos) + 1, (len(cleaned) if e < 0 else e)
 
 
-def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tuple], hits: list,
+def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tuple], hits: Sequence,
                 demonyms: list, hint: bool) -> tuple[list, list, list]:
     """Read the places of a cleaned post (see the module docstring).
 
@@ -181,17 +186,26 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
     # ("Ships from: Digital / Service", "Ships from: Worldwide")
     stated = from_countries
     field_lines: set[int] = set()
-    if ":" in cleaned:
+    if ":" in cleaned and (any(w in low for w in _FIELD_WORDS) or not low.isascii() and _ODD_CASE.search(low)):
         for m in _FIELD.finditer(cleaned):
             s, e = _line(cleaned, m.end())
             field_lines.add(s)
             for ss, ee, i in spans:
                 if ss >= m.end() and ee <= e:
                     stated.add(place(i)[3])
-    origin_words = ("import" in low or "from" in low or "импорт" in low or "made in" in low or "прямиком" in low
-                    or "привез" in low or "родом" in low)
+    origin_words = None  # are there words of an origin claim in the post? (looked for when a place needs it)
     hit_starts = [h[0] for h in hits]
     origin_at: list[tuple[int, str]] = []  # (position of the claim, country)
+    text: str = low
+    s: cython.Py_ssize_t
+    e: cython.Py_ssize_t
+    j: cython.Py_ssize_t
+    ls: cython.Py_ssize_t
+    le: cython.Py_ssize_t
+    k: cython.Py_ssize_t
+    prev_at: cython.Py_ssize_t
+    nxt_at: cython.Py_ssize_t
+    nxt_end: cython.Py_ssize_t
     for s, e, i in spans:
         if s in drop:
             continue
@@ -201,15 +215,34 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
         if j >= 0 and hits[j][1] > s:
             drop.add(s)
             continue
-        ls, le = _line(cleaned, s)
-        prev, prev_at = _prev_word(low, s, ls)
-        m = _NEXT_WORD.match(low, e, le)
-        nxt, nxt_end = m.group(1), m.end()
+        # its line; the word before it and the word after it on that line, past glue characters
+        # (this runs for most posts: compiled, these are loops in C)
+        ls = cleaned.rfind("\n", 0, s) + 1
+        le = cleaned.find("\n", s)
+        if le < 0:
+            le = len(cleaned)
+        k = s
+        while k > ls and text[k - 1] in " \t-<>()[]\"'«»*_":
+            k -= 1
+        prev_at = k
+        while prev_at > ls and text[prev_at - 1].isalnum():
+            prev_at -= 1
+        prev = text[prev_at:k]
+        nxt_at = e
+        while nxt_at < le and text[nxt_at] in " \t-<>()[]\"'«»*_":
+            nxt_at += 1
+        nxt_end = nxt_at
+        while nxt_end < le and text[nxt_end].isalnum():
+            nxt_end += 1
+        nxt = text[nxt_at:nxt_end]
         if prev in _STRAIN or nxt in _STRAIN or (demonyms and prev and _is_adjective_at(demonyms, prev_at, s)):
             # a product name ("Durban Poison", "Hybrid Gagarin"); after an adjective of origin a place word names
             # no place either ("Iranian X" is a product, not a town called X)
             drop.add(s)
             continue
+        if origin_words is None:
+            origin_words = ("import" in low or "from" in low or "импорт" in low or "made in" in low
+                            or "прямиком" in low or "привез" in low or "родом" in low)
         if origin_words and (_ORIGIN_BEFORE.search(low, max(ls, s - 40), s) or _ORIGIN_AFTER.match(low, e)):
             origin_at.append((s, cc))
             drop.add(s)
@@ -286,39 +319,49 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
             if s >= a and e <= b:
                 drop.add(s)
 
-    for m in _FROM_LABEL.finditer(low):
-        t = token_at(m.end())
-        if t is not None:
-            ships_from(m.end(), t[0], t[1], t[2])
-    for m in _TO_LABEL.finditer(low):
-        drop_range(m.end(), _line(cleaned, m.start())[1])
-    for m in _ROUTE.finditer(cleaned):
-        if m.start() == m.end():
-            continue
-        before = token_before(m.start())
-        if before is None:
-            continue
-        after = token_at(m.end())
-        if after is None:
-            r = _REGION_WORDS.match(low, m.end())
-            if r is None:
+    # (each pattern is tried only where a word it cannot match without is in the post: the scans cost more
+    # than the substring tests)
+    has_from = "from" in low
+    has_only = "only" in low
+    if has_from or "отправ" in low or "высылаем" in low or "доставка" in low:
+        for m in _FROM_LABEL.finditer(low):
+            t = token_at(m.end())
+            if t is not None:
+                ships_from(m.end(), t[0], t[1], t[2])
+    if "ship" in low or "deliver" in low:
+        for m in _TO_LABEL.finditer(low):
+            drop_range(m.end(), _line(cleaned, m.start())[1])
+    if "to" in low or "✈" in low or "→" in low or "->" in low or "=>" in low:
+        for m in _ROUTE.finditer(cleaned):
+            if m.start() == m.end():
                 continue
-            after = (r.end(), None, False)
-        ships_from(before[0], m.start(), before[1], before[2])
-        drop_range(m.end(), after[0])
-    for m in _DOMESTIC.finditer(low):
-        before = token_before(m.start())
-        if before is not None:
+            before = token_before(m.start())
+            if before is None:
+                continue
+            after = token_at(m.end())
+            if after is None:
+                r = _REGION_WORDS.match(low, m.end())
+                if r is None:
+                    continue
+                after = (r.end(), None, False)
             ships_from(before[0], m.start(), before[1], before[2])
+            drop_range(m.end(), after[0])
+    if "domestic" in low or "внутри страны" in low:
+        for m in _DOMESTIC.finditer(low):
+            before = token_before(m.start())
+            if before is not None:
+                ships_from(before[0], m.start(), before[1], before[2])
     # a code or flag after a bare "from"/"only", or before "only" (a place name there is a region anyway)
-    for m in _BARE_FROM.finditer(low):
-        t = token_at(m.end())
-        if t is not None and not t[2]:
-            ships_from(m.end(), t[0], t[1], t[2])
-    for m in _ONLY_AFTER.finditer(low):
-        before = token_before(m.start())
-        if before is not None and not before[2]:
-            ships_from(before[0], m.start(), before[1], before[2])
+    if has_from or has_only:
+        for m in _BARE_FROM.finditer(low):
+            t = token_at(m.end())
+            if t is not None and not t[2]:
+                ships_from(m.end(), t[0], t[1], t[2])
+    if has_only:
+        for m in _ONLY_AFTER.finditer(low):
+            before = token_before(m.start())
+            if before is not None and not before[2]:
+                ships_from(before[0], m.start(), before[1], before[2])
     # the flags a title starts with ("🇬🇧 🇪🇺 MDMA ..."): the first country among them
     lead = _LEADING_FLAGS.match(cleaned)
     for m in _FLAG.finditer(cleaned, 0, lead.end()):
@@ -335,7 +378,7 @@ def _end_of(cleaned: str, start: int, stop: int) -> int:
     return stop
 
 
-def _touches_hit(a: int, b: int, hits: list) -> bool:
+def _touches_hit(a: int, b: int, hits: Sequence) -> bool:
     """Does a substance span lie within [a, b) (the word next to a place)?"""
     if a >= b:
         return False
@@ -351,7 +394,7 @@ def _few_words(low: str, a: int, b: int) -> bool:
     return len(_WORD.findall(between)) <= 2 and all(ch.isalnum() or ch in " -" for ch in between)
 
 
-def _nearest_hit(pos: int, hits: list, line: tuple[int, int]) -> tuple[int, int] | None:
+def _nearest_hit(pos: int, hits: Sequence, line: tuple[int, int]) -> tuple[int, int] | None:
     """The substance a claim at `pos` describes: the nearest one on its line, else the nearest in the post."""
     if not hits:
         return None

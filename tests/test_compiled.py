@@ -18,7 +18,7 @@ import pytest
 from npswatch import pipelines
 
 ROOT = Path(__file__).resolve().parent.parent
-HOT = ["candidates", "extract", "offers", "regions", "substances", "text"]
+HOT = ["candidates", "extract", "fuzzy", "offers", "places", "regions", "substances", "text"]
 LABELLED = ROOT / "tests" / "data" / "labelled.jsonl"
 
 # Texts that walk the unusual branches of the typed loops: boundaries at both ends of the text, characters beyond
