@@ -122,14 +122,15 @@ def login(watch: "Watch", *, phone: str | None = None, ask_phone: Callable[[], s
 def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[str] | None = None,
              extract: bool = True, on_channel: Callable[[ChannelBackfill], None] | None = None
              ) -> TelegramBackfillResult:
-    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
+    from npswatch.crawlers.telegram.client import ChannelUnavailable, ensure_authorized, make_client
     from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.storage.telegram_store import channel_states
 
     watch.checked_engine()  # the schema is current before anything is read
     keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
     if not keys:
         raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
-    client = make_client(watch.settings)
+    client = make_client(watch.settings, role="backfill")
     result = TelegramBackfillResult()
 
     async def go():
@@ -139,10 +140,21 @@ def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[st
             col.batch.start()
             refs = await col.resolve(keys)
             result.unresolved = len(keys) - len(refs)
+            result.unavailable = [(k, st.status) for k, st in channel_states(watch.checked_engine()).items()
+                                  if k in keys and k not in {r.key for r in refs}]
             for ref in refs:
                 with watch.run_record("telegram-backfill", ref.key, error_message=str) as run:
-                    r = await col.backfill(ref, since=since)
-                    await col.batch.flush()
+                    try:
+                        ref = await col.check(ref)
+                        r = await col.backfill(ref, since=since)
+                    except ChannelUnavailable as exc:  # recorded; the other channels go on
+                        col.unavailable(ref.key, exc, ref.channel_id)
+                        run.status, run.message = "failed", f"{exc.status}: {exc}"
+                        result.unavailable.append((ref.key, exc.status))
+                        continue
+                    finally:
+                        await col.batch.flush()
+                    col.readable(ref)
                     run.items = r.read
                 done = ChannelBackfill(ref.key, run.id, r.read, r.posts, r.last_id, r.flood_waits)
                 result.channels.append(done)

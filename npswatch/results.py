@@ -139,11 +139,12 @@ class ChannelBackfill:
 class TelegramBackfillResult(Result):
     channels: list[ChannelBackfill] = field(default_factory=list)
     unresolved: int = 0  # channels asked for that could not be resolved
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (channel, state): private, banned, gone...
     written: WriteResult = field(default_factory=new_write_result)
 
     @property
     def ok(self) -> bool:
-        return self.unresolved == 0
+        return self.unresolved == 0 and not self.unavailable
 
     @property
     def items(self) -> int:
@@ -151,7 +152,7 @@ class TelegramBackfillResult(Result):
 
     @property
     def errors(self) -> int:
-        return self.unresolved
+        return max(self.unresolved, len(self.unavailable))
 
 
 @dataclass

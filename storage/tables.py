@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from . import models as m
 from .tables_reports import Delivery, StoredSignal
-from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
+from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramChannelStatus, TelegramEntity
 from .tables_web import Listing, ListingObservation, PageSnapshot
 
 T_SOURCE = m.Source.__table__
@@ -30,3 +30,4 @@ T_PROMOTED = TelegramChannel.__table__
 T_ENTITY = TelegramEntity.__table__
 T_DISCOVERED = DiscoveredChannel.__table__
 T_LINK = ChannelLink.__table__
+T_CHANNEL_STATUS = TelegramChannelStatus.__table__

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from .tables import T_POST, T_SOURCE
 from .writer import upsert
-from .tables import T_CHECKPOINT, T_DISCOVERED, T_ENTITY, T_LINK, T_PROMOTED
+from .tables import T_CHANNEL_STATUS, T_CHECKPOINT, T_DISCOVERED, T_ENTITY, T_LINK, T_PROMOTED
 
 
 _CHUNK = 500
@@ -60,6 +60,49 @@ def mark_deleted(conn: Connection, source_key: str, external_ids: Iterable[str |
             .values(deleted_at=at)
         ).rowcount
     return n
+
+
+# -- channel status ---------------------------------------------------------------------------------------
+@dataclass
+class ChannelState:
+    key: str
+    status: str  # ok | join_refused | join_pending | private | banned | gone | renamed
+    detail: str | None
+    since: datetime  # when the channel entered this state
+    channel_id: int | None = None
+
+
+def channel_states(engine: Engine) -> dict[str, ChannelState]:
+    """Each channel's newest recorded state."""
+    c = T_CHANNEL_STATUS.c
+    newest = select(c.key, func.max(c.id).label("id")).group_by(c.key).subquery()
+    q = (select(c.key, c.status, c.detail, c.at, c.channel_id).join(newest, newest.c.id == c.id).order_by(c.key))
+    with engine.connect() as conn:
+        return {k: ChannelState(k, st, d, _aware(at), cid) for k, st, d, at, cid in conn.execute(q)}
+
+
+def channel_history(engine: Engine, key: str) -> list[ChannelState]:
+    c = T_CHANNEL_STATUS.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(c.key, c.status, c.detail, c.at, c.channel_id).where(c.key == key).order_by(c.id))
+        return [ChannelState(k, st, d, _aware(at), cid) for k, st, d, at, cid in rows]
+
+
+def record_channel_state(engine: Engine, key: str, status: str, detail: str | None = None, *,
+                         channel_id: int | None = None, at: datetime | None = None) -> bool:
+    """Append `status` for `key` unless it is already the channel's state; True when a row was added."""
+    c = T_CHANNEL_STATUS.c
+    with engine.begin() as conn:
+        last = conn.execute(select(c.status, c.detail).where(c.key == key).order_by(c.id.desc()).limit(1)).first()
+        if last is not None and last[0] == status and (status != "renamed" or last[1] == detail):
+            return False
+        conn.execute(T_CHANNEL_STATUS.insert().values(key=key, status=status, detail=(detail or None) and detail[:300],
+                                                      channel_id=channel_id, at=at or _now()))
+    return True
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
 # -- entity map -------------------------------------------------------------------------------------------

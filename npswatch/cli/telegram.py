@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -117,6 +118,8 @@ def telegram_backfill(
         result_file(ctx, r)
         t = r.written
         out.print(f"{t.inserted} new posts, {t.updated} edited, {t.unchanged} unchanged")
+        for key, state in r.unavailable:
+            out.print(f"[red]{escape(key)}: {state}[/] (not read; recorded, see `npswatch status`)", highlight=False)
         if not r.ok:
             raise typer.Exit(1)
 
