@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 __all__ = ["Login", "login", "in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports"]
 
 
+def run_async(main):
+    """Run the coroutine function `main` to its end: in this thread, or, when this thread already runs an event
+    loop (a Jupyter notebook does), in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="npswatch-telegram") as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
+
+
 def parse_shard(shard: str | None) -> tuple[int, int] | None:
     """`"K/N"` -> (K, N).
 
@@ -113,7 +126,7 @@ def login(watch: "Watch", *, phone: str | None = None, ask_phone: Callable[[], s
         finally:
             await client.disconnect()
 
-    me = asyncio.run(go())
+    me = run_async(go)
     path = session_path(watch.settings)
     path.chmod(0o600)
     return Login(me.id, path, bool(asked))
@@ -165,7 +178,7 @@ def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[st
         finally:
             await client.disconnect()
 
-    asyncio.run(go())
+    run_async(go)
     return result
 
 
@@ -184,7 +197,10 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
         done = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
+            try:
+                loop.add_signal_handler(sig, done.set)
+            except (RuntimeError, ValueError):  # not the main thread (a notebook): stop with `stop` instead
+                break
         try:
             await ensure_authorized(client)
             col = _collector(watch, client, extract)
@@ -196,7 +212,7 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
 
     source = f"shard {shard[0]}/{shard[1]}" if shard else None
     with watch.run_record("telegram-listen", source, error_message=lambda e: f"{type(e).__name__}: {e}") as run:
-        col = asyncio.run(go())
+        col = run_async(go)
         result = TelegramListenResult(run.id, col.totals, col.deleted)
         run.items = result.items
     return result

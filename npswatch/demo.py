@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .results import DemoResult
 from .crawl import Notify, quiet
+from .results import DemoResult
 
 if TYPE_CHECKING:
     from .watch import Watch

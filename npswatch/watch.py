@@ -155,7 +155,9 @@ class Watch:
         from npswatch.pipelines.scoring import score
 
         def hints(src):
-            return SourceHints(**{k: src.get(k) for k in ("country", "currency", "language")}) if isinstance(src, dict) else src
+            if isinstance(src, dict):
+                return SourceHints(**{k: src.get(k) for k in ("country", "currency", "language")})
+            return src
 
         preds = {c["id"]: self.extract(str(c["text"]), posted_at=c.get("posted_at"),
                                        hints=hints(c.get("source"))).to_json(c["id"]) for c in cases}

@@ -10,11 +10,12 @@ matches an alias when:
 
 1. its skeleton equals an alias skeleton (transliteration and stretching), and the word has at least four letters,
    or three when it was stretched (`мефффф`); or
-2. its skeleton is within edit distance 1 (2 from nine letters on; optimal string alignment, with rapidfuzz) of
+2. its skeleton is within edit distance 1 (optimal string alignment, with rapidfuzz) of
    the skeleton of a strong alias as the lexicon writes it (not of its inflections, whose endings are one edit
    from ordinary words), both start with the same two letters (a new substance is often an old one with a
    prefix: metizolam is no etizolam, and the new-name detector reports it), the word has at least seven letters
-   and the alias skeleton at least five, and no alias of another substance is as close. Never within a distance
+   and the alias skeleton at least five, and no alias of another substance is as close (one edit only: two turn
+   a known substance into a new one, flubromazolam into flubromazepam). Never within a distance
    of an ambiguous alias: those are ordinary words, brands or stamps already, and a word one letter away from
    one is another word (`Twesla` is no `Tesla`);
 
@@ -22,9 +23,9 @@ and in both cases it is not an ordinary word: words of wordfreq's English and Ru
 (pipelines/data/common_words.txt.gz, made by tools/build_common_words.py), the lexicon's excluded forms and its
 not-drug words never match. Two adjacent words are tried together too (`н бооом`, `gorila glue`, `northen
 light`) when one of them is no ordinary word; within an edit distance only when both have four letters or more
-and each is within one edit of its alias word. The caller says when to look (the matcher: in a post with a
-market cue or words of quantities and prices) and what a hit counts as (the payload: the matched alias's
-ambiguity). Results are memoised per word and per whitespace-separated chunk: shop vocabulary repeats.
+and each is within one edit of its alias word. The caller says when to look and what a hit counts as (the
+matcher: in a post with a market cue or words of quantities and prices, as an ambiguous name, which counts only in
+a market context). Results are memoised per word and per whitespace-separated chunk: shop vocabulary repeats.
 
 >>> f = FuzzyNames([("мефедрон", 0, True, "a"), ("героин", 1, True, "b"), ("шишки", 2, False, "c"),
 ...                 ("н-бом", 3, True, "d")])
@@ -218,6 +219,10 @@ class FuzzyNames:
         chunks[chunk] = info
         return info
 
+    def lookup(self, word: str) -> tuple | None:
+        """(entry index, payload) when the lowercased `word` on its own reads as an alias, else None."""
+        return self._word(word) or None
+
     def _word(self, word: str):
         """(entry, payload) when `word` matches, () when it does not but is an unknown word of three letters or
         more, None when it is ordinary, known to the exact matcher or short. Memoised."""
@@ -265,7 +270,7 @@ class FuzzyNames:
         best, best_entry, tie = 3, None, False
         by_len = self._by_len
         for key in keys:
-            limit = 2 if len(key) >= 9 else 1
+            limit = 2 if pair else 1
             choices = [c for n in range(len(key) - limit, len(key) + limit + 1) for c in by_len.get((pair, n), ())]
             if not choices:
                 continue

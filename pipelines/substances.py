@@ -20,9 +20,20 @@ decides:
    e-commerce cue (магазин, бот, в наличии, оператор...) or a drug emoji;
 6. an emoji alias (🧂 ❄ 🍫 🌿 🍄) counts only with a strong cue and when no word names a substance: emoji
    decorate every kind of post, and "❄" next to "мефедрон" is snow-white, not cocaine;
-7. a form word (an entry's `form_words`: "кристаллы") attached to another counted name, before or after it, names
-   that substance's form and is no hit of its own: "MDMA кристаллы" is MDMA, not MDMA and the salts kind
-   (`drop_attached_form_words`; the extractor applies it to new-name candidates too).
+5a. words of the lexicon's not-drugs (ED pills, steroids, supplements, tobacco) are a domain of every entry: next
+   to them an ambiguous name needs a strong cue ("Viagra, speed delivery, 10 pills $20" is no amphetamine);
+7. a form word (an entry's `form_words`: "кристаллы", "марки", "snow", "ice", a strain name, an ecstasy stamp)
+   attached to another counted name, before or after it, with nothing but spaces, brackets, dashes or grade
+   words (VHQ, HQ) between, names that substance's form and is no hit of its own: "MDMA VHQ кристаллы" is MDMA,
+   not MDMA and the salts kind, "марки 25I-NBOMe" are NBOMe blotters, "OG Kush hash" is hash
+   (`drop_attached_form_words`; the extractor applies it to new-name candidates too). A strong alias may be a
+   form word too (STRONG_FORM_WORD: "OG Kush" counts anywhere, but next to "hash" it is the hash's strain);
+8. names the automaton misses because of their spelling (stretched, misspelt, transliterated: `мефффф`,
+   `геройн`, `mefedron`, `экстаzи`) are found by pipelines/fuzzy.py in a post with a cue or words of quantities
+   and prices, and count as ambiguous names do (rule 5);
+9. a name right after a comparison of [comparisons] ("same effect as oxy", "like MDMA", "лучше чем") is what a
+   product is compared with: no hit; a drug name attached to a strain mark of [strain_marks] ("LSD feminized",
+   "Auto Opium") is part of a cannabis strain's name: no hit.
 
 >>> m = SubstanceMatcher.default()
 >>> [(h.matched, h.canonical, h.cls) for h in m.find("Мефедрон (меф) 1 гр 4000₽")]
@@ -37,6 +48,8 @@ decides:
 (['mdma'], ['salt'])
 >>> [h.key for h in m.find("Цены на скорости: 1г 3000₽", True)], m.find("ехал на скорости 120 км/ч", True)
 (['speed-cathinone'], [])
+>>> [h.key for h in m.find("мефффф 1г 3000₽", True)], [h.key for h in m.find("NEP 1g 30$, feels like meth", True)]
+(['mephedrone'], ['nep'])
 """
 from __future__ import annotations
 
@@ -244,7 +257,8 @@ class SubstanceMatcher:
         blocked.update(match_fold(w) for nd in lexicon.not_drugs for ws in nd.get("words", {}).values() for w in ws)
         # (within an edit distance only of the strong aliases as the lexicon writes them, rank 0: not of their
         # inflections, whose endings are one edit from ordinary words: "кодеини" is "кофейни")
-        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, f.ambiguous)
+        # A spelling-tolerant hit is an ambiguous one, whatever the alias: it counts only in a market context.
+        self._fuzzy = FuzzyNames(((k, f.entry, f.rank == 0, FORM_WORD if f.ambiguous >= FORM_WORD else True)
                                   for k, f in forms.items() if f.entry >= 0 and not f.emoji), blocked)
 
     @classmethod
@@ -271,14 +285,17 @@ class SubstanceMatcher:
         return name_key(name) in self._known
 
     def name_status(self, name: str) -> tuple[str, bool]:
-        """(name_key(name), is_known(name)), memoised: the same few new names recur in every price list."""
+        """(name_key(name), known), memoised: the same few new names recur in every price list. Known: an alias or
+        canonical name of the lexicon, or a word the spelling-tolerant matcher reads as one ("alprozolam" is
+        alprazolam misspelt, not a new benzodiazepine; "ketizolam" stays new: see pipelines/fuzzy.py)."""
         try:
             return self._status_memo[name]
         except KeyError:
             if len(self._status_memo) >= 4096:  # bounded
                 self._status_memo.clear()
             key = name_key(name)
-            v = self._status_memo[name] = (key, key in self._known)
+            known = key in self._known or (name.isalpha() and bool(self._fuzzy.lookup(name.lower())))
+            v = self._status_memo[name] = (key, known)
             return v
 
     def find(self, cleaned: str, has_price_pairs: bool = False, low: str | None = None) -> list[SubstanceHit]:
@@ -300,8 +317,8 @@ class SubstanceMatcher:
 
     def scan(self, cleaned: str, low: str | None = None, words: list | None = None,
              anchors: list | None = None, places: list | None = None) -> tuple | None:
-        """Rules 1-3 of the module docstring, which do not depend on price pairs: an opaque scan for `select()`,
-        None when no substance name stands in the text.
+        """Rules 1-3, 8 and 9 of the module docstring, which do not depend on price pairs: an opaque scan for
+        `select()`, None when no substance name stands in the text.
 
         The same pass finds the keys of `pipelines.offers.word_keys()` and `pipelines.candidates.trigger_keys()`
         (and, for a matcher made `with_places()`, the gazetteer's `rider_keys()`): their (end, payload) matches are
@@ -432,8 +449,9 @@ class SubstanceMatcher:
         return i > j and low[j:i] in self._price_heads and not (j and low[j - 1].isalpha())
 
     def select(self, scan: tuple, has_price_pairs: bool = False) -> list[tuple[int, int, int, bool]]:
-        """Rules 4-7 of the module docstring on a `scan()`: the hits that count, as (start, end, entry index,
-        ambiguous) in text order (ambiguous is FORM_WORD or STRONG_FORM_WORD for a form word, else a bool)."""
+        """Rules 4-7 of the module docstring on a `scan()` (which applied 8 and 9): the hits that count, as (start,
+        end, entry index, ambiguous) in text order (ambiguous is FORM_WORD or STRONG_FORM_WORD for a form word,
+        else a bool)."""
         chosen, flags, domains, low = scan
         strong_cue = flags & _STRONG_CUE
         weak = flags & _WEAK_CUE or (has_price_pairs and not flags & _SALARY)

@@ -390,8 +390,8 @@ class Runner:
             items, errors = sum(r.items for r in rows), sum(r.errors for r in rows)
             if o.result is not None:
                 items, errors = int(o.result.get("items", 0)), int(o.result.get("errors", 0))
-            parts = [f"{r.source or r.kind} {r.status} ({r.items} items" + (f", {r.errors} errors)" if r.errors else ")")
-                     for r in rows[:10]]
+            parts = [f"{r.source or r.kind} {r.status} ({r.items} items"
+                     + (f", {r.errors} errors)" if r.errors else ")") for r in rows[:10]]
             more = f", +{len(rows) - 10} more" if len(rows) > 10 else ""
             summary = (", ".join(parts) + more) if rows else "no runs recorded"
             message = summary if ok else f"{why}; {summary}"

@@ -15,6 +15,7 @@ from npswatch.crawlers.telegram.login import login
 from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.cli.app import app
 from npswatch.config import load_settings
+from npswatch.watch import Watch
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
 from npswatch.storage.db import make_engine, upgrade
@@ -201,3 +202,22 @@ def test_cli_backfill_unknown_channel_is_reported_not_fatal(net, cfg, db):
 async def _login_and_close(cfg):
     client = await client_for(cfg)
     await client.disconnect()
+
+
+def test_watch_backfill_returns_its_result_even_inside_a_running_event_loop(net, cfg, db):
+    ch = net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
+    net.add_channel("synthetic_channel_02", "Synthetic Channel 02")
+    net.publish(ch, "synthetic post")
+    asyncio.run(_login_and_close(cfg))
+    w = Watch(cfg)
+
+    async def notebook_cell():  # Jupyter runs each cell inside its event loop
+        return w.backfill(extract=False)
+
+    r = asyncio.run(notebook_cell())
+    assert r.ok and [(c.channel, c.read) for c in r.channels] == [("synthetic_channel_01", 1),
+                                                                   ("synthetic_channel_02", 0)]
+    assert r.written.inserted == 1 and ids(db) == [1]
+    with db.connect() as c:
+        rows = c.execute(select(m.CrawlRun.id, m.CrawlRun.source, m.CrawlRun.items)).all()
+    assert [tuple(x) for x in rows] == [(c.run_id, c.channel, c.read) for c in r.channels]
