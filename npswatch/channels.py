@@ -218,9 +218,39 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
     return result
 
 
+def export_file(path: Path | str) -> Path:
+    """The `result.json` of an export: the file itself, or the one in the export folder given."""
+    p = Path(path)
+    if p.is_dir():
+        found = p / "result.json"
+        if not found.is_file():
+            raise WatchError(f"{p}: a folder without result.json (export the chat as JSON in Telegram Desktop)")
+        return found
+    if not p.exists():
+        raise WatchError(f"{p}: no such file")
+    return p
+
+
+def export_timezone(settings, tz: str | None):
+    """The zone of an export's local `date`s (exports without `date_unixtime`): --tz, else the config's
+    `service.timezone`, else this computer's zone."""
+    from datetime import datetime as _dt
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = tz or settings.service.timezone
+    if not name:
+        return _dt.now().astimezone().tzinfo
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise WatchError(f"--tz {name!r}: not a time zone name (e.g. Asia/Almaty, Europe/Moscow, UTC)") from None
+
+
 def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = None, extract: bool = True,
-                   on_file: Callable[[ExportImport], None] | None = None) -> TelegramImportResult:
-    """Telegram Desktop JSON exports into the database; each file is one `telegram-import` run."""
+                   on_file: Callable[[ExportImport], None] | None = None, tz: str | None = None
+                   ) -> TelegramImportResult:
+    """Telegram Desktop JSON exports (files or export folders) into the database; each file is one
+    `telegram-import` run. `tz`: zone of local dates in exports without `date_unixtime`."""
     from npswatch.crawlers.telegram.convert import normalise_channel
     from npswatch.crawlers.telegram.export import import_export
     from npswatch.storage import telegram_store as store
@@ -234,15 +264,16 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
         with engine.begin() as conn:
             return store.record_links(conn, links)
 
+    titles = store.channels_by_title(engine)
+    zone = export_timezone(watch.settings, tz)
     result = TelegramImportResult()
-    for f in map(Path, files):
-        if not f.exists():
-            raise WatchError(f"{f}: no such file")
+    for f in map(export_file, files):
         with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
-            r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch)
+            r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
+                              channel_named=lambda name: titles.get(name.casefold().strip()))
             run.items = r.messages
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
-                            list(r.skipped_chats))
+                            list(r.skipped_chats), duplicates=list(r.duplicates), named_forwards=r.named_forwards)
         result.files.append(done)
         if on_file:
             on_file(done)

@@ -132,6 +132,47 @@ def username_for_id(engine: Engine, channel_id: int) -> str | None:
 
 
 # -- promoted channels ------------------------------------------------------------------------------------
+def channels_by_title(engine: Engine) -> dict[str, tuple[int, str | None]]:
+    """casefolded title -> (channel id, username) of every channel npswatch knows with an id (entity map, then
+    discovery queue); a title two channels share is left out, since it names neither for sure."""
+    out: dict[str, tuple[int, str | None]] = {}
+    clash: set[str] = set()
+    with engine.connect() as c:
+        rows = list(c.execute(select(T_ENTITY.c.title, T_ENTITY.c.channel_id, T_ENTITY.c.username)))
+        rows += list(c.execute(select(T_DISCOVERED.c.title, T_DISCOVERED.c.channel_id, T_DISCOVERED.c.username)
+                               .where(T_DISCOVERED.c.channel_id.is_not(None))))
+    for title, cid, uname in rows:
+        if not title:
+            continue
+        t = title.casefold().strip()
+        if t in out and out[t][0] != cid:
+            clash.add(t)
+        out.setdefault(t, (cid, uname))
+    return {t: v for t, v in out.items() if t not in clash}
+
+
+def adopt_id_source(engine: Engine, channel_id: int, username: str) -> bool:
+    """An export imported before the channel's username was known wrote source `c<id>`: rename it (and its
+    checkpoint and links) to the username, so the export and the listener share one source. False when
+    there was nothing to adopt (or both sources exist already: then they are left as they are)."""
+    old, new = f"c{channel_id}", username
+    with engine.begin() as c:
+        if c.execute(select(T_SOURCE.c.id).where(T_SOURCE.c.key == old)).scalar() is None:
+            return False
+        if c.execute(select(T_SOURCE.c.id).where(T_SOURCE.c.key == new)).scalar() is not None:
+            return False
+        c.execute(update(T_SOURCE).where(T_SOURCE.c.key == old).values(key=new))
+        if c.execute(select(T_CHECKPOINT.c.channel).where(T_CHECKPOINT.c.channel == new)).first() is None:
+            c.execute(update(T_CHECKPOINT).where(T_CHECKPOINT.c.channel == old).values(channel=new))
+        for col in (T_LINK.c.src, T_LINK.c.dst):
+            try:
+                with c.begin_nested():
+                    c.execute(update(T_LINK).where(col == old).values({col.name: new}))
+            except Exception:  # noqa: BLE001 - a link already recorded under the new key: keep that one
+                pass
+    return True
+
+
 def promoted_channels(engine: Engine) -> list[str]:
     with engine.connect() as c:
         return list(c.execute(select(T_PROMOTED.c.key).where(T_PROMOTED.c.active.is_(True)).order_by(T_PROMOTED.c.id))

@@ -305,6 +305,8 @@ class EntityCache:
                 self.refused[key] = known
                 log.warning("joining @%s refused: %s; its history is still read, live updates are not", key, known[1])
         uname = (entity.username or key).lower()
+        if store.adopt_id_source(self.engine, entity.id, uname):
+            log.info("@%s: the posts imported from an export as c%d are now this channel's source", uname, entity.id)
         store.remember_entity(self.engine, uname, entity.id, entity.title)
         self._persisted[uname] = (entity.id, entity.title)
         return ChannelRef(key=channel_key(uname), channel_id=entity.id, username=uname, title=entity.title)

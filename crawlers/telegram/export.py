@@ -19,6 +19,11 @@ idempotent on (channel, message id): importing the same file again adds nothing.
 
 The channel's source key is its username when npswatch knows the id (listener, `--channel`), else
 `c<id>`; so an export and the listener write the same rows.
+
+Every age of export: `peer_of` reads each `from_id` form (prefixed, bare numbers, pre-2021 shifted and
+Bot-API marked ids) and `chat_id_of` undoes the pre-2021 chat id shift, so the author pseudonym and the
+source are the listener's; local `date`s are read in `tz`; a named forward without an id is linked when
+`channel_named` knows the title; the `replies` chat is skipped; repeated ids are reported, the first kept.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,11 @@ from .convert import ChannelRef, channel_key, links_for
 
 __all__ = ["TelegramExportError", "ImportResult", "import_export", "message_text"]
 
-SKIPPED_CHAT_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages", "self"})
+SKIPPED_CHAT_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages", "self", "replies",
+                                "verification_codes"})
+CHANNEL_TYPES = frozenset({"public_channel", "private_channel", "public_supergroup", "private_supergroup"})
+# Before 2021 Telegram Desktop wrote peer ids shifted by type: channels + 2**33, basic groups + 2**32.
+CHANNEL_SHIFT, CHAT_SHIFT = 1 << 33, 1 << 32
 
 
 class TelegramExportError(ValueError):
@@ -55,6 +64,8 @@ class ImportResult:
     empty: int = 0  # messages with neither text nor caption
     links: int = 0
     write: WriteResult = field(default_factory=WriteResult)
+    duplicates: list[str] = field(default_factory=list)  # "chat X: id n" for each repeated message id (first kept)
+    named_forwards: int = 0  # forwards with a name and no id: linked when the name is a known channel's title
 
 
 def message_text(text: Any) -> tuple[str, list[str]]:
@@ -83,7 +94,8 @@ def message_text(text: Any) -> tuple[str, list[str]]:
     return "".join(parts), hrefs
 
 
-def _date(msg: dict, key: str) -> datetime | None:
+def _date(msg: dict, key: str, tz: tzinfo = timezone.utc) -> datetime | None:
+    """`<key>_unixtime` (exact), else `<key>`: the exporting computer's local time, read in `tz`."""
     unix = msg.get(f"{key}_unixtime")
     if unix not in (None, ""):
         try:
@@ -97,10 +109,50 @@ def _date(msg: dict, key: str) -> datetime | None:
         d = datetime.fromisoformat(str(v))
     except ValueError:
         raise ValueError(f"`{key}` {v!r} is not an ISO date") from None
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
+
+
+def peer_of(value: Any) -> tuple[str, int] | None:
+    """(kind, bare id) of a `from_id`/`forwarded_from_id` in every form exports have used: "user123",
+    "channel123", "chat123" (2021 on), a number (before: a user, or a shifted channel/group id), a Bot-API
+    style marked id (-100...).
+
+    >>> peer_of("user123"), peer_of(123), peer_of((1 << 33) + 77), peer_of((1 << 32) + 5), peer_of(-1001234567890)
+    (('user', 123), ('user', 123), ('channel', 77), ('chat', 5), ('channel', 1234567890))
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        m = _PEER.fullmatch(value)
+        if m:
+            return m.group(1), int(m.group(2))
+        if not re.fullmatch(r"-?\d{1,20}", value):
+            return None
+        value = int(value)
+    if not isinstance(value, int):
+        return None
+    if value < 0:
+        text = str(value)
+        return ("channel", int(text[4:])) if text.startswith("-100") else ("chat", -value)
+    if value >= CHANNEL_SHIFT:
+        return "channel", value - CHANNEL_SHIFT
+    if value >= CHAT_SHIFT:
+        return "chat", value - CHAT_SHIFT
+    return "user", value
+
+
+def chat_id_of(header: dict) -> int:
+    """The bare channel/group id of a chat header: pre-2021 exports shifted it (see CHANNEL_SHIFT), Bot-API
+    style ids are marked; both give the id the listener sees, so both write the same source."""
+    cid = header.get("id")
+    if not isinstance(cid, int) or isinstance(cid, bool):
+        raise ValueError(f"chat `id` {str(cid)[:40]!r} is not a number")
+    if cid < 0 or (header.get("type") in CHANNEL_TYPES and cid >= CHANNEL_SHIFT):
+        return peer_of(cid)[1]
+    return cid
 
 
 # -- reading the file ----------------------------------------------------------------------------------------
@@ -183,15 +235,13 @@ def _read(path: Path) -> list[_Chat]:
 
 # -- converting ------------------------------------------------------------------------------------------------
 def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], str | None]) -> ChannelRef:
-    cid = header.get("id")
-    if not isinstance(cid, int):
-        raise ValueError(f"chat `id` {cid!r} is not a number")
-    cid = abs(cid)
+    cid = chat_id_of(header)
     uname = channel or username_of(cid)
     return ChannelRef(key=channel_key(uname, cid), channel_id=cid, username=uname, title=header.get("name"))
 
 
-def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None]
+def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None],
+             tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None
              ) -> tuple[RawPost | None, list[Link], str]:
     """(post or None, links, kind) where kind is message | service | empty | other."""
     if not isinstance(msg, dict):
@@ -204,10 +254,10 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
         return None, [], "service"
     if kind != "message":
         return None, [], "other"
-    date = _date(msg, "date")
+    date = _date(msg, "date", tz)
     if date is None:
         raise ValueError("has no `date`")
-    edited = _date(msg, "edited")
+    edited = _date(msg, "edited", tz)
     text, hrefs = message_text(msg.get("text", ""))
     extra: dict[str, Any] = {"channel_id": ref.channel_id}
     media = msg.get("media_type") or next((k for k in ("photo", "file", "sticker_emoji") if k in msg), None)
@@ -216,35 +266,47 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     links: list[Link] = []
     if "forwarded_from" in msg or "forwarded_from_id" in msg:
         origin: dict[str, Any] = {}
-        fid = _PEER.fullmatch(str(msg.get("forwarded_from_id") or ""))
+        fpeer = peer_of(msg.get("forwarded_from_id"))
         name = msg.get("forwarded_from")
-        if fid and fid.group(1) == "channel":
-            cid = int(fid.group(2))
+        named = channel_named(name) if fpeer is None and isinstance(name, str) and name else None
+        if named is not None:  # no id, but the name is a known channel's title: a link all the same
+            fpeer = ("channel", named[0])
+            kind = "named_forward"
+        if fpeer and fpeer[0] == "channel":
+            cid = fpeer[1]
             uname = username_of(cid)
             origin = {"channel": channel_key(uname, cid), "channel_id": cid, "username": uname, "title": name}
             links.append(Link(ref.key, mid, origin["channel"], "forward", date, uname, cid, name))
-        elif fid:
-            origin = {"user": ps.handle(fid.group(0))}
+        elif fpeer:
+            origin = {"user": ps.handle(f"{fpeer[0]}{fpeer[1]}")}
         elif name:  # a bare name may be a person's: keep only its pseudonym
             origin = {"user": ps.handle(f"name:{name}")}
         extra["forward"] = {k: v for k, v in origin.items() if v is not None}
     links += links_for(ref.key, mid, date, [text, *hrefs])
     if not text.strip():
         return None, links, "empty"
-    from_id = msg.get("from_id")
-    author = from_id if isinstance(from_id, str) and _PEER.fullmatch(from_id) else f"channel{ref.channel_id}"
+    sender = peer_of(msg.get("from_id"))
+    if sender is not None:  # the listener's form: user<id> / channel<id>, pseudonymised by the writer
+        author = f"{sender[0]}{sender[1]}"
+    elif isinstance(msg.get("from"), str) and msg["from"] and msg["from"] != ref.title:
+        author = f"name:{msg['from']}"  # no id at all: at least one pseudonym per sender
+    else:
+        author = f"channel{ref.channel_id}"
     post = RawPost(source=ref.key, external_id=str(mid), text=text, url=ref.url(mid), author=author,
                    posted_at=date, edited_at=edited, hints=ref.hints, extra=extra)
-    return post, links, "message"
+    return post, links, kind if kind == "named_forward" else "message"
 
 
 def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Link]], int], *,
                   username_of: Callable[[int], str | None] = lambda _id: None, channel: str | None = None,
-                  batch_size: int = 500, progress: Callable[[str], None] | None = None) -> ImportResult:
+                  batch_size: int = 500, progress: Callable[[str], None] | None = None,
+                  tz: tzinfo = timezone.utc,
+                  channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None) -> ImportResult:
     """Import one export file. `write_links(links)` commits discovery links; posts go through `writer`.
 
     Raises TelegramExportError naming the chat and the message index of the first malformed message, after
-    committing every message before it."""
+    committing every message before it. `tz`: the zone of local `date`s in exports without `date_unixtime`.
+    `channel_named(title)`: (channel id, username) of a known channel with that title, for forwards without ids."""
     path = Path(path)
     chats = _read(path)
     if channel and len(chats) != 1:
@@ -274,9 +336,16 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
             flush()
             raise TelegramExportError(f"{path}: {label}: {exc}") from None
         res.chats += 1
+        seen: set[int] = set()
         for i, msg in enumerate(chat.messages):
+            mid = msg.get("id") if isinstance(msg, dict) else None
+            if isinstance(mid, int) and msg.get("type", "message") == "message":
+                if mid in seen:  # the first one is kept, whatever the batch size
+                    res.duplicates.append(f"{label}: message #{i} repeats id {mid}")
+                    continue
+                seen.add(mid)
             try:
-                post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of)
+                post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named)
             except (ValueError, InvalidPost) as exc:
                 flush()
                 mid = msg.get("id") if isinstance(msg, dict) else None
@@ -285,6 +354,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
             res.messages += 1
             res.service += kind == "service"
             res.empty += kind == "empty"
+            res.named_forwards += kind == "named_forward"
             if post is not None:
                 posts.append(post)
             links.extend(lks)
