@@ -273,7 +273,7 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
                               channel_named=lambda name: titles.get(name.casefold().strip()))
             run.items = r.messages
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
-                            list(r.skipped_chats), duplicates=list(r.duplicates), named_forwards=r.named_forwards)
+                            list(r.skipped_chats), duplicates=list(r.duplicates), duplicate_count=r.duplicate_count, named_forwards=r.named_forwards)
         result.files.append(done)
         if on_file:
             on_file(done)

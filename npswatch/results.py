@@ -179,7 +179,8 @@ class ExportImport:
     links: int = 0
     written: WriteResult = field(default_factory=new_write_result)
     skipped_chats: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)  # repeated message ids (the first one is kept)
+    duplicates: list[str] = field(default_factory=list)  # repeated message ids (the first 100; the first one kept)
+    duplicate_count: int = 0
     named_forwards: int = 0  # forwards without an id linked to a known channel by its title
 
 

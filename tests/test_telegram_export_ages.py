@@ -173,3 +173,31 @@ def test_export_and_listener_share_one_source_per_channel_id(order, cfg, db, tmp
         sources = c.execute(select(S.c.key)).scalars().all()
     assert sources == ["synthetic_shop_01"]
     assert sorted(rows(db)) == [("synthetic_shop_01", i) for i in (1, 2, 3)]
+
+
+def _export(path, n):
+    path.write_text(json.dumps({"name": "Synthetic Channel", "type": "public_channel", "id": CID, "messages": [
+        {"id": i, "type": "message", "date_unixtime": str(1767225600 + i), "date": "2026-01-01T00:00:00",
+         "from_id": f"channel{CID}", "text": ["", {"type": "bold", "text": f"synthetic {i}"}]} for i in range(1, n + 1)]}))
+    return path
+
+
+def test_memory_does_not_grow_with_the_export(tmp_path, pseudonymiser):
+    """The export is read as a stream: a file ten times larger peaks at about the same memory (the whole-file
+    reader held every message at once: ten times the peak)."""
+    import tracemalloc
+
+    from npswatch.crawlers.telegram.export import import_export
+
+    peaks = []
+    for n in (300, 3000):
+        eng = make_engine(f"sqlite:///{tmp_path / f'db{n}.sqlite'}")
+        upgrade(eng)
+        path = _export(tmp_path / f"export{n}.json", n)
+        tracemalloc.start()
+        r = import_export(path, PostWriter(eng, pseudonymiser, None), lambda links: 0, batch_size=100)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        eng.dispose()
+        assert r.messages == n and r.write.inserted == n
+    assert peaks[1] < 2 * peaks[0], peaks

@@ -64,7 +64,8 @@ class ImportResult:
     empty: int = 0  # messages with neither text nor caption
     links: int = 0
     write: WriteResult = field(default_factory=WriteResult)
-    duplicates: list[str] = field(default_factory=list)  # "chat X: id n" for each repeated message id (first kept)
+    duplicates: list[str] = field(default_factory=list)  # "chat X: message #k repeats id n" (the first 100)
+    duplicate_count: int = 0  # repeated message ids (the first message of each id is kept)
     named_forwards: int = 0  # forwards with a name and no id: linked when the name is a known channel's title
 
 
@@ -155,12 +156,39 @@ def chat_id_of(header: dict) -> int:
     return cid
 
 
+class _SeenIds:
+    """Message ids seen in one chat, in a bitmap (ids are dense and below 2**27: at most 16 MB, whatever the
+    file size) with a set for the rare larger id."""
+
+    _BITMAP_LIMIT = 1 << 27
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[int] = set()
+
+    def add(self, i: int) -> bool:
+        """Mark `i`; False when it was already there."""
+        if not 0 <= i < self._BITMAP_LIMIT:
+            if i in self._other:
+                return False
+            self._other.add(i)
+            return True
+        byte, bit = divmod(i, 8)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        if self._bits[byte] >> bit & 1:
+            return False
+        self._bits[byte] |= 1 << bit
+        return True
+
+
 # -- reading the file ----------------------------------------------------------------------------------------
 @dataclass
 class _Chat:
     header: dict
     messages: list
     broken: tuple[int, str] | None = None  # (index, reason): the file breaks after `messages`
+    full: bool = False  # one chat of a full export (chats.list)
 
 
 def _chats_of(data: Any, path: Path) -> list[_Chat]:
@@ -219,6 +247,90 @@ def _salvage(text: str, path: Path, exc: json.JSONDecodeError) -> list[_Chat]:
     if not chats or not chats[-1].broken:
         raise TelegramExportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
     return chats
+
+
+_CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
+
+
+def _stream(path: Path) -> Iterator[_Chat]:
+    """The chats of an export, read as a stream (ijson): each chat's `messages` is an iterator, so memory does
+    not grow with the file. A syntax error mid-way ends that chat with `broken` set after the complete
+    messages before it. A chat's messages not consumed by the caller are skipped before the next chat."""
+    import ijson
+
+    with open(path, "rb") as f:
+        if f.read(3) != b"\xef\xbb\xbf":  # Telegram Desktop writes no BOM, an editor may have added one
+            f.seek(0)
+        events = ijson.parse(f, use_float=True)
+        header: dict | None = None
+        found = False
+        counts = dict.fromkeys(_CHAT_PREFIXES, -1)
+        try:
+            for prefix, event, value in events:
+                if event == "start_map" and prefix in _CHAT_PREFIXES:
+                    header, chat_prefix = {}, prefix
+                    counts[prefix] += 1
+                elif header is not None and chat_prefix and prefix == f"{chat_prefix}.messages" and \
+                        event != "start_array":
+                    section = chat_prefix.split(".")[0]
+                    raise TelegramExportError(f"{path}: {section}.list[{counts[chat_prefix]}] is not a chat with a "
+                                              "`messages` list")
+                elif header is not None and event in ("string", "number") and \
+                        prefix.rpartition(".")[0] == chat_prefix and prefix.rpartition(".")[2] in ("name", "type", "id"):
+                    header[prefix.rpartition(".")[2]] = value
+                elif header is not None and event == "start_array" and prefix == (
+                        f"{chat_prefix}.messages" if chat_prefix else "messages"):
+                    found = True
+                    chat = _Chat(header, [], full=bool(chat_prefix))
+                    chat.messages = _messages(events, prefix, chat)
+                    yield chat
+                    for _ in chat.messages:  # whatever the caller left unread
+                        pass
+                    if chat.broken:
+                        return
+                    header = None
+        except ijson.JSONError as exc:
+            if not found:
+                raise TelegramExportError(f"{path}: not valid JSON ({_short(exc)})") from None
+            return
+    if not found:
+        raise TelegramExportError(f"{path}: not a Telegram Desktop JSON export (no `messages` and no `chats.list`)")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _messages(events: Iterator, prefix: str, chat: _Chat) -> Iterator[Any]:
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    item = prefix + ".item"
+    n = 0
+    try:
+        for p, event, value in events:
+            if p == prefix and event == "end_array":
+                return
+            if p == item and event in ("start_map", "start_array"):
+                builder, depth = ObjectBuilder(), 0
+                builder.event(event, value)
+                depth = 1
+                for p2, ev2, v2 in events:
+                    builder.event(ev2, v2)
+                    if ev2 in ("start_map", "start_array"):
+                        depth += 1
+                    elif ev2 in ("end_map", "end_array"):
+                        depth -= 1
+                        if depth == 0:
+                            break
+                n += 1
+                yield builder.value
+            elif p == item:  # a scalar where a message should be
+                n += 1
+                yield value
+        chat.broken = (n, "not valid JSON (the file ends inside `messages`)")
+    except ijson.JSONError as exc:
+        chat.broken = (n, f"not valid JSON ({_short(exc)})")
 
 
 def _read(path: Path) -> list[_Chat]:
@@ -308,9 +420,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
     committing every message before it. `tz`: the zone of local `date`s in exports without `date_unixtime`.
     `channel_named(title)`: (channel id, username) of a known channel with that title, for forwards without ids."""
     path = Path(path)
-    chats = _read(path)
-    if channel and len(chats) != 1:
-        raise TelegramExportError(f"{path}: --channel names one channel, but the export holds {len(chats)} chats")
+    chats = _stream(path)
     res = ImportResult()
     posts: list[RawPost] = []
     links: list[Link] = []
@@ -324,8 +434,11 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         links.clear()
 
     for ci, chat in enumerate(chats):
+        if channel and ci > 0:
+            flush()
+            raise TelegramExportError(f"{path}: --channel names one channel, but the export holds more than one chat")
         header = chat.header
-        label = f"chat {ci} ({header.get('name') or header.get('id') or '?'})" if len(chats) > 1 else \
+        label = f"chat {ci} ({header.get('name') or header.get('id') or '?'})" if chat.full else \
             f"chat {header.get('name') or header.get('id') or '?'}"
         if header.get("type") in SKIPPED_CHAT_TYPES:
             res.skipped_chats.append(f"{header.get('name') or header.get('id')} ({header.get('type')})")
@@ -336,14 +449,15 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
             flush()
             raise TelegramExportError(f"{path}: {label}: {exc}") from None
         res.chats += 1
-        seen: set[int] = set()
+        seen = _SeenIds()
         for i, msg in enumerate(chat.messages):
             mid = msg.get("id") if isinstance(msg, dict) else None
             if isinstance(mid, int) and msg.get("type", "message") == "message":
-                if mid in seen:  # the first one is kept, whatever the batch size
-                    res.duplicates.append(f"{label}: message #{i} repeats id {mid}")
+                if not seen.add(mid):  # the first one is kept, whatever the batch size
+                    res.duplicate_count += 1
+                    if len(res.duplicates) < 100:
+                        res.duplicates.append(f"{label}: message #{i} repeats id {mid}")
                     continue
-                seen.add(mid)
             try:
                 post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named)
             except (ValueError, InvalidPost) as exc:

@@ -166,8 +166,8 @@ def import_telegram(
                          f"channel links found" + (f" ({f.named_forwards} forwards linked by channel title)"
                                                    if f.named_forwards else "")
                          + (f"; skipped {', '.join(f.skipped_chats)}" if f.skipped_chats else "")), highlight=False)
-        if f.duplicates:
-            out.print(escape(f"{len(f.duplicates)} repeated message ids (the first of each kept): "
+        if f.duplicate_count:
+            out.print(escape(f"{f.duplicate_count} repeated message ids (the first of each kept): "
                              + "; ".join(f.duplicates[:5]) + (" ..." if len(f.duplicates) > 5 else "")),
                       highlight=False)
 
