@@ -205,7 +205,9 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
             await ensure_authorized(client)
             col = _collector(watch, client, extract)
             await col.listen(lambda: channel_keys(watch, shard), done,
-                             reconcile_every=settings.telegram.reconcile_minutes * 60)
+                             reconcile_every=settings.telegram.reconcile_minutes * 60,
+                             recheck_days=settings.telegram.recheck_days,
+                             recheck_every=settings.telegram.recheck_minutes * 60)
             return col
         finally:
             await client.disconnect()

@@ -62,6 +62,16 @@ def mark_deleted(conn: Connection, source_key: str, external_ids: Iterable[str |
     return n
 
 
+def live_ids_since(engine: Engine, source_key: str, since: datetime, before: datetime) -> set[int]:
+    """Ids of a source's posts dated from `since`, not marked deleted, first stored before `before`."""
+    first = func.coalesce(T_POST.c.first_seen, T_POST.c.collected_at)
+    q = (select(T_POST.c.external_id).join(T_SOURCE, T_SOURCE.c.id == T_POST.c.source_id)
+         .where(T_SOURCE.c.key == source_key, T_POST.c.posted_at >= since, T_POST.c.deleted_at.is_(None),
+                first < before))
+    with engine.connect() as c:
+        return {int(i) for i in c.execute(q).scalars() if str(i).isdigit()}
+
+
 # -- channel status ---------------------------------------------------------------------------------------
 @dataclass
 class ChannelState:

@@ -45,6 +45,13 @@ log = logging.getLogger("npswatch.telegram")
 
 
 @dataclass
+class RecheckResult:
+    channel: str
+    read: int = 0
+    deleted: int = 0  # posts found gone and marked
+
+
+@dataclass
 class BackfillResult:
     channel: str
     read: int = 0  # messages read from history
@@ -236,13 +243,58 @@ class TelegramCollector:
                 raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
         return res
 
-    async def reconcile(self, refs: Sequence[ChannelRef]) -> list[BackfillResult]:
-        """Gap repair: each channel from its checkpoint; committed before returning."""
+    async def recheck(self, ref: ChannelRef, days: int) -> RecheckResult:
+        """What changed while away: re-read the last `days` days of `ref`; a changed text becomes a version (the
+        writer keeps the old one), and a stored post no longer in the history is marked deleted, with the time
+        it was noticed. Only posts stored before this read started are judged, so a live post arriving
+        meanwhile is never taken for a deleted one."""
+        started = datetime.now(timezone.utc)
+        since = started - timedelta(days=days)
+        res = RecheckResult(ref.key)
+        seen: set[int] = set()
+        while True:
+            try:
+                async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), wait_time=0):
+                    if msg.date < since:
+                        break
+                    seen.add(msg.id)
+                    res.read += 1
+                    if not isinstance(msg, types.MessageService):
+                        await self.batch.put(self._item(msg, ref))
+                break
+            except errors.FloodWaitError as exc:
+                log.warning("FloodWait: Telegram asks to wait %d s while re-reading @%s; waiting, then starting over",
+                            exc.seconds, ref.key)
+                await self.sleep(exc.seconds)
+                forget_flood_wait(self.client, exc)
+                seen.clear()
+                res.read = 0
+            except errors.RPCError as exc:
+                known = channel_error(exc)
+                if known is None:
+                    raise
+                raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+        await self.batch.flush()
+        gone = sorted(store.live_ids_since(self.engine, ref.key, since, started) - seen)
+        if gone:
+            before = self.deleted
+            await self.batch.put(Item(deleted=(ref.key, gone)))
+            await self.batch.flush()
+            res.deleted = self.deleted - before
+            log.info("re-read @%s: %d posts deleted while we were away, marked", ref.key, res.deleted)
+        return res
+
+    async def reconcile(self, refs: Sequence[ChannelRef], *, recheck_days: int = 0) -> list[BackfillResult]:
+        """Gap repair: each channel from its checkpoint, then (with `recheck_days`) its recent days re-read for
+        edits and deletions missed; committed before returning."""
         results = []
         for ref in refs:
             try:
                 ref = await self.check(ref)
                 results.append(await self.backfill(ref))
+                if recheck_days:
+                    await self.batch.flush()
+                    await self.recheck(ref, recheck_days)
                 self.readable(ref)
             except ChannelUnavailable as exc:
                 self.unavailable(ref.key, exc, ref.channel_id)
@@ -255,17 +307,22 @@ class TelegramCollector:
         return results
 
     # -- the listener ----------------------------------------------------------------------------------------
-    async def listen(self, channel_keys, stop: asyncio.Event, *, reconcile_every: float = 600.0) -> None:
+    async def listen(self, channel_keys, stop: asyncio.Event, *, reconcile_every: float = 600.0,
+                     recheck_days: int = 0, recheck_every: float = 6 * 3600.0) -> None:
         """Run until `stop` is set. `channel_keys()` returns the keys to watch; it is called again before each
         periodic reconcile, so channels promoted while the listener runs are picked up."""
         self.batch.start()
         self.subscribe()
         started = time.monotonic()
+        last_recheck = None
         try:
             while not stop.is_set():
                 refs = await self.resolve(k for k in channel_keys() if not self._known_key(k))
                 self.watch(refs)
-                await self.reconcile(list(self.watched.values()))
+                due = recheck_days and (last_recheck is None or time.monotonic() - last_recheck >= recheck_every)
+                await self.reconcile(list(self.watched.values()), recheck_days=recheck_days if due else 0)
+                if due:
+                    last_recheck = time.monotonic()
                 self.reconciles += 1
                 log.info("listening to %d channels; next reconcile in %.0f s", len(self.watched), reconcile_every)
                 stopped = asyncio.ensure_future(stop.wait())
