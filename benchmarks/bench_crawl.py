@@ -72,7 +72,7 @@ def npswatch_crawl(scale: int) -> tuple[float, int, float, int, int]:
         server.stdout.readline()  # "fixture market at ..." once it listens
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp) / "npswatch.toml"
-            cfg.write_text(f'data_dir = "{tmp}/data"\n[privacy]\nkey = "bench"\n[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n')
+            cfg.write_text(f'data_dir = "{tmp}/data"\n[privacy]\nkey = "bench-0123456789abcdef0123456789abcdef"\n[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n')
             engine = make_engine(f"sqlite:///{tmp}/data/npswatch.db")
             upgrade(engine)
             env = {**os.environ, "NPSWATCH_CONFIG": str(cfg), "COLUMNS": "160"}

@@ -3,9 +3,10 @@ with one twice its size. Each case runs in N fresh processes (after one untimed 
 cache); best and median of the wall time and of the CPU time (user + system), as hyperfine reports them. On a
 shared machine the CPU time is the steadier figure.
 
-    .venv/bin/python benchmarks/bench_startup.py [--runs 10] [--repo PATH]
+    .venv/bin/python benchmarks/bench_startup.py [--runs 10] [--repo PATH] [--before DIR]
 
-`--repo` measures another checkout's install (its `.venv/bin/npswatch`), e.g. main's for a before/after.
+`--repo` measures another checkout's install (its `.venv/bin/npswatch`). `--before DIR` measures an older
+checkout in the same run, alternating with this one case by case (`git archive REV | tar -x -C DIR`).
 Budgets (issue 12): `--help` < 0.5 s, `extract` on one post < 1.5 s with the doubled lexicon.
 
 The doubled lexicon: every `[[substance]]` entry of the installed lexicon files once more under a new key, each
@@ -75,23 +76,6 @@ def entries(data: Path) -> int:
     return sum(len(tomllib.loads(p.read_text(encoding="utf-8")).get("substance", [])) for p in lexicon_files(data))
 
 
-def stage_doubled(repo: Path, into: Path) -> int:
-    """Copy the package (the folders pyproject's package-dir maps) into `into`, with the doubled lexicon."""
-    package_dir = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
-    for name, folder in sorted(package_dir.items()):
-        shutil.copytree(repo / folder, into.joinpath(*name.split(".")), dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.c"))
-    data = into / "npswatch" / "pipelines" / "data"
-    forms_file = json.loads((data / "lexicon_forms.json").read_text(encoding="utf-8"))
-    n = 0
-    for path in lexicon_files(data):
-        text, count = doubled(path.read_text(encoding="utf-8"), forms_file["forms"])
-        path.write_text(text, encoding="utf-8")
-        n += count
-    (data / "lexicon_forms.json").write_text(json.dumps(forms_file, ensure_ascii=False), encoding="utf-8")
-    return n
-
-
 def once(argv: list[str], env: dict, cwd: Path, stdin: str | None) -> tuple[float, float]:
     """(wall, CPU user+system) seconds of one fresh process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -111,54 +95,106 @@ def timed(argv: list[str], env: dict, cwd: Path, stdin: str | None, runs: int) -
 
 def row(label: str, times: list[tuple[float, float]], note: str) -> str:
     wall, cpu = [w for w, _ in times], [c for _, c in times]
-    return (f"{label:44} {min(wall):6.3f}s {statistics.median(wall):6.3f}s {min(cpu):6.3f}s "
+    return (f"{label:52} {min(wall):6.3f}s {statistics.median(wall):6.3f}s {min(cpu):6.3f}s "
             f"{statistics.median(cpu):6.3f}s  {note}")
+
+
+def stage(repo: Path, into: Path) -> None:
+    """Copy the package (the folders pyproject's package-dir maps) into `into`, laid out as installed."""
+    package_dir = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for name, folder in sorted(package_dir.items()):
+        shutil.copytree(repo / folder, into.joinpath(*name.split(".")), dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.c"))
+
+
+def stage_doubled(repo: Path, into: Path) -> int:
+    """`stage()` with the doubled lexicon; returns its number of entries."""
+    stage(repo, into)
+    data = into / "npswatch" / "pipelines" / "data"
+    forms_file = json.loads((data / "lexicon_forms.json").read_text(encoding="utf-8"))
+    n = 0
+    for path in lexicon_files(data):
+        text, count = doubled(path.read_text(encoding="utf-8"), forms_file["forms"])
+        path.write_text(text, encoding="utf-8")
+        n += count
+    (data / "lexicon_forms.json").write_text(json.dumps(forms_file, ensure_ascii=False), encoding="utf-8")
+    return n
+
+
+class Target:
+    """One npswatch to measure: this checkout's installed command, or another checkout (e.g. an export of an older
+    commit) run from a staged copy as `python -m npswatch` with this interpreter's libraries."""
+
+    def __init__(self, name: str, repo: Path, tmp: Path, installed: bool) -> None:
+        self.name, self.repo = name, repo
+        base = {k: v for k, v in os.environ.items() if not k.startswith("NPSWATCH_") or k == "NPSWATCH_PURE_PYTHON"}
+        base |= {"NPSWATCH_CACHE_DIR": str(tmp / f"cache-{name}")}
+        self.cache = tmp / f"cache-{name}"
+        self.doubled_entries = stage_doubled(repo, tmp / f"x2-{name}")
+        if installed:
+            self.argv = [str(repo / ".venv" / "bin" / "npswatch")]
+            self.python = str(repo / ".venv" / "bin" / "python")
+            self.env = base
+        else:
+            stage(repo, tmp / f"x1-{name}")
+            self.argv = [sys.executable, "-m", "npswatch"]
+            self.python = sys.executable
+            self.env = base | {"PYTHONPATH": str(tmp / f"x1-{name}")}
+        self.env2 = base | {"PYTHONPATH": str(tmp / f"x2-{name}")}
+
+    def describe(self, work: Path) -> str:
+        probe = ("from npswatch.pipelines.extract import default_extractor; "
+                 "from npswatch.pipelines import compiled_modules; x = default_extractor(); "
+                 "print(x.matcher.form_count, ','.join(compiled_modules()) or 'none')")
+        forms1, compiled = subprocess.run([self.python, "-c", probe], env=self.env, cwd=work, capture_output=True,
+                                          text=True, check=True).stdout.split()
+        forms2, _ = subprocess.run([self.python, "-c", probe], env=self.env2, cwd=work, capture_output=True,
+                                   text=True, check=True).stdout.split()
+        return (f"{self.name}: {' '.join(self.argv)} from {self.repo}; compiled modules: {compiled}; lexicon "
+                f"{entries(self.repo / 'pipelines' / 'data')} entries, {forms1} matcher forms; doubled: "
+                f"{self.doubled_entries} entries, {forms2} forms")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose .venv/bin/npswatch is measured")
+    ap.add_argument("--before", type=Path, help="another checkout (no venv needed) measured in the same run, "
+                    "each case alternating with this one: `git archive REV | tar -x -C DIR` makes one")
     args = ap.parse_args()
-    repo = args.repo.resolve()
-    command = repo / ".venv" / "bin" / "npswatch"
-    python = repo / ".venv" / "bin" / "python"
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         tmp = Path(tmp)
-        work, stage, cache = tmp / "work", tmp / "stage", tmp / "cache"
+        work = tmp / "work"
         work.mkdir()
-        installed_entries = entries(repo / "pipelines" / "data")
-        doubled_entries = stage_doubled(repo, stage)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NPSWATCH_") or k == "NPSWATCH_PURE_PYTHON"}
-        env |= {"NPSWATCH_CACHE_DIR": str(cache)}
-        env2 = env | {"PYTHONPATH": str(stage)}
-        probe = ("import sys; from npswatch.pipelines.extract import default_extractor; "
-                 "from npswatch.pipelines import compiled_modules; x = default_extractor(); "
-                 "print(x.matcher.form_count, ','.join(compiled_modules()) or 'none')")
-        forms1, compiled = subprocess.run([python, "-c", probe], env=env, cwd=work, capture_output=True,
-                                          text=True, check=True).stdout.split()
-        forms2, _ = subprocess.run([python, "-c", probe], env=env2, cwd=work, capture_output=True,
-                                   text=True, check=True).stdout.split()
-        print(f"command: {command}  (compiled modules: {compiled}; python {sys.version.split()[0]}; "
-              f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
-        print(f"lexicon: {installed_entries} entries, {forms1} matcher forms; doubled: {doubled_entries} entries, "
-              f"{forms2} forms")
-        cases = [
-            ("npswatch --help", "help", [str(command), "--help"], env, None),
-            ("npswatch extract, 1 post", "extract", [str(command), "extract"], env, POST),
-            ("npswatch extract, 1 post, lexicon x2", "extract", [str(command), "extract"], env2, POST),
-        ]
-        print(f"{'case':44} {'wall: best':>10} {'median':>7} {'CPU: best':>9} {'median':>7}  budget (wall median)")
-        for label, budget, argv, e, stdin in cases:
-            times = timed(argv, e, work, stdin, args.runs)
-            verdict = "ok" if statistics.median(w for w, _ in times) < BUDGET[budget] else "OVER"
-            print(row(label, times, f"< {BUDGET[budget]} s: {verdict}"), flush=True)
+        targets = [Target("after", args.repo.resolve(), tmp, installed=True)]
+        if args.before:
+            targets.insert(0, Target("before", args.before.resolve(), tmp, installed=False))
+        print(f"python {sys.version.split()[0]}; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        for t in targets:
+            print(t.describe(work))
+        cases = [("npswatch --help", "help", ["--help"], False, None),
+                 ("npswatch extract, 1 post", "extract", ["extract"], False, POST),
+                 ("npswatch extract, 1 post, lexicon x2", "extract", ["extract"], True, POST)]
+        print(f"{'case':52} {'wall: best':>10} {'median':>7} {'CPU: best':>9} {'median':>7}  budget (wall median)")
+        for label, budget, extra, x2, stdin in cases:
+            times: dict[str, list] = {t.name: [] for t in targets}
+            for t in targets:
+                once(t.argv + extra, t.env2 if x2 else t.env, work, stdin)  # fills the cache; not counted
+            for _ in range(args.runs):
+                for t in targets:
+                    times[t.name].append(once(t.argv + extra, t.env2 if x2 else t.env, work, stdin))
+            for t in targets:
+                verdict = "ok" if statistics.median(w for w, _ in times[t.name]) < BUDGET[budget] else "OVER"
+                name = f"{label} ({t.name})" if len(targets) > 1 else label
+                print(row(name, times[t.name], f"< {BUDGET[budget]} s: {verdict}"), flush=True)
         # the first command after a lexicon change builds the extractor and writes the cache
-        cold = []
-        for _ in range(max(1, args.runs // 3)):
-            shutil.rmtree(cache, ignore_errors=True)
-            cold.append(once([str(command), "extract"], env2, work, POST))
-        print(row("npswatch extract, lexicon x2, empty cache", cold, "(once per lexicon change)"))
+        for t in targets:
+            cold = []
+            for _ in range(max(1, args.runs // 3)):
+                shutil.rmtree(t.cache, ignore_errors=True)
+                cold.append(once(t.argv + ["extract"], t.env2, work, POST))
+            name = "npswatch extract, lexicon x2, empty cache" + (f" ({t.name})" if len(targets) > 1 else "")
+            print(row(name, cold, "(once per lexicon change)"))
         print(f"load average after: {os.getloadavg()[0]:.1f} (wall times grow with it; CPU times much less)")
 
 

@@ -67,7 +67,12 @@ def child(export: str, db: str, reader: str, out) -> None:
     from npswatch.storage.writer import PostWriter
 
     if reader == "whole":
-        ex._stream = lambda p: iter(ex._read(p))  # noqa: SLF001 - the old reader, for the before figure
+        def whole(p):  # the old reader (json.loads of the whole text), for the before figure
+            for chat in ex._read(p):  # noqa: SLF001
+                yield ("chat", chat.header, False)
+                for m in chat.messages:
+                    yield ("message", m)
+        ex._events = whole
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     ps = Pseudonymiser(b"benchmark-key-benchmark-key-0001")

@@ -9,15 +9,23 @@ So `JobDir` keeps a small state file next to Scrapy's:
   time, so listings seen before the pause still count as seen); state "running" -> the previous crawl
   died: the folder is emptied and the site is crawled from the start (what was stored stays stored, the
   writer's upserts store nothing twice); no state -> a fresh crawl.
-- `end(finish_reason, failures)`: "finished" -> the folder is emptied (the next crawl starts afresh); any
-  other clean stop -> state "paused", remembering how many requests failed so far: a crawl whose earlier
-  part lost pages is not complete either (`JobStart.earlier_failures`).
+- `end(finish_reason, failures)`: "finished" -> the folder is emptied (the next crawl starts afresh); a
+  clean stop Scrapy names (`CLEAN_STOPS`: Ctrl-C/SIGTERM "shutdown", a closespider limit, a failed batch)
+  -> state "paused" with that reason, remembering how many requests failed so far: a crawl whose earlier
+  part lost pages is not complete either (`JobStart.earlier_failures`); a stop with no finish reason (the
+  process was killed around the close) -> state "interrupted", never resumed.
+
+A crawl resumes only from a state that says how it stopped: "paused" with a clean-stop reason and Scrapy's
+saved queue beside it; anything else is crawled again from the start. And `JobStart.may_mark_disappeared`
+is the one rule for the end of a crawl: listings are judged gone only after a crawl that finished and
+actually fetched pages, never after an interrupted one or a resumed one that found its queue empty.
 
 >>> import tempfile
 >>> job = JobDir(tempfile.mkdtemp(), "fixture-shop")
 >>> first = job.begin(run_id=1)
 >>> first.resumed, first.crashed_run_id
 (False, None)
+>>> (job.path / "requests.queue").mkdir()  # what Scrapy saves on a clean stop
 >>> job.end("shutdown", failures=1)
 >>> again = job.begin(run_id=2)
 >>> again.resumed, again.started_at == first.started_at, again.earlier_failures
@@ -30,6 +38,12 @@ npswatch.crawlers.jobs.JobBusy: a crawl of fixture-shop is already running on th
 >>> crashed = JobDir(job.path.parent, "fixture-shop").begin(run_id=3)  # run 2 never called end()
 >>> crashed.resumed, crashed.crashed_run_id
 (False, 2)
+>>> crashed.crashed  # and says so
+True
+>>> job = JobDir(job.path.parent, "other-shop"); _ = job.begin(run_id=4)
+>>> (job.path / "requests.queue").mkdir(); job.end(None)  # no finish reason: killed around the close
+>>> JobDir(job.path.parent, "other-shop").begin(run_id=5).resumed
+False
 
 While a crawl runs, its process holds an flock on `<root>/.<site>.lock`, so a second crawl of the same
 site on the same machine is refused instead of sharing (and wiping) the folder; the kernel drops the
@@ -45,9 +59,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["JobDir", "JobStart", "JobBusy"]
+__all__ = ["JobDir", "JobStart", "JobBusy", "CLEAN_STOPS"]
 
 STATE_FILE = "npswatch-job.json"
+# Finish reasons of a spider closed cleanly before the end: Scrapy saved its queue, the crawl can go on.
+CLEAN_STOPS = frozenset({"shutdown", "cancelled", "closespider_timeout", "closespider_itemcount",
+                         "closespider_pagecount", "closespider_errorcount", "batch_write_failed"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,11 @@ class JobStart:
     crashed_run_id: int | None  # run id of a crawl that died (its crawl_run row is still "running")
     crashed: bool = False
     earlier_failures: int = 0  # failed requests of the paused parts this crawl resumes
+
+    def may_mark_disappeared(self, finish_reason: str | None, pages: int, complete: bool) -> bool:
+        """Whether this crawl's end may judge listings not seen since `started_at` gone: it finished, it
+        fetched pages (a resumed crawl whose queue turned out empty proves nothing), nothing was lost."""
+        return bool(complete and finish_reason == "finished" and pages > 0 and not self.earlier_failures)
 
 
 class JobBusy(RuntimeError):
@@ -109,12 +131,14 @@ class JobDir:
         self.lock()
         prev = self._read()
         now = datetime.now(timezone.utc)
-        if prev and prev.get("state") == "paused":
+        resumable = (prev and prev.get("state") == "paused" and prev.get("reason") in CLEAN_STOPS
+                     and (self.path / "requests.queue").is_dir())
+        if resumable:
             started = datetime.fromisoformat(prev["started_at"])
             start = JobStart(self.path, started, resumed=True, crashed_run_id=None,
                              earlier_failures=int(prev.get("failures", 0)))
         else:
-            crashed = bool(prev and prev.get("state") == "running")
+            crashed = bool(prev and prev.get("state") in ("running", "interrupted", "paused"))
             self.clear()  # a crash leaves Scrapy's queue and fingerprints out of step: start over
             start = JobStart(self.path, now, resumed=False,
                              crashed_run_id=prev.get("run_id") if crashed else None, crashed=crashed)
@@ -128,7 +152,7 @@ class JobDir:
                 self.clear()
                 return
             state = self._read() or {}
-            state["state"] = "paused"
+            state["state"] = "paused" if finish_reason in CLEAN_STOPS else "interrupted"
             state["reason"] = finish_reason
             state["failures"] = int(state.get("failures", 0)) + failures
             self._write(state)

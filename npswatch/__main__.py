@@ -1,4 +1,4 @@
 """`python -m npswatch` is the `npswatch` command; the service starts its jobs this way."""
-from npswatch.cli.app import app
+from npswatch.cli.app import run_cli
 
-app(prog_name="npswatch")
+run_cli()

@@ -274,8 +274,10 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
             r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
                               channel_named=lambda name: titles.get(name.casefold().strip()))
             run.items = r.messages
+            run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
-                            list(r.skipped_chats), duplicates=list(r.duplicates), duplicate_count=r.duplicate_count, named_forwards=r.named_forwards)
+                            list(r.skipped_chats), list(r.skipped), duplicates=list(r.duplicates),
+                            duplicate_count=r.duplicate_count, named_forwards=r.named_forwards)
         result.files.append(done)
         if on_file:
             on_file(done)

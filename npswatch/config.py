@@ -101,7 +101,7 @@ def _duration(v: str | None) -> str | None:
     return v
 
 
-JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "command")
+JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "extract-pending", "command")
 
 
 class ScheduleEntry(_Section):
@@ -193,8 +193,9 @@ class HealthConfig(_Section):
     max_failures: int = Field(2, ge=1)  # this many failed runs in a row
     stale_after: str = "3d"  # or nothing new from a source for this long (at least 2 schedule periods)
     stale_after_by_source: dict[str, str] = Field(default_factory=dict)  # per source, e.g. {"slow-forum" = "14d"}
+    heartbeat_timeout: str = "10m"  # a running run whose process has not beaten for this long died: interrupted
 
-    @field_validator("stale_after")
+    @field_validator("stale_after", "heartbeat_timeout")
     @classmethod
     def _span(cls, v: str) -> str:
         return _duration(v)
@@ -328,8 +329,47 @@ class Settings(BaseSettings):
         return keyfile.read_text().strip().encode()
 
     def safe_dict(self) -> dict[str, Any]:
-        """The settings as plain data with secrets masked: safe to print or log."""
-        return self.model_dump(mode="json")  # SecretStr dumps as '**********'
+        """The settings as plain data with secrets masked: safe to print or log. SecretStr fields dump as
+        '**********'; a password in the database URL and the path and query of webhook URLs (where tokens
+        live) are masked too."""
+        d = self.model_dump(mode="json")
+        if d["database"].get("url"):
+            d["database"]["url"] = mask_url(d["database"]["url"])
+        for r in d["digest"].get("recipients") or []:
+            if r.get("webhook"):
+                r["webhook"] = mask_url(r["webhook"], keep_path=False)
+        return d
+
+
+_SECRET_PARAM = re.compile(r"pass|token|secret|key|auth|sig|pwd", re.I)
+
+
+def mask_url(url: str, keep_path: bool = True) -> str:
+    """The URL with its password (and secret-looking query values) replaced by ***; without `keep_path`, the
+    path and query are masked whole (a webhook's token is usually there).
+
+    >>> mask_url("postgresql+psycopg://ews:s3cret@db.example.org/npswatch?sslpassword=x&sslmode=require")
+    'postgresql+psycopg://ews:***@db.example.org/npswatch?sslpassword=***&sslmode=require'
+    >>> mask_url("https://hooks.example.org/services/T000/B000/XXXXSECRET?token=abc", keep_path=False)
+    'https://hooks.example.org/***'
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    if not keep_path:
+        masked = "/***" if parts.path.strip("/") or parts.query or parts.fragment else parts.path
+        return urlunsplit((parts.scheme, netloc, masked, "", ""))
+    query = urlencode([(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+                      safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 _CURRENT_FILE: dict[str, Path | None] = {}
@@ -356,7 +396,13 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         except UnicodeDecodeError:
-            raise ConfigError(f"config file {path} is not UTF-8 text") from None
+            raise ConfigError(f"config file {path} is not UTF-8 text (a binary file?); give the npswatch.toml "
+                              "written by `npswatch init`") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {path} is a folder; give the npswatch.toml file in it") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc}); check its "
+                              "permissions") from None
     _CURRENT_FILE["path"] = path
     try:
         settings = Settings()
@@ -372,7 +418,25 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     finally:
         _CURRENT_FILE.pop("path", None)
     settings._path = path.resolve() if path else None
+    _check_paths(settings, where)
     return settings
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _check_paths(settings: Settings, where: str) -> None:
+    """Every path npswatch writes to that the config names stays inside the data folder."""
+    data = settings.data_path.resolve()
+    name = settings.telegram.session_name
+    if not _PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(f"config error in {where}: telegram.session_name: {name[:80]!r} is not a plain name; use "
+                          "letters, digits, '_', '.' and '-' (the session is <data_dir>/telegram/NAME.session)")
+    inbox = Path(settings.service.fx_inbox).expanduser()
+    inbox = (inbox if inbox.is_absolute() else data / inbox).resolve()
+    if not inbox.is_relative_to(data):
+        raise ConfigError(f"config error in {where}: service.fx_inbox: {settings.service.fx_inbox!r} leads outside "
+                          f"the data folder {data}; name a folder inside it")
 
 
 EXAMPLE_CONFIG = '''\
@@ -454,6 +518,9 @@ fx_inbox = "fx-inbox"   # under data_dir; imported files go to fx-inbox/done, un
 # nothing new for stale_after (at least two of its schedule periods).
 max_failures = 2
 stale_after = "3d"
+# A run whose process has shown no heartbeat for this long (killed, machine lost) is marked interrupted by the
+# next command, on any host; `npswatch status` is unhealthy while such a run exists.
+heartbeat_timeout = "10m"
 # stale_after_by_source = { "slow-forum" = "14d" }
 
 [digest]

@@ -14,6 +14,8 @@ With a Redis URL, all processes naming the same frontier share one request queue
 """
 from __future__ import annotations
 
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -180,8 +182,8 @@ def _crawl_sites(watch, site_defs, base, extract, batch_size, scrapy_settings, r
     settings = watch.settings
     writer = watch.writer(extract=extract)
     engine = writer.engine
-    tracker = ListingTracker(engine)
-    store = SnapshotStore(engine, settings.data_path / "snapshots")
+    tracker = ListingTracker(engine, watch.pseudonymiser)  # price labels scrubbed
+    store = SnapshotStore(engine, settings.data_path / "snapshots", watch.pseudonymiser.scrub)  # pages scrubbed
     jobs = {}
     if not redis_url:  # a shared frontier lives in Redis; a local one in a JOBDIR per site
         for s in site_defs:
@@ -246,8 +248,8 @@ def _crawl_recorded(site_defs, recs, jobs, settings, writer, tracker, store, bas
             rec.status, rec.message = "failed", "not crawled"
             result.not_crawled.append(name)
             continue
-        if st.complete and name in starts and starts[name].earlier_failures:
-            st.complete = False  # pages were lost before the pause
+        if name in starts and not starts[name].may_mark_disappeared(st.finish_reason, st.pages, st.complete):
+            st.complete = False  # pages lost before a pause, or a resumed crawl that fetched nothing
         if st.complete:
             since = datetime.fromisoformat(st.started_at) if redis_url else starts[name].started_at
             r.disappeared = tracker.mark_disappeared(name, since)
@@ -285,8 +287,30 @@ class Disallowed(WatchError):
     """robots.txt forbids the page."""
 
 
+def _within(seconds: float, fn):
+    """fn() on a daemon thread, given at most `seconds` in all: a server that trickles bytes (slow-loris) cannot
+    hold the command past the deadline the way a per-read socket timeout lets it. TimeoutError when late."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="npswatch-fetch", daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        raise TimeoutError
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def fetch(url: str, site, user_agent: str):
-    """One polite GET (robots.txt, proxy, timeout, size cap of the site) -> a Scrapy response."""
+    """One polite GET (robots.txt, proxy, size cap of the site) -> a Scrapy response. The site's timeout is a
+    total deadline for the robots.txt check and the page together."""
     from protego import Protego
 
     from npswatch.crawlers.replay import make_response
@@ -295,20 +319,35 @@ def fetch(url: str, site, user_agent: str):
     opener = urllib.request.build_opener(*handlers)
     headers = {"User-Agent": user_agent, "Accept": "text/html,*/*;q=0.8"}
     timeout = site.politeness.timeout
+    deadline = time.monotonic() + timeout
+    late = f"{url}: no complete answer within the site's timeout ({timeout:g} s, politeness.timeout)"
+
+    def remaining() -> float:
+        return max(0.01, deadline - time.monotonic())
+
     if site.politeness.obey_robots:
         robots_url = urljoin(url, "/robots.txt")
+
+        def get_robots():
+            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=remaining()) as r:
+                return r.read(512 * 1024)
         try:
-            with opener.open(urllib.request.Request(robots_url, headers=headers), timeout=timeout) as r:
-                robots = Protego.parse(r.read(512 * 1024).decode("utf-8", "replace"))
-        except (urllib.error.URLError, OSError):
+            robots = Protego.parse(_within(remaining(), get_robots).decode("utf-8", "replace"))
+        except TimeoutError:
+            raise WatchError(late) from None
+        except (urllib.error.URLError, OSError, ValueError):
             robots = None  # no robots.txt: everything allowed
         if robots is not None and not robots.can_fetch(url, user_agent):
             raise Disallowed(f"{url} is disallowed by {robots_url}")
     cap = int(site.politeness.max_size_mb * 1024 * 1024)
+
+    def get_page():
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=remaining()) as r:
+            return r.read(cap + 1), r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
     try:
-        with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-            body = r.read(cap + 1)
-            status, ctype, date, final = r.status, r.headers.get("Content-Type"), r.headers.get("Date"), r.geturl()
+        body, status, ctype, date, final = _within(remaining(), get_page)
+    except TimeoutError:
+        raise WatchError(late) from None
     except urllib.error.HTTPError as exc:
         raise WatchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -401,7 +440,7 @@ def snapshot_runs(watch: "Watch", site_name: str, sites_dir: Path | None = None)
     if bad:
         raise WatchError(bad)
     site = pick(defs, [site_name])[0].site
-    store = SnapshotStore(watch.checked_engine(), watch.settings.data_path / "snapshots")
+    store = SnapshotStore(watch.checked_engine(), watch.settings.data_path / "snapshots", watch.pseudonymiser.scrub)
     return site, store.runs(site.name)
 
 
@@ -412,7 +451,7 @@ def reparse(watch: "Watch", site_name: str, *, run_id: int | None = None, extrac
 
     site, runs = snapshot_runs(watch, site_name, sites_dir)
     engine = watch.checked_engine()
-    store = SnapshotStore(engine, watch.settings.data_path / "snapshots")
+    store = SnapshotStore(engine, watch.settings.data_path / "snapshots", watch.pseudonymiser.scrub)
     if not runs:
         raise WatchError(f"no snapshots of {site.name} are stored (set `snapshots = true` in its definition and "
                          "crawl it)")

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 
 from npswatch.storage import models
-from npswatch.storage.runs import T_RUN
+from npswatch.storage.runs import T_RUN, stale_runs
 from npswatch.storage.telegram_store import channel_states
 
 from .config import parse_duration
@@ -47,7 +47,7 @@ def streak(outcomes: list[str]) -> int:
     for s in outcomes:
         if s == "running":
             continue
-        if s not in ("failed", "empty"):
+        if s not in ("failed", "empty", "interrupted"):
             break
         n += 1
     return n
@@ -168,6 +168,8 @@ def _fill(h, runs: list[Run], limit: float, now: datetime, max_failures: int, wh
         msg = next((r.message for r in finished if r.message), "") or ""
         h.problems.append(f"{what}: failed or brought nothing but errors {n} times in a row ({since})"
                           + (f": {msg[:200]}" if msg else ""))
+    if last.status == "interrupted" and h.failure_streak < max_failures:
+        h.problems.append(f"{what}: its last run was interrupted ({(last.message or 'process died')[:200]})")
     for r in runs:
         if r.status == "running" and r.started_at and (now - r.started_at).total_seconds() > limit + STUCK_SLACK:
             h.problems.append(f"{what}: a run started {r.started_at:%Y-%m-%d %H:%M} is still marked running, "
@@ -272,6 +274,11 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             sources.append(sh)
 
     problems = [p for j in job_health for p in j.problems] + [p for s in sources for p in s.problems]
+    timeout = timedelta(seconds=parse_duration(h_cfg.heartbeat_timeout))
+    for rid, kind, source, host, pid, last in stale_runs(engine, timeout, now):
+        problems.append(f"run {rid} ({kind} {source or ''}): running on {host or '?'} (process {pid}) but no "
+                        f"heartbeat since {_aware(last):%Y-%m-%d %H:%M}: its process died (the next command marks it "
+                        "interrupted)")
     if require_service and not running:
         problems.insert(0, "scheduler: not running on this database (start it with `npswatch run`)")
     return Health(now, running, holder, job_health, sources, problems)

@@ -163,14 +163,18 @@ def import_rates(watch: "Watch", files: list[str | Path]) -> FxImportResult:
         if not f.exists():
             raise WatchError(f"{f}: no such file")
         data = f.read_bytes()
+        skipped: list[str] = []  # a bad row is refused and reported; the others are stored
         try:
-            rates = parse_cbr_xml(data) if data.lstrip().startswith(b"<") else parse_rates_csv(data.decode("utf-8-sig"))
+            rates = (parse_cbr_xml(data, skipped=skipped) if data.lstrip().startswith(b"<")
+                     else parse_rates_csv(data.decode("utf-8-sig"), skipped=skipped))
+        except UnicodeDecodeError:
+            raise WatchError(f"{f}: not a text file (expected Bank of Russia XML or a UTF-8 CSV)") from None
         except ValueError as exc:
             raise WatchError(f"{f}: {exc}") from None
         n = store_rates(engine, rates)
         days = sorted({r.day for r in rates})
         result.files.append(RateFile(f, n, sorted({r.currency for r in rates}), days[0] if days else None,
-                                     days[-1] if days else None))
+                                     days[-1] if days else None, skipped))
     return result
 
 

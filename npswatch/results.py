@@ -179,6 +179,7 @@ class ExportImport:
     links: int = 0
     written: WriteResult = field(default_factory=new_write_result)
     skipped_chats: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # malformed messages left out, "chat: message #k (id n) why"
     duplicates: list[str] = field(default_factory=list)  # repeated message ids (the first 100; the first one kept)
     duplicate_count: int = 0
     named_forwards: int = 0  # forwards without an id linked to a known channel by its title
@@ -201,6 +202,7 @@ class RateFile:
     currencies: list[str]
     first_day: date | None
     last_day: date | None
+    skipped: list[str] = field(default_factory=list)  # rows refused (not a finite positive rate...), with why
 
 
 @dataclass
@@ -223,6 +225,12 @@ class TrendsResult(Result):
     @property
     def items(self) -> int:
         return len(self.rows)
+
+    def figure(self, max_lines: int = 8):
+        """The trend chart as a matplotlib `Figure` (a notebook shows it inline; `.savefig(path)` writes it)."""
+        from npswatch.reports.plots import trend_figure
+
+        return trend_figure(self.rows, title=self.title, by=self.by, max_lines=max_lines)
 
 
 @dataclass

@@ -12,7 +12,8 @@ Each method returns a result object (`npswatch.results`) and prints nothing; the
 """
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from . import results
 
 __all__ = ["Watch"]
+
+log = logging.getLogger("npswatch")
+
+MIN_KEY_BYTES = 32  # a new privacy key (npswatch makes 32 random bytes, hex-written); shorter keys: see pseudonymiser
 
 
 class Watch:
@@ -67,12 +72,28 @@ class Watch:
 
         return make_engine(self.settings.database_url)
 
-    def checked_engine(self) -> "Engine":
-        """The engine, after checking the schema is current (raises SchemaError saying what to run)."""
+    def checked_engine(self, *, mark_dead: bool = True) -> "Engine":
+        """The engine, after checking the schema is current (raises SchemaError saying what to run). The first
+        call also marks the runs whose process died (no heartbeat for `health.heartbeat_timeout`) interrupted,
+        unless `mark_dead=False` (`npswatch status` only looks)."""
         from npswatch.storage.db import check_schema
 
         check_schema(self.engine)
+        if mark_dead and not getattr(self, "_stale_checked", False):
+            self._stale_checked = True
+            self.interrupted_runs = self.mark_dead_runs()
         return self.engine
+
+    def heartbeat_timeout(self) -> timedelta:
+        from .config import parse_duration
+
+        return timedelta(seconds=parse_duration(self.settings.health.heartbeat_timeout))
+
+    def mark_dead_runs(self) -> list[int]:
+        """Mark `running` rows without a recent heartbeat interrupted (see storage.runs); returns their ids."""
+        from npswatch.storage.runs import mark_stale
+
+        return mark_stale(self.engine, self.heartbeat_timeout())
 
     def optional_engine(self) -> "Engine | None":
         """The engine if the configured database exists with a current schema, else None (no side effects)."""
@@ -93,9 +114,33 @@ class Watch:
 
     @cached_property
     def pseudonymiser(self) -> "Pseudonymiser":
+        """The keyed pseudonymiser. A key shorter than MIN_KEY_BYTES is refused for a database that holds no
+        posts yet, and kept with a warning for one that does (changing it would change every pseudonym)."""
         from npswatch.pipelines.privacy import Pseudonymiser
 
-        return Pseudonymiser(self.settings.privacy_key())
+        from .config import ConfigError
+
+        key = self.settings.privacy_key()
+        if len(key) < MIN_KEY_BYTES:
+            if self._holds_no_posts():
+                raise ConfigError(
+                    f"privacy.key is {len(key)} bytes; a new database needs at least {MIN_KEY_BYTES}: leave "
+                    "privacy.key empty (npswatch makes a random one in <data_dir>/privacy.key) or set 32 or more "
+                    "random characters, e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`")
+            log.warning("privacy.key is %d bytes, shorter than the %d a new database needs; kept because this "
+                        "database's pseudonyms were made with it", len(key), MIN_KEY_BYTES)
+        return Pseudonymiser(key)
+
+    def _holds_no_posts(self) -> bool:
+        from sqlalchemy import select
+
+        from npswatch.storage.tables import T_POST
+
+        engine = self.optional_engine()
+        if engine is None:
+            return True
+        with engine.connect() as c:
+            return c.execute(select(T_POST.c.id).limit(1)).first() is None
 
     def extractor(self, engine: "Engine | None" = None):
         """The default extractor, with the central-bank rates imported into `engine` (if any) and the lexicon
@@ -366,10 +411,11 @@ class Watch:
 
     # --- operations ------------------------------------------------------------------------------------------
     def status(self, *, require_service: bool = False):
-        """Health of collection (`npswatch.health.Health`): per source and per job; `.healthy`."""
+        """Health of collection (`npswatch.health.Health`): per source and per job; `.healthy`. It only looks:
+        a run whose process died shows as a problem here, and is marked interrupted by other commands."""
         from .health import check_health
 
-        return check_health(self.checked_engine(), self.settings, require_service=require_service)
+        return check_health(self.checked_engine(mark_dead=False), self.settings, require_service=require_service)
 
     def retention(self, *, dry_run: bool = False, now: datetime | None = None) -> "results.RetentionResult":
         """Remove post texts, raw page snapshots and job logs older than their `[retention]` periods."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import threading
 import xml.etree.ElementTree as ET
 from bisect import bisect_right
@@ -85,6 +86,18 @@ class RateFormatError(ValueError):
     """A rate file could not be read; the message names the place."""
 
 
+def usable_rate(x: float) -> bool:
+    """A rate is a finite number above zero whose inverse is finite too (no inf, NaN, 0 or denormal)."""
+    return math.isfinite(x) and x > 0 and math.isfinite(1.0 / x)
+
+
+def _row_error(skipped: list[str] | None, message: str) -> None:
+    """A bad row: recorded in `skipped` (and the row left out) when the caller collects them, else raised."""
+    if skipped is None:
+        raise RateFormatError(message)
+    skipped.append(message)
+
+
 def _cbr_number(text: str | None, what: str) -> float:
     if text is None or not text.strip():
         raise RateFormatError(f"CBR XML: {what} is missing")
@@ -106,6 +119,7 @@ def parse_cbr_xml(
     *,
     currency: str | None = None,
     usd_rub: Mapping[date, float] | Iterable[Rate] | None = None,
+    skipped: list[str] | None = None,
 ) -> list[Rate]:
     """Rates from a Bank of Russia XML file, converted to units per US dollar.
 
@@ -116,6 +130,9 @@ def parse_cbr_xml(
       non-dollar series needs that day's dollar rate: pass the USD series' rates (or a {day: RUB per USD}
       mapping) as `usd_rub`. A day without a dollar rate within `WINDOW_DAYS` is skipped. The USD series
       itself yields RUB rates.
+
+    A rate that is not a finite positive number (NaN, inf, 0, a Nominal so small the rate overflows) is
+    refused: appended to `skipped` and left out when a list is given, else raised as RateFormatError.
     """
     try:
         root = ET.fromstring(data)
@@ -124,42 +141,57 @@ def parse_cbr_xml(
     if root.tag != "ValCurs":
         raise RateFormatError(f"CBR XML: root element is <{root.tag}>, expected <ValCurs>")
     if root.find("Valute") is not None or root.get("Date"):
-        return _cbr_daily(root)
-    return _cbr_dynamic(root, currency, usd_rub)
+        return _cbr_daily(root, skipped)
+    return _cbr_dynamic(root, currency, usd_rub, skipped)
 
 
-def _cbr_daily(root: ET.Element) -> list[Rate]:
+def _cbr_daily(root: ET.Element, skipped: list[str] | None) -> list[Rate]:
     day = _cbr_date(root.get("Date"), "ValCurs Date")
     rub_per_unit: dict[str, float] = {}
     for v in root.iter("Valute"):
         code = (v.findtext("CharCode") or "").strip().upper() or CBR_IDS.get(v.get("ID", ""), "")
-        if not code:
-            raise RateFormatError(f"CBR XML {day}: a Valute has neither CharCode nor a known ID")
-        nominal = _cbr_number(v.findtext("Nominal"), f"{code} Nominal")
-        value = _cbr_number(v.findtext("Value"), f"{code} Value")
-        if nominal <= 0 or value <= 0:
-            raise RateFormatError(f"CBR XML {day}: {code} has a non-positive rate")
+        try:
+            if not code:
+                raise RateFormatError(f"CBR XML {day}: a Valute has neither CharCode nor a known ID")
+            nominal = _cbr_number(v.findtext("Nominal"), f"{code} Nominal")
+            value = _cbr_number(v.findtext("Value"), f"{code} Value")
+        except RateFormatError as exc:
+            _row_error(skipped, str(exc))
+            continue
+        if not (usable_rate(nominal) and usable_rate(value) and usable_rate(value / nominal)):
+            _row_error(skipped, f"CBR XML {day}: {code} rate {value!r} per {nominal!r} is not a finite positive number")
+            continue
         rub_per_unit[code] = value / nominal
     usd = rub_per_unit.get("USD")
     if usd is None:
         raise RateFormatError(f"CBR XML {day}: no USD rate, cannot convert to units per dollar")
     out = [Rate(day, "RUB", usd, "cbr")]
-    out.extend(Rate(day, code, usd / rub, "cbr") for code, rub in rub_per_unit.items() if code != "USD")
+    for code, rub in rub_per_unit.items():
+        if code != "USD":
+            if usable_rate(usd / rub):
+                out.append(Rate(day, code, usd / rub, "cbr"))
+            else:
+                _row_error(skipped, f"CBR XML {day}: {code} gives {usd / rub!r} units per dollar")
     return out
 
 
-def _cbr_dynamic(root: ET.Element, currency: str | None, usd_rub) -> list[Rate]:
+def _cbr_dynamic(root: ET.Element, currency: str | None, usd_rub, skipped: list[str] | None) -> list[Rate]:
     cbr_id = (root.get("ID") or "").strip()
     code = (currency or CBR_IDS.get(cbr_id) or "").upper()
     if not code:
         raise RateFormatError(f"CBR XML: unknown currency id {cbr_id!r}; pass currency=")
     series: list[tuple[date, float]] = []
     for rec in root.iter("Record"):
-        day = _cbr_date(rec.get("Date"), "Record Date")
-        nominal = _cbr_number(rec.findtext("Nominal"), f"{code} {day} Nominal")
-        value = _cbr_number(rec.findtext("Value"), f"{code} {day} Value")
-        if nominal <= 0 or value <= 0:
-            raise RateFormatError(f"CBR XML: {code} {day} has a non-positive rate")
+        try:
+            day = _cbr_date(rec.get("Date"), "Record Date")
+            nominal = _cbr_number(rec.findtext("Nominal"), f"{code} {day} Nominal")
+            value = _cbr_number(rec.findtext("Value"), f"{code} {day} Value")
+        except RateFormatError as exc:
+            _row_error(skipped, str(exc))
+            continue
+        if not (usable_rate(nominal) and usable_rate(value) and usable_rate(value / nominal)):
+            _row_error(skipped, f"CBR XML: {code} {day} rate {value!r} per {nominal!r} is not a finite positive number")
+            continue
         series.append((day, value / nominal))
     if code == "USD":
         return [Rate(day, "RUB", rub, "cbr") for day, rub in series]
@@ -167,17 +199,18 @@ def _cbr_dynamic(root: ET.Element, currency: str | None, usd_rub) -> list[Rate]:
         raise RateFormatError(f"CBR XML: the {code} series needs dollar rates: pass usd_rub= (the USD series)")
     if not isinstance(usd_rub, Mapping):
         usd_rub = {r.day: r.units_per_usd for r in usd_rub if r.currency == "RUB"}
-    dollar = _Series(sorted(usd_rub.items()))
+    dollar = _Series(sorted((d, v) for d, v in usd_rub.items() if usable_rate(v)))
     out = []
     for day, rub in series:
         usd = dollar.at(day)
-        if usd is not None:
+        if usd is not None and usable_rate(usd / rub):
             out.append(Rate(day, code, usd / rub, "cbr"))
     return out
 
 
-def parse_rates_csv(data: str) -> list[Rate]:
+def parse_rates_csv(data: str, skipped: list[str] | None = None) -> list[Rate]:
     """Rates from CSV text with the header `date,currency,units_per_usd` (ISO dates; extra columns ignored).
+    A bad row is appended to `skipped` and left out when a list is given, else raised as RateFormatError.
 
     >>> [(r.day.isoformat(), r.currency, r.units_per_usd) for r in parse_rates_csv("date,currency,units_per_usd\\n2024-03-01,btc,0.0000160\\n")]
     [('2024-03-01', 'BTC', 1.6e-05)]
@@ -194,25 +227,36 @@ def parse_rates_csv(data: str) -> list[Rate]:
         raise RateFormatError(f"rates CSV line 1: header lacks {', '.join(missing)} (got {','.join(header)})")
     col = {h: header.index(h) for h in need}
     out = []
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a stray CR or NUL: this row is unreadable, the next one may not be
+            _row_error(skipped, f"rates CSV line {reader.line_num}: {exc}")
+            continue
         line = reader.line_num
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < len(header):
-            raise RateFormatError(f"rates CSV line {line}: {len(row)} fields, expected {len(header)}")
+            _row_error(skipped, f"rates CSV line {line}: {len(row)} fields, expected {len(header)}")
+            continue
         raw_day, cur, raw_rate = (row[col[h]].strip() for h in need)
         try:
             day = date.fromisoformat(raw_day)
         except ValueError:
-            raise RateFormatError(f"rates CSV line {line}: date {raw_day!r} is not YYYY-MM-DD") from None
-        if not (cur.isalpha() and 3 <= len(cur) <= 5):
-            raise RateFormatError(f"rates CSV line {line}: currency {cur!r} is not a currency code")
+            _row_error(skipped, f"rates CSV line {line}: date {raw_day[:40]!r} is not YYYY-MM-DD")
+            continue
+        if not (cur.isascii() and cur.isalpha() and 3 <= len(cur) <= 5):
+            _row_error(skipped, f"rates CSV line {line}: currency {cur[:40]!r} is not a currency code")
+            continue
         try:
             rate = float(raw_rate)
         except ValueError:
             rate = -1.0
-        if not rate > 0 or rate == float("inf"):
-            raise RateFormatError(f"rates CSV line {line}: units_per_usd {raw_rate!r} is not a positive number")
+        if not usable_rate(rate):
+            _row_error(skipped, f"rates CSV line {line}: units_per_usd {raw_rate[:40]!r} is not a positive number")
+            continue
         out.append(Rate(day, cur.upper(), rate, "csv"))
     return out
 
@@ -255,7 +299,8 @@ class RateBook:
     def __init__(self, rates: Iterable[Rate] = (), use_ecb: bool = True):
         by_currency: dict[str, dict[date, float]] = {}
         for r in rates:
-            by_currency.setdefault(r.currency.upper(), {})[r.day] = r.units_per_usd  # later wins
+            if usable_rate(r.units_per_usd):  # a bad rate stored by an older version is never used
+                by_currency.setdefault(r.currency.upper(), {})[r.day] = r.units_per_usd  # later wins
         self._series = {c: _Series(sorted(d.items())) for c, d in by_currency.items()}
         self._use_ecb = use_ecb
         self._ecb_cache: dict[tuple[str, date], float | None] = {}
@@ -281,7 +326,7 @@ class RateBook:
 
     def to_usd(self, amount: float, currency: str, day: date) -> float | None:
         rate = self.units_per_usd(currency, day)
-        return None if rate is None else amount / rate
+        return None if rate is None or not usable_rate(rate) else amount / rate
 
     def _from_ecb(self, cur: str, day: date) -> float | None:
         key = (cur, day)

@@ -33,7 +33,7 @@ import json
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from .text import TO_CYR, clean
 __all__ = [
     "CLASSES", "LANGUAGES", "Alias", "Entry", "Lexicon", "load_lexicon", "parse_lexicon", "load_forms", "match_fold",
     "lower_same_length", "name_key", "variants", "phrase_forms", "join_words", "lexicon_sha256", "LEXICON_PATH",
-    "NPS_LEXICON_PATH", "LEXICON_PATHS", "FORMS_PATH",
+    "NPS_LEXICON_PATH", "LEXICON_PATHS", "FORMS_PATH", "without_names",
 ]
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -147,6 +147,25 @@ def parse_lexicon(text: str, *more: str) -> Lexicon:
         comparisons=_by_lang(data.get("comparisons")),
         strain_marks=_by_lang(data.get("strain_marks")),
     )
+    lex.by_key.update((e.key, e) for e in entries)
+    return lex
+
+
+def without_names(lexicon: Lexicon, names) -> Lexicon:
+    """`lexicon` as if it had never known `names` (words or phrases, any case): the aliases they spell are dropped,
+    and every entry excludes them and the forms of those aliases, so that neither an inflection of another alias
+    (`марки` of `марка`) nor the fuzzy matcher (`амфетамин` as a transliteration of `amphetamine`) still knows
+    them. For measuring what a mechanism finds without the lexicon's help (slang discovery)."""
+    out = {match_fold(n) for n in names}
+    gone = set(out)
+    for entry in lexicon.entries:
+        for alias in entry.aliases:
+            if match_fold(alias.text) in out:
+                gone.update(phrase_forms(alias.lang, alias.text))
+    gone = frozenset(gone)
+    entries = tuple(replace(e, aliases=tuple(a for a in e.aliases if match_fold(a.text) not in out),
+                             exclude_forms=e.exclude_forms | gone) for e in lexicon.entries)
+    lex = replace(lexicon, entries=entries, by_key={})
     lex.by_key.update((e.key, e) for e in entries)
     return lex
 

@@ -1,11 +1,15 @@
 """`RawPost`: the one item every collector produces (web spider, Telegram listener, export importer).
 
 Everything downstream of a RawPost is source-independent. Validation happens here, before storage, so a
-bad item is rejected with a reason and nothing already stored is touched.
+bad item is rejected with a reason and nothing already stored is touched. Text is made storable at this edge:
+NUL characters (PostgreSQL refuses them) are removed and lone surrogates (not encodable as UTF-8) become U+FFFD,
+in every string field and every string inside `extra`; `extra` nested deeper than a few levels is refused.
 
 >>> p = RawPost(source="fixture-shop", external_id="42", text="меф 1г 4500₽", author="@seller")
 >>> p.source, p.external_id, p.hints.currency
 ('fixture-shop', '42', None)
+>>> RawPost(source="s", external_id="1", text="a\\x00b \\ud800").text == "ab \\ufffd"
+True
 >>> RawPost(source="s", external_id="1", text="   ")
 Traceback (most recent call last):
 ...
@@ -13,12 +17,13 @@ npswatch.pipelines.rawpost.InvalidPost: post s/1 rejected: text is empty
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["RawPost", "SourceHints", "InvalidPost"]
+__all__ = ["RawPost", "SourceHints", "InvalidPost", "storable"]
 
 
 class InvalidPost(ValueError):
@@ -41,6 +46,31 @@ class SourceHints(BaseModel):
             return None
         v = v.strip()
         return v.lower() if info.field_name == "language" else v.upper()
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_MAX_DEPTH = 8  # of `extra`: collectors write flat facts and one level of forward origin
+
+
+def storable(text: str) -> str:
+    """The text without NUL characters and with lone surrogates replaced (so every database and UTF-8 take it)."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group(0) == "\x00" else "\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def _storable_value(v: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"is nested deeper than {_MAX_DEPTH} levels")
+    if isinstance(v, str):
+        return storable(v)
+    if isinstance(v, dict):
+        return {storable(str(k)): _storable_value(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_storable_value(x, depth + 1) for x in v]
+    if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
+        raise ValueError(f"holds a number outside 64 bits ({str(v)[:24]}...)")
+    if isinstance(v, float) and v != v:
+        return None
+    return v
 
 
 def _utcnow() -> datetime:
@@ -66,17 +96,30 @@ class RawPost(BaseModel):
     @field_validator("source", "external_id", mode="before")
     @classmethod
     def _key(cls, v: Any) -> str:
-        v = "" if v is None else str(v).strip()
+        v = "" if v is None else storable(str(v)).strip()
         if not v:
             raise ValueError("is empty")
+        if len(v) > 200:
+            raise ValueError("is longer than 200 characters")
         return v
 
     @field_validator("text")
     @classmethod
     def _text(cls, v: str) -> str:
+        v = storable(v) if isinstance(v, str) else v
         if not v or not v.strip():
             raise ValueError("is empty")
         return v
+
+    @field_validator("url", "author")
+    @classmethod
+    def _optional_text(cls, v: str | None) -> str | None:
+        return storable(v) if isinstance(v, str) else v
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _storable_value(v)
 
     @field_validator("posted_at", "edited_at", "collected_at")
     @classmethod

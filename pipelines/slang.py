@@ -49,7 +49,7 @@ _DATA = Path(__file__).resolve().parent / "data" / "slang_background.tsv.gz"
 _HEADER = "#npswatch-slang-background 1"
 
 ORDINARY_ZIPF = 4.5  # as common as this in everyday language: an ordinary word, never a slang candidate
-_RARE_ZIPF = 1.0  # the Zipf value assumed for a word the background does not list (rarer than 3)
+_RARE_ZIPF = 1.0  # the Zipf value assumed for a word the background does not list (rarer than 2.5)
 _MIN_LEN = 3
 
 _TOKEN = re.compile(
@@ -124,7 +124,13 @@ def read_post(text: str, matcher, gazetteer) -> PostWords:
     tokens = [(m.lastgroup, m.start(), m.end()) for m in _TOKEN.finditer(cleaned)]
     market = bool(hits)
     kinds = []
+    inside: list[int] = []  # per token: the index in `hits` of the name it is part of, else -1
+    h = 0
+    ordered = sorted(hits)
     for kind, s, e in tokens:
+        while h < len(ordered) and ordered[h][1] <= s:
+            h += 1
+        inside.append(h if h < len(ordered) and ordered[h][0] < e else -1)
         if kind in ("qty", "price"):
             market = True
         elif kind == "word" and normalise_word(cleaned[s:e]) in vocabulary:
@@ -136,6 +142,17 @@ def read_post(text: str, matcher, gazetteer) -> PostWords:
     slots: list[tuple[str, str]] = []
     j = 0
     for i, (kind, s, e) in enumerate(tokens):
+        if inside[i] >= 0:
+            # a known name counts once, with the tokens around all of it ("OG Kush", "4-MMC")
+            if i and inside[i - 1] == inside[i]:
+                continue
+            k = i
+            while k + 1 < len(tokens) and inside[k + 1] == inside[i]:
+                k += 1
+            slot = (_slot_kind(kinds, i - 1), _slot_kind(kinds, k + 1))
+            slots.append(slot)
+            known_slots.append(slot)
+            continue
         if kind != "word":
             continue
         slot = (_slot_kind(kinds, i - 1), _slot_kind(kinds, i + 1))
@@ -143,8 +160,6 @@ def read_post(text: str, matcher, gazetteer) -> PostWords:
         while j < len(taken) and taken[j][1] <= s:
             j += 1
         if j < len(taken) and taken[j][0] < e:
-            if any(a < e and b > s for a, b in hits):
-                known_slots.append(slot)
             continue
         if kinds[i] == "vocab":
             continue

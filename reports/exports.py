@@ -40,6 +40,10 @@ class ExportError(ValueError):
     """An export that cannot be written; the message says why."""
 
 
+# Source kinds whose key is a Telegram chat (listened to, or imported from an export): pseudonymised in exports.
+_CHANNEL_KINDS = frozenset({"telegram", "export"})
+
+
 def _rows(engine: Engine, what: str, filters: Filters, ps: Pseudonymiser) -> tuple[list[str], Iterator[dict]]:
     scope = resolve(engine, filters)
     O, Me, P, S, R, Sub = T_OFFER, T_MENTION, T_POST, T_SOURCE, T_REGION, T_SUBSTANCE
@@ -85,8 +89,8 @@ def _rows(engine: Engine, what: str, filters: Filters, ps: Pseudonymiser) -> tup
                     if d.get(k) is not None:
                         d[k] = as_datetime(d[k])
                 if d.get("url"):
-                    d["url"] = _scrub_url(ps, d["url"])
-                if d.get("source_kind") == "telegram":
+                    d["url"] = ps.scrub(d["url"])
+                if d.get("source_kind") in _CHANNEL_KINDS:  # a chat's key may be a person's username
                     d["source"] = ps.handle(d["source"])
                 yield d
 
@@ -99,13 +103,6 @@ def records(engine: Engine, what: str, filters: Filters = Filters(), *,
     if what not in WHATS:
         raise ExportError(f"export one of {', '.join(WHATS)}, not {what!r}")
     return _rows(engine, what, filters, pseudonymiser)
-
-
-def _scrub_url(ps: Pseudonymiser, url: str) -> str:
-    """The URL with handles in it pseudonymised, keeping its scheme (the scrubber rewrites t.me links bare)."""
-    out = ps.scrub(url)
-    scheme, sep, _ = url.partition("://")
-    return out if "://" in out or not sep else f"{scheme}://{out}"
 
 
 def _aggregate(engine: Engine, what: str, filters: Filters, by: str, min_cell: int) -> tuple[list[str], list[dict]]:
@@ -167,7 +164,7 @@ def export(engine: Engine, what: str, fmt: str, dest: str | Path | IO[str] | Non
             w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
             w.writeheader()
             for row in it:
-                w.writerow(_plain(row))
+                w.writerow({k: csv_safe(v) for k, v in _plain(row).items()})
                 n += 1
         else:
             for row in it:
@@ -182,6 +179,21 @@ def export(engine: Engine, what: str, fmt: str, dest: str | Path | IO[str] | Non
 
 def _plain(row: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v) for k, v in row.items()}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet will not run (OWASP "CSV injection"): text starting with = + - @ tab or CR
+    gets a leading apostrophe. Numbers, dates and None pass unchanged, so numeric columns stay numbers.
+
+    >>> [csv_safe(v) for v in ("=1+1", "-5", -5.0, "меф 1г", None)]
+    ["'=1+1", "'-5", -5.0, 'меф 1г', None]
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 _INT = {"id", "post_id", "geonameid", "version", "observations", "offers", "usd_offers", "mentions"}
@@ -235,4 +247,4 @@ def to_text(engine: Engine, what: str, fmt: str, filters: Filters = Filters(), *
     return buf.getvalue()
 
 
-__all__ = ["export", "to_text", "ExportError", "WHATS", "FORMATS"]
+__all__ = ["export", "to_text", "csv_safe", "ExportError", "WHATS", "FORMATS"]

@@ -52,11 +52,11 @@ from typing import IO
 
 from sqlalchemy import Engine, select, update
 
-from npswatch.storage.runs import T_RUN, finish_run, run_record
+from npswatch.storage.runs import PARENT_ENV, T_RUN, finish_run, run_record
 
 from npswatch.config import Settings, parse_duration
 from npswatch.lock import DatabaseLock, slug
-from npswatch.schedules import CHILD_KINDS, JOB_RUN_KIND, Job, human_duration
+from npswatch.schedules import JOB_RUN_KIND, Job, human_duration
 
 from .logs import SecretMasker, masker_for
 
@@ -102,6 +102,8 @@ def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None,
         return p + ["digest", *(args or (["--send"] if settings.digest.recipients else []))]
     if job.kind == "retention":
         return p + ["retention", "apply", *args]
+    if job.kind == "extract-pending":
+        return p + ["extract-pending", *args]
     if job.kind == "fx":
         if fx_file is None:
             raise ValueError("the fx job runs once per file: give fx_file")
@@ -225,26 +227,19 @@ def _set_message(engine: Engine, run_id: int, message: str) -> None:
         c.execute(update(T_RUN).where(T_RUN.c.id == run_id).values(message=message[:2000]))
 
 
-def _mark_children(engine: Engine, after_id: int, since: datetime | None, kinds: Iterable[str], message: str) -> int:
-    """Rows a job's child left `running` (it was stopped or died): failed, with `message`."""
-    kinds = tuple(kinds)
-    if not kinds:
-        return 0
-    cond = (T_RUN.c.id > after_id) & (T_RUN.c.status == "running") & T_RUN.c.kind.in_(kinds)
-    if since is not None:
-        cond &= T_RUN.c.started_at >= since
+def _mark_children(engine: Engine, parent_id: int, message: str) -> int:
+    """Mark the rows the job run's children left `running` failed: its own children (their `parent_id`), never
+    the rows of a job that ran beside it."""
+    cond = (T_RUN.c.parent_id == parent_id) & (T_RUN.c.status == "running")
     with engine.begin() as c:
         return c.execute(update(T_RUN).where(cond).values(
             status="failed", finished_at=datetime.now(timezone.utc), message=message)).rowcount or 0
 
 
-_RUNNING_KIND = re.compile(r"^running (\w+)")
 
 
 def _interrupt(engine: Engine, row, message: str) -> None:
-    m = _RUNNING_KIND.match(row.message or "")
-    _mark_children(engine, row.id, row.started_at, CHILD_KINDS.get(m.group(1) if m else "", ()),
-                   f"{message} (job {row.source}, run {row.id})")
+    _mark_children(engine, row.id, f"{message} (job {row.source}, run {row.id})")
     finish_run(engine, row.id, status="failed", message=message)
 
 
@@ -327,7 +322,7 @@ class Runner:
                     argv = command_line(job, self.settings, result_file=result_path)
                     _set_message(engine, run_id, f"running {job.kind}: {self._display(argv)}")
                     log.info("job %s started", job.name, extra=ctx)
-                    outcome = self._child(job, argv, out, result_path=result_path)
+                    outcome = self._child(job, argv, out, result_path=result_path, run_id=run_id)
                     status, items, errors, message, code = self._conclude(job, run_id, started_at, outcome)
             duration = time.monotonic() - t0
             message = self.masker.mask(message)
@@ -346,11 +341,14 @@ class Runner:
 
     # -- one child ----------------------------------------------------------------------------------------
     def _child(self, job: Job, argv: list[str], out: IO[str], deadline: float | None = None, *,
-               result_path: Path) -> _Outcome:
+               result_path: Path, run_id: int | None = None) -> _Outcome:
         out.write(f"$ {self._display(argv)}\n")
         out.flush()
         result_path.unlink(missing_ok=True)
-        child = spawn(argv, out, self.masker, env={"NPSWATCH_JOB": job.name, "NPSWATCH_RESULT_FILE": str(result_path)})
+        # The child's own run rows name this job run as their parent (storage.runs.PARENT_ENV).
+        env = {"NPSWATCH_JOB": job.name, "NPSWATCH_RESULT_FILE": str(result_path),
+               **({PARENT_ENV: str(run_id)} if run_id is not None else {})}
+        child = spawn(argv, out, self.masker, env=env)
         deadline = deadline if deadline is not None else time.monotonic() + job.time_limit
         reason = None
         while True:
@@ -381,12 +379,11 @@ class Runner:
         else:
             why = o.reason or ""
         if job.child_kinds:
-            _mark_children(self.engine, run_id, started_at, job.child_kinds,
+            _mark_children(self.engine, run_id,
                            why or f"the job's process ended (exit {o.exit_code}) before this run was finished")
             with self.engine.connect() as c:
                 rows = c.execute(select(T_RUN.c.kind, T_RUN.c.source, T_RUN.c.status, T_RUN.c["items"], T_RUN.c.errors)
-                                 .where(T_RUN.c.id > run_id, T_RUN.c.kind.in_(job.child_kinds),
-                                        T_RUN.c.started_at >= started_at).order_by(T_RUN.c.id)).all()
+                                 .where(T_RUN.c.parent_id == run_id).order_by(T_RUN.c.id)).all()
             items, errors = sum(r.items for r in rows), sum(r.errors for r in rows)
             if o.result is not None:
                 items, errors = int(o.result.get("items", 0)), int(o.result.get("errors", 0))
@@ -423,7 +420,7 @@ class Runner:
         for n, f in enumerate(files):
             result_path = self._result_path(job, run_id, n)
             o = self._child(job, command_line(job, self.settings, fx_file=f, result_file=result_path), out, deadline,
-                            result_path=result_path)
+                            result_path=result_path, run_id=run_id)
             code = o.exit_code
             if o.reason:  # time limit or shutdown: the file stays for the next run
                 message = f"{o.reason}; imported {len(done)} of {len(files)} files"

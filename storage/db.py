@@ -85,8 +85,48 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
 
 
+def file_head_revision() -> str | None:
+    """The head revision read from the migration files' `revision`/`down_revision` lines without loading Alembic;
+    None unless the history has exactly one head (Alembic's `head_revision()` decides then)."""
+    import ast
+
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    if isinstance(t, ast.Name) and t.id in ("revision", "down_revision") and node.value is not None:
+                        found[t.id] = ast.literal_eval(node.value)
+        if "revision" in found:
+            revisions.add(found["revision"])
+            down = found.get("down_revision")
+            parents.update(down if isinstance(down, (tuple, list)) else [down])
+    heads = revisions - parents
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The revision in the database's alembic_version table by a plain query; None if there is none (or several)."""
+    from sqlalchemy import text
+
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except Exception:  # noqa: BLE001 - no such table, or no database: the caller asks Alembic
+        return None
+    return rows[0] if len(rows) == 1 else None
+
+
 def check_schema(engine: Engine) -> None:
-    """Raise SchemaError unless the database is at the code's head revision."""
+    """Raise SchemaError unless the database is at the code's head revision.
+
+    The usual case, a current database, is decided by `stored_revision` and `file_head_revision` without loading
+    Alembic (a command's start-up); anything else is decided, and explained, by Alembic itself."""
+    fast = stored_revision(engine)
+    if fast is not None and fast == file_head_revision():
+        return
     current, head = current_revision(engine), head_revision()
     if current == head:
         return

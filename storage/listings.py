@@ -27,6 +27,7 @@ from typing import Any
 from price_parser import Price
 from sqlalchemy import Engine, and_, bindparam, select, tuple_, update
 
+from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import RawPost
 
 from .writer import _chunks, upsert
@@ -79,10 +80,12 @@ def _now() -> datetime:
 
 
 class ListingTracker:
-    """Records observations of web listings; safe to call from any thread (one transaction per call)."""
+    """Records observations of web listings; safe to call from any thread (one transaction per call).
+    Price labels are scrubbed with `pseudonymiser` before they are stored, like every other scraped text."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, pseudonymiser: Pseudonymiser) -> None:
         self.engine = engine
+        self.pseudonymiser = pseudonymiser
 
     def observe(self, run_id: int, posts: Sequence[RawPost], observed_at: datetime | None = None) -> ObserveResult:
         """Record what crawl `run_id` saw of `posts` (already written by PostWriter). Price and stock come
@@ -118,7 +121,8 @@ class ListingTracker:
                 if old is not None and old["last_run_id"] == run_id:
                     continue  # already observed in this crawl
                 extra = p.extra or {}
-                price_text = (extra.get("price") or None) and str(extra["price"])[:200]
+                price_text = (extra.get("price") or None) and self.pseudonymiser.scrub(
+                    str(extra["price"]), p.hints.country)[:200]
                 price = price_number(price_text)
                 stock = extra.get("stock") if isinstance(extra.get("stock"), int) else None
                 status, price_changed, delta = change_status(old, price=price, stock=stock)

@@ -60,6 +60,7 @@ class Post(SQLModel, table=True):
     first_seen: datetime | None = _ts()
     last_seen: datetime | None = _ts()
     extra: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    extracted_at: datetime | None = _ts(index=True)  # facts of the current text; NULL: stored with --no-extract
 
 
 class PostVersion(SQLModel, table=True):
@@ -179,6 +180,10 @@ class CrawlRun(SQLModel, table=True):
     items: int = 0
     errors: int = 0
     message: str | None = None
+    host: str | None = Field(default=None, max_length=255)  # where the process that runs it lives
+    pid: int | None = None
+    heartbeat_at: datetime | None = _ts()  # renewed while the run is alive; stale -> interrupted
+    parent_id: int | None = Field(default=None, index=True)  # the scheduler job run that started it
 
 
 class Checkpoint(SQLModel, table=True):

@@ -15,11 +15,13 @@ rows older than the retention period and then every file no row refers to.
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -77,6 +79,7 @@ class PageRecord:
     content_type: str | None = None
     page_date: str | None = None  # the Date header: relative dates on the page count from it
     fetched_at: datetime | None = None
+    region: str | None = None  # the site's country: the scrubber reads local phone numbers with it
 
 
 @dataclass(frozen=True)
@@ -90,21 +93,43 @@ class StoredPage:
     fetched_at: datetime | None
 
 
+Scrub = Callable[[str, "str | None"], str]
+
+
+def _charset(content_type: str | None) -> str:
+    m = re.search(r"charset=([\w.:-]+)", content_type or "", re.I)
+    try:
+        return codecs.lookup(m.group(1)).name if m else "utf-8"
+    except LookupError:
+        return "utf-8"
+
+
+def scrub_body(scrub: Scrub, body: bytes, content_type: str | None, region: str | None) -> bytes:
+    """The page as it may be stored: decoded with its charset, scrubbed, re-encoded the same way."""
+    enc = _charset(content_type)
+    return scrub(body.decode(enc, errors="replace"), region).encode(enc, errors="xmlcharrefreplace")
+
+
 class SnapshotStore:
-    def __init__(self, engine: Engine, root: str | Path) -> None:
+    """Page snapshots of crawls; `scrub` is the privacy scrubber every page and URL passes before it is stored."""
+
+    def __init__(self, engine: Engine, root: str | Path, scrub: Scrub) -> None:
         self.engine = engine
         self.blobs = BlobStore(root)
+        self.scrub = scrub
 
     def save(self, run_id: int | None, pages: Sequence[PageRecord]) -> int:
-        """Store bodies, then index rows (one transaction); returns the number of pages indexed."""
+        """Store scrubbed bodies, then index rows (one transaction); returns the number of pages indexed."""
         if not pages:
             return 0
         now = datetime.now(timezone.utc)
-        rows = [{"crawl_run_id": run_id, "source": p.source, "url": p.url, "role": p.role,
-                 "sha256": self.blobs.put(p.body), "size": len(p.body), "status": p.status,
-                 "content_type": (p.content_type or None) and p.content_type[:200],
-                 "page_date": (p.page_date or None) and p.page_date[:64], "fetched_at": p.fetched_at or now}
-                for p in pages]
+        rows = []
+        for p in pages:
+            body = scrub_body(self.scrub, p.body, p.content_type, p.region)
+            rows.append({"crawl_run_id": run_id, "source": p.source, "url": self.scrub(p.url, p.region), "role": p.role,
+                         "sha256": self.blobs.put(body), "size": len(body), "status": p.status,
+                         "content_type": (p.content_type or None) and p.content_type[:200],
+                         "page_date": (p.page_date or None) and p.page_date[:64], "fetched_at": p.fetched_at or now})
         with self.engine.begin() as conn:
             conn.execute(insert(T_SNAP), rows)
         return len(rows)

@@ -1,4 +1,4 @@
-"""Tables of the Telegram collection feature. Migrations 0004 and 0006_tg_status.
+"""Tables of the Telegram collection feature. Migrations 0004 and 0007_tg_status.
 
 - `telegram_channel`: channels promoted with `npswatch telegram add`; listeners watch these on top of the
   configured `telegram.channels` (the database is the one list every listener shares, and promoting a
@@ -76,7 +76,7 @@ class ChannelLink(SQLModel, table=True):
 
 
 class TelegramChannelStatus(SQLModel, table=True):
-    """A channel's access state over time (migration 0006_tg_status): one row each time it changes.
+    """A channel's access state over time (migration 0007_tg_status): one row each time it changes.
 
     status: ok | join_refused | join_pending | private | banned | gone | renamed. A shop closing or going
     private is a fact analysts want, so rows are appended, never overwritten; the newest row is the state.

@@ -6,7 +6,8 @@ One call writes one batch in one transaction, so a failure leaves nothing half-w
   a changed text keeps the old text in `post_version` and bumps `post.version`;
 - facts (mentions, offers) are derived from the stored, pseudonymised text and replaced per post whenever
   the text is new or changed; candidates are counted once per post that first shows them.
-Author handles and identifiers inside the text are pseudonymised here, before anything reaches the database.
+Author handles and identifiers inside the text, the URL and every string of `extra` are pseudonymised here
+(`scrub_post`), before anything reaches the database; channel names in `extra` count as handles there.
 """
 from __future__ import annotations
 
@@ -81,6 +82,23 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Keys of `extra` whose values name a channel or account: pseudonymised whole (they stay readable only in the
+# source and discovery tables).
+NAME_KEYS = frozenset({"channel", "username", "user"})
+
+
+def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
+    """The post as it may be stored: text, URL and every string of `extra` scrubbed; the author is left to
+    `PostWriter` (it becomes a pseudonym of its own)."""
+    region = p.hints.country
+    text = ps.scrub(p.text, region)
+    url = ps.scrub(p.url, region) if p.url else p.url
+    extra = ps.scrub_value(p.extra, region, names=NAME_KEYS) if p.extra else p.extra
+    if text == p.text and url == p.url and extra == p.extra:
+        return p
+    return p.model_copy(update={"text": text, "url": url, "extra": extra})
+
+
 class PostWriter:
     """Writes batches of RawPosts. Build once per process; `write()` is safe to call from any thread."""
 
@@ -106,8 +124,8 @@ class PostWriter:
         ps = self.pseudonymiser
         prepared = []
         for p in posts:
-            text = ps.scrub(p.text)
-            prepared.append((p, source_ids[p.source], text, text_hash(text)))
+            p = scrub_post(ps, p)
+            prepared.append((p, source_ids[p.source], p.text, text_hash(p.text)))
 
         existing = self._existing(conn, [(sid, p.external_id) for p, sid, _, _ in prepared])
         new_rows, changed, same = [], [], []
@@ -152,6 +170,7 @@ class PostWriter:
                     edited_at=bindparam("b_edited"),
                     collected_at=bindparam("b_collected"),
                     last_seen=bindparam("b_seen"),
+                    extracted_at=bindparam("b_extracted"),
                 ),
                 [
                     {
@@ -161,6 +180,7 @@ class PostWriter:
                         "b_edited": p.edited_at or p.collected_at,
                         "b_collected": p.collected_at,
                         "b_seen": now,
+                        "b_extracted": now if self.extractor is not None else None,  # else: pending
                     }
                     for p, old, text, h in changed
                 ],
@@ -178,6 +198,37 @@ class PostWriter:
                 todo.append((old["id"], p, text, False))
             self._facts(conn, todo, result)
         return result
+
+    def extract_pending(self, batch: int = 500, limit: int | None = None) -> WriteResult:
+        """Extract the facts of posts stored without them (`--no-extract`), oldest first, one transaction per
+        batch; each is then marked extracted. Returns the facts written (`inserted`: posts extracted)."""
+        if self.extractor is None:
+            raise ValueError("extract_pending needs a writer with an extractor")
+        total = WriteResult()
+        P, S = T_POST, T_SOURCE
+        last = 0
+        while limit is None or total.inserted < limit:
+            n = batch if limit is None else min(batch, limit - total.inserted)
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(P.c.id, P.c.external_id, P.c.text, P.c.posted_at, P.c.collected_at, S.c.key, S.c.country,
+                           S.c.currency, S.c.language).join(S, S.c.id == P.c.source_id)
+                    .where(P.c.extracted_at.is_(None), P.c.text.is_not(None), P.c.id > last)
+                    .order_by(P.c.id).limit(n)).all()
+                if not rows:
+                    break
+                last = rows[-1].id
+                todo = []
+                for r in rows:
+                    hints = SourceHints(country=r.country, currency=r.currency, language=r.language)
+                    p = RawPost(source=r.key, external_id=r.external_id, text=r.text, posted_at=r.posted_at,
+                                collected_at=r.collected_at or _now(), hints=hints)
+                    todo.append((r.id, p, r.text, True))
+                result = WriteResult(inserted=len(todo))
+                self._facts(conn, todo, result)
+                conn.execute(update(P).where(P.c.id.in_([r.id for r in rows])).values(extracted_at=_now()))
+            total += result
+        return total
 
     def _sources(self, conn: Connection, posts: list[RawPost], kind: str, now: datetime) -> dict[str, int]:
         rows = {}
@@ -223,6 +274,7 @@ class PostWriter:
             "first_seen": now,
             "last_seen": now,
             "extra": p.extra or None,
+            "extracted_at": now if self.extractor is not None else None,
         }
 
     def _facts(self, conn: Connection, todo: list[tuple[int, RawPost, str, bool]], result: WriteResult) -> None:

@@ -105,4 +105,4 @@ def engine(db_url):
 
 @pytest.fixture
 def pseudonymiser():
-    return Pseudonymiser(b"test-key-not-secret")
+    return Pseudonymiser(b"test-key-not-secret-0123456789abcdef")

@@ -46,11 +46,11 @@ def test_init_writes_a_config_that_loads(tmp_path):
 
 def test_secrets_are_masked_in_config_show(tmp_path, monkeypatch):
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text('[telegram]\napi_id = 1\napi_hash = "0123456789abcdef-test-hash"\n[privacy]\nkey = "k-test"\n')
+    cfg.write_text('[telegram]\napi_id = 1\napi_hash = "0123456789abcdef-test-hash"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n')
     monkeypatch.setenv("NPSWATCH_DIGEST__SMTP__PASSWORD", "smtp-test-password")
     r = runner.invoke(app, ["--config", str(cfg), "config", "show"], terminal_width=200)
     assert r.exit_code == 0, r.output
-    for secret in ("0123456789abcdef-test-hash", "k-test", "smtp-test-password"):
+    for secret in ("0123456789abcdef-test-hash", "k-test-0123456789abcdef0123456789ab", "smtp-test-password"):
         assert secret not in r.output
     assert "**********" in r.output
 

@@ -131,6 +131,20 @@ def test_labelled_set_scores_at_least_095_per_field(x):
         assert s.f1(field) >= 0.95, f"{field} F1 {s.f1(field):.3f}\n{report}"
 
 
+def test_real_dead_drop_listings_score_at_least_095(x):
+    """Issue 11: the real Georgian shop listings (../shared/real/matanga-dev.jsonl, the study's labels)."""
+    from real_pages import shared_real
+
+    real = shared_real()
+    if real is None or not (real / "matanga-dev.jsonl").exists():
+        pytest.skip("real listings not found: expected ../shared/real/matanga-dev.jsonl next to the checkout")
+    cases = _cases(real / "matanga-dev.jsonl")
+    s = score(cases, _predict(x, cases))
+    print("\nmatanga-dev:", ", ".join(f"{f} F1 {s.f1(f):.3f}" for f in ("substances", "offers", "regions")))
+    for field in ("substances", "offers", "regions"):
+        assert s.f1(field) >= 0.95, f"{field} F1 {s.f1(field):.3f}"
+
+
 def test_shared_spec_scores_at_least_095(x):
     if not SPEC.exists():
         pytest.skip(f"shared spec not found at {SPEC}")
@@ -172,7 +186,7 @@ def test_extract_reads_stdin_and_reports_bad_lines():
     r = runner.invoke(app, ["extract"], input='{"id": 1, "text": "меф 1г 4500₽"}\n')
     assert r.exit_code == 0 and json.loads(r.stdout)["offers"][0]["price"] == 4500
     r = runner.invoke(app, ["extract"], input='{"id": 1, "text": "ok"}\nnot json\n')
-    assert r.exit_code == 2 and "line 2" in r.output
+    assert r.exit_code == 0 and "line 2" in r.stderr and json.loads(r.stdout)["id"] == 1  # reported, not fatal
 
 
 def test_eval_command_prints_scores_and_misses(tmp_path):

@@ -6,12 +6,13 @@ module may name the `Watch` type that calls it. Layers hold for every import, `T
 layer does not even name a higher one's types. The layers, lowest first (a module may import its own layer and
 the ones below):
 
-    pipelines  <  storage  <  crawlers | reports  <  application  <  CLI, web app, scheduler
+    pipelines  <  storage  <  crawlers | reports  <  application  <  scheduler | web app  <  CLI
 
-`crawlers` and `reports` are independent of each other. The application layer is every module of the
-`npswatch/` folder that is not the CLI or the web app (configuration, `Watch`, the use-cases, `npswatch`
-itself). The top layer is `npswatch.__main__`, the CLI modules (`npswatch.cli`, `npswatch.cli_*`,
-`npswatch.cli.*`), the web app (`npswatch.web*`) and `npswatch.scheduler`.
+Layers joined by `|` are independent of each other. The application layer is every module of the `npswatch/`
+folder that is not the CLI or a web app (configuration, `Watch`, the use-cases, `npswatch` itself). The
+scheduler is `npswatch.scheduler` (it starts jobs as child processes, never through the CLI's code); a web app
+would be `npswatch.web*`; the CLI is `npswatch.cli` and its modules and `npswatch.__main__`, which may start the
+scheduler's service.
 """
 from __future__ import annotations
 
@@ -116,8 +117,12 @@ def layer(module: str) -> tuple[int, str] | None:
         return 1, sub
     if sub in ("crawlers", "reports"):
         return 2, sub
-    if sub == "__main__" or sub == "scheduler" or sub == "cli" or sub.startswith(("cli_", "web")):
-        return 4, "top"
+    if sub == "scheduler":
+        return 4, sub
+    if sub.startswith("web"):
+        return 4, "web"
+    if sub in ("__main__", "cli") or sub.startswith("cli_"):
+        return 5, "cli"
     return 3, "application"
 
 
@@ -139,13 +144,17 @@ def test_the_layer_rules_classify_the_package_as_the_docstring_says():
     assert layer("npswatch.storage.migrations.env") == (1, "storage")
     assert layer("npswatch.crawlers.telegram.offline") == (2, "crawlers")
     assert layer("npswatch") == layer("npswatch.config") == (3, "application")
-    assert layer("npswatch.cli") == layer("npswatch.cli_web") == layer("npswatch.scheduler.jobs") == (4, "top")
+    assert layer("npswatch.scheduler.jobs") == (4, "scheduler") and layer("npswatch.webapp") == (4, "web")
+    assert layer("npswatch.cli.app") == layer("npswatch.cli_web") == layer("npswatch.__main__") == (5, "cli")
     assert layer("sqlalchemy.orm") is None
     edges = {"npswatch.storage.db": {"npswatch.reports.trends": 3, "sqlalchemy": 1},
              "npswatch.crawlers.jobs": {"npswatch.reports.scope": 5, "npswatch.storage.db": 2},
-             "npswatch.reports.trends": {"npswatch.storage.db": 1}}
+             "npswatch.reports.trends": {"npswatch.storage.db": 1},
+             "npswatch.scheduler.jobs": {"npswatch.cli.app": 7, "npswatch.watch": 2},
+             "npswatch.cli.ops": {"npswatch.scheduler.service": 3}}
     assert layer_breaks(edges) == {("npswatch.storage.db", "npswatch.reports.trends"),
-                                   ("npswatch.crawlers.jobs", "npswatch.reports.scope")}
+                                   ("npswatch.crawlers.jobs", "npswatch.reports.scope"),
+                                   ("npswatch.scheduler.jobs", "npswatch.cli.app")}
     assert circles(edges) == [["npswatch.reports.trends", "npswatch.storage.db"]]
     assert circles({"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1, "d": 1}, "d": {}}) == [["a", "b", "c"]]
 

@@ -69,7 +69,8 @@ def test_failing_empty_and_stale_sources_and_stuck_runs_are_unhealthy(tmp_path, 
     assert "source synthetic-shop-c: stale" in joined
     assert "source synthetic_channel_d: failed or brought nothing but errors 2 times" in joined
     assert "source synthetic-shop-a: a run started" in joined and "still marked running" in joined
-    assert len(problems) == 4
+    assert "(crawl synthetic-shop-a): running on ? (process None) but no heartbeat since" in joined
+    assert len(problems) == 5
 
     doc = json.loads(status(cfg, "--json").output)
     assert doc["healthy"] is False

@@ -20,7 +20,7 @@ from npswatch.storage.runs import T_RUN
 PY = sys.executable
 API_HASH = "0123456789abcdef0123456789abcdef"
 SMTP_PASSWORD = "synthetic-smtp-pass-7"
-PRIVACY_KEY = "synthetic-privacy-key-42"
+PRIVACY_KEY = "synthetic-privacy-key-42-0123456789"
 SESSION = "1" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-" * 10 + "=="
 SECRETS = (API_HASH, SMTP_PASSWORD, PRIVACY_KEY, SESSION, "hunter22")
 

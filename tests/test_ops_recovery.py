@@ -100,7 +100,7 @@ def test_start_marks_the_rows_a_dead_jobs_child_left_running_but_not_a_live_ones
     dead = _job_row(engine, "crawl", "running crawl: npswatch crawl --all")
     with engine.begin() as c:  # the crawl child's own per-site rows
         for site in ("synthetic-a", "synthetic-b"):
-            c.execute(insert(T_RUN).values(kind="crawl", source=site, status="running", items=0, errors=0,
+            c.execute(insert(T_RUN).values(kind="crawl", source=site, status="running", items=0, errors=0, parent_id=dead,
                                            started_at=datetime.now(timezone.utc)))
     live = _job_row(engine, "digest", "running digest: npswatch digest")
     held = DatabaseLock(engine, "job:digest")

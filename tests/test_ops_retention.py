@@ -65,7 +65,7 @@ def build(tmp_path, pseudonymiser):
             title="synthetic signal", evidence={"examples": [
                 {"post_id": 1, "observed_at": OLD.isoformat(), "text": "меф old quote", "url": None},
                 {"post_id": 5, "observed_at": NEW.isoformat(), "text": "меф new quote", "url": None}]}))
-    store = SnapshotStore(e, app.settings.data_path / "snapshots")
+    store = SnapshotStore(e, app.settings.data_path / "snapshots", app.pseudonymiser.scrub)
     for source, body in (("synthetic-shop", b"<html>old shop page</html>"), ("synthetic-shop", b"<html>new</html>"),
                          ("synthetic-keep", b"<html>old kept page</html>")):
         store.save(None, [PageRecord(source=source, url=f"https://example.invalid/{len(body)}", role="listing", body=body)])

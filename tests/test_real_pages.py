@@ -97,13 +97,14 @@ def test_labels_are_well_formed(labels):
     assert sum(not lab["drug"] for lab in labels) >= 40
 
 
-def test_scoring_covers_every_labelled_listing(x, labels):
+def test_real_listings_score_at_least_090_per_field(x, labels):
     cases = rp.eval_lines(ROOT, labels)
     preds = rp.predict(x, cases)
     s = score(cases, preds)
     assert s.cases == len(labels) and set(preds) == {c["id"] for c in cases}
     print("\nreal pages:", ", ".join(f"{f} F1 {s.f1(f):.3f}" for f in ("substances", "offers", "regions")))
-    # The threshold (F1 >= 0.90 per field, issue 11) is asserted once the extractor reaches it.
+    for field in ("substances", "offers", "regions"):  # issue 11: F1 >= 0.90 per field on real English listings
+        assert s.f1(field) >= 0.90, f"{field} F1 {s.f1(field):.3f}\n" + "\n".join(s.misses)
 
 
 def test_false_positives_on_non_drug_lines_do_not_rise(x, labels):

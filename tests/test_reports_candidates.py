@@ -28,7 +28,7 @@ def post(ext: str, text: str, day: int = 1) -> RawPost:
 @pytest.fixture
 def workdir(tmp_path):
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "test-key-not-secret"\n')
+    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "test-key-not-secret-0123456789abcdef"\n')
     r = runner.invoke(app, ["--config", str(cfg), "db", "upgrade"])
     assert r.exit_code == 0, r.output
     return cfg

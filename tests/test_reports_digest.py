@@ -134,7 +134,7 @@ def workdir(tmp_path, smtp_server, webhook):
     cfg = tmp_path / "npswatch.toml"
     cfg.write_text(f'''data_dir = "data"
 [privacy]
-key = "test-key-not-secret"
+key = "test-key-not-secret-0123456789abcdef"
 [[digest.recipients]]
 email = "ews@example.test"
 [[digest.recipients]]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from npswatch.pipelines.lexicon import load_lexicon, match_fold
+from npswatch.pipelines.lexicon import load_lexicon, without_names
 from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.pipelines.regions import Gazetteer
 from npswatch.pipelines.slang import Background, read_post
@@ -83,7 +83,7 @@ def post(ext: str, text: str, day: int) -> RawPost:
 @pytest.fixture
 def workdir(tmp_path):
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "test-key-not-secret"\n')
+    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "test-key-not-secret-0123456789abcdef"\n')
     r = runner.invoke(app, ["--config", str(cfg), "db", "upgrade"])
     assert r.exit_code == 0, r.output
     return cfg
@@ -136,6 +136,20 @@ def test_confirm_without_a_class_needs_a_lexicon_substance(workdir):
     assert r.exit_code != 0 and "give --class" in r.output
 
 
+def test_a_name_taken_out_of_the_lexicon_is_unknown_in_every_spelling_the_matcher_reads(m):
+    text = "Зелибоба: амфетамин 1г 250$, марки 2 шт 40$, metadon 1г 90$"
+    assert {h.matched for h in m.find(text, True)} == {"амфетамин", "марки", "metadon"}
+    lex = load_lexicon()
+    # the alias alone: "амфетамин" is still a transliteration of "amphetamine"
+    alias_only = replace(lex, entries=tuple(replace(e, aliases=tuple(a for a in e.aliases if a.text != "амфетамин"))
+                                            for e in lex.entries))
+    assert "амфетамин" in {h.matched for h in SubstanceMatcher(alias_only).find(text, True)}
+    # taken out for good: the word, and the inflections of the aliases it spells
+    gone = SubstanceMatcher(without_names(lex, ["амфетамин", "МАРКИ"]))
+    assert {h.matched for h in gone.find(text, True)} == {"metadon"}  # the rest stays
+    assert gone.find("амфетамина 1г 250$", True) == []
+
+
 # --- the measurement on the real corpus ---------------------------------------------------------------------
 
 # Drawn once, with the lexicon of 2026-12-03: the single-word aliases of the lexicon that occur as a word in at
@@ -153,12 +167,9 @@ def test_slang_discovery_finds_taken_out_aliases_in_the_real_corpus(g):
         pytest.skip("real corpus not found: expected ../shared/real/matanga-dev.jsonl next to the checkout, "
                     "or NPSWATCH_SHARED pointing at the shared folder")
     texts = [json.loads(line)["text"] for line in (real / "matanga-dev.jsonl").open(encoding="utf-8")]
-    lex = load_lexicon()
     out = set(REMOVED)
-    reduced = replace(lex, entries=tuple(replace(e, aliases=tuple(a for a in e.aliases
-                                                                  if match_fold(a.text) not in out))
-                                         for e in lex.entries))
-    matcher = SubstanceMatcher(reduced)
+    # taken out for good: neither another alias's inflection nor the fuzzy matcher may still know them
+    matcher = SubstanceMatcher(without_names(load_lexicon(), out))
     ranked = rank(count_posts(((t, None) for t in texts), matcher, g), matcher)
     found = sorted(out & {s.word for s in ranked[:TOP]})
     print(f"slang discovery: {len(found)} of 20 taken-out aliases in the top {TOP}: {found}")

@@ -43,3 +43,15 @@ def test_extract_without_a_database_loads_no_database_library(tmp_path):
     assert code in (0, None)
     assert json.loads(out)["offers"][0]["price_per_gram"] == 4500.0
     assert set(heavy) == {"npswatch.pipelines.extract", "npswatch.config", "pydantic_settings"}
+
+
+def test_extract_with_a_current_database_does_not_load_alembic(tmp_path):
+    from npswatch.storage.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
+    upgrade(engine)
+    engine.dispose()
+    code, heavy, out = loaded(["extract"], tmp_path, '{"id": 1, "text": "меф 1г 4500₽ Москва"}\n')
+    assert code in (0, None) and json.loads(out)["substances"][0]["canonical"] == "mephedrone"
+    assert "sqlalchemy" in heavy  # the database was read (rates, confirmed names)
+    assert "alembic" not in heavy

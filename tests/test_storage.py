@@ -70,6 +70,22 @@ def test_the_models_and_the_migrations_describe_one_schema(engine):
         assert compare_metadata(MigrationContext.configure(c), m.metadata) == []
 
 
+def test_the_quick_schema_check_agrees_with_alembic(db_url):
+    from npswatch.storage.db import file_head_revision, stored_revision
+
+    assert file_head_revision() == head_revision()
+    eng = make_engine(db_url)
+    assert stored_revision(eng) is None  # no schema yet
+    downgrade_to = "0001"
+    upgrade(eng)
+    assert stored_revision(eng) == current_revision(eng) == head_revision()
+    downgrade(eng, downgrade_to)
+    assert stored_revision(eng) == current_revision(eng) == downgrade_to
+    with pytest.raises(SchemaError, match=f"revision {downgrade_to}.*npswatch db upgrade"):
+        check_schema(eng)
+    eng.dispose()
+
+
 def test_out_of_date_schema_is_refused_with_the_fix(db_url):
     eng = make_engine(db_url)
     upgrade(eng)

@@ -36,7 +36,7 @@ def net(tmp_path, monkeypatch):
 @pytest.fixture
 def cfg(tmp_path):
     path = tmp_path / "npswatch.toml"
-    path.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test"\n[telegram]\napi_id = 1000001\n'
+    path.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\napi_id = 1000001\n'
                     f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01", "synthetic_channel_02"]\n'
                     'initial_days = 0\n')
     return path

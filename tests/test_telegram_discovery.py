@@ -37,7 +37,7 @@ def world(tmp_path, monkeypatch):
     net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
     monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test"\n[telegram]\napi_id = 1000001\n'
+    cfg.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\napi_id = 1000001\n'
                    f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01", "synthetic_group_03"]\n'
                    'initial_days = 0\n')
     c1 = net.add_channel("synthetic_channel_01", "Synthetic Channel 01")

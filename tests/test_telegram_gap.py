@@ -38,7 +38,7 @@ def test_sigkill_then_restart_stores_exactly_n_plus_m(tmp_path, monkeypatch):
     net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
     net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\nlog_level = "INFO"\n[privacy]\nkey = "k-test"\n[telegram]\napi_id = 1000001\n'
+    cfg.write_text(f'data_dir = "data"\nlog_level = "INFO"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\napi_id = 1000001\n'
                    f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01"]\nflush_seconds = 0.05\n')
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)
@@ -104,7 +104,7 @@ def test_edit_and_delete_while_down_are_recorded_after_sigkill(tmp_path, monkeyp
     net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
     net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\nlog_level = "INFO"\n[privacy]\nkey = "k-test"\n[telegram]\napi_id = 1000001\n'
+    cfg.write_text(f'data_dir = "data"\nlog_level = "INFO"\n[privacy]\nkey = "k-test-k-test-k-test-k-test-k-test"\n[telegram]\napi_id = 1000001\n'
                    f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01"]\nflush_seconds = 0.05\n'
                    'recheck_days = 7\nreconcile_minutes = 0.02\n')
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")

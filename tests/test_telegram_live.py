@@ -110,12 +110,12 @@ def test_new_edited_deleted_forwarded_messages_are_stored(engine, pseudonymiser,
     assert not net.calls("GetFileRequest")  # media is never downloaded
 
     fwd = got[("synthetic_channel_01", 5)].extra["forward"]
-    assert fwd["channel"] == "synthetic_shop_02" and fwd["channel_id"] == shop and fwd["message_id"] == 7
+    assert fwd["channel"] == pseudonymiser.handle("synthetic_shop_02") and fwd["channel_id"] == shop and fwd["message_id"] == 7
     person = got[("synthetic_channel_01", 6)].extra["forward"]
     assert set(person) == {"user", "date"} and person["user"] == pseudonymiser.handle(f"user{buyer}")
 
     post = got[("synthetic_channel_01", 2)]
-    assert post.url == "https://t.me/synthetic_channel_01/2"
+    assert post.url == f"https://t.me/{pseudonymiser.handle('synthetic_channel_01')}/2"  # links to people or channels: pseudonyms
     assert post.author == pseudonymiser.handle(f"channel{ch}")  # a broadcast's sender is the channel
     g = got[("synthetic_group_03", 1)]
     assert g.author == pseudonymiser.handle(f"user{buyer}") and "700 000" not in g.text and "tel_" in g.text

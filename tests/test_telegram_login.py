@@ -24,7 +24,7 @@ def flat(output: str) -> str:
 
 def config(tmp_path, telegram: str) -> str:
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test"\n[telegram]\n{telegram}\n'
+    cfg.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\n{telegram}\n'
                    'channels = ["synthetic_channel_01"]\n')
     return str(cfg)
 

@@ -41,7 +41,7 @@ def cfg(tmp_path, monkeypatch):
     sites.mkdir()
     (sites / "wrong_selectors.toml").write_text(EMPTY, encoding="utf-8")
     path = tmp_path / "npswatch.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "k"\n[web]\nsites_dir = "{sites}"\n'
+    path.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "k-0123456789abcdef0123456789abcdef"\n[web]\nsites_dir = "{sites}"\n'
                     'contact = "ews@example.invalid"\n', encoding="utf-8")
     monkeypatch.setenv("NPSWATCH_CONFIG", str(path))
     monkeypatch.setattr(cli_out, "width", 200)  # wide tables: whole ids and handles in the output

@@ -39,7 +39,7 @@ def frontier(redis_url):
 def crawl_setup(tmp_path, redis_url):
     """A config and a migrated SQLite database for crawler processes that share the Redis frontier."""
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key"\n'
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n'
                    f'[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n', encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)

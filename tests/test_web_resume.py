@@ -30,7 +30,7 @@ def config(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
     folder.mkdir()
     cfg = folder / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{folder / "data"}"\n[privacy]\nkey = "test-key"\n'
+    cfg.write_text(f'data_dir = "{folder / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n'
                    f'[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n', encoding="utf-8")
     engine = db(cfg)
     upgrade(engine)

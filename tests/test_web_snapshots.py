@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.crawlers.fixture_market import build_market, serve
 from npswatch.crawlers.sitedef import FIXTURE_SITES_DIR
 from npswatch.cli.app import app
@@ -42,7 +43,7 @@ def crawled(tmp_path_factory):
     for name in ("fixture_shop", "fixture_board"):
         with_snapshots(FIXTURE_SITES_DIR / f"{name}.toml", sites / f"{name}.toml")
     cfg = tmp / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "test-key"\n[web]\nsites_dir = "{sites}"\n',
+    cfg.write_text(f'data_dir = "{tmp / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n[web]\nsites_dir = "{sites}"\n',
                    encoding="utf-8")
     engine = make_engine(f"sqlite:///{tmp / 'data' / 'npswatch.db'}")
     upgrade(engine)
@@ -73,7 +74,9 @@ def test_every_parsed_page_is_kept_once_per_content(crawled):
     body = gzip.decompress((root / sha[:2] / f"{sha}.html.gz").read_bytes())
     assert hashlib.sha256(body).hexdigest() == sha
     path = url.split("/", 3)[3]
-    assert body == crawled["market"]["/" + path].body
+    raw = crawled["market"]["/" + path].body.decode("utf-8")
+    assert body.decode("utf-8") == Pseudonymiser(b"test-key-0123456789abcdef0123456789").scrub(raw)  # stored scrubbed, nothing raw
+    assert "@synthetic_vendor_" in raw and "synthetic_vendor" not in body.decode("utf-8")
     items = q(engine, "select source, items from crawl_run where kind = 'crawl' order by id")
     assert items == [("fixture-shop", 70), ("fixture-board", 50)] * 2  # listings, not listings + pages
     roles = dict(q(engine, "select role, count(*) from page_snapshot group by role"))
@@ -116,7 +119,7 @@ def test_reparse_can_pick_an_older_crawl_and_says_what_is_missing(crawled, monke
 def test_old_snapshots_are_pruned_with_their_files(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     upgrade(engine)
-    store = SnapshotStore(engine, tmp_path / "snapshots")
+    store = SnapshotStore(engine, tmp_path / "snapshots", Pseudonymiser(b"k").scrub)
     now = datetime.now(timezone.utc)
     store.save(None, [PageRecord("s", "http://x/old", "start", b"old page", fetched_at=now - timedelta(days=100)),
                       PageRecord("s", "http://x/both", "listing", b"shared page", fetched_at=now - timedelta(days=100)),

@@ -43,7 +43,7 @@ def rows(engine, table, order):
 
 
 def test_observations_record_price_and_stock_changes_per_crawl(engine, pseudonymiser):
-    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine)
+    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine, pseudonymiser)
     t0 = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 
     run1 = start_run(engine, "crawl", "test-shop")
@@ -82,7 +82,7 @@ def test_observations_record_price_and_stock_changes_per_crawl(engine, pseudonym
 
 
 def test_listings_of_other_sites_are_not_marked_disappeared(engine, pseudonymiser):
-    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine)
+    writer, tracker = PostWriter(engine, pseudonymiser, None), ListingTracker(engine, pseudonymiser)
     run = start_run(engine, "crawl", "test-shop")
     other = RawPost(source="other-site", external_id="9", text="Спайс 1 г", extra={"price": "900 сом"})
     writer.write([card("1", "1 ₽", 1), other])
@@ -105,7 +105,7 @@ def test_two_crawls_of_a_changing_market_record_its_changes(tmp_path):
     from npswatch.storage.db import make_engine
 
     cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key"\n'
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[privacy]\nkey = "test-key-0123456789abcdef0123456789"\n'
                    f'[web]\nsites_dir = "{FIXTURE_SITES_DIR}"\n', encoding="utf-8")
     assert npswatch(cfg, "db", "upgrade").returncode == 0
     before, after = build_market(), build_market(changes=1)

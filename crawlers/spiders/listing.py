@@ -192,8 +192,11 @@ class ListingSpider(scrapy.Spider):
             value = response.headers.get(name)
             return value.decode("latin-1") if value else None
 
-        return PageRecord(source=self.site.name, url=response.url, role=role, body=response.body,
-                          status=response.status, content_type=header("Content-Type"), page_date=header("Date"))
+        # The decoded text, re-encoded as UTF-8 and labelled so: the snapshot store scrubs text, not bytes.
+        mime = (header("Content-Type") or "text/html").split(";", 1)[0].strip() or "text/html"
+        return PageRecord(source=self.site.name, url=response.url, role=role, body=response.text.encode("utf-8"),
+                          status=response.status, content_type=f"{mime}; charset=utf-8", page_date=header("Date"),
+                          region=self.hints.country)
 
     def parse_listing(self, response: Response, role: str = "listing"):
         if not self._text_page(response):

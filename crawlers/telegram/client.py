@@ -63,7 +63,11 @@ def credentials(tg: Any) -> tuple[int, str]:
 
 
 def session_path(settings: Any) -> Path:
-    return settings.data_path / "telegram" / f"{settings.telegram.session_name}.session"
+    folder = settings.data_path / "telegram"
+    path = folder / f"{settings.telegram.session_name}.session"
+    if path.resolve().parent != folder.resolve():  # load_settings refuses such names; this is the last guard
+        raise ValueError(f"telegram.session_name {settings.telegram.session_name!r} leads outside {folder}")
+    return path
 
 
 def prepare_session_file(path: Path) -> Path:

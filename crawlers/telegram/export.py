@@ -12,10 +12,12 @@ Per message: `type: "service"` is skipped; `text` is a string or a list of strin
 pseudonym the live listener gives; `forwarded_from`/`forwarded_from_id` become the forward origin (a
 person's name only as a pseudonym); a photo or file with a caption counts by its caption.
 
-Posts are written in batches, each committed, so when message #k is malformed the ones before it stay
-stored and the error names the chat and k. A file cut off mid-way (a JSON syntax error) is salvaged the
-same way: every complete message before the break is stored, then the break is reported. Writes are
-idempotent on (channel, message id): importing the same file again adds nothing.
+Posts are written in batches, each committed. A malformed message (no date, a text that is not text, an id
+beyond 64 bits, JSON nested too deep to read) is skipped and reported in `ImportResult.skipped` with the
+chat and its index k; the other messages are stored, so a rerun does not stop at the same message. A bad
+optional field is dropped and its message kept (a forward origin id beyond 64 bits). A file cut off mid-way
+(a JSON syntax error) is salvaged: every complete message before the break is stored, then the break is
+reported. Writes are idempotent on (channel, message id): importing the same file again adds nothing.
 
 The channel's source key is its username when npswatch knows the id (listener, `--channel`), else
 `c<id>`; so an export and the listener write the same rows.
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from npswatch.pipelines.privacy import Pseudonymiser
-from npswatch.pipelines.rawpost import InvalidPost, RawPost
+from npswatch.pipelines.rawpost import InvalidPost, RawPost, storable
 from npswatch.storage.telegram_store import Link
 from npswatch.storage.writer import PostWriter, WriteResult
 
@@ -67,6 +69,7 @@ class ImportResult:
     duplicates: list[str] = field(default_factory=list)  # "chat X: message #k repeats id n" (the first 100)
     duplicate_count: int = 0  # repeated message ids (the first message of each id is kept)
     named_forwards: int = 0  # forwards with a name and no id: linked when the name is a known channel's title
+    skipped: list[str] = field(default_factory=list)  # "chat X: message #k (id n) <reason>", one per message
 
 
 def message_text(text: Any) -> tuple[str, list[str]]:
@@ -114,6 +117,11 @@ def _date(msg: dict, key: str, tz: tzinfo = timezone.utc) -> datetime | None:
 
 
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
+_MAX_ID = 2**63 - 1  # ids are stored as 64-bit integers
+
+
+class _TooDeep:
+    """Stands in for a message whose JSON is nested too deep to decode."""
 
 
 def peer_of(value: Any) -> tuple[str, int] | None:
@@ -188,7 +196,6 @@ class _Chat:
     header: dict
     messages: list
     broken: tuple[int, str] | None = None  # (index, reason): the file breaks after `messages`
-    full: bool = False  # one chat of a full export (chats.list)
 
 
 def _chats_of(data: Any, path: Path) -> list[_Chat]:
@@ -212,7 +219,7 @@ _MESSAGES = re.compile(r'"messages"\s*:\s*\[')
 _HEADER = {k: re.compile(rf'"{k}"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)') for k in ("name", "type", "id")}
 
 
-def _salvage(text: str, path: Path, exc: json.JSONDecodeError) -> list[_Chat]:
+def _salvage(text: str, path: Path, exc: json.JSONDecodeError | None) -> list[_Chat]:
     """Chats and their complete messages from a file with a JSON syntax error, the break marked."""
     dec = json.JSONDecoder()
     chats: list[_Chat] = []
@@ -239,32 +246,89 @@ def _salvage(text: str, path: Path, exc: json.JSONDecodeError) -> list[_Chat]:
             except json.JSONDecodeError as e:
                 chat.broken = (len(chat.messages), f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})")
                 break
+            except RecursionError:
+                end = _value_end(text, pos)
+                if end < 0:
+                    chat.broken = (len(chat.messages), "not valid JSON (unterminated)")
+                    break
+                obj, pos = _TooDeep(), end
             chat.messages.append(obj)
         chats.append(chat)
         prev_end = pos
         if chat.broken:
             break
-    if not chats or not chats[-1].broken:
+    if exc is not None and (not chats or not chats[-1].broken):
         raise TelegramExportError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+    if not chats:
+        raise TelegramExportError(f"{path}: JSON nested too deep, and no `messages` list found")
     return chats
 
 
 _CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
+_MAX_DEPTH = 200  # a message nested deeper is skipped as "nested too deep" (real ones nest 4 levels)
 
 
-def _stream(path: Path) -> Iterator[_Chat]:
-    """The chats of an export, read as a stream (ijson): each chat's `messages` is an iterator, so memory does
-    not grow with the file. A syntax error mid-way ends that chat with `broken` set after the complete
-    messages before it. A chat's messages not consumed by the caller are skipped before the next chat."""
+class _NeedsBigInts(Exception):
+    """The C parser cannot hold a number in the file (beyond 64 bits): read again with the Python one."""
+
+
+def _events(path: Path) -> Iterator[tuple]:
+    """The export as a stream of ("chat", header, full), ("message", obj) and ("broken", k, reason) items, read
+    with ijson so memory does not grow with the file. The fast C parser is used; when it meets a number
+    beyond 64 bits (a poisoned file), reading resumes with ijson's Python parser after the items already
+    given, so nothing is given twice."""
     import ijson
+
+    given = 0
+    backend = ijson.get_backend("python") if _has_surrogate_escapes(path) else ijson
+    while True:
+        try:
+            for n, item in enumerate(_parse(path, backend)):
+                if n >= given:
+                    given += 1
+                    yield item
+            return
+        except _NeedsBigInts:
+            if backend is not ijson:
+                raise
+            backend = ijson.get_backend("python")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_surrogate_escapes(path: Path, chunk: int = 8 << 20) -> bool:
+    """Whether the file holds `\\udXXX` escapes (Telegram Desktop writes UTF-8, so only a hand-made or
+    poisoned file does): the C parser turns a lone one into "?", the Python parser keeps it for
+    `storable` to replace visibly."""
+    with open(path, "rb") as f:
+        tail = b""
+        while block := f.read(chunk):
+            if _SURROGATE_ESCAPE.search(tail + block):
+                return True
+            tail = block[-6:]
+    return False
+
+
+def _parse(path: Path, backend: Any) -> Iterator[tuple]:
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    def short(exc: Exception) -> str:
+        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if "overflow" in text and backend.backend_name != "python":
+            raise _NeedsBigInts(text)
+        return text
 
     with open(path, "rb") as f:
         if f.read(3) != b"\xef\xbb\xbf":  # Telegram Desktop writes no BOM, an editor may have added one
             f.seek(0)
-        events = ijson.parse(f, use_float=True)
+        events = backend.parse(f, use_float=True)
         header: dict | None = None
         found = False
         counts = dict.fromkeys(_CHAT_PREFIXES, -1)
+        chat_prefix = ""
+        n = 0
         try:
             for prefix, event, value in events:
                 if event == "start_map" and prefix in _CHAT_PREFIXES:
@@ -281,56 +345,63 @@ def _stream(path: Path) -> Iterator[_Chat]:
                 elif header is not None and event == "start_array" and prefix == (
                         f"{chat_prefix}.messages" if chat_prefix else "messages"):
                     found = True
-                    chat = _Chat(header, [], full=bool(chat_prefix))
-                    chat.messages = _messages(events, prefix, chat)
-                    yield chat
-                    for _ in chat.messages:  # whatever the caller left unread
-                        pass
-                    if chat.broken:
+                    yield ("chat", header, bool(chat_prefix))
+                    item, n = prefix + ".item", 0
+                    for p, ev, v in events:
+                        if p == prefix and ev == "end_array":
+                            break
+                        if p == item and ev in ("start_map", "start_array"):
+                            builder, depth, deepest = ObjectBuilder(), 1, 1
+                            builder.event(ev, v)
+                            for _p2, ev2, v2 in events:
+                                if ev2 in ("start_map", "start_array"):
+                                    depth += 1
+                                    deepest = max(deepest, depth)
+                                elif ev2 in ("end_map", "end_array"):
+                                    depth -= 1
+                                if deepest <= _MAX_DEPTH:
+                                    builder.event(ev2, v2)
+                                if depth == 0:
+                                    break
+                            n += 1
+                            yield ("message", builder.value if deepest <= _MAX_DEPTH else _TooDeep())
+                        elif p == item:  # a scalar where a message should be
+                            n += 1
+                            yield ("message", v)
+                    else:
+                        yield ("broken", n, "not valid JSON (the file ends inside `messages`)")
                         return
                     header = None
         except ijson.JSONError as exc:
             if not found:
-                raise TelegramExportError(f"{path}: not valid JSON ({_short(exc)})") from None
+                raise TelegramExportError(f"{path}: not valid JSON ({short(exc)})") from None
+            yield ("broken", n, f"not valid JSON ({short(exc)})")
             return
     if not found:
         raise TelegramExportError(f"{path}: not a Telegram Desktop JSON export (no `messages` and no `chats.list`)")
 
 
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-def _messages(events: Iterator, prefix: str, chat: _Chat) -> Iterator[Any]:
-    import ijson
-    from ijson.common import ObjectBuilder
-
-    item = prefix + ".item"
-    n = 0
-    try:
-        for p, event, value in events:
-            if p == prefix and event == "end_array":
-                return
-            if p == item and event in ("start_map", "start_array"):
-                builder, depth = ObjectBuilder(), 0
-                builder.event(event, value)
-                depth = 1
-                for p2, ev2, v2 in events:
-                    builder.event(ev2, v2)
-                    if ev2 in ("start_map", "start_array"):
-                        depth += 1
-                    elif ev2 in ("end_map", "end_array"):
-                        depth -= 1
-                        if depth == 0:
-                            break
-                n += 1
-                yield builder.value
-            elif p == item:  # a scalar where a message should be
-                n += 1
-                yield value
-        chat.broken = (n, "not valid JSON (the file ends inside `messages`)")
-    except ijson.JSONError as exc:
-        chat.broken = (n, f"not valid JSON ({_short(exc)})")
+def _value_end(text: str, pos: int) -> int:
+    """Index just past the JSON object or array starting at `pos` (brackets counted, strings skipped), or -1."""
+    depth, i, n = 0, pos, len(text)
+    in_str = False
+    while i < n:
+        ch = text[i]
+        if in_str:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
 
 
 def _read(path: Path) -> list[_Chat]:
@@ -342,12 +413,16 @@ def _read(path: Path) -> list[_Chat]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return _salvage(text, path, exc)
+    except RecursionError:  # some message is nested too deep: read message by message, that one skipped
+        return _salvage(text, path, None)
     return _chats_of(data, path)
 
 
 # -- converting ------------------------------------------------------------------------------------------------
 def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], str | None]) -> ChannelRef:
     cid = chat_id_of(header)
+    if cid > _MAX_ID:
+        raise ValueError(f"chat `id` {str(cid)[:40]} is outside 64 bits")
     uname = channel or username_of(cid)
     return ChannelRef(key=channel_key(uname, cid), channel_id=cid, username=uname, title=header.get("name"))
 
@@ -360,7 +435,9 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
         raise ValueError(f"is {type(msg).__name__}, not an object")
     mid = msg.get("id")
     if not isinstance(mid, int) or isinstance(mid, bool):
-        raise ValueError(f"`id` {mid!r} is not a number")
+        raise ValueError(f"`id` {str(mid)[:40]!r} is not a number")
+    if not 0 <= mid <= _MAX_ID:
+        raise ValueError(f"`id` {str(mid)[:40]} is outside 64 bits")
     kind = msg.get("type", "message")
     if kind == "service":
         return None, [], "service"
@@ -379,8 +456,12 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     if "forwarded_from" in msg or "forwarded_from_id" in msg:
         origin: dict[str, Any] = {}
         fpeer = peer_of(msg.get("forwarded_from_id"))
+        if fpeer and fpeer[1] > _MAX_ID:  # an id no chat can have: the origin is dropped, the message kept
+            fpeer = None
         name = msg.get("forwarded_from")
-        named = channel_named(name) if fpeer is None and isinstance(name, str) and name else None
+        if not isinstance(name, str):
+            name = None
+        named = channel_named(name) if fpeer is None and name else None
         if named is not None:  # no id, but the name is a known channel's title: a link all the same
             fpeer = ("channel", named[0])
             kind = "named_forward"
@@ -420,7 +501,6 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
     committing every message before it. `tz`: the zone of local `date`s in exports without `date_unixtime`.
     `channel_named(title)`: (channel id, username) of a known channel with that title, for forwards without ids."""
     path = Path(path)
-    chats = _stream(path)
     res = ImportResult()
     posts: list[RawPost] = []
     links: list[Link] = []
@@ -433,53 +513,68 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         posts.clear()
         links.clear()
 
-    for ci, chat in enumerate(chats):
-        if channel and ci > 0:
-            flush()
-            raise TelegramExportError(f"{path}: --channel names one channel, but the export holds more than one chat")
-        header = chat.header
-        label = f"chat {ci} ({header.get('name') or header.get('id') or '?'})" if chat.full else \
-            f"chat {header.get('name') or header.get('id') or '?'}"
-        if header.get("type") in SKIPPED_CHAT_TYPES:
-            res.skipped_chats.append(f"{header.get('name') or header.get('id')} ({header.get('type')})")
-            continue
-        try:
-            ref = _chat_ref(header, channel, username_of)
-        except ValueError as exc:
-            flush()
-            raise TelegramExportError(f"{path}: {label}: {exc}") from None
-        res.chats += 1
-        seen = _SeenIds()
-        for i, msg in enumerate(chat.messages):
-            mid = msg.get("id") if isinstance(msg, dict) else None
-            if isinstance(mid, int) and msg.get("type", "message") == "message":
-                if not seen.add(mid):  # the first one is kept, whatever the batch size
-                    res.duplicate_count += 1
-                    if len(res.duplicates) < 100:
-                        res.duplicates.append(f"{label}: message #{i} repeats id {mid}")
-                    continue
+    ci, ref, label, seen, i = -1, None, "", _SeenIds(), 0
+
+    def chat_done() -> None:
+        if progress and ref is not None:
+            progress(f"{ref.key}: {i} messages")
+
+    for item in _events(path):
+        if item[0] == "chat":
+            chat_done()
+            _tag, header, full = item
+            ci += 1
+            if channel and ci > 0:
+                flush()
+                raise TelegramExportError(f"{path}: --channel names one channel, but the export holds more than one chat")
+            label = f"chat {ci} ({header.get('name') or header.get('id') or '?'})" if full else \
+                f"chat {header.get('name') or header.get('id') or '?'}"
+            ref, seen, i = None, _SeenIds(), 0
+            if header.get("type") in SKIPPED_CHAT_TYPES:
+                res.skipped_chats.append(f"{header.get('name') or header.get('id')} ({header.get('type')})")
+                continue
             try:
-                post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named)
-            except (ValueError, InvalidPost) as exc:
+                ref = _chat_ref(header, channel, username_of)
+            except ValueError as exc:
                 flush()
-                mid = msg.get("id") if isinstance(msg, dict) else None
-                raise TelegramExportError(f"{path}: {label}: message #{i}" + (f" (id {mid})" if mid is not None else "")
-                                  + f" {exc}; the messages before it are stored") from None
-            res.messages += 1
-            res.service += kind == "service"
-            res.empty += kind == "empty"
-            res.named_forwards += kind == "named_forward"
-            if post is not None:
-                posts.append(post)
-            links.extend(lks)
-            if len(posts) >= batch_size:
-                flush()
-        if chat.broken:
+                raise TelegramExportError(f"{path}: {label}: {exc}") from None
+            res.chats += 1
+            continue
+        if item[0] == "broken":
             flush()
-            i, reason = chat.broken
-            raise TelegramExportError(f"{path}: {label}: message #{i} {reason}; the messages before it are stored")
-        if progress:
-            progress(f"{ref.key}: {len(chat.messages)} messages")
+            raise TelegramExportError(f"{path}: {label}: message #{item[1]} {item[2]}; the messages before it are stored")
+        msg = item[1]
+        i += 1
+        if ref is None:  # a skipped chat's message
+            continue
+        k = i - 1
+        mid = msg.get("id") if isinstance(msg, dict) else None
+        if isinstance(mid, int) and msg.get("type", "message") == "message":
+            if not seen.add(mid):  # the first one is kept, whatever the batch size
+                res.duplicate_count += 1
+                if len(res.duplicates) < 100:
+                    res.duplicates.append(f"{label}: message #{k} repeats id {mid}")
+                continue
+        try:
+            if isinstance(msg, _TooDeep):
+                raise ValueError("is JSON nested too deep to read")
+            post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named)
+        except (ValueError, InvalidPost, RecursionError) as exc:
+            mid = str(mid)[:40] if mid is not None else None
+            reason = str(exc) or type(exc).__name__
+            res.skipped.append(storable(f"{label}: message #{k}" + (f" (id {mid})" if mid is not None else "")
+                                        + f" {reason}"))
+            continue
+        res.messages += 1
+        res.service += kind == "service"
+        res.empty += kind == "empty"
+        res.named_forwards += kind == "named_forward"
+        if post is not None:
+            posts.append(post)
+        links.extend(lks)
+        if len(posts) >= batch_size:
+            flush()
+    chat_done()
     flush()
     return res
 

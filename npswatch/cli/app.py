@@ -11,8 +11,8 @@ from npswatch.watch import Watch
 
 from rich.markup import escape
 
-from . import extract, fx, ops, reports, telegram, web
-from .common import example, fail, out, run
+from . import extract, fx, ops, privacy, reports, telegram, web
+from .common import DEBUG, example, fail, out, run, user_error
 from .reports import print_signal_summary, print_trends
 
 app = typer.Typer(
@@ -37,7 +37,9 @@ def main(
     ),
     result_file: Optional[str] = typer.Option(None, "--result-file", hidden=True,
                                               help="Write the command's result as JSON here (the scheduler's jobs)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error instead of its one line."),
 ) -> None:
+    DEBUG["on"] = debug
     ctx.obj = Watch(config)
     ctx.meta["npswatch.result_file"] = result_file
 
@@ -66,7 +68,9 @@ def config_show(ctx: typer.Context) -> None:
     def _show():
         s = ctx.obj.settings
         out.print(f"# from {s.path or 'defaults and environment'}")
-        out.print_json(json.dumps(s.safe_dict() | {"database_url (effective)": s.database_url}))
+        from npswatch.config import mask_url
+
+        out.print_json(json.dumps(s.safe_dict() | {"database_url (effective)": mask_url(s.database_url)}))
 
     run(_show)
 
@@ -167,3 +171,25 @@ app.add_typer(telegram.tg_app, name="telegram")
 app.add_typer(reports.candidates_app, name="candidates")
 app.add_typer(ops.jobs_app, name="jobs")
 app.add_typer(ops.retention_app, name="retention")
+app.add_typer(privacy.privacy_app, name="privacy")
+
+
+def run_cli() -> None:
+    """The `npswatch` command: `app`, with a user error escaping a command's own handling still one line."""
+    try:
+        code = app(prog_name="npswatch", standalone_mode=False)
+        raise SystemExit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except (KeyboardInterrupt, EOFError):
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a usage error: click's own message
+            raise SystemExit(exc.exit_code) from None
+        message = user_error(exc)
+        if message is None or DEBUG["on"]:
+            raise
+        fail(message)

@@ -8,28 +8,64 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from .common import example, fail, out, run
+from .common import console, example, fail, out, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
 
-def _read_lines(file: Optional[Path]):
-    fh = sys.stdin if file is None or str(file) == "-" else open(file, encoding="utf-8")
+class BadLine(ValueError):
+    """One input line that cannot be extracted; the message says which and why."""
+
+
+def _open(file: Optional[Path]):
+    if file is None or str(file) == "-":
+        return sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin
     try:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+        fh = open(file, "rb")
+    except OSError as exc:
+        fail(f"{file}: cannot read it ({exc.strerror or exc}); give a JSON Lines file")
+    if b"\x00" in fh.read(8192):
+        fh.close()
+        fail(f"{file}: is a binary file, not JSON Lines (one JSON object with `id` and `text` per line)")
+    fh.seek(0)
+    return fh
+
+
+def _read_lines(file: Optional[Path], on_bad=None):
+    """(line number, object) of every usable line. A bad line raises BadLine through `on_bad(exc)` when given
+    (the caller reports it and goes on), else it is a one-line error (exit 2)."""
+    where = file or "stdin"
+    fh = _open(file)
+    try:
+        for n, raw in enumerate(fh, 1):
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                fail(f"{file or 'stdin'} line {n}: not JSON ({exc.msg})")
-            if not isinstance(obj, dict) or "text" not in obj or "id" not in obj:
-                fail(f"{file or 'stdin'} line {n}: needs an object with `id` and `text`")
-            yield n, obj
+                line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except UnicodeDecodeError:
+                    raise
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    raise BadLine(f"{where} line {n}: not JSON ({getattr(exc, 'msg', 'nested too deep')})") from None
+                if not isinstance(obj, dict) or "text" not in obj or "id" not in obj:
+                    raise BadLine(f"{where} line {n}: needs an object with `id` and `text`")
+            except UnicodeDecodeError:
+                exc = BadLine(f"{where} line {n}: not UTF-8 text")
+            except BadLine as bad:
+                exc = bad
+            else:
+                yield n, obj
+                continue
+            if on_bad is None:
+                fail(str(exc))
+            on_bad(exc)
     finally:
-        if fh is not sys.stdin:
+        if fh not in (sys.stdin, getattr(sys.stdin, "buffer", None)):
             fh.close()
 
 
@@ -40,7 +76,7 @@ def _posted_at(obj: dict, n: int):
     try:
         return datetime.fromisoformat(str(v).replace("Z", "+00:00"))
     except ValueError:
-        fail(f"line {n}: posted_at {v!r} is not ISO 8601")
+        raise BadLine(f"line {n}: posted_at {str(v)[:40]!r} is not ISO 8601") from None
 
 
 def _hints(obj: dict, n: int):
@@ -52,14 +88,33 @@ def _hints(obj: dict, n: int):
     try:
         return SourceHints(**{k: src.get(k) for k in ("country", "currency", "language")})
     except Exception as exc:  # noqa: BLE001
-        fail(f"line {n}: bad source hints ({exc})")
+        raise BadLine(f"line {n}: bad source hints ({str(exc).splitlines()[0][:120]})") from None
 
 
-def _extract_all(ctx: typer.Context, lines):
+def _extract_all(ctx: typer.Context, lines, on_bad=None):
     run(lambda: ctx.obj.database_extractor)
     for n, obj in lines:
-        facts = ctx.obj.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
-        yield obj, facts.to_json(obj["id"])
+        try:
+            facts = ctx.obj.extract(str(obj["text"]), posted_at=_posted_at(obj, n), hints=_hints(obj, n))
+            result = facts.to_json(obj["id"])
+        except BadLine as exc:
+            if on_bad is None:
+                fail(str(exc))
+            on_bad(exc)
+            continue
+        except (ValueError, TypeError, RecursionError, OverflowError) as exc:  # a text the extractor cannot read
+            if on_bad is None:
+                raise
+            on_bad(BadLine(f"line {n}: not extracted ({type(exc).__name__}: {str(exc)[:120]})"))
+            continue
+        yield obj, result
+
+
+def _dumps(obj) -> str:
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8").decode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in the input: escaped, still valid JSON
+        return json.dumps(obj, ensure_ascii=True)
 
 
 @app.command(epilog=example("echo '{\"id\": 1, \"text\": \"меф 1г 4500₽ Москва\"}' | npswatch extract"))
@@ -67,11 +122,48 @@ def extract(
     ctx: typer.Context,
     file: Optional[Path] = typer.Argument(None, help="JSON Lines with `id`, `text`, optional `posted_at` and `source` hints; default stdin."),
 ) -> None:
-    """Extract substances, offers, regions and new-name candidates: one JSON object per input line, same order."""
+    """Extract substances, offers, regions and new-name candidates: one JSON object per input line, same order.
+    A line that cannot be read or extracted is reported on stderr and left out; the others go on."""
     write = sys.stdout.write
-    for _, result in _extract_all(ctx, _read_lines(file)):
-        write(json.dumps(result, ensure_ascii=False) + "\n")
+    skipped: list[str] = []
+
+    def on_bad(exc: BadLine) -> None:
+        skipped.append(str(exc))
+        console.print(Text("skipped ", style="yellow") + Text(str(exc)), highlight=False, soft_wrap=True)
+
+    for _, result in _extract_all(ctx, _read_lines(file, on_bad), on_bad):
+        write(_dumps(result) + "\n")
     sys.stdout.flush()
+    if skipped:
+        console.print(Text(f"{len(skipped)} lines skipped; the others were extracted"), highlight=False)
+
+
+@app.command("extract-pending", epilog=example("npswatch extract-pending --limit 10000"))
+def extract_pending(
+    ctx: typer.Context,
+    batch: int = typer.Option(500, "--batch-size", min=1, help="Posts per transaction."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Extract at most this many posts."),
+) -> None:
+    """Extract the facts of posts stored with `--no-extract` (crawl, import-telegram, listen, reparse). Also a
+    scheduled job: `[[schedules]] job = "extract-pending"`. Rerunning extracts nothing twice."""
+    from npswatch.storage.runs import finish_run, start_run
+
+    def _go():
+        engine = ctx.obj.checked_engine()
+        writer = ctx.obj.writer(extract=True)
+        rid = start_run(engine, "extract-pending")
+        try:
+            res = writer.extract_pending(batch=batch, limit=limit)
+        except BaseException as exc:
+            finish_run(engine, rid, status="failed", message=repr(exc))
+            raise
+        finish_run(engine, rid, items=res.inserted, message=f"posts={res.inserted} offers={res.offers} "
+                                                            f"mentions={res.mentions} candidates={res.candidates}")
+        return res
+
+    res = run(_go)
+    out.print(f"extracted {res.inserted} pending posts: {res.offers} offers, {res.mentions} mentions, "
+              f"{res.candidates} candidates", highlight=False)
 
 
 @app.command("eval", epilog=example("npswatch eval tests/data/labelled.jsonl --misses"))
@@ -99,7 +191,8 @@ def eval_(
         for line in s.misses:
             cid = line.split(" ", 1)[0]
             cid_typed = next((k for k in by_id if str(k) == cid), cid)
-            out.print(f"[yellow]miss[/] {line}  [dim]{by_id[cid_typed]['text'][:90]!r}[/]", highlight=False)
+            out.print(f"[yellow]miss[/] {escape(line)}  [dim]{escape(repr(by_id[cid_typed]['text'][:90]))}[/]",
+                      highlight=False)
     table = Table(title=f"{gold}: {s.cases} lines")
     for col in ("field", "precision", "recall", "F1", "tp", "fp", "fn"):
         table.add_column(col, justify="right" if col != "field" else "left")

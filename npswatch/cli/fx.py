@@ -5,7 +5,9 @@ from pathlib import Path
 
 import typer
 
-from .common import example, out, result_file, run
+from rich.markup import escape
+
+from .common import console, example, out, result_file, run
 
 fx_app = typer.Typer(help="Exchange rates.\n\nExample:\n\n    npswatch fx import XML_dynamic_KZT.xml", no_args_is_help=True)
 
@@ -21,7 +23,11 @@ def fx_import(
         result_file(ctx, r)
         for f in r.files:
             span = f"{f.first_day} .. {f.last_day}" if f.first_day else "no days"
-            out.print(f"{f.path}: {f.rates} rates, {', '.join(f.currencies) or 'none'}, {span}")
+            out.print(f"{f.path}: {f.rates} rates, {', '.join(f.currencies) or 'none'}, {span}", highlight=False)
+            for reason in f.skipped:
+                console.print(f"[yellow]skipped[/] {escape(reason)}", highlight=False, soft_wrap=True)
+            if f.skipped:
+                console.print(f"{f.path}: {len(f.skipped)} rows skipped", highlight=False)
         out.print(f"{r.items} rates stored")
 
     run(_import)

@@ -112,7 +112,7 @@ def _print_health(h) -> None:
                 ("channel",) if states else ()):
             t.add_column(col, overflow="fold")
         for s in h.sources:
-            row = [s.source, _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
+            row = [escape(s.source), _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
                    "-" if s.items_last_run is None else str(s.items_last_run), _when(s.last_success_at, now),
                    _when(s.last_new_at, now), "[red]stale[/]" if s.stale else "no"]
             if states:
@@ -122,7 +122,7 @@ def _print_health(h) -> None:
     else:
         out.print("sources: no collection runs yet")
     for p in h.problems:
-        out.print(f"[bold red]unhealthy:[/] {p}", highlight=False, soft_wrap=True)
+        out.print(f"[bold red]unhealthy:[/] {escape(p)}", highlight=False, soft_wrap=True)
     out.print("[green]healthy[/]" if h.healthy else f"[bold red]{len(h.problems)} problem(s)[/]")
 
 

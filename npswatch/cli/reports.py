@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from .common import console, example, fail, out, result_file, run
@@ -95,11 +96,13 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
     if fmt == "csv":
         import csv
 
+        from npswatch.reports.exports import csv_safe
+
         w = csv.writer(sys.stdout)
         if rows:
             w.writerow(list(rows[0].to_dict()))
         for r in rows:
-            w.writerow(list(r.to_dict().values()))
+            w.writerow([csv_safe(v) for v in r.to_dict().values()])
         return
     shown = rows[-limit:] if limit else rows
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
@@ -108,7 +111,7 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
     for col in ("offers", "median/g", "IQR", "USD/g", "posts"):
         t.add_column(col, justify="right")
     for r in shown:
-        t.add_row(r.period.isoformat(), r.group, str(r.offers),
+        t.add_row(r.period.isoformat(), escape(str(r.group)), str(r.offers),
                   f"{_num(r.median)} {r.currency or ''}".strip() if r.median is not None else "-",
                   f"{_num(r.q1)}–{_num(r.q3)}" if r.q1 is not None else "-",
                   _num(r.usd_median, 2), str(r.mentions))
@@ -233,7 +236,7 @@ def candidates_confirm(
     def _go():
         r = ctx.obj.confirm_candidate(name, cls, canonical)
         note = "" if r.was_candidate else " (it was not a listed candidate)"
-        out.print(f"confirmed {r.name!r} as {r.canonical} ({r.cls}, substance {r.substance_key}){note}; "
+        out.print(f"confirmed {escape(repr(r.name))} as {r.canonical} ({r.cls}, substance {r.substance_key}){note}; "
                   f"moved {r.moved_mentions} mentions and {r.moved_offers} offers. The next extraction "
                   "recognises it.")
 
@@ -245,7 +248,7 @@ def candidates_dismiss(ctx: typer.Context, name: str = typer.Argument(..., help=
     """Stop reporting a candidate (in lists and signals)."""
     def _go():
         ctx.obj.dismiss_candidate(name)
-        out.print(f"dismissed {name!r}: it will not be reported again")
+        out.print(f"dismissed {escape(repr(name))}: it will not be reported again")
 
     _guard(_go)
 
@@ -300,7 +303,7 @@ def print_signal_summary(signals, to=None) -> None:
     for col in ("kind", "class", "signal", "posts", "sources"):
         t.add_column(col)
     for s in signals:
-        t.add_row(s.kind, s.cls, s.title, str(s.posts), str(s.sources))
+        t.add_row(s.kind, s.cls, escape(s.title), str(s.posts), str(s.sources))
     to.print(t)
 
 

@@ -15,9 +15,10 @@ from typing import Optional
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
-from .common import example, fail, out, result_file, run
+from .common import console, example, fail, out, result_file, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
@@ -111,7 +112,7 @@ def telegram_backfill(
         start = _since(since)
 
         def done(c):
-            out.print(f"{c.channel}: {c.read} messages read ({c.posts} with text), up to id {c.last_id}"
+            out.print(f"{escape(c.channel)}: {c.read} messages read ({c.posts} with text), up to id {c.last_id}"
                       + (f", {c.flood_waits} FloodWaits waited out" if c.flood_waits else ""))
 
         r = ctx.obj.backfill(since=start, channels=channel or None, extract=not no_extract, on_channel=done)
@@ -158,18 +159,22 @@ def import_telegram(
                                      "date_unixtime (before 2021); default: service.timezone, else this computer's."),
 ) -> None:
     """Import Telegram Desktop JSON exports (result.json, or the export folder). Rerunning adds nothing twice;
-    a malformed message is reported with its index, and the messages before it stay stored."""
+    a malformed message is reported with its index and skipped, and the others are stored."""
     def done(f):
         w = f.written
-        out.print(escape(f"{f.path}: {f.chats} chats, {f.messages} messages ({f.service} service, {f.empty} without "
-                         f"text): {w.inserted} new posts, {w.updated} edited, {w.unchanged} already stored; {f.links} "
-                         f"channel links found" + (f" ({f.named_forwards} forwards linked by channel title)"
-                                                   if f.named_forwards else "")
-                         + (f"; skipped {', '.join(f.skipped_chats)}" if f.skipped_chats else "")), highlight=False)
+        out.print(f"{f.path}: {f.chats} chats, {f.messages} messages ({f.service} service, {f.empty} without text): "
+                  f"{w.inserted} new posts, {w.updated} edited, {w.unchanged} already stored; {f.links} channel links found"
+                  + (f" ({f.named_forwards} forwards linked by channel title)" if f.named_forwards else "")
+                  + (f"; skipped {', '.join(f.skipped_chats)}" if f.skipped_chats else ""), highlight=False, markup=False)
+        for reason in f.skipped:
+            console.print(Text("skipped ", style="yellow") + Text(reason), highlight=False, soft_wrap=True)
+        if f.skipped:
+            console.print(Text(f"{f.path}: {len(f.skipped)} malformed messages skipped, the rest stored"),
+                          highlight=False)
         if f.duplicate_count:
-            out.print(escape(f"{f.duplicate_count} repeated message ids (the first of each kept): "
-                             + "; ".join(f.duplicates[:5]) + (" ..." if len(f.duplicates) > 5 else "")),
-                      highlight=False)
+            out.print(f"{f.duplicate_count} repeated message ids (the first of each kept): "
+                      + "; ".join(f.duplicates[:5]) + (" ..." if len(f.duplicates) > 5 else ""),
+                      highlight=False, markup=False)
 
     def _import():
         result_file(ctx, ctx.obj.import_telegram(files, channel=channel, extract=not no_extract, on_file=done, tz=tz))
@@ -204,9 +209,12 @@ def telegram_discovered(
         for name in ("mentions", "fwd", "links", "chans", "subs", "first seen", "first in", "status"):
             t.add_column(name, overflow="fold")
         for r in rows:
-            t.add_row(r["key"] + (f"\n{r['title']}" if r["title"] else ""), str(r["mentions"]), str(r["forwards"]),
-                      str(r["links"]), str(r["channels"]), "" if r["subscribers"] is None else str(r["subscribers"]),
-                      str(r["first_seen"])[:10] if r["first_seen"] else "", r["first_seen_in"] or "", r["status"])
+            # Channel titles are scraped text: Text cells, so markup in them is shown, never interpreted.
+            t.add_row(Text(r["key"] + (f"\n{r['title']}" if r["title"] else "")), str(r["mentions"]),
+                      str(r["forwards"]), str(r["links"]), str(r["channels"]),
+                      "" if r["subscribers"] is None else str(r["subscribers"]),
+                      str(r["first_seen"])[:10] if r["first_seen"] else "", Text(r["first_seen_in"] or ""),
+                      Text(r["status"]))
         out.print(t)
         out.print("promote one with `npswatch telegram add CHANNEL`")
 
@@ -230,7 +238,7 @@ def telegram_add(
             out.print(f"{key} added: listeners watch it from their next reconcile; `npswatch telegram backfill "
                       f"--channel {key}` reads its history now")
         else:
-            out.print(f"{key} was already added")
+            out.print(Text(f"{key} was already added"))
 
     _guard(_add)
 

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 
 from .common import console, example, fail, notify, out, result_file, run
@@ -83,20 +84,22 @@ def sources_list(
 # --- sources test ----------------------------------------------------------------------------------
 
 
-def _short(value, n: int = 60) -> str:
+def _short(value, n: int = 60) -> Text:
+    """Scraped text for a table cell: shortened, and a Text, so `[/bold]` or `[link=...]` in it is shown, never
+    interpreted as markup."""
     if value is None or value == "":
-        return "-"
+        return Text("-")
     s = " ".join(str(value).split())
-    return s if len(s) <= n else s[: n - 1] + "…"
+    return Text(s if len(s) <= n else s[: n - 1] + "…")
 
 
-def _facts_row(facts) -> tuple[str, str, str]:
+def _facts_row(facts) -> tuple[Text, Text, Text]:
     data = facts.to_json("x")
     subs = ", ".join(s["canonical"] or s["matched"] for s in data["substances"]) or "-"
     offers = "; ".join(f"{o['canonical'] or o['class']} {o['quantity']:g} {o['unit']} = {o['price']:g} "
                        f"{o['currency'] or '?'}" for o in data["offers"]) or "-"
     regions = ", ".join(f"{r['name']} ({r['country']})" for r in data["regions"]) or "-"
-    return subs, offers, regions
+    return Text(subs), Text(offers), Text(regions)
 
 
 @sources_app.command("test", epilog=example("npswatch sources test fixture_board --details 5"))
@@ -143,10 +146,10 @@ def sources_test(
                 ftable.add_row(_short(p.external_id, 30), *_facts_row(facts))
             out.print(ftable)
         if next_pages:
-            out.print(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
-                      + (" …" if len(next_pages) > 8 else ""), highlight=False, soft_wrap=True)
+            out.print(Text(f"next pages it would follow ({len(next_pages)}): " + ", ".join(next_pages[:8])
+                           + (" …" if len(next_pages) > 8 else "")), highlight=False, soft_wrap=True)
         for note in skipped:
-            out.print(f"[dim]detail page skipped: {note}[/]", highlight=False, soft_wrap=True)
+            out.print(Text(f"detail page skipped: {note}", style="dim"), highlight=False, soft_wrap=True)
         if invalid:
             out.print(f"[yellow]{invalid} blocks gave no text[/] (check fields.text)")
         if not posts:

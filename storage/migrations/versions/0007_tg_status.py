@@ -1,14 +1,14 @@
 """telegram channel status history (join refusals, private, banned, gone, renamed)
 
-Revision ID: 0006_tg_status
-Revises: 0005
+Revision ID: 0007_tg_status
+Revises: 0006
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0006_tg_status"
-down_revision = "0005"
+revision = "0007_tg_status"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
