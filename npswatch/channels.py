@@ -135,14 +135,15 @@ def login(watch: "Watch", *, phone: str | None = None, ask_phone: Callable[[], s
 def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[str] | None = None,
              extract: bool = True, on_channel: Callable[[ChannelBackfill], None] | None = None
              ) -> TelegramBackfillResult:
-    from npswatch.crawlers.telegram.client import ensure_authorized, make_client
+    from npswatch.crawlers.telegram.client import ChannelUnavailable, ensure_authorized, make_client
     from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.storage.telegram_store import channel_states
 
     watch.checked_engine()  # the schema is current before anything is read
     keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
     if not keys:
         raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
-    client = make_client(watch.settings)
+    client = make_client(watch.settings, role="backfill")
     result = TelegramBackfillResult()
 
     async def go():
@@ -152,10 +153,21 @@ def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[st
             col.batch.start()
             refs = await col.resolve(keys)
             result.unresolved = len(keys) - len(refs)
+            result.unavailable = [(k, st.status) for k, st in channel_states(watch.checked_engine()).items()
+                                  if k in keys and k not in {r.key for r in refs}]
             for ref in refs:
                 with watch.run_record("telegram-backfill", ref.key, error_message=str) as run:
-                    r = await col.backfill(ref, since=since)
-                    await col.batch.flush()
+                    try:
+                        ref = await col.check(ref)
+                        r = await col.backfill(ref, since=since)
+                    except ChannelUnavailable as exc:  # recorded; the other channels go on
+                        col.unavailable(ref.key, exc, ref.channel_id)
+                        run.status, run.message = "failed", f"{exc.status}: {exc}"
+                        result.unavailable.append((ref.key, exc.status))
+                        continue
+                    finally:
+                        await col.batch.flush()
+                    col.readable(ref)
                     run.items = r.read
                 done = ChannelBackfill(ref.key, run.id, r.read, r.posts, r.last_id, r.flood_waits)
                 result.channels.append(done)
@@ -193,7 +205,9 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
             await ensure_authorized(client)
             col = _collector(watch, client, extract)
             await col.listen(lambda: channel_keys(watch, shard), done,
-                             reconcile_every=settings.telegram.reconcile_minutes * 60)
+                             reconcile_every=settings.telegram.reconcile_minutes * 60,
+                             recheck_days=settings.telegram.recheck_days,
+                             recheck_every=settings.telegram.recheck_minutes * 60)
             return col
         finally:
             await client.disconnect()
@@ -206,9 +220,39 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
     return result
 
 
+def export_file(path: Path | str) -> Path:
+    """The `result.json` of an export: the file itself, or the one in the export folder given."""
+    p = Path(path)
+    if p.is_dir():
+        found = p / "result.json"
+        if not found.is_file():
+            raise WatchError(f"{p}: a folder without result.json (export the chat as JSON in Telegram Desktop)")
+        return found
+    if not p.exists():
+        raise WatchError(f"{p}: no such file")
+    return p
+
+
+def export_timezone(settings, tz: str | None):
+    """The zone of an export's local `date`s (exports without `date_unixtime`): --tz, else the config's
+    `service.timezone`, else this computer's zone."""
+    from datetime import datetime as _dt
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = tz or settings.service.timezone
+    if not name:
+        return _dt.now().astimezone().tzinfo
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise WatchError(f"--tz {name!r}: not a time zone name (e.g. Asia/Almaty, Europe/Moscow, UTC)") from None
+
+
 def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = None, extract: bool = True,
-                   on_file: Callable[[ExportImport], None] | None = None) -> TelegramImportResult:
-    """Telegram Desktop JSON exports into the database; each file is one `telegram-import` run."""
+                   on_file: Callable[[ExportImport], None] | None = None, tz: str | None = None
+                   ) -> TelegramImportResult:
+    """Telegram Desktop JSON exports (files or export folders) into the database; each file is one
+    `telegram-import` run. `tz`: zone of local dates in exports without `date_unixtime`."""
     from npswatch.crawlers.telegram.convert import normalise_channel
     from npswatch.crawlers.telegram.export import import_export
     from npswatch.storage import telegram_store as store
@@ -222,16 +266,18 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
         with engine.begin() as conn:
             return store.record_links(conn, links)
 
+    titles = store.channels_by_title(engine)
+    zone = export_timezone(watch.settings, tz)
     result = TelegramImportResult()
-    for f in map(Path, files):
-        if not f.exists():
-            raise WatchError(f"{f}: no such file")
+    for f in map(export_file, files):
         with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
-            r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch)
+            r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
+                              channel_named=lambda name: titles.get(name.casefold().strip()))
             run.items = r.messages
             run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
-                            list(r.skipped_chats), list(r.skipped))
+                            list(r.skipped_chats), list(r.skipped), duplicates=list(r.duplicates),
+                            duplicate_count=r.duplicate_count, named_forwards=r.named_forwards)
         result.files.append(done)
         if on_file:
             on_file(done)

@@ -58,6 +58,8 @@ class TelegramConfig(_Section):
     session_name: str = "npswatch"
     join: bool = True  # join watched channels: Telegram pushes live updates only to members
     reconcile_minutes: float = Field(default=10.0, gt=0)  # gap repair from checkpoints, this often
+    recheck_days: int = Field(default=7, ge=0)  # re-read this many recent days for edits/deletions missed (0: off)
+    recheck_minutes: float = Field(default=360.0, gt=0)  # ... on start and this often
     initial_days: int = Field(default=30, ge=0)  # first read of a channel without checkpoint (0: whole history)
     batch_size: int = Field(default=500, ge=1)  # rows per bulk write
     flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
@@ -491,6 +493,8 @@ channels = []           # public channel usernames, e.g. ["example_channel"]; `n
 session_name = "npswatch"   # session file <data_dir>/telegram/<session_name>.session (mode 0600)
 join = true             # join watched channels (Telegram pushes live updates only to members)
 reconcile_minutes = 10  # re-read each channel from its checkpoint this often (repairs dropped updates)
+recheck_days = 7        # on start and every recheck_minutes, re-read the last N days: edits and deletions missed
+recheck_minutes = 360
 initial_days = 30       # how far back the first read of a new channel goes (0: whole history)
 batch_size = 500        # rows per bulk write ...
 flush_seconds = 0.2     # ... or after this many seconds, whichever comes first

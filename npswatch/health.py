@@ -29,6 +29,7 @@ from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 from npswatch.storage import models
 from npswatch.storage.listings import offer_coverage
 from npswatch.storage.runs import T_RUN, stale_runs
+from npswatch.storage.telegram_store import channel_states
 
 from .config import parse_duration
 from .lock import DatabaseLock
@@ -97,6 +98,9 @@ class SourceHealth:
     listings_last_crawl: int | None = None  # web sources: listings the newest finished crawl saw
     no_offer_last_crawl: int | None = None  # ... and how many of them have no offer stored
     problems: list[str] = field(default_factory=list)
+    channel_state: str | None = None  # Telegram: ok, join_refused, join_pending, private, banned, gone, renamed
+    channel_state_since: datetime | None = None
+    channel_state_detail: str | None = None
 
 
 @dataclass
@@ -241,6 +245,8 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             T_RUN.c.kind.in_(SOURCE_KINDS), T_RUN.c.source.is_not(None)).distinct())]
         if svc.listen:
             keys += [k for k in _configured_channels(settings) if k not in keys]
+        states = channel_states(engine)
+        keys += [k for k in states if k not in keys]
         S, P = models.Source.__table__, models.Post.__table__
         newest = dict(conn.execute(select(S.c.key, func.max(func.coalesce(P.c.first_seen, P.c.collected_at)))
                                    .join(P, P.c.source_id == S.c.id).where(S.c.key.in_(keys)).group_by(S.c.key)).all()
@@ -262,6 +268,9 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
                 .order_by(T_RUN.c.id.desc()).limit(1)).scalar()
             if crawl_id is not None:
                 sh.listings_last_crawl, sh.no_offer_last_crawl = offer_coverage(engine, [crawl_id]).get(crawl_id, (0, 0))
+            if key in states:
+                st = states[key]
+                sh.channel_state, sh.channel_state_since, sh.channel_state_detail = st.status, st.since, st.detail
             first = runs[-1].started_at if runs else None
             if sh.last_new_at is not None:
                 sh.stale = (now - sh.last_new_at).total_seconds() > sh.expected_seconds

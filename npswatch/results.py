@@ -140,11 +140,12 @@ class ChannelBackfill:
 class TelegramBackfillResult(Result):
     channels: list[ChannelBackfill] = field(default_factory=list)
     unresolved: int = 0  # channels asked for that could not be resolved
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (channel, state): private, banned, gone...
     written: WriteResult = field(default_factory=new_write_result)
 
     @property
     def ok(self) -> bool:
-        return self.unresolved == 0
+        return self.unresolved == 0 and not self.unavailable
 
     @property
     def items(self) -> int:
@@ -152,7 +153,7 @@ class TelegramBackfillResult(Result):
 
     @property
     def errors(self) -> int:
-        return self.unresolved
+        return max(self.unresolved, len(self.unavailable))
 
 
 @dataclass
@@ -180,6 +181,9 @@ class ExportImport:
     written: WriteResult = field(default_factory=new_write_result)
     skipped_chats: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # malformed messages left out, "chat: message #k (id n) why"
+    duplicates: list[str] = field(default_factory=list)  # repeated message ids (the first 100; the first one kept)
+    duplicate_count: int = 0
+    named_forwards: int = 0  # forwards without an id linked to a known channel by its title
 
 
 @dataclass

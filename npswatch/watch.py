@@ -280,12 +280,13 @@ class Watch:
         return listen(self, shard=shard, extract=extract, stop=stop)
 
     def import_telegram(self, files: list[str | Path] | str | Path, *, channel: str | None = None,
-                        extract: bool = True, on_file=None) -> "results.TelegramImportResult":
-        """Import Telegram Desktop JSON exports (result.json)."""
+                        extract: bool = True, on_file=None, tz: str | None = None) -> "results.TelegramImportResult":
+        """Import Telegram Desktop JSON exports (result.json, or the export folder holding it). `tz`: the zone
+        of local dates in exports without `date_unixtime` (default: `service.timezone`, else this computer's)."""
         from .channels import import_exports
 
         files = [files] if isinstance(files, (str, Path)) else list(files)
-        return import_exports(self, files, channel=channel, extract=extract, on_file=on_file)
+        return import_exports(self, files, channel=channel, extract=extract, on_file=on_file, tz=tz)
 
     def add_channel(self, channel: str, *, by: "Account | None" = None) -> tuple[str, str]:
         """Watch a channel: (its key, "configured" | "added" | "already added"). `by`: the web app's account

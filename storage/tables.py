@@ -7,7 +7,7 @@ from __future__ import annotations
 from . import models as m
 from .tables_accounts import AuditEntry, SignalReview, WebSession, WebUser
 from .tables_reports import Delivery, StoredSignal
-from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramEntity
+from .tables_telegram import ChannelLink, DiscoveredChannel, TelegramChannel, TelegramChannelStatus, TelegramEntity
 from .tables_web import DiscoveredSite, Listing, ListingObservation, PageSnapshot
 
 T_SOURCE = m.Source.__table__
@@ -38,3 +38,4 @@ T_REVIEW = SignalReview.__table__
 T_SITE_FOUND = DiscoveredSite.__table__
 from .tables_ads import Ad  # noqa: E402
 T_AD = Ad.__table__
+T_CHANNEL_STATUS = TelegramChannelStatus.__table__

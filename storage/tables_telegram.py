@@ -1,4 +1,4 @@
-"""Tables of the Telegram collection feature. Migration 0004.
+"""Tables of the Telegram collection feature. Migrations 0004 and 0010.
 
 - `telegram_channel`: channels promoted with `npswatch telegram add`; listeners watch these on top of the
   configured `telegram.channels` (the database is the one list every listener shares, and promoting a
@@ -6,6 +6,8 @@
 - `telegram_entity`: the persisted username -> channel id map, so a username is resolved over the network
   once, not on every start (repeated resolves get accounts limited for hours).
 - `discovered_channel`: the review queue of channels seen in forwards and t.me links.
+- `telegram_channel_status`: each channel's access state over time (joined, refused, private, banned, gone,
+  renamed), so one bad channel is a recorded fact instead of a stopped listener.
 - `channel_link`: one row per (post, linked channel, kind): the forward/mention network. Counts are derived
   from it, so re-reading a post (reconcile, re-import) never counts a mention twice.
 
@@ -71,3 +73,20 @@ class ChannelLink(SQLModel, table=True):
     dst: str = Field(max_length=200)
     kind: str = Field(max_length=10)  # forward | link
     seen_at: datetime | None = _ts()  # the post's date
+
+
+class TelegramChannelStatus(SQLModel, table=True):
+    """A channel's access state over time (migration 0010): one row each time it changes.
+
+    status: ok | join_refused | join_pending | private | banned | gone | renamed. A shop closing or going
+    private is a fact analysts want, so rows are appended, never overwritten; the newest row is the state.
+    """
+
+    __tablename__ = "telegram_channel_status"
+    __table_args__ = (Index("ix_telegram_channel_status_key_at", "key", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    channel_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    status: str = Field(max_length=20)
+    detail: str | None = Field(default=None, max_length=300)
+    at: datetime | None = _ts(nullable=False)

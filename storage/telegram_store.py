@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from .tables import T_POST, T_SOURCE
 from .writer import upsert
-from .tables import T_CHECKPOINT, T_DISCOVERED, T_ENTITY, T_LINK, T_PROMOTED
+from .tables import T_CHANNEL_STATUS, T_CHECKPOINT, T_DISCOVERED, T_ENTITY, T_LINK, T_PROMOTED
 
 
 _CHUNK = 500
@@ -62,6 +62,59 @@ def mark_deleted(conn: Connection, source_key: str, external_ids: Iterable[str |
     return n
 
 
+def live_ids_since(engine: Engine, source_key: str, since: datetime, before: datetime) -> set[int]:
+    """Ids of a source's posts dated from `since`, not marked deleted, first stored before `before`."""
+    first = func.coalesce(T_POST.c.first_seen, T_POST.c.collected_at)
+    q = (select(T_POST.c.external_id).join(T_SOURCE, T_SOURCE.c.id == T_POST.c.source_id)
+         .where(T_SOURCE.c.key == source_key, T_POST.c.posted_at >= since, T_POST.c.deleted_at.is_(None),
+                first < before))
+    with engine.connect() as c:
+        return {int(i) for i in c.execute(q).scalars() if str(i).isdigit()}
+
+
+# -- channel status ---------------------------------------------------------------------------------------
+@dataclass
+class ChannelState:
+    key: str
+    status: str  # ok | join_refused | join_pending | private | banned | gone | renamed
+    detail: str | None
+    since: datetime  # when the channel entered this state
+    channel_id: int | None = None
+
+
+def channel_states(engine: Engine) -> dict[str, ChannelState]:
+    """Each channel's newest recorded state."""
+    c = T_CHANNEL_STATUS.c
+    newest = select(c.key, func.max(c.id).label("id")).group_by(c.key).subquery()
+    q = (select(c.key, c.status, c.detail, c.at, c.channel_id).join(newest, newest.c.id == c.id).order_by(c.key))
+    with engine.connect() as conn:
+        return {k: ChannelState(k, st, d, _aware(at), cid) for k, st, d, at, cid in conn.execute(q)}
+
+
+def channel_history(engine: Engine, key: str) -> list[ChannelState]:
+    c = T_CHANNEL_STATUS.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(c.key, c.status, c.detail, c.at, c.channel_id).where(c.key == key).order_by(c.id))
+        return [ChannelState(k, st, d, _aware(at), cid) for k, st, d, at, cid in rows]
+
+
+def record_channel_state(engine: Engine, key: str, status: str, detail: str | None = None, *,
+                         channel_id: int | None = None, at: datetime | None = None) -> bool:
+    """Append `status` for `key` unless it is already the channel's state; True when a row was added."""
+    c = T_CHANNEL_STATUS.c
+    with engine.begin() as conn:
+        last = conn.execute(select(c.status, c.detail).where(c.key == key).order_by(c.id.desc()).limit(1)).first()
+        if last is not None and last[0] == status and (status != "renamed" or last[1] == detail):
+            return False
+        conn.execute(T_CHANNEL_STATUS.insert().values(key=key, status=status, detail=(detail or None) and detail[:300],
+                                                      channel_id=channel_id, at=at or _now()))
+    return True
+
+
+def _aware(d: datetime) -> datetime:
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
 # -- entity map -------------------------------------------------------------------------------------------
 def known_entities(engine: Engine) -> dict[str, tuple[int, str | None]]:
     """username -> (channel id, title)."""
@@ -89,6 +142,47 @@ def username_for_id(engine: Engine, channel_id: int) -> str | None:
 
 
 # -- promoted channels ------------------------------------------------------------------------------------
+def channels_by_title(engine: Engine) -> dict[str, tuple[int, str | None]]:
+    """casefolded title -> (channel id, username) of every channel npswatch knows with an id (entity map, then
+    discovery queue); a title two channels share is left out, since it names neither for sure."""
+    out: dict[str, tuple[int, str | None]] = {}
+    clash: set[str] = set()
+    with engine.connect() as c:
+        rows = list(c.execute(select(T_ENTITY.c.title, T_ENTITY.c.channel_id, T_ENTITY.c.username)))
+        rows += list(c.execute(select(T_DISCOVERED.c.title, T_DISCOVERED.c.channel_id, T_DISCOVERED.c.username)
+                               .where(T_DISCOVERED.c.channel_id.is_not(None))))
+    for title, cid, uname in rows:
+        if not title:
+            continue
+        t = title.casefold().strip()
+        if t in out and out[t][0] != cid:
+            clash.add(t)
+        out.setdefault(t, (cid, uname))
+    return {t: v for t, v in out.items() if t not in clash}
+
+
+def adopt_id_source(engine: Engine, channel_id: int, username: str) -> bool:
+    """An export imported before the channel's username was known wrote source `c<id>`: rename it (and its
+    checkpoint and links) to the username, so the export and the listener share one source. False when
+    there was nothing to adopt (or both sources exist already: then they are left as they are)."""
+    old, new = f"c{channel_id}", username
+    with engine.begin() as c:
+        if c.execute(select(T_SOURCE.c.id).where(T_SOURCE.c.key == old)).scalar() is None:
+            return False
+        if c.execute(select(T_SOURCE.c.id).where(T_SOURCE.c.key == new)).scalar() is not None:
+            return False
+        c.execute(update(T_SOURCE).where(T_SOURCE.c.key == old).values(key=new))
+        if c.execute(select(T_CHECKPOINT.c.channel).where(T_CHECKPOINT.c.channel == new)).first() is None:
+            c.execute(update(T_CHECKPOINT).where(T_CHECKPOINT.c.channel == old).values(channel=new))
+        for col in (T_LINK.c.src, T_LINK.c.dst):
+            try:
+                with c.begin_nested():
+                    c.execute(update(T_LINK).where(col == old).values({col.name: new}))
+            except Exception:  # noqa: BLE001 - a link already recorded under the new key: keep that one
+                pass
+    return True
+
+
 def promoted_channels(engine: Engine) -> list[str]:
     with engine.connect() as c:
         return list(c.execute(select(T_PROMOTED.c.key).where(T_PROMOTED.c.active.is_(True)).order_by(T_PROMOTED.c.id))

@@ -17,7 +17,9 @@ import asyncio
 import logging
 import os
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -86,16 +88,51 @@ def build_client(session: Any, api_id: int, api_hash: str, **kwargs: Any) -> Tel
 CLIENT_FACTORY: Callable[..., TelegramClient] = build_client
 
 
-def make_client(settings: Any) -> TelegramClient:
+def backfill_session_path(settings: Any) -> Path:
+    return session_path(settings).with_name(f"{settings.telegram.session_name}-backfill.session")
+
+
+def _auth_key(path: Path) -> bytes | None:
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+            row = db.execute("SELECT auth_key FROM sessions").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def prepare_backfill_session(settings: Any) -> Path:
+    """The backfill's own session file: a copy of the logged-in session (same account and key, so no second
+    login), refreshed whenever the account logs in again. The listener keeps its file to itself, so the two
+    never wait on each other's SQLite lock ("database is locked")."""
+    main, own = session_path(settings), backfill_session_path(settings)
+    prepare_session_file(own)
+    key = _auth_key(main) if main.exists() else None
+    if key is not None and _auth_key(own) != key:
+        with closing(sqlite3.connect(main, timeout=30)) as src, closing(sqlite3.connect(own)) as dst:
+            src.backup(dst)
+        os.chmod(own, 0o600)
+    return own
+
+
+def make_client(settings: Any, *, role: str = "listener") -> TelegramClient:
+    """role "listener" (and login): the session file `<session_name>.session`, live updates on, and Telethon
+    retrying a lost connection without limit (`connection_retries=-1`, a log line per attempt; our own loop in
+    `TelegramCollector.listen` reconnects if Telethon still gives up). role "backfill": its own copy of the
+    session (`prepare_backfill_session`), no live updates, Telethon's default 5 retries (a CLI run should end)."""
     api_id, api_hash = credentials(settings.telegram)
-    path = prepare_session_file(session_path(settings))
+    if role == "backfill":
+        path, extra = prepare_backfill_session(settings), {"receive_updates": False}
+    else:
+        path = prepare_session_file(session_path(settings))
+        extra = {"connection_retries": -1, "retry_delay": 5, "auto_reconnect": True}
     redact_secrets(api_hash)
     return CLIENT_FACTORY(
         str(path), api_id, api_hash,
         flood_sleep_threshold=0,  # every FloodWait comes back to flood_retry: logged, waited, resumed
         sequential_updates=True,  # handlers see a channel's new/edit/delete in the order Telegram sent them
         catch_up=False,  # missed updates are recovered by reconciling from checkpoints instead
-        device_model="npswatch", app_version="npswatch",
+        device_model="npswatch", app_version="npswatch", **extra,
     )
 
 
@@ -157,13 +194,49 @@ async def flood_retry(client: TelegramClient, call: Callable[[], Awaitable[Any]]
             forget_flood_wait(client, exc)
 
 
-# -- entities ------------------------------------------------------------------------------------------------
-class ChannelNotFound(LookupError):
+# -- channel states -------------------------------------------------------------------------------------------
+class ChannelUnavailable(LookupError):
+    """A channel that cannot be read (or joined): `.status` is the state recorded for it."""
+
+    def __init__(self, message: str, status: str = "gone") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChannelNotFound(ChannelUnavailable):
     pass
 
 
+# Telegram's answer -> (state, what it means). Joining refusals leave a public channel readable (history, not
+# live updates); the others mean nothing can be read until the state changes.
+CHANNEL_ERRORS: dict[type, tuple[str, str]] = {
+    errors.ChannelsTooMuchError: ("join_refused", "the account is in too many channels (Telegram's ~500 limit)"),
+    errors.InviteRequestSentError: ("join_pending", "the channel approves joins; a request was sent"),
+    errors.ChannelPrivateError: ("private", "the channel is private or the account was removed from it"),
+    errors.ChatForbiddenError: ("private", "the account may not access this chat"),
+    errors.UserBannedInChannelError: ("banned", "the account is banned in this channel"),
+    errors.ChannelBannedError: ("banned", "the account is banned in this channel"),
+    errors.ChannelInvalidError: ("gone", "the channel no longer exists (deleted, or its id is wrong)"),
+    errors.ChannelPublicGroupNaError: ("gone", "the channel is no longer available"),
+}
+
+
+def channel_error(exc: BaseException) -> tuple[str, str] | None:
+    """(state, explanation) when `exc` is Telegram saying something about one channel; None otherwise."""
+    for cls, answer in CHANNEL_ERRORS.items():
+        if isinstance(exc, cls):
+            return answer
+    return None
+
+
+# -- entities ------------------------------------------------------------------------------------------------
 class EntityCache:
-    """Channel key -> ChannelRef, resolving each username over the network at most once (per account)."""
+    """Channel key -> ChannelRef, resolving each username over the network at most once (per account).
+
+    A join that Telegram refuses (channel limit, join approval) is recorded in `refused` and the channel
+    is still returned: its history stays readable by the reconcile. Private, banned and deleted channels raise
+    `ChannelUnavailable` with the state to record.
+    """
 
     def __init__(self, client: TelegramClient, engine: Engine, *, sleep: Sleep = asyncio.sleep, join: bool = True):
         self.client = client
@@ -173,6 +246,7 @@ class EntityCache:
         self._refs: dict[str, ChannelRef] = {}
         self._persisted = store.known_entities(engine)
         self.names: dict[int, str] = {cid: u for u, (cid, _t) in self._persisted.items()}
+        self.refused: dict[str, tuple[str, str]] = {}  # key -> (state, explanation) of a refused join
 
     async def channel(self, key: str) -> ChannelRef:
         ref = self._refs.get(key)
@@ -183,6 +257,9 @@ class EntityCache:
         if ref.username:
             self.names[ref.channel_id] = ref.username
         return ref
+
+    def forget(self, key: str) -> None:
+        self._refs.pop(key, None)
 
     async def _offline(self, key: str) -> ChannelRef | None:
         """From the persisted map and the session's access hashes, without asking the network."""
@@ -206,16 +283,34 @@ class EntityCache:
                                        sleep=self.sleep)
         except (ValueError, errors.UsernameInvalidError, errors.UsernameNotOccupiedError) as exc:
             raise ChannelNotFound(f"@{key}: no such public channel or group ({type(exc).__name__})") from None
+        except errors.RPCError as exc:
+            known = channel_error(exc)
+            if known is None:
+                raise
+            raise ChannelUnavailable(f"@{key}: {known[1]} ({type(exc).__name__})", known[0]) from None
+        if isinstance(entity, types.ChannelForbidden):
+            raise ChannelUnavailable(f"@{key}: the channel is private or the account is banned from it", "private")
         if not isinstance(entity, types.Channel):
             raise ChannelNotFound(f"@{key} is a {type(entity).__name__.lower()}, not a channel or group")
         if self.join and entity.left:
             # Telegram pushes live updates only for channels the account has joined.
             from telethon.tl.functions.channels import JoinChannelRequest
 
-            await flood_retry(self.client, lambda: self.client(JoinChannelRequest(entity)), what=f"joining @{key}",
-                              sleep=self.sleep)
-            log.info("joined @%s to receive its updates", key)
+            try:
+                await flood_retry(self.client, lambda: self.client(JoinChannelRequest(entity)),
+                                  what=f"joining @{key}", sleep=self.sleep)
+                log.info("joined @%s to receive its updates", key)
+            except errors.RPCError as exc:
+                known = channel_error(exc)
+                if known is None:
+                    raise
+                if known[0] not in ("join_refused", "join_pending"):
+                    raise ChannelUnavailable(f"@{key}: {known[1]} ({type(exc).__name__})", known[0]) from None
+                self.refused[key] = known
+                log.warning("joining @%s refused: %s; its history is still read, live updates are not", key, known[1])
         uname = (entity.username or key).lower()
+        if store.adopt_id_source(self.engine, entity.id, uname):
+            log.info("@%s: the posts imported from an export as c%d are now this channel's source", uname, entity.id)
         store.remember_entity(self.engine, uname, entity.id, entity.title)
         self._persisted[uname] = (entity.id, entity.title)
         return ChannelRef(key=channel_key(uname), channel_id=entity.id, username=uname, title=entity.title)

@@ -15,7 +15,10 @@
 - `listen()` subscribes first, then reconciles every channel from its checkpoint, and again every
   `reconcile_every` seconds (picking up channels promoted in the meantime), until `stop` is set.
 
-FloodWaits anywhere are logged, waited out (injectable `sleep`) and resumed where they stopped.
+FloodWaits anywhere are logged, waited out (injectable `sleep`) and resumed where they stopped. A channel
+Telegram refuses (private, banned, deleted; a refused join) is recorded in `telegram_channel_status` and
+skipped, never stopping the others; a renamed channel keeps its key. A lost connection is retried without
+limit with backoff (`_reconnect`).
 """
 from __future__ import annotations
 
@@ -28,16 +31,24 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine
 from telethon import TelegramClient, errors, events, types, utils
+from telethon.tl.functions.channels import GetChannelsRequest
 
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage import telegram_store as store
 from npswatch.storage.writer import PostWriter, WriteResult
 
 from .batch import BatchWriter, Item
-from .client import ChannelNotFound, EntityCache, Sleep, forget_flood_wait
+from .client import ChannelUnavailable, EntityCache, NotLoggedIn, Sleep, channel_error, flood_retry, forget_flood_wait
 from .convert import ChannelRef, convert_message
 
 log = logging.getLogger("npswatch.telegram")
+
+
+@dataclass
+class RecheckResult:
+    channel: str
+    read: int = 0
+    deleted: int = 0  # posts found gone and marked
 
 
 @dataclass
@@ -52,7 +63,8 @@ class BackfillResult:
 class TelegramCollector:
     def __init__(self, client: TelegramClient, engine: Engine, writer: PostWriter, pseudonymiser: Pseudonymiser, *,
                  batch_size: int = 500, flush_seconds: float = 0.2, sleep: Sleep = asyncio.sleep,
-                 initial_days: int = 30, join: bool = True, source_kind: str = "telegram") -> None:
+                 initial_days: int = 30, join: bool = True, source_kind: str = "telegram",
+                 retry_delay: float = 1.0, max_retry_delay: float = 300.0) -> None:
         self.client = client
         self.engine = engine
         self.writer = writer
@@ -66,18 +78,61 @@ class TelegramCollector:
         self.totals = WriteResult()
         self.deleted = 0
         self.reconciles = 0  # completed reconcile rounds of `listen()`
+        self.reconnects = 0
+        self.retry_delay, self.max_retry_delay = retry_delay, max_retry_delay
         self._subscribed = False
 
     # -- channels --------------------------------------------------------------------------------------------
     async def resolve(self, keys: Iterable[str]) -> list[ChannelRef]:
-        """Refs for channel keys; a channel that cannot be resolved is logged and skipped."""
+        """Refs for channel keys; a channel that cannot be resolved is logged, its state recorded, and skipped."""
         refs = []
         for key in dict.fromkeys(keys):
             try:
                 refs.append(await self.entities.channel(key))
-            except ChannelNotFound as exc:
-                log.error("%s", exc)
+            except ChannelUnavailable as exc:
+                self.unavailable(key, exc)
         return refs
+
+    def unavailable(self, key: str, exc: ChannelUnavailable, channel_id: int | None = None) -> None:
+        """Record that `key` cannot be read (logged once per change of state) and stop watching it."""
+        if store.record_channel_state(self.engine, key, exc.status, str(exc), channel_id=channel_id):
+            log.error("channel @%s: %s (recorded as %s; the other channels go on)", key, exc, exc.status)
+        if channel_id is not None:
+            self.watched.pop(channel_id, None)
+        self.entities.forget(key)
+
+    def readable(self, ref: ChannelRef) -> None:
+        """Record that `ref` was read: `ok`, or the join refusal that keeps it off live updates."""
+        status, detail = self.entities.refused.get(ref.key, ("ok", None))
+        if store.record_channel_state(self.engine, ref.key, status, detail, channel_id=ref.channel_id) and status != "ok":
+            log.warning("channel @%s: %s (recorded as %s)", ref.key, detail, status)
+
+    async def check(self, ref: ChannelRef) -> ChannelRef:
+        """Ask Telegram for the channel itself: raises ChannelUnavailable when it went private, was banned or
+        deleted; a new username is recorded as `renamed` and the channel keeps its key (one source)."""
+        try:
+            peer = await self.client.get_input_entity(types.PeerChannel(ref.channel_id))
+            got = await flood_retry(self.client, lambda: self.client(GetChannelsRequest([peer])),
+                                    what=f"checking @{ref.key}", sleep=self.sleep)
+            entity = got.chats[0]
+        except errors.RPCError as exc:
+            known = channel_error(exc)
+            if known is None:
+                raise
+            raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+        if isinstance(entity, types.ChannelForbidden):
+            raise ChannelUnavailable("the channel is private now, or the account was banned from it", "private")
+        new = (entity.username or "").lower() or None
+        if ref.username and new != ref.username:
+            detail = f"@{ref.username} -> " + (f"@{new}" if new else "no public username")
+            store.record_channel_state(self.engine, ref.key, "renamed", detail, channel_id=ref.channel_id)
+            log.warning("channel @%s renamed: %s; it stays one source", ref.key, detail)
+            if new:
+                store.remember_entity(self.engine, new, entity.id, entity.title)
+                self.entities.names[entity.id] = new
+            ref = ChannelRef(key=ref.key, channel_id=ref.channel_id, username=new, title=entity.title)
+            self.watched[ref.channel_id] = ref
+        return ref
 
     def watch(self, refs: Iterable[ChannelRef]) -> None:
         for ref in refs:
@@ -181,14 +236,68 @@ class TelegramCollector:
                             "waiting, then resuming", exc.seconds, ref.key, last)
                 await self.sleep(exc.seconds)
                 forget_flood_wait(self.client, exc)
+            except errors.RPCError as exc:
+                known = channel_error(exc)
+                if known is None:
+                    raise
+                raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
         return res
 
-    async def reconcile(self, refs: Sequence[ChannelRef]) -> list[BackfillResult]:
-        """Gap repair: each channel from its checkpoint; committed before returning."""
+    async def recheck(self, ref: ChannelRef, days: int) -> RecheckResult:
+        """What changed while away: re-read the last `days` days of `ref`; a changed text becomes a version (the
+        writer keeps the old one), and a stored post no longer in the history is marked deleted, with the time
+        it was noticed. Only posts stored before this read started are judged, so a live post arriving
+        meanwhile is never taken for a deleted one."""
+        started = datetime.now(timezone.utc)
+        since = started - timedelta(days=days)
+        res = RecheckResult(ref.key)
+        seen: set[int] = set()
+        while True:
+            try:
+                async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), wait_time=0):
+                    if msg.date < since:
+                        break
+                    seen.add(msg.id)
+                    res.read += 1
+                    if not isinstance(msg, types.MessageService):
+                        await self.batch.put(self._item(msg, ref))
+                break
+            except errors.FloodWaitError as exc:
+                log.warning("FloodWait: Telegram asks to wait %d s while re-reading @%s; waiting, then starting over",
+                            exc.seconds, ref.key)
+                await self.sleep(exc.seconds)
+                forget_flood_wait(self.client, exc)
+                seen.clear()
+                res.read = 0
+            except errors.RPCError as exc:
+                known = channel_error(exc)
+                if known is None:
+                    raise
+                raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+        await self.batch.flush()
+        gone = sorted(store.live_ids_since(self.engine, ref.key, since, started) - seen)
+        if gone:
+            before = self.deleted
+            await self.batch.put(Item(deleted=(ref.key, gone)))
+            await self.batch.flush()
+            res.deleted = self.deleted - before
+            log.info("re-read @%s: %d posts deleted while we were away, marked", ref.key, res.deleted)
+        return res
+
+    async def reconcile(self, refs: Sequence[ChannelRef], *, recheck_days: int = 0) -> list[BackfillResult]:
+        """Gap repair: each channel from its checkpoint, then (with `recheck_days`) its recent days re-read for
+        edits and deletions missed; committed before returning."""
         results = []
         for ref in refs:
             try:
+                ref = await self.check(ref)
                 results.append(await self.backfill(ref))
+                if recheck_days:
+                    await self.batch.flush()
+                    await self.recheck(ref, recheck_days)
+                self.readable(ref)
+            except ChannelUnavailable as exc:
+                self.unavailable(ref.key, exc, ref.channel_id)
             except (errors.RPCError, ValueError) as exc:
                 log.error("reconciling @%s failed: %s", ref.key, exc)
         await self.batch.flush()
@@ -198,17 +307,22 @@ class TelegramCollector:
         return results
 
     # -- the listener ----------------------------------------------------------------------------------------
-    async def listen(self, channel_keys, stop: asyncio.Event, *, reconcile_every: float = 600.0) -> None:
+    async def listen(self, channel_keys, stop: asyncio.Event, *, reconcile_every: float = 600.0,
+                     recheck_days: int = 0, recheck_every: float = 6 * 3600.0) -> None:
         """Run until `stop` is set. `channel_keys()` returns the keys to watch; it is called again before each
         periodic reconcile, so channels promoted while the listener runs are picked up."""
         self.batch.start()
         self.subscribe()
         started = time.monotonic()
+        last_recheck = None
         try:
             while not stop.is_set():
                 refs = await self.resolve(k for k in channel_keys() if not self._known_key(k))
                 self.watch(refs)
-                await self.reconcile(list(self.watched.values()))
+                due = recheck_days and (last_recheck is None or time.monotonic() - last_recheck >= recheck_every)
+                await self.reconcile(list(self.watched.values()), recheck_days=recheck_days if due else 0)
+                if due:
+                    last_recheck = time.monotonic()
                 self.reconciles += 1
                 log.info("listening to %d channels; next reconcile in %.0f s", len(self.watched), reconcile_every)
                 stopped = asyncio.ensure_future(stop.wait())
@@ -217,14 +331,34 @@ class TelegramCollector:
                 stopped.cancel()
                 lost.cancel()
                 if not stop.is_set() and not self.client.is_connected():
-                    # Telethon reconnects by itself after network trouble; this is the end of the session
-                    # (logged out, revoked key): exit, so a supervisor restarts us and the reconcile repairs gaps.
-                    raise ConnectionError(f"lost the connection to Telegram for good "
-                                          f"({getattr(self.client, '_updates_error', None) or 'disconnected'})")
+                    await self._reconnect(stop)
         finally:
             await self.batch.close()
             log.info("listener stopped after %.0f s: %d new posts, %d edits, %d deletions marked",
                      time.monotonic() - started, self.totals.inserted, self.totals.updated, self.deleted)
+
+    async def _reconnect(self, stop: asyncio.Event) -> None:
+        """Telethon retries a lost connection by itself (`connection_retries=-1`); when it still gives up, try
+        again here without limit, with exponential backoff (`retry_delay` doubling up to `max_retry_delay`) and a
+        log line per attempt. A session that is no longer authorised ends the listener (NotLoggedIn)."""
+        why = getattr(self.client, "_updates_error", None) or "disconnected"
+        delay, attempt = self.retry_delay, 0
+        while not stop.is_set():
+            attempt += 1
+            log.warning("lost the connection to Telegram (%s); reconnecting in %.0f s (attempt %d)", why, delay, attempt)
+            await self.sleep(delay)
+            try:
+                await self.client.disconnect()
+                await self.client.connect()
+                ok = await self.client.is_user_authorized()
+            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+                why, delay = f"{type(exc).__name__}: {exc}", min(delay * 2, self.max_retry_delay)
+                continue
+            if not ok:
+                raise NotLoggedIn("the Telegram session was logged out or revoked: run `npswatch telegram login`")
+            self.reconnects += 1
+            log.info("reconnected to Telegram after %d attempt(s); reconciling to repair the gap", attempt)
+            return
 
     def _known_key(self, key: str) -> bool:
         return any(r.key == key for r in self.watched.values())

@@ -21,6 +21,11 @@ reported. Writes are idempotent on (channel, message id): importing the same fil
 
 The channel's source key is its username when npswatch knows the id (listener, `--channel`), else
 `c<id>`; so an export and the listener write the same rows.
+
+Every age of export: `peer_of` reads each `from_id` form (prefixed, bare numbers, pre-2021 shifted and
+Bot-API marked ids) and `chat_id_of` undoes the pre-2021 chat id shift, so the author pseudonym and the
+source are the listener's; local `date`s are read in `tz`; a named forward without an id is linked when
+`channel_named` knows the title; the `replies` chat is skipped; repeated ids are reported, the first kept.
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +46,11 @@ from .convert import ChannelRef, channel_key, links_for
 
 __all__ = ["TelegramExportError", "ImportResult", "import_export", "message_text"]
 
-SKIPPED_CHAT_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages", "self"})
+SKIPPED_CHAT_TYPES = frozenset({"personal_chat", "bot_chat", "saved_messages", "self", "replies",
+                                "verification_codes"})
+CHANNEL_TYPES = frozenset({"public_channel", "private_channel", "public_supergroup", "private_supergroup"})
+# Before 2021 Telegram Desktop wrote peer ids shifted by type: channels + 2**33, basic groups + 2**32.
+CHANNEL_SHIFT, CHAT_SHIFT = 1 << 33, 1 << 32
 
 
 class TelegramExportError(ValueError):
@@ -57,6 +66,9 @@ class ImportResult:
     empty: int = 0  # messages with neither text nor caption
     links: int = 0
     write: WriteResult = field(default_factory=WriteResult)
+    duplicates: list[str] = field(default_factory=list)  # "chat X: message #k repeats id n" (the first 100)
+    duplicate_count: int = 0  # repeated message ids (the first message of each id is kept)
+    named_forwards: int = 0  # forwards with a name and no id: linked when the name is a known channel's title
     skipped: list[str] = field(default_factory=list)  # "chat X: message #k (id n) <reason>", one per message
 
 
@@ -86,7 +98,8 @@ def message_text(text: Any) -> tuple[str, list[str]]:
     return "".join(parts), hrefs
 
 
-def _date(msg: dict, key: str) -> datetime | None:
+def _date(msg: dict, key: str, tz: tzinfo = timezone.utc) -> datetime | None:
+    """`<key>_unixtime` (exact), else `<key>`: the exporting computer's local time, read in `tz`."""
     unix = msg.get(f"{key}_unixtime")
     if unix not in (None, ""):
         try:
@@ -100,7 +113,7 @@ def _date(msg: dict, key: str) -> datetime | None:
         d = datetime.fromisoformat(str(v))
     except ValueError:
         raise ValueError(f"`{key}` {v!r} is not an ISO date") from None
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
@@ -109,6 +122,72 @@ _MAX_ID = 2**63 - 1  # ids are stored as 64-bit integers
 
 class _TooDeep:
     """Stands in for a message whose JSON is nested too deep to decode."""
+
+
+def peer_of(value: Any) -> tuple[str, int] | None:
+    """(kind, bare id) of a `from_id`/`forwarded_from_id` in every form exports have used: "user123",
+    "channel123", "chat123" (2021 on), a number (before: a user, or a shifted channel/group id), a Bot-API
+    style marked id (-100...).
+
+    >>> peer_of("user123"), peer_of(123), peer_of((1 << 33) + 77), peer_of((1 << 32) + 5), peer_of(-1001234567890)
+    (('user', 123), ('user', 123), ('channel', 77), ('chat', 5), ('channel', 1234567890))
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        m = _PEER.fullmatch(value)
+        if m:
+            return m.group(1), int(m.group(2))
+        if not re.fullmatch(r"-?\d{1,20}", value):
+            return None
+        value = int(value)
+    if not isinstance(value, int):
+        return None
+    if value < 0:
+        text = str(value)
+        return ("channel", int(text[4:])) if text.startswith("-100") else ("chat", -value)
+    if value >= CHANNEL_SHIFT:
+        return "channel", value - CHANNEL_SHIFT
+    if value >= CHAT_SHIFT:
+        return "chat", value - CHAT_SHIFT
+    return "user", value
+
+
+def chat_id_of(header: dict) -> int:
+    """The bare channel/group id of a chat header: pre-2021 exports shifted it (see CHANNEL_SHIFT), Bot-API
+    style ids are marked; both give the id the listener sees, so both write the same source."""
+    cid = header.get("id")
+    if not isinstance(cid, int) or isinstance(cid, bool):
+        raise ValueError(f"chat `id` {str(cid)[:40]!r} is not a number")
+    if cid < 0 or (header.get("type") in CHANNEL_TYPES and cid >= CHANNEL_SHIFT):
+        return peer_of(cid)[1]
+    return cid
+
+
+class _SeenIds:
+    """Message ids seen in one chat, in a bitmap (ids are dense and below 2**27: at most 16 MB, whatever the
+    file size) with a set for the rare larger id."""
+
+    _BITMAP_LIMIT = 1 << 27
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[int] = set()
+
+    def add(self, i: int) -> bool:
+        """Mark `i`; False when it was already there."""
+        if not 0 <= i < self._BITMAP_LIMIT:
+            if i in self._other:
+                return False
+            self._other.add(i)
+            return True
+        byte, bit = divmod(i, 8)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(max(byte + 1 - len(self._bits), len(self._bits))))
+        if self._bits[byte] >> bit & 1:
+            return False
+        self._bits[byte] |= 1 << bit
+        return True
 
 
 # -- reading the file ----------------------------------------------------------------------------------------
@@ -185,6 +264,123 @@ def _salvage(text: str, path: Path, exc: json.JSONDecodeError | None) -> list[_C
     return chats
 
 
+_CHAT_PREFIXES = ("", "chats.list.item", "left_chats.list.item")
+_MAX_DEPTH = 200  # a message nested deeper is skipped as "nested too deep" (real ones nest 4 levels)
+
+
+class _NeedsBigInts(Exception):
+    """The C parser cannot hold a number in the file (beyond 64 bits): read again with the Python one."""
+
+
+def _events(path: Path) -> Iterator[tuple]:
+    """The export as a stream of ("chat", header, full), ("message", obj) and ("broken", k, reason) items, read
+    with ijson so memory does not grow with the file. The fast C parser is used; when it meets a number
+    beyond 64 bits (a poisoned file), reading resumes with ijson's Python parser after the items already
+    given, so nothing is given twice."""
+    import ijson
+
+    given = 0
+    backend = ijson.get_backend("python") if _has_surrogate_escapes(path) else ijson
+    while True:
+        try:
+            for n, item in enumerate(_parse(path, backend)):
+                if n >= given:
+                    given += 1
+                    yield item
+            return
+        except _NeedsBigInts:
+            if backend is not ijson:
+                raise
+            backend = ijson.get_backend("python")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_surrogate_escapes(path: Path, chunk: int = 8 << 20) -> bool:
+    """Whether the file holds `\\udXXX` escapes (Telegram Desktop writes UTF-8, so only a hand-made or
+    poisoned file does): the C parser turns a lone one into "?", the Python parser keeps it for
+    `storable` to replace visibly."""
+    with open(path, "rb") as f:
+        tail = b""
+        while block := f.read(chunk):
+            if _SURROGATE_ESCAPE.search(tail + block):
+                return True
+            tail = block[-6:]
+    return False
+
+
+def _parse(path: Path, backend: Any) -> Iterator[tuple]:
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    def short(exc: Exception) -> str:
+        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if "overflow" in text and backend.backend_name != "python":
+            raise _NeedsBigInts(text)
+        return text
+
+    with open(path, "rb") as f:
+        if f.read(3) != b"\xef\xbb\xbf":  # Telegram Desktop writes no BOM, an editor may have added one
+            f.seek(0)
+        events = backend.parse(f, use_float=True)
+        header: dict | None = None
+        found = False
+        counts = dict.fromkeys(_CHAT_PREFIXES, -1)
+        chat_prefix = ""
+        n = 0
+        try:
+            for prefix, event, value in events:
+                if event == "start_map" and prefix in _CHAT_PREFIXES:
+                    header, chat_prefix = {}, prefix
+                    counts[prefix] += 1
+                elif header is not None and chat_prefix and prefix == f"{chat_prefix}.messages" and \
+                        event != "start_array":
+                    section = chat_prefix.split(".")[0]
+                    raise TelegramExportError(f"{path}: {section}.list[{counts[chat_prefix]}] is not a chat with a "
+                                              "`messages` list")
+                elif header is not None and event in ("string", "number") and \
+                        prefix.rpartition(".")[0] == chat_prefix and prefix.rpartition(".")[2] in ("name", "type", "id"):
+                    header[prefix.rpartition(".")[2]] = value
+                elif header is not None and event == "start_array" and prefix == (
+                        f"{chat_prefix}.messages" if chat_prefix else "messages"):
+                    found = True
+                    yield ("chat", header, bool(chat_prefix))
+                    item, n = prefix + ".item", 0
+                    for p, ev, v in events:
+                        if p == prefix and ev == "end_array":
+                            break
+                        if p == item and ev in ("start_map", "start_array"):
+                            builder, depth, deepest = ObjectBuilder(), 1, 1
+                            builder.event(ev, v)
+                            for _p2, ev2, v2 in events:
+                                if ev2 in ("start_map", "start_array"):
+                                    depth += 1
+                                    deepest = max(deepest, depth)
+                                elif ev2 in ("end_map", "end_array"):
+                                    depth -= 1
+                                if deepest <= _MAX_DEPTH:
+                                    builder.event(ev2, v2)
+                                if depth == 0:
+                                    break
+                            n += 1
+                            yield ("message", builder.value if deepest <= _MAX_DEPTH else _TooDeep())
+                        elif p == item:  # a scalar where a message should be
+                            n += 1
+                            yield ("message", v)
+                    else:
+                        yield ("broken", n, "not valid JSON (the file ends inside `messages`)")
+                        return
+                    header = None
+        except ijson.JSONError as exc:
+            if not found:
+                raise TelegramExportError(f"{path}: not valid JSON ({short(exc)})") from None
+            yield ("broken", n, f"not valid JSON ({short(exc)})")
+            return
+    if not found:
+        raise TelegramExportError(f"{path}: not a Telegram Desktop JSON export (no `messages` and no `chats.list`)")
+
+
 def _value_end(text: str, pos: int) -> int:
     """Index just past the JSON object or array starting at `pos` (brackets counted, strings skipped), or -1."""
     depth, i, n = 0, pos, len(text)
@@ -224,17 +420,15 @@ def _read(path: Path) -> list[_Chat]:
 
 # -- converting ------------------------------------------------------------------------------------------------
 def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], str | None]) -> ChannelRef:
-    cid = header.get("id")
-    if not isinstance(cid, int):
-        raise ValueError(f"chat `id` {cid!r} is not a number")
-    cid = abs(cid)
+    cid = chat_id_of(header)
     if cid > _MAX_ID:
         raise ValueError(f"chat `id` {str(cid)[:40]} is outside 64 bits")
     uname = channel or username_of(cid)
     return ChannelRef(key=channel_key(uname, cid), channel_id=cid, username=uname, title=header.get("name"))
 
 
-def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None]
+def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None],
+             tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None
              ) -> tuple[RawPost | None, list[Link], str]:
     """(post or None, links, kind) where kind is message | service | empty | other."""
     if not isinstance(msg, dict):
@@ -249,10 +443,10 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
         return None, [], "service"
     if kind != "message":
         return None, [], "other"
-    date = _date(msg, "date")
+    date = _date(msg, "date", tz)
     if date is None:
         raise ValueError("has no `date`")
-    edited = _date(msg, "edited")
+    edited = _date(msg, "edited", tz)
     text, hrefs = message_text(msg.get("text", ""))
     extra: dict[str, Any] = {"channel_id": ref.channel_id}
     media = msg.get("media_type") or next((k for k in ("photo", "file", "sticker_emoji") if k in msg), None)
@@ -261,43 +455,52 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     links: list[Link] = []
     if "forwarded_from" in msg or "forwarded_from_id" in msg:
         origin: dict[str, Any] = {}
-        fid = _PEER.fullmatch(str(msg.get("forwarded_from_id") or ""))
-        if fid and int(fid.group(2)) > _MAX_ID:  # an id no chat can have: the origin is dropped, the message kept
-            fid = None
+        fpeer = peer_of(msg.get("forwarded_from_id"))
+        if fpeer and fpeer[1] > _MAX_ID:  # an id no chat can have: the origin is dropped, the message kept
+            fpeer = None
         name = msg.get("forwarded_from")
         if not isinstance(name, str):
             name = None
-        if fid and fid.group(1) == "channel":
-            cid = int(fid.group(2))
+        named = channel_named(name) if fpeer is None and name else None
+        if named is not None:  # no id, but the name is a known channel's title: a link all the same
+            fpeer = ("channel", named[0])
+            kind = "named_forward"
+        if fpeer and fpeer[0] == "channel":
+            cid = fpeer[1]
             uname = username_of(cid)
             origin = {"channel": channel_key(uname, cid), "channel_id": cid, "username": uname, "title": name}
             links.append(Link(ref.key, mid, origin["channel"], "forward", date, uname, cid, name))
-        elif fid:
-            origin = {"user": ps.handle(fid.group(0))}
+        elif fpeer:
+            origin = {"user": ps.handle(f"{fpeer[0]}{fpeer[1]}")}
         elif name:  # a bare name may be a person's: keep only its pseudonym
             origin = {"user": ps.handle(f"name:{name}")}
         extra["forward"] = {k: v for k, v in origin.items() if v is not None}
     links += links_for(ref.key, mid, date, [text, *hrefs])
     if not text.strip():
         return None, links, "empty"
-    from_id = msg.get("from_id")
-    author = from_id if isinstance(from_id, str) and _PEER.fullmatch(from_id) else f"channel{ref.channel_id}"
+    sender = peer_of(msg.get("from_id"))
+    if sender is not None:  # the listener's form: user<id> / channel<id>, pseudonymised by the writer
+        author = f"{sender[0]}{sender[1]}"
+    elif isinstance(msg.get("from"), str) and msg["from"] and msg["from"] != ref.title:
+        author = f"name:{msg['from']}"  # no id at all: at least one pseudonym per sender
+    else:
+        author = f"channel{ref.channel_id}"
     post = RawPost(source=ref.key, external_id=str(mid), text=text, url=ref.url(mid), author=author,
                    posted_at=date, edited_at=edited, hints=ref.hints, extra=extra)
-    return post, links, "message"
+    return post, links, kind if kind == "named_forward" else "message"
 
 
 def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Link]], int], *,
                   username_of: Callable[[int], str | None] = lambda _id: None, channel: str | None = None,
-                  batch_size: int = 500, progress: Callable[[str], None] | None = None) -> ImportResult:
+                  batch_size: int = 500, progress: Callable[[str], None] | None = None,
+                  tz: tzinfo = timezone.utc,
+                  channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None) -> ImportResult:
     """Import one export file. `write_links(links)` commits discovery links; posts go through `writer`.
 
     Raises TelegramExportError naming the chat and the message index of the first malformed message, after
-    committing every message before it."""
+    committing every message before it. `tz`: the zone of local `date`s in exports without `date_unixtime`.
+    `channel_named(title)`: (channel id, username) of a known channel with that title, for forwards without ids."""
     path = Path(path)
-    chats = _read(path)
-    if channel and len(chats) != 1:
-        raise TelegramExportError(f"{path}: --channel names one channel, but the export holds {len(chats)} chats")
     res = ImportResult()
     posts: list[RawPost] = []
     links: list[Link] = []
@@ -310,45 +513,68 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         posts.clear()
         links.clear()
 
-    for ci, chat in enumerate(chats):
-        header = chat.header
-        label = f"chat {ci} ({header.get('name') or header.get('id') or '?'})" if len(chats) > 1 else \
-            f"chat {header.get('name') or header.get('id') or '?'}"
-        if header.get("type") in SKIPPED_CHAT_TYPES:
-            res.skipped_chats.append(f"{header.get('name') or header.get('id')} ({header.get('type')})")
-            continue
-        try:
-            ref = _chat_ref(header, channel, username_of)
-        except ValueError as exc:
-            flush()
-            raise TelegramExportError(f"{path}: {label}: {exc}") from None
-        res.chats += 1
-        for i, msg in enumerate(chat.messages):
-            try:
-                if isinstance(msg, _TooDeep):
-                    raise ValueError("is JSON nested too deep to read")
-                post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of)
-            except (ValueError, InvalidPost, RecursionError) as exc:
-                mid = msg.get("id") if isinstance(msg, dict) else None
-                mid = str(mid)[:40] if mid is not None else None
-                reason = str(exc) or type(exc).__name__
-                res.skipped.append(storable(f"{label}: message #{i}" + (f" (id {mid})" if mid is not None else "")
-                                            + f" {reason}"))
-                continue
-            res.messages += 1
-            res.service += kind == "service"
-            res.empty += kind == "empty"
-            if post is not None:
-                posts.append(post)
-            links.extend(lks)
-            if len(posts) >= batch_size:
+    ci, ref, label, seen, i = -1, None, "", _SeenIds(), 0
+
+    def chat_done() -> None:
+        if progress and ref is not None:
+            progress(f"{ref.key}: {i} messages")
+
+    for item in _events(path):
+        if item[0] == "chat":
+            chat_done()
+            _tag, header, full = item
+            ci += 1
+            if channel and ci > 0:
                 flush()
-        if chat.broken:
+                raise TelegramExportError(f"{path}: --channel names one channel, but the export holds more than one chat")
+            label = f"chat {ci} ({header.get('name') or header.get('id') or '?'})" if full else \
+                f"chat {header.get('name') or header.get('id') or '?'}"
+            ref, seen, i = None, _SeenIds(), 0
+            if header.get("type") in SKIPPED_CHAT_TYPES:
+                res.skipped_chats.append(f"{header.get('name') or header.get('id')} ({header.get('type')})")
+                continue
+            try:
+                ref = _chat_ref(header, channel, username_of)
+            except ValueError as exc:
+                flush()
+                raise TelegramExportError(f"{path}: {label}: {exc}") from None
+            res.chats += 1
+            continue
+        if item[0] == "broken":
             flush()
-            i, reason = chat.broken
-            raise TelegramExportError(f"{path}: {label}: message #{i} {reason}; the messages before it are stored")
-        if progress:
-            progress(f"{ref.key}: {len(chat.messages)} messages")
+            raise TelegramExportError(f"{path}: {label}: message #{item[1]} {item[2]}; the messages before it are stored")
+        msg = item[1]
+        i += 1
+        if ref is None:  # a skipped chat's message
+            continue
+        k = i - 1
+        mid = msg.get("id") if isinstance(msg, dict) else None
+        if isinstance(mid, int) and msg.get("type", "message") == "message":
+            if not seen.add(mid):  # the first one is kept, whatever the batch size
+                res.duplicate_count += 1
+                if len(res.duplicates) < 100:
+                    res.duplicates.append(f"{label}: message #{k} repeats id {mid}")
+                continue
+        try:
+            if isinstance(msg, _TooDeep):
+                raise ValueError("is JSON nested too deep to read")
+            post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named)
+        except (ValueError, InvalidPost, RecursionError) as exc:
+            mid = str(mid)[:40] if mid is not None else None
+            reason = str(exc) or type(exc).__name__
+            res.skipped.append(storable(f"{label}: message #{k}" + (f" (id {mid})" if mid is not None else "")
+                                        + f" {reason}"))
+            continue
+        res.messages += 1
+        res.service += kind == "service"
+        res.empty += kind == "empty"
+        res.named_forwards += kind == "named_forward"
+        if post is not None:
+            posts.append(post)
+        links.extend(lks)
+        if len(posts) >= batch_size:
+            flush()
+    chat_done()
     flush()
     return res
 

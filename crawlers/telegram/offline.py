@@ -21,7 +21,9 @@ Answered requests: connection set-up, `users.getUsers(self)`, `updates.getState/
 getChannelDifference`, `contacts.resolveUsername`, `channels.getChannels`, `channels.joinChannel`,
 `messages.getHistory` (offset_id/offset_date/add_offset/limit/min_id/max_id as the server applies them),
 `auth.sendCode` (checks api_id/api_hash) and `auth.signIn` (the code is `login_code`). Anything else
-raises an RPC error naming the request.
+raises an RPC error naming the request. Per-channel trouble as Telegram reports it: `set_state` (private,
+banned, gone), `refuse_join` (CHANNELS_TOO_MUCH, INVITE_REQUEST_SENT), `rename`; and `cut_connections`
+(drop every client, refuse the next N connection attempts).
 """
 from __future__ import annotations
 
@@ -45,7 +47,8 @@ SELF_USER_ID = 700_000_001
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE IF NOT EXISTS channel (id INTEGER PRIMARY KEY, username TEXT, title TEXT, access_hash INTEGER,
-    megagroup INTEGER, participants INTEGER, pts INTEGER DEFAULT 1, joined INTEGER DEFAULT 0, created INTEGER);
+    megagroup INTEGER, participants INTEGER, pts INTEGER DEFAULT 1, joined INTEGER DEFAULT 0, created INTEGER,
+    state TEXT DEFAULT 'ok', join_error TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS ix_channel_username ON channel (lower(username));
 CREATE TABLE IF NOT EXISTS user (id INTEGER PRIMARY KEY, username TEXT, first_name TEXT, access_hash INTEGER);
 CREATE TABLE IF NOT EXISTS message (channel_id INTEGER, id INTEGER, date INTEGER, deleted INTEGER DEFAULT 0,
@@ -116,6 +119,50 @@ class OfflineNetwork:
 
     def channel_id(self, username: str) -> int:
         return self._q("SELECT id FROM channel WHERE lower(username) = lower(?)", (username,))[0][0]
+
+    def set_state(self, channel: str | int, state: str) -> None:
+        """'private' or 'banned' (the account may no longer read it), 'gone' (deleted), or back to 'ok'."""
+        cid = channel if isinstance(channel, int) else self.channel_id(channel)
+        with self._lock:
+            self._db.execute("UPDATE channel SET state = ? WHERE id = ?", (state, cid))
+
+    def refuse_join(self, channel: str | int, error: str | None) -> None:
+        """Joining `channel` fails with this RPC error message (e.g. 'CHANNELS_TOO_MUCH', 'INVITE_REQUEST_SENT')."""
+        cid = channel if isinstance(channel, int) else self.channel_id(channel)
+        with self._lock:
+            self._db.execute("UPDATE channel SET join_error = ? WHERE id = ?", (error, cid))
+
+    def rename(self, channel: str | int, username: str | None) -> None:
+        cid = channel if isinstance(channel, int) else self.channel_id(channel)
+        with self._lock:
+            self._db.execute("UPDATE channel SET username = ? WHERE id = ?", (username, cid))
+
+    def cut_connections(self, outage: int = 0) -> None:
+        """Drop every connected client; the next `outage` connection attempts fail (a network outage)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('cuts', ?)", (str(self.cuts() + 1),))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('outage', ?)", (str(outage),))
+
+    def cuts(self) -> int:
+        rows = self._q("SELECT v FROM meta WHERE k = 'cuts'")
+        return int(rows[0][0]) if rows else 0
+
+    def try_connect(self) -> None:
+        """Raises ConnectionError while an outage lasts (each call uses up one failed attempt)."""
+        with self._lock:
+            rows = self._q("SELECT v FROM meta WHERE k = 'outage'")
+            left = int(rows[0][0]) if rows else 0
+            if left > 0:
+                self._db.execute("UPDATE meta SET v = ? WHERE k = 'outage'", (str(left - 1),))
+                raise ConnectionError("offline network: connection refused (outage)")
+
+    def _state(self, cid: int) -> str | None:
+        rows = self._q("SELECT state FROM channel WHERE id = ?", (cid,))
+        return rows[0][0] if rows else None
+
+    @staticmethod
+    def _rpc_error(message: str, request: Any, code: int = 400) -> Exception:
+        return errors.rpc_message_to_error(types.RpcError(code, message), request)
 
     # -- entities ------------------------------------------------------------------------------------------------
     def _channel(self, cid: int) -> types.Channel:
@@ -292,8 +339,10 @@ class OfflineNetwork:
             return tupdates.ChannelDifferenceEmpty(pts=pts[0][0] if pts else 1, final=True)
         if isinstance(inner, functions.contacts.ResolveUsernameRequest):
             row = self._q("SELECT id FROM channel WHERE lower(username) = lower(?)", (inner.username,))
-            if not row:
+            if not row or self._state(row[0][0]) == "gone":
                 raise errors.UsernameNotOccupiedError(request=inner)
+            if self._state(row[0][0]) in ("private", "banned"):
+                raise errors.ChannelPrivateError(request=inner)
             return tcontacts.ResolvedPeer(peer=types.PeerChannel(row[0][0]), chats=[self._channel(row[0][0])], users=[])
         if isinstance(inner, functions.channels.GetChannelsRequest):
             out = []
@@ -302,11 +351,19 @@ class OfflineNetwork:
                     ch = self._channel(ic.channel_id)
                 except KeyError:
                     raise errors.ChannelInvalidError(request=inner) from None
-                if ic.access_hash != ch.access_hash:
+                if ic.access_hash != ch.access_hash or self._state(ch.id) == "gone":
                     raise errors.ChannelInvalidError(request=inner)
+                if self._state(ch.id) in ("private", "banned"):
+                    ch = types.ChannelForbidden(id=ch.id, access_hash=ch.access_hash, title=ch.title)
                 out.append(ch)
             return tmessages.Chats(chats=out)
         if isinstance(inner, functions.channels.JoinChannelRequest):
+            cid = inner.channel.channel_id
+            join_error = self._q("SELECT join_error FROM channel WHERE id = ?", (cid,))
+            if join_error and join_error[0][0]:
+                raise self._rpc_error(join_error[0][0], inner)
+            if self._state(cid) == "banned":
+                raise errors.UserBannedInChannelError(request=inner)
             with self._lock:
                 self._db.execute("UPDATE channel SET joined = 1 WHERE id = ?", (inner.channel.channel_id,))
             return types.Updates(updates=[], users=[], chats=[self._channel(inner.channel.channel_id)], date=now, seq=0)
@@ -320,8 +377,10 @@ class OfflineNetwork:
         messages are taken and `min_id`/`max_id` (exclusive) filter them."""
         cid = getattr(r.peer, "channel_id", None)
         ch = self._q("SELECT access_hash, pts FROM channel WHERE id = ?", (cid,))
-        if not ch or ch[0][0] != r.peer.access_hash:
+        if not ch or ch[0][0] != r.peer.access_hash or self._state(cid) == "gone":
             raise errors.ChannelInvalidError(request=r)
+        if self._state(cid) in ("private", "banned"):
+            raise errors.ChannelPrivateError(request=r)
         rows = self._q("SELECT id, date FROM message WHERE channel_id = ? AND deleted = 0 ORDER BY id DESC", (cid,))
         if r.offset_id:
             pos = next((i for i, (mid, _) in enumerate(rows) if mid < r.offset_id), len(rows))
@@ -370,12 +429,14 @@ class OfflineSender:
     async def connect(self, connection: Any) -> bool:
         if self._connected:
             return False
+        self.network.try_connect()
         if self.auth_key.key is None:  # a fresh session: the key exchange would create one
             self.auth_key.key = os.urandom(256)
         self._connected = True
         loop = asyncio.get_running_loop()
         self._disconnected = loop.create_future()
         # Live updates start now: what was published while no client was connected is not pushed again.
+        self._cuts = self.network.cuts()
         self._poll = loop.create_task(self._poll_updates(self.network.last_seq()))
         return True
 
@@ -419,6 +480,11 @@ class OfflineSender:
 
     async def _poll_updates(self, seq: int) -> None:
         while self._connected:
+            if self.network.cuts() != self._cuts:  # the network dropped us, as a server or a router would
+                self._connected = False
+                if self._disconnected is not None and not self._disconnected.done():
+                    self._disconnected.set_result(None)
+                return
             for n, upd in self.network.updates_after(seq):
                 self._queue.put_nowait(upd)
                 seq = n

@@ -107,19 +107,34 @@ def _print_health(h) -> None:
         out.print("jobs: none scheduled ([[schedules]] in the config)")
     if h.sources:
         t = Table(title="sources (times UTC)")
-        for col in ("source", "last run", "status", "items", "no offer", "last success", "newest post", "stale"):
+        states = any(s.channel_state for s in h.sources)
+        for col in ("source", "last run", "status", "items", "no offer", "last success", "newest post", "stale") + (
+                ("channel",) if states else ()):
             t.add_column(col, overflow="fold")
         for s in h.sources:
-            t.add_row(escape(s.source), _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
-                      "-" if s.items_last_run is None else str(s.items_last_run),
-                      "-" if s.no_offer_last_crawl is None else f"{s.no_offer_last_crawl} of {s.listings_last_crawl}",
-                      _when(s.last_success_at, now), _when(s.last_new_at, now), "[red]stale[/]" if s.stale else "no")
+            row = [escape(s.source), _when(s.last_run_at, now), _status_cell(s.last_status, s.failure_streak),
+                   "-" if s.items_last_run is None else str(s.items_last_run),
+                   "-" if s.no_offer_last_crawl is None else f"{s.no_offer_last_crawl} of {s.listings_last_crawl}",
+                   _when(s.last_success_at, now), _when(s.last_new_at, now), "[red]stale[/]" if s.stale else "no"]
+            if states:
+                row.append(_channel_cell(s, now))
+            t.add_row(*row)
         out.print(t)
     else:
         out.print("sources: no collection runs yet")
     for p in h.problems:
         out.print(f"[bold red]unhealthy:[/] {escape(p)}", highlight=False, soft_wrap=True)
     out.print("[green]healthy[/]" if h.healthy else f"[bold red]{len(h.problems)} problem(s)[/]")
+
+
+def _channel_cell(s, now) -> str:
+    """A Telegram channel's access state and since when (e.g. `private since 2h ago`)."""
+    if not s.channel_state:
+        return "-"
+    colour = {"ok": "green", "renamed": "cyan", "join_refused": "yellow", "join_pending": "yellow"}.get(
+        s.channel_state, "red")
+    detail = f" ({escape(s.channel_state_detail)})" if s.channel_state_detail and s.channel_state == "renamed" else ""
+    return f"[{colour}]{s.channel_state}[/]{detail} since {_when(s.channel_state_since, now)}"
 
 
 # --- jobs --------------------------------------------------------------------------------------------------

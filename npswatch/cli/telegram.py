@@ -119,6 +119,8 @@ def telegram_backfill(
         result_file(ctx, r)
         t = r.written
         out.print(f"{t.inserted} new posts, {t.updated} edited, {t.unchanged} unchanged")
+        for key, state in r.unavailable:
+            out.print(f"[red]{escape(key)}: {state}[/] (not read; recorded, see `npswatch status`)", highlight=False)
         if not r.ok:
             raise typer.Exit(1)
 
@@ -153,22 +155,29 @@ def import_telegram(
     files: list[Path] = typer.Argument(..., help="result.json of a Telegram Desktop export (single chat or full)."),
     channel: Optional[str] = typer.Option(None, "--channel", help="Username of the exported channel (single chat exports)."),
     no_extract: bool = typer.Option(False, "--no-extract", help="Store posts without extracting facts."),
+    tz: Optional[str] = typer.Option(None, "--tz", help="Zone of the export's local times, for exports without "
+                                     "date_unixtime (before 2021); default: service.timezone, else this computer's."),
 ) -> None:
-    """Import Telegram Desktop JSON exports. Rerunning adds nothing twice; a malformed message is reported
-    with its index and skipped, and the others are stored."""
+    """Import Telegram Desktop JSON exports (result.json, or the export folder). Rerunning adds nothing twice;
+    a malformed message is reported with its index and skipped, and the others are stored."""
     def done(f):
         w = f.written
         out.print(f"{f.path}: {f.chats} chats, {f.messages} messages ({f.service} service, {f.empty} without text): "
                   f"{w.inserted} new posts, {w.updated} edited, {w.unchanged} already stored; {f.links} channel links found"
+                  + (f" ({f.named_forwards} forwards linked by channel title)" if f.named_forwards else "")
                   + (f"; skipped {', '.join(f.skipped_chats)}" if f.skipped_chats else ""), highlight=False, markup=False)
         for reason in f.skipped:
             console.print(Text("skipped ", style="yellow") + Text(reason), highlight=False, soft_wrap=True)
         if f.skipped:
             console.print(Text(f"{f.path}: {len(f.skipped)} malformed messages skipped, the rest stored"),
                           highlight=False)
+        if f.duplicate_count:
+            out.print(f"{f.duplicate_count} repeated message ids (the first of each kept): "
+                      + "; ".join(f.duplicates[:5]) + (" ..." if len(f.duplicates) > 5 else ""),
+                      highlight=False, markup=False)
 
     def _import():
-        result_file(ctx, ctx.obj.import_telegram(files, channel=channel, extract=not no_extract, on_file=done))
+        result_file(ctx, ctx.obj.import_telegram(files, channel=channel, extract=not no_extract, on_file=done, tz=tz))
 
     _guard(_import)
 
