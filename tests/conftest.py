@@ -15,6 +15,8 @@ from sqlalchemy import text
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage.db import make_engine, upgrade
 
+from helpers import service_missing
+
 PG_URL = os.environ.get("NPSWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NPSWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("NPSWATCH_REQUIRE_SERVICES") == "1"
@@ -32,10 +34,6 @@ def _own_cache_dir(tmp_path_factory):
         os.environ["NPSWATCH_CACHE_DIR"] = saved
 
 
-def service_missing(reason: str) -> None:
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason}, and NPSWATCH_REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
-    pytest.skip(reason)
 
 
 @lru_cache(maxsize=1)

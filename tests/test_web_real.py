@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from npswatch.storage.db import make_engine, upgrade
-from tests.real_pages import MARKETS, SITES_DIR, load_labels, page_files, shared_real, why_absent
+from real_pages import MARKETS, SITES_DIR, load_labels, page_files, shared_real, why_absent
 
 ROOT = Path(__file__).resolve().parents[1]
 NPSWATCH = os.path.join(os.path.dirname(sys.executable), "npswatch")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import service_missing
+from helpers import service_missing
 from webapp_helpers import CANDIDATE, PASSWORD, last_week, watch_with_history
 
 CHROMIUM = os.environ.get("NPSWATCH_CHROMIUM", "/usr/bin/chromium")
