@@ -161,7 +161,7 @@ def test_substance_trend_csv_equals_the_table_on_the_page(page, served):
     page.locator("article.signal a.substance").first.click()  # from the signal to its substance
     page.fill("input[name=country]", "KZ")
     page.click("button:has-text('Show')")
-    assert page.locator("#title").inner_text().startswith("Price per gram by week: mephedrone, KZ")
+    assert page.locator("#title").inner_text().startswith("Price per unit by week: mephedrone, KZ")
     header = page.locator("#trend thead th").all_inner_texts()
     table = [r.locator("td").all_inner_texts() for r in page.locator("#trend tbody tr").all()]
     assert len(table) > 20 and {r[1] for r in table} == {"Almaty (KZ)", "Astana (KZ)"}

@@ -63,7 +63,7 @@ LINKED = [
     ("tg://resolve?domain=synth_person_e", "synth_person_e"),
 ]
 CHANNELS = ["synth_channel_live", "synth_channel_export"]  # the sources themselves
-DISCOVERY_TABLES = {"source", "telegram_channel", "telegram_entity", "discovered_channel", "channel_link",
+DISCOVERY_TABLES = {"source", "telegram_channel", "telegram_channel_status", "telegram_entity", "discovered_channel", "channel_link",
                     "checkpoint"}
 SECRET_FILES = {"privacy.key"}
 

