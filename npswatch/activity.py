@@ -27,8 +27,8 @@ def places(watch: "Watch", f: "Filters", *, svg: str | Path | None = None, frame
     from npswatch.reports.activity import places as find
     from npswatch.reports.maps import FRAMES, write_svg
 
-    if frame not in FRAMES:
-        raise WatchError(f"--frame must be one of {', '.join(FRAMES)}, not {frame!r}")
+    if frame not in FRAMES and frame != "auto":
+        raise WatchError(f"--frame must be one of {', '.join(FRAMES)} or auto, not {frame!r}")
     if svg is not None and Path(svg).suffix.lower() != ".svg":
         raise WatchError("--svg needs a file ending in .svg")
     result = PlacesResult(find(watch.checked_engine(), f), activity_title(f))

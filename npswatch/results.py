@@ -250,20 +250,20 @@ class PlacesResult(Result):
         """The places that are cities with known coordinates: what the map shows."""
         return [p for p in self.places if p.lat is not None]
 
-    def svg(self, *, frame: str = "all", standalone: bool = False, labels: int = 12,
-            title: str | None = None) -> str:
+    def svg(self, *, frame: str = "all", standalone: bool = False, labels: int = 12, title: str | None = None,
+            legend: str = "{n} distinct ads") -> str:
         """The map: the cities with activity, sized by distinct ads, on the offline base map of the focus
-        countries (`frame`: all, central_asia, europe, caucasus or china). Each city's circle carries
+        countries (`frame`: all, central_asia, europe, caucasus, china, or auto: the smallest holding the cities). Each city's circle carries
         data-city, data-country, data-ads and data-posts, and a tooltip (`<title>`)."""
         from npswatch.reports.maps import Marker, activity_svg
 
         markers = [Marker(p.lat, p.lon, p.ads, p.name, f"{p.place}: {p.ads} distinct ads, {p.posts} posts, "
                           f"{p.offers} offers; first seen {p.first_seen:%Y-%m-%d}, last seen {p.last_seen:%Y-%m-%d}",
                           (("data-city", p.name), ("data-country", p.country), ("data-ads", str(p.ads)),
-                           ("data-posts", str(p.posts))))
+                           ("data-posts", str(p.posts))), p.country or "")
                    for p in self.cities]
         return activity_svg(markers, title=self.title if title is None else title, frame=frame,
-                            standalone=standalone, labels=labels)
+                            standalone=standalone, labels=labels, legend=legend)
 
 
 @dataclass

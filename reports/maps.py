@@ -172,7 +172,7 @@ def _projected() -> tuple:
 def base_map(width: float = WIDTH, frame: str = "all", pad: float = 0.02, step: float = 1.0) -> BaseMap:
     """The base map framed on the countries of `frame` (a key of FRAMES; `pad`: margin, as a share of the
     width), `width` units wide. The focus countries are tinted; others reaching into the frame are drawn grey."""
-    if frame not in FRAMES:
+    if frame not in FRAMES:  # "auto" is resolved by activity_svg
         raise ValueError(f"frame must be one of {', '.join(FRAMES)}, not {frame!r}")
     proj, countries = _projected()
     chosen = [rings for cc, _, rings in countries if cc in FRAMES[frame]]
@@ -212,6 +212,14 @@ class Marker:
     label: str  # shown beside the biggest markers
     title: str  # the tooltip
     attrs: tuple[tuple[str, str], ...] = ()
+    country: str = ""  # ISO alpha-2: what frame="auto" looks at
+
+
+def auto_frame(countries: Iterable[str]) -> str:
+    """The smallest frame holding every one of `countries` ("all" when none or no smaller one does)."""
+    have = set(countries)
+    fits = [k for k, members in FRAMES.items() if k != "all" and have and have <= set(members)]
+    return min(fits, key=lambda k: len(FRAMES[k]), default="all")
 
 
 def radius(value: int, largest: int, r_min: float = 3.0, r_max: float = 22.0) -> float:
@@ -222,12 +230,14 @@ def radius(value: int, largest: int, r_min: float = 3.0, r_max: float = 22.0) ->
 
 
 def activity_svg(markers: Iterable[Marker], *, title: str = "", width: float = WIDTH, labels: int = 12,
-                 frame: str = "all", standalone: bool = False) -> str:
+                 frame: str = "all", standalone: bool = False, legend: str = "{n} distinct ads") -> str:
     """The map with its markers (biggest drawn first, so small ones stay on top and hoverable). `labels`: how
-    many of the biggest markers get their label written beside them. `standalone`: an .svg file of its own (with
+    many of the biggest markers get their label written beside them; `legend`: the size key's text for a
+    value `{n}`. `standalone`: an .svg file of its own (with
     the XML namespace and a white background); otherwise an inline `<svg>` element for an HTML page."""
-    bm = base_map(width, frame)
-    ms = sorted(markers, key=lambda m: (-m.value, m.label))
+    ms = list(markers)
+    bm = base_map(width, auto_frame(m.country for m in ms) if frame == "auto" else frame)
+    ms = sorted(ms, key=lambda m: (-m.value, m.label))
     largest = max((m.value for m in ms), default=0)
     w, h = bm.width, bm.height
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w:g} {h:g}" class="map" role="img"'
@@ -249,13 +259,34 @@ def activity_svg(markers: Iterable[Marker], *, title: str = "", width: float = W
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius(m.value, largest):.1f}"{attrs}>'
                        f"<title>{escape(m.title)}</title></circle>")
         out.append("</g>")
-        out.append('<g class="labels" font-size="11" font-family="sans-serif" fill="#1d232a">')
+        out.append('<g class="labels" font-size="11" font-family="sans-serif" fill="#1d232a" stroke="#fff" '
+                   'stroke-width="3" stroke-opacity="0.8" paint-order="stroke">')
         for m, x, y in list(zip(ms, xs.tolist(), ys.tolist()))[:labels]:
             r = radius(m.value, largest)
             out.append(f'<text x="{x + r + 2:.1f}" y="{y + 4:.1f}">{escape(m.label)}</text>')
         out.append("</g>")
+        out.append(_size_key(largest, h, legend))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _size_key(largest: int, height: float, text: str) -> str:
+    """Two reference circles in the lower left corner: the largest value and a quarter of it."""
+    values = sorted({largest, max(1, round(largest / 4))}, reverse=True)
+    r_big = radius(largest, largest)
+    x, y = 12 + r_big, height - 12 - r_big
+    parts = ['<g class="size-key" font-size="11" font-family="sans-serif">',
+             f'<rect x="4" y="{y - r_big - 8:.1f}" width="{2 * r_big + 150:.1f}" height="{2 * r_big + 16:.1f}" '
+             'fill="#ffffff" fill-opacity="0.8" stroke="#9aa5b1" stroke-width="0.5"/>']
+    for i, v in enumerate(values):
+        r = radius(v, largest)
+        cy = y + r_big - r
+        parts.append(f'<circle cx="{x:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{COLOURS["city"]}" fill-opacity="0.35" '
+                     'stroke="#7b1f14" stroke-width="0.8"/>')
+        parts.append(f'<text x="{x + r_big + 6:.1f}" y="{cy - r + 4 + i * 2:.1f}" fill="#1d232a">'
+                     f'{escape(text.format(n=v))}</text>')
+    parts.append("</g>")
+    return "".join(parts)
 
 
 def write_svg(path: str | Path, svg: str) -> Path:

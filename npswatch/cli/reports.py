@@ -149,7 +149,7 @@ def places(
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
     svg: Optional[Path] = typer.Option(None, "--svg", help="Also draw the map of the cities to FILE.svg."),
     frame: str = typer.Option("all", "--frame", help="What the map is framed on: all (the focus countries), "
-                              "central_asia, europe, caucasus or china."),
+                              "central_asia, europe, caucasus, china, or auto (the smallest holding the cities)."),
 ) -> None:
     """Where and since when: every city (or country, when a post names no city) the posts name, earliest first,
     with first and last seen, posts, distinct ads, sources and offers. --svg draws the cities, sized by distinct
