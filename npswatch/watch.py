@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from . import results
     from .accounts import Account
+    from .search import SearchResult
 
 __all__ = ["Watch"]
 
@@ -349,6 +350,17 @@ class Watch:
         from .reporting import trends
 
         return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers)
+
+    def search(self, words: str, *, source: str | None = None, kind: str | None = None,
+               substance: str | None = None, cls: str | None = None, since: datetime | str | None = None,
+               until: datetime | str | None = None, limit: int = 50, offset: int = 0) -> "SearchResult":
+        """Full-text search over stored post texts (SQLite FTS5, PostgreSQL's Russian configuration): every word
+        must occur; hits best first, with highlighted snippets (`npswatch.search.SearchResult`)."""
+        from .reporting import moment
+        from .search import search
+
+        return search(self, words, source=source, kind=kind, substance=substance, cls=cls, since=moment(since),
+                      until=moment(until), limit=limit, offset=offset)
 
     def offers(self, filters: "Filters | None" = None, *, as_: str | None = None, what: str = "offers", **kw):
         """Offer records (dicts, as `export offers` writes them), an iterator; `as_="arrow"` a pyarrow Table,

@@ -351,3 +351,18 @@ def test_health_page_shows_new_posts_per_week_of_each_source(w):
     login(c, "vic")
     html = c.get("/health").text
     assert '<td class="weekly">0 · 0 · 0 · 1</td>' in html
+
+
+def test_search_page_finds_highlights_and_escapes_posts(w):
+    """Full-text search in the browser's terms (SQLite FTS5, PostgreSQL russian): the planted candidate's four
+    posts, the matched word marked, the post carrying markup shown as text."""
+    c = client(w)
+    login(c, "vic")  # a viewer may search
+    html = c.get("/search", params={"q": "новинки"}).text  # another form of the word stored
+    assert "4 posts match" in html
+    assert html.count("<mark>новинка</mark>") == 4
+    assert "&lt;script&gt;alert(" in html and "<script>alert(" not in html
+    narrowed = c.get("/search", params={"q": "новинка", "cls": "synthetic_cannabinoid", "since": "2099-01-01"}).text
+    assert "0 posts match" in narrowed
+    bad = c.get("/search", params={"q": "новинка", "source": "nosuch"})
+    assert bad.status_code == 200 and "no stored source" in bad.text

@@ -21,6 +21,7 @@ from npswatch.errors import WatchError
 from .i18n import cls_name, from_header, kind_name, translator
 from .security import LoginThrottle, SecurityHeaders, same_token
 
+SEARCH_PAGE = 25  # hits per page of the Search page
 SESSION_COOKIE = "npswatch_session"
 LOGIN_CSRF_COOKIE = "npswatch_login_csrf"
 
@@ -307,6 +308,33 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="trend-{name}-{by}-{group}.csv"'})
 
+    # --- search --------------------------------------------------------------------------------------------
+    async def search(request: Request) -> Response:
+        account, denied = await guarded(request)
+        if denied:
+            return denied
+        from npswatch.pipelines.facts import CLASSES
+        from npswatch.reports.scope import ScopeError
+        from npswatch.search import KINDS
+
+        q = request.query_params
+        f = {k: (q.get(k) or "").strip() or None for k in ("q", "kind", "source", "substance", "cls", "since", "until")}
+        try:
+            offset = max(0, int(q.get("offset") or 0))
+        except ValueError:
+            offset = 0
+        result, error = None, None
+        if f["q"]:
+            try:
+                result = await call(watch.search, f["q"], source=f["source"], kind=f["kind"], substance=f["substance"],
+                                    cls=f["cls"], since=f["since"], until=f["until"], limit=SEARCH_PAGE, offset=offset)
+            except (WatchError, ScopeError, ValueError) as exc:
+                error = str(exc)
+        more = None
+        if result and offset + len(result.hits) < result.total:
+            more = urlencode({**{k: v for k, v in f.items() if v}, "offset": offset + SEARCH_PAGE})
+        return page(request, "search.html", f=f, result=result, error=error, kinds=KINDS, classes=CLASSES, more=more)
+
     # --- sources and health --------------------------------------------------------------------------------
     async def health(request: Request) -> Response:
         account, denied = await guarded(request)
@@ -334,6 +362,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         Route("/candidates/{action}", candidate_action, methods=["POST"]),
         Route("/audit", audit),
         Route("/health", health),
+        Route("/search", search),
         Route("/substance", substance),
         Route("/substance.csv", substance_csv),
         Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static"),

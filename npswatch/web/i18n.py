@@ -53,6 +53,11 @@ RU = {
     "Channels": "Каналы", "First seen in": "Где впервые", "Watch it": "Отслеживать",
     "No channels discovered yet.": "Каналов пока не найдено.",
     "New posts per week (last 4)": "Новых постов в неделю (4 последние)",
+    "Search": "Поиск", "Words": "Слова", "web": "сайты", "telegram": "Telegram", "export": "экспорты Telegram",
+    "Every word must occur; Russian words also match their other forms. Texts are shown as stored: pseudonymised.":
+        "Должны встретиться все слова; русские слова находятся и в других формах. Тексты показаны как хранятся: "
+        "с псевдонимами.",
+    "{n} posts match": "найдено постов: {n}", "open": "открыть", "More results": "Ещё результаты",
 }
 
 CLASSES_RU = {
