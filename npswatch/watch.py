@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from . import results
     from .accounts import Account
     from .search import SearchResult
+    from .sites import SiteAdded
 
 __all__ = ["Watch"]
 
@@ -315,6 +316,20 @@ class Watch:
             return key, "already added"
         record(self, actor, "channel.add", "channel", key)
         return key, "added"
+
+    def discovered_sites(self, *, min_mentions: int = 1, show_all: bool = False) -> list[dict]:
+        """Web shops that crawled pages and posts link to or name, most mentioned first (`sources discovered`)."""
+        from .sites import discovered_sites
+
+        return discovered_sites(self, min_mentions=min_mentions, show_all=show_all)
+
+    def add_site(self, address: str, *, sites_dir: str | Path | None = None,
+                 by: "Account | None" = None) -> "SiteAdded":
+        """Add a discovered web shop: write a disabled definition stub into the sites folder (or `sites_dir`) and
+        close its queue entry. `by`: the web app's account (an analyst); the addition goes to the audit log."""
+        from .sites import add_site
+
+        return add_site(self, address, sites_dir=Path(sites_dir) if sites_dir else None, by=by)
 
     def discovered(self, *, min_mentions: int = 1, min_subscribers: int | None = None, show_all: bool = False,
                    limit: int = 50) -> list[dict]:

@@ -117,6 +117,27 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
     async def call(fn, *args, **kw):
         return await run_in_threadpool(partial(fn, *args, **kw))
 
+    def form_action(default_back: str, role: str = "analyst"):
+        """A POST handler `(request, account, form)` behind the role and CSRF checks; a use-case's refusal becomes
+        an error page, and unless the handler answers itself, the browser goes back to the form's page."""
+        def wrap(handler):
+            async def endpoint(request: Request) -> Response:
+                account, denied = await guarded(request, role)
+                if denied:
+                    return denied
+                form, denied = await form_checked(request, account)
+                if denied:
+                    return denied
+                try:
+                    answer = await handler(request, account, form)
+                except WatchError as exc:
+                    return refuse(request, 403 if exc.code == 3 else 400, str(exc))
+                except ValueError as exc:  # the review's own errors (unknown class, empty name)
+                    return refuse(request, 400, str(exc))
+                return answer or RedirectResponse(_local(form.get("back"), default_back), status_code=303)
+            return endpoint
+        return wrap
+
     # --- login ---------------------------------------------------------------------------------------------
     async def login_form(request: Request) -> Response:
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
@@ -184,19 +205,10 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
                     statuses=STATUSES, error=error, back=str(request.url.path) + (
                         "?" + request.url.query if request.url.query else ""))
 
-    async def signal_status(request: Request) -> Response:
-        account, denied = await guarded(request, "analyst")
-        if denied:
-            return denied
-        form, denied = await form_checked(request, account)
-        if denied:
-            return denied
-        try:
-            await call(watch.set_signal_status, int(request.path_params["id"]), str(form.get("status") or ""),
-                       str(form.get("note") or ""), by=account)
-        except WatchError as exc:
-            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
-        return RedirectResponse(_local(form.get("back"), "/signals"), status_code=303)
+    @form_action("/signals")
+    async def signal_status(request: Request, account, form) -> None:
+        await call(watch.set_signal_status, int(request.path_params["id"]), str(form.get("status") or ""),
+                   str(form.get("note") or ""), by=account)
 
     # --- candidates ----------------------------------------------------------------------------------------
     async def candidates(request: Request) -> Response:
@@ -216,44 +228,30 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
             channels = await call(watch.discovered, limit=50)
         except ValueError as exc:  # a bad telegram.channels entry in the configuration
             channels, error = [], str(exc)
+        sites = (await call(watch.discovered_sites))[:50]
         return page(request, "candidates.html", rows=rows, status=status, kind=kind, classes=CLASSES, error=error,
-                    channels=channels,
+                    channels=channels, sites=sites,
                     back=str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
 
-    async def candidate_action(request: Request) -> Response:
-        account, denied = await guarded(request, "analyst")
-        if denied:
-            return denied
-        form, denied = await form_checked(request, account)
-        if denied:
-            return denied
+    @form_action("/candidates")
+    async def candidate_action(request: Request, account, form) -> Response | None:
         name, action = str(form.get("name") or ""), request.path_params["action"]
-        try:
-            if action == "confirm":
-                await call(watch.confirm_candidate, name, (form.get("cls") or None),
-                           (str(form.get("canonical") or "").strip() or None), by=account)
-            elif action == "dismiss":
-                await call(watch.dismiss_candidate, name, by=account)
-            else:
-                return refuse(request, 404, "No such action.")
-        except WatchError as exc:
-            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
-        except ValueError as exc:  # the review's own errors (unknown class, empty name)
-            return refuse(request, 400, str(exc))
-        return RedirectResponse(_local(form.get("back"), "/candidates"), status_code=303)
+        if action == "confirm":
+            await call(watch.confirm_candidate, name, (form.get("cls") or None),
+                       (str(form.get("canonical") or "").strip() or None), by=account)
+        elif action == "dismiss":
+            await call(watch.dismiss_candidate, name, by=account)
+        else:
+            return refuse(request, 404, "No such action.")
+        return None
 
-    async def channel_add(request: Request) -> Response:
-        account, denied = await guarded(request, "analyst")
-        if denied:
-            return denied
-        form, denied = await form_checked(request, account)
-        if denied:
-            return denied
-        try:
-            await call(watch.add_channel, str(form.get("channel") or ""), by=account)
-        except WatchError as exc:
-            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
-        return RedirectResponse(_local(form.get("back"), "/candidates"), status_code=303)
+    @form_action("/candidates")
+    async def channel_add(request: Request, account, form) -> None:
+        await call(watch.add_channel, str(form.get("channel") or ""), by=account)
+
+    @form_action("/candidates")
+    async def site_add(request: Request, account, form) -> None:
+        await call(watch.add_site, str(form.get("site") or ""), by=account)
 
     # --- audit log -----------------------------------------------------------------------------------------
     async def audit(request: Request) -> Response:
@@ -359,6 +357,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         Route("/signals/{id:int}/status", signal_status, methods=["POST"]),
         Route("/candidates", candidates),
         Route("/channels/add", channel_add, methods=["POST"]),
+        Route("/sites/add", site_add, methods=["POST"]),
         Route("/candidates/{action}", candidate_action, methods=["POST"]),
         Route("/audit", audit),
         Route("/health", health),
