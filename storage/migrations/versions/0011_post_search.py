@@ -1,6 +1,6 @@
 """full-text search over post texts (SQLite FTS5 with triggers; PostgreSQL GIN on to_tsvector('russian'))
 
-Revision ID: 0017
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-04
 """
@@ -8,7 +8,7 @@ from alembic import op
 
 from npswatch.storage.search import create_index, drop_index
 
-revision = "0017"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
