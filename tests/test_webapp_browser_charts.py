@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timedelta, timezone
 
-from test_webapp_browser import browser, log_in, page, served  # noqa: F401 - fixtures shared with those tests
+import test_webapp_browser as shared
+from test_webapp_browser import log_in
+
+browser, served, page = shared.browser, shared.served, shared.page  # the fixtures of those tests
 
 
 def _table(page, table_id: str) -> tuple[list[str], list[list[str]]]:
