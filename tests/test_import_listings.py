@@ -13,12 +13,16 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from npswatch import Watch, WatchError
 from npswatch.cli.app import app
 from npswatch.crawlers.fixture_market.history import COLUMNS, History, HistorySpec
+from npswatch.crawlers.listing_history import listing_row, load_mapping, to_post
+from npswatch.pipelines.rawpost import InvalidPost
 from npswatch.storage.tables import T_LISTING, T_OBS, T_POST, T_RUN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,3 +238,22 @@ def test_help_has_an_example():
 def test_generator_columns_are_the_documented_ones():
     header = (ROOT / "docs" / "listings-map.toml").read_text(encoding="utf-8").split("#   ", 3)[2].strip()
     assert header.split(",") == COLUMNS
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(COLUMNS + ["other"]),
+                       st.one_of(st.none(), st.text(max_size=60), st.integers(), st.floats(), st.booleans(),
+                                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5),
+                                                                                      st.text(max_size=5), max_size=2))))
+def test_a_hostile_row_is_a_listing_or_a_reason(record):
+    """Whatever a row holds, it becomes a listing or a ValueError saying why (a bad row), never a crash."""
+    m = load_mapping(ROOT / "docs" / "listings-map.toml")
+    try:
+        row = listing_row(m, record)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    try:
+        to_post(m, row)
+    except InvalidPost as exc:
+        assert str(exc)

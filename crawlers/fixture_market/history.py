@@ -13,7 +13,7 @@ listing is away show when it returns, and it is restocked and repriced only whil
 is exactly the units sold), the listings off the market at the end with the first scrape that missed them,
 and every return.
 
->>> h = History(HistorySpec(listings=20, snapshots=30, seed=1))
+>>> h = History(HistorySpec(listings=20, snapshots=30, seed=1, vanished=2, returning=2, late=2))
 >>> rows = list(h.rows())
 >>> len({r["scraped_at"] for r in rows}) == 30, sorted(rows[0])[:4]
 (True, ['city', 'currency', 'description', 'listing'])

@@ -12,7 +12,7 @@ from .common import console, out, result_file, run
 
 app = typer.Typer()  # this module's top-level commands; npswatch.cli.app registers them
 
-EXAMPLE = """Example (a mapping for a CSV with one row per listing and scrape):
+EXAMPLE = """**Example:** a mapping for a CSV with one row per listing and scrape,
 
     # market-history.toml
     source = "old-market.example"   # stored under this source key
