@@ -74,8 +74,8 @@ class Thresholds:
     spike_min_baseline_weeks: int = 4
     spike_min_mentions: int = 5  # distinct ads in the week
     spike_ratio: float = 1.5
-    spike_p: float = 0.002  # the week alone
-    spike_window_p: float = 0.002  # the week with the one before it (a rise over two weeks)
+    spike_p: float = 0.001  # the week alone
+    spike_window_p: float = 0.001  # the week with the one before it (a rise over two weeks)
     spike_history_weeks: int = 104
     spike_trend_p: float = 0.05
     price_window_weeks: int = 4

@@ -81,7 +81,8 @@ class _Model:
         mus = np.exp(np.minimum(x_new @ np.asarray(self.fit.params), 50.0))
         mu = float(mus.sum())
         grad = mus @ x_new  # of the summed mean with respect to the coefficients (delta method)
-        return Expected(mu, phi * mu + float(grad @ np.asarray(self.fit.cov_params()) @ grad), phi, self.trend, n)
+        own = float(grad @ np.asarray(self.fit.cov_params()) @ grad)
+        return Expected(mu, phi * mu + own, phi, self.trend, n)
 
 
 @dataclass(frozen=True)

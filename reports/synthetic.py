@@ -194,7 +194,7 @@ def ad_series(rng, weeks: int, *, mean: float = 5.0, size: float = 2.0, seasonal
 
 
 def spike_trial(rng, *, series: int, rise: float | None, history: int = 104, weeks: int = 2,
-                p: float = 0.002, window_p: float = 0.002, ratio: float = 1.5, min_ads: int = 5,
+                p: float = 0.001, window_p: float = 0.001, ratio: float = 1.5, min_ads: int = 5,
                 previous_p: float = 0.002, **params) -> dict:
     """Alarm rates of the spike methods on generated series (`ad_series` with `params`).
 
