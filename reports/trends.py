@@ -10,10 +10,12 @@ group's local currency (the currency most of its priced offers use; offers in ot
 USD) and in USD (offers whose rate was known on the day; for pieces and ml, offers priced in USD), and the
 number of posts mentioning the series' substance(s) in the group (whatever the unit).
 
-Quantiles are linear-interpolation quantiles (PostgreSQL's `percentile_cont`, numpy's default). PostgreSQL
-computes them in the server. SQLite has no percentile function, so the offers of the scope are read as
-columns (Arrow, through the ADBC SQLite driver when installed, else the stdlib driver) and grouped in numpy
-in one sort; this is what makes week x city over a million offers take well under a second.
+Quantiles are linear-interpolation quantiles (PostgreSQL's `percentile_cont`, numpy's default). The offers and
+mentions of the scope are read as columns (Arrow, through the ADBC driver of SQLite or PostgreSQL; on SQLite
+without it the stdlib driver) and every cell gets one integer code, so that counts, local currencies,
+quantiles and distinct posts, ads and sources of all cells come from a few numpy sorts and the rows from whole
+columns: no Python work per offer or per cell. On PostgreSQL without the ADBC driver (or `method="sql"`), the
+server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 
 >>> q = _group_quantiles(np.array([1, 1, 1, 2]), np.array([3.0, 1.0, 2.0, 5.0]))
 >>> q[0].tolist(), q[1].tolist(), [x.tolist() for x in q[2]]
@@ -682,8 +684,9 @@ def _columns_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...],
     finally:
         pool.shutdown(wait=True)
     if not len(o["day"]) and not len(me["day"]):
-        return _Table(np.zeros(0, dtype=np.int64), [[] for _ in groups], [np.zeros(0, dtype=np.int64)] * len(groups),
-                      {}, [])
+        none = np.zeros(0, dtype=np.int64)
+        stats = {k: none for k in _INT_STATS + ("currency",)} | {k: np.zeros(0) for k in _FLOAT_STATS}
+        return _Table(none, [[] for _ in groups], [none] * len(groups), stats, [])
     for k in ("unit", "currency"):  # an empty result has no text columns
         if k in o and not isinstance(o[k], Coded):
             o[k] = Coded(np.zeros(0, dtype=np.int64), [])

@@ -112,6 +112,7 @@ def test_arrow_and_stdlib_readers_agree(tmp_path, monkeypatch):
 
 def test_empty_database_gives_no_rows(engine):
     assert trends(engine) == []
+    assert tr.cells(engine, Filters(), "week", ("city", "substance")) == {}
 
 
 def test_cli_table_json_csv_and_plots(tmp_path):
