@@ -153,11 +153,14 @@ def _sqlite_seen(engine: Engine, scope, key: str) -> list[tuple]:
     """[(key value or None, first seen, last seen, posts, distinct ads, sources)] per region_id or source."""
     import numpy as np
 
-    from .trends import _distinct_per_key, mention_columns_sql, read_columns
+    from .trends import _distinct_per_key, _read_mentions, mention_columns_sql
 
-    cols = read_columns(engine, mention_columns_sql(scope, _SECONDS, ("city",)))
+    cols, posts = _read_mentions(engine, mention_columns_sql(scope, _SECONDS, ("city",)))
     if not len(cols["day"]):
         return []
+    order = np.argsort(posts["id"])
+    at = order[np.searchsorted(posts["id"], cols["post_id"], sorter=order)]  # each mention's post
+    cols["ad"], cols["source"] = posts["ad"][at], posts["source"][at]
     keys, idx = np.unique(cols[key].astype(np.int64), return_inverse=True)
     order = np.argsort(idx, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(idx[order]) != 0])
@@ -180,7 +183,7 @@ def _sqlite_offers(engine: Engine, scope, key: str) -> dict:
 
     from .trends import _where_sql, read_columns
 
-    col = "IFNULL(region_id, 0)" if key == "region_id" else "post.source_id"
+    col = "COALESCE(region_id, 0)" if key == "region_id" else "post.source_id"
     frm = "offer" if key == "region_id" else "offer JOIN post ON post.id = offer.post_id"
     cols = read_columns(engine, f"SELECT {col} AS k FROM {frm} WHERE {_where_sql(scope)}")
     if not len(cols["k"]):
