@@ -15,7 +15,6 @@ app only. A chart's numbers are the cells of the table beside it.
 """
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -177,10 +176,10 @@ def routes(watch, *, page, guarded, call, refuse, when, translate) -> list[Route
         if not qy.scoped:
             return page(request, "substance.html", **ctx)
         fmt = when(request)
-        try:  # the three read different tables: side by side in worker threads
-            (result, rows), weekly, profile = await asyncio.gather(
-                call(trend_table, watch, qy), call(weekly_table, watch, qy),
-                call(watch.substance_profile, latest=20, **qy.f))
+        try:
+            result, rows = await call(trend_table, watch, qy)
+            weekly = await call(weekly_table, watch, qy)
+            profile = await call(watch.substance_profile, latest=20, **qy.f)
         except ValueError as exc:  # WatchError, and the reports' ScopeError (a name nothing is stored for)
             return page(request, "substance.html", **{**ctx, "error": str(exc)})
         _ = translate(request)
