@@ -200,7 +200,10 @@ def _parse_time(s: str, fmt: str, zone: ZoneInfo) -> datetime:
         raise ValueError(f"{shown!r} is not a time in the format {fmt!r}") from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone)
-    return at.astimezone(timezone.utc)
+    try:
+        return at.astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 moved across midnight by the zone
+        raise ValueError(f"{s[:40]!r} is out of the years a time can hold") from None
 
 
 def _cell(record: dict, name: str | None) -> str | None:

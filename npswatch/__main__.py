@@ -1,4 +1,4 @@
 """`python -m npswatch` is the `npswatch` command; the service starts its jobs this way."""
-from npswatch.cli.app import run_cli
+from npswatch.cli import main
 
-run_cli()
+main()

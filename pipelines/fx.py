@@ -107,6 +107,15 @@ def _cbr_number(text: str | None, what: str) -> float:
         raise RateFormatError(f"CBR XML: {what} is not a number: {text!r}") from None
 
 
+def _cbr_rate(nominal_text: str | None, value_text: str | None, where: str) -> float:
+    """Roubles per unit of one `<Nominal>`/`<Value>` pair; RateFormatError unless a finite positive rate."""
+    nominal = _cbr_number(nominal_text, f"{where} Nominal")
+    value = _cbr_number(value_text, f"{where} Value")
+    if not (usable_rate(nominal) and usable_rate(value) and usable_rate(value / nominal)):
+        raise RateFormatError(f"CBR XML: {where} rate {value!r} per {nominal!r} is not a finite positive number")
+    return value / nominal
+
+
 def _cbr_date(text: str | None, what: str) -> date:
     try:
         return datetime.strptime((text or "").strip(), "%d.%m.%Y").date()
@@ -153,15 +162,9 @@ def _cbr_daily(root: ET.Element, skipped: list[str] | None) -> list[Rate]:
         try:
             if not code:
                 raise RateFormatError(f"CBR XML {day}: a Valute has neither CharCode nor a known ID")
-            nominal = _cbr_number(v.findtext("Nominal"), f"{code} Nominal")
-            value = _cbr_number(v.findtext("Value"), f"{code} Value")
+            rub_per_unit[code] = _cbr_rate(v.findtext("Nominal"), v.findtext("Value"), f"{code} {day}")
         except RateFormatError as exc:
             _row_error(skipped, str(exc))
-            continue
-        if not (usable_rate(nominal) and usable_rate(value) and usable_rate(value / nominal)):
-            _row_error(skipped, f"CBR XML {day}: {code} rate {value!r} per {nominal!r} is not a finite positive number")
-            continue
-        rub_per_unit[code] = value / nominal
     usd = rub_per_unit.get("USD")
     if usd is None:
         raise RateFormatError(f"CBR XML {day}: no USD rate, cannot convert to units per dollar")
@@ -184,15 +187,9 @@ def _cbr_dynamic(root: ET.Element, currency: str | None, usd_rub, skipped: list[
     for rec in root.iter("Record"):
         try:
             day = _cbr_date(rec.get("Date"), "Record Date")
-            nominal = _cbr_number(rec.findtext("Nominal"), f"{code} {day} Nominal")
-            value = _cbr_number(rec.findtext("Value"), f"{code} {day} Value")
+            series.append((day, _cbr_rate(rec.findtext("Nominal"), rec.findtext("Value"), f"{code} {day}")))
         except RateFormatError as exc:
             _row_error(skipped, str(exc))
-            continue
-        if not (usable_rate(nominal) and usable_rate(value) and usable_rate(value / nominal)):
-            _row_error(skipped, f"CBR XML: {code} {day} rate {value!r} per {nominal!r} is not a finite positive number")
-            continue
-        series.append((day, value / nominal))
     if code == "USD":
         return [Rate(day, "RUB", rub, "cbr") for day, rub in series]
     if usd_rub is None:

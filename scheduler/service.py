@@ -27,7 +27,8 @@ Job options, chosen deliberately:
   the latest missed time counts, so a job whose period is at most the grace always catches up once.
   The same grace applies when every worker is busy and a due job waits for one.
 
-Shutdown (SIGTERM, SIGINT; `KillMode=mixed` in the systemd unit sends them to the service only): stop
+Shutdown (SIGTERM, SIGINT; `KillMode=mixed` in the systemd unit sends them to the service only; caught from
+the first line of `start()`, logged "starting", so a signal while it starts stops it cleanly too): stop
 taking jobs (the scheduler is paused; due jobs are then missed runs for the next start), give running jobs
 `service.shutdown_grace` to finish, then SIGTERM them (a crawl checkpoints and resumes next time), SIGKILL
 after `service.kill_after`, mark their runs failed ("interrupted: service stopped") and exit 0. A second
@@ -37,6 +38,7 @@ backoff when it exits, stopped with SIGTERM on shutdown.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -133,19 +135,28 @@ class Service:
         self._listener: threading.Thread | None = None
         self.jobs: dict[str, Job] = {}
         self.exit_code = 0
+        self._previous_handlers: dict[int, object] = {}
 
     # -- start ----------------------------------------------------------------------------------------
     def start(self) -> None:
         global _current
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-        from apscheduler.schedulers.background import BackgroundScheduler
-
+        self._catch_signals()  # first: a stop asked for while starting is a clean stop, not SIGTERM's default death
+        log.info("starting (pid %s)", os.getpid(), extra={"pid": os.getpid()})
         settings = self.settings
-        engine = self.app.checked_engine()
-        self.jobs = {j.name: j for j in catalogue(settings)}
-        self.lock = DatabaseLock(engine, "scheduler")
-        if not self.lock.acquire(timeout=1.0):  # a moment's patience: `npswatch status` probes the lock
+        try:
+            from apscheduler.executors.pool import ThreadPoolExecutor
+            from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+            from apscheduler.schedulers.background import BackgroundScheduler
+
+            engine = self.app.checked_engine()
+            self.jobs = {j.name: j for j in catalogue(settings)}
+            self.lock = DatabaseLock(engine, "scheduler")
+            held = self.lock.acquire(timeout=1.0)  # a moment's patience: `npswatch status` probes the lock
+        except BaseException:
+            self._restore_signals()
+            raise
+        if not held:
+            self._restore_signals()
             where = engine.url.render_as_string(hide_password=True)
             raise AlreadyRunning(
                 f"another npswatch scheduler is already running on {where} ({self.lock.holder() or 'unknown'})"
@@ -168,7 +179,8 @@ class Service:
             self.scheduler.start(paused=True)
             changes = sync_jobs(self.scheduler, list(self.jobs.values()), tz, self.misfire_grace)
             self._rerun(engine, recovered, tz)
-            self.scheduler.resume()
+            if not self.stop_requested.is_set():  # stopped while starting: no job is taken
+                self.scheduler.resume()
         except BaseException:
             self._teardown()
             raise
@@ -178,7 +190,7 @@ class Service:
             log.info("job %s: %s, next run %s", job.id, self.jobs[job.id].schedule,
                      job.next_run_time.isoformat(timespec="seconds") if job.next_run_time else "-",
                      extra={"job": job.id, "kind": self.jobs[job.id].kind, "source": self.jobs[job.id].source})
-        if settings.service.listen:
+        if settings.service.listen and not self.stop_requested.is_set():
             self._listener = threading.Thread(target=self._supervise_listener, name="listener", daemon=True)
             self._listener.start()
 
@@ -295,12 +307,23 @@ class Service:
             _current = None
         if self.lock is not None and self.lock.held:
             self.lock.release()
+        self._restore_signals()
 
-    def serve(self) -> int:
-        """Block until SIGTERM/SIGINT (or `request_stop()`), then stop; the exit code."""
+    def _catch_signals(self) -> None:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda signum, frame: self.request_stop(signum))
+                self._previous_handlers[sig] = signal.signal(sig, lambda signum, frame: self.request_stop(signum))
+
+    def _restore_signals(self) -> None:
+        """The handlers from before `start()` (a service run from Python leaves Ctrl-C as it found it)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in self._previous_handlers.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        self._previous_handlers.clear()
+
+    def serve(self) -> int:
+        """Block until SIGTERM/SIGINT (caught from the start of `start()`) or `request_stop()`, then stop; the
+        exit code."""
         while not self.stop_requested.wait(HEARTBEAT_SECONDS):
             if self.lock is not None and not self.lock.alive():
                 log.error("the scheduler lock was lost (database connection dropped?); taking it again")

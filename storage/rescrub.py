@@ -90,6 +90,11 @@ def rescrub(engine: Engine, ps: Pseudonymiser, snapshots: str | Path | None = No
                     extra=bindparam("b_extra")), changed)
             n += len(changed)
     result.rows["post"] = n
+    if n:
+        from .search import rebuild_index
+
+        with engine.begin() as c:
+            rebuild_index(c)
 
     n = 0
     for rows in _pages(engine, T_VERSION, [T_VERSION.c.text]):

@@ -61,6 +61,14 @@ def create_index(conn: Connection) -> None:
         conn.exec_driver_sql(_PG_DDL)
 
 
+def rebuild_index(conn: Connection) -> None:
+    """Rebuild SQLite's index from the posts as they are now: an update only appends to it, so the words of a
+    text rewritten in place (`privacy rescrub`) would stay in its segments."""
+    if conn.dialect.name == "sqlite" and conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'post_fts'").first() is not None:
+        conn.exec_driver_sql("INSERT INTO post_fts(post_fts) VALUES ('rebuild')")
+
+
 def drop_index(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         for name in _SQLITE_TRIGGERS:

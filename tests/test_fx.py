@@ -63,7 +63,7 @@ def test_daily_without_a_dollar_rate_is_an_error():
         (b"<Rates/>", "expected <ValCurs>"),
         (b'<ValCurs Date="2024-03-01"><Valute><CharCode>USD</CharCode></Valute></ValCurs>', "dd.mm.yyyy"),
         (b'<ValCurs Date="01.03.2024"><Valute><CharCode>USD</CharCode><Nominal>1</Nominal>'
-         b'<Value>abc</Value></Valute></ValCurs>', "USD Value is not a number"),
+         b'<Value>abc</Value></Valute></ValCurs>', "USD 2024-03-01 Value is not a number"),
     ],
 )
 def test_broken_cbr_files_say_what_is_wrong(body, message):

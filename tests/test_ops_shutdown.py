@@ -78,6 +78,34 @@ def test_a_job_still_running_after_the_grace_is_stopped_and_marked_interrupted(t
     assert service.active == []
 
 
+def test_sigterm_while_the_service_starts_is_a_clean_stop(tmp_path, monkeypatch):
+    """SIGTERM is caught from the first line of `start()`: one that lands while the service is still starting
+    (here: while it recovers runs, before it takes any job) stops it with exit code 0 and no job run, instead of
+    killing it by SIGTERM's default action (-15), which is what happened to a service the kill-points test
+    restarted and stopped at once; the handlers from before are back afterwards."""
+    import os
+
+    import npswatch.scheduler.service as service_module
+
+    marks = tmp_path / "marks.txt"
+    cfg = write_config(tmp_path, f'open(r"{marks}", "a").write("ran\\n")', 'shutdown_grace = "5s"')
+    recover = service_module.recover_interrupted
+
+    def recover_then_signal(engine):
+        os.kill(os.getpid(), signal.SIGTERM)  # before the change: SIGTERM's default action ends pytest here
+        return recover(engine)
+
+    monkeypatch.setattr(service_module, "recover_interrupted", recover_then_signal)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    app = Watch(str(cfg))
+    service = Service(app)
+    service.start()
+    assert service.stop_requested.is_set()
+    assert service.serve() == 0  # returns at once: the stop was asked for while starting
+    assert not marks.exists() and job_runs(app.engine, "work") == []
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_the_systemd_unit_waits_longer_than_the_service_grace():
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str

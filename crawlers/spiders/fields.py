@@ -127,7 +127,8 @@ def parse_stock(value: str | None) -> int | None:
         return None
     m = _COUNT.search(value)
     if m:
-        return int(m.group())
+        # beyond 64 bits no shop holds that many (and int() refuses 4,300 digits): unknown, the listing kept
+        return int(m.group()) if len(m.group()) <= 18 else None
     return 0 if _NO_STOCK.search(value) else None
 
 

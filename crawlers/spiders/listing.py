@@ -70,8 +70,17 @@ def select_any(sel, spec) -> bool:
     return any(len(select(sel, expr)) for expr in spec.select)
 
 
-def _http(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https")
+def _http(url: str | None) -> bool:
+    return url is not None and urlsplit(url).scheme in ("http", "https")
+
+
+def _join(base: Response | str, link: str) -> str | None:
+    """`link` resolved against a page (its <base> counts) or a URL, or None when it is no URL at all (an unclosed
+    "[" of an IPv6 host): one such link on a page must not lose the page's other listings."""
+    try:
+        return base.urljoin(link) if isinstance(base, Response) else urljoin(base, link)
+    except ValueError:
+        return None
 
 
 class ListingSpider(scrapy.Spider):
@@ -208,7 +217,7 @@ class ListingSpider(scrapy.Spider):
     def _find_sites(self, response: Response) -> None:
         """Count the other sites this page links to or names (.onion mirror lists): the discovery queue."""
         own = {urlsplit(u).hostname for u in self.start_urls} | {urlsplit(response.url).hostname}
-        found = {site_origin(response.urljoin(h)) for h in response.css("a::attr(href)").getall()}
+        found = {site_origin(u) for u in (_join(response, h) for h in response.css("a::attr(href)").getall()) if u}
         found.update(find_sites(" ".join(response.xpath("//body//text()").getall())))
         for origin in found:
             if origin and urlsplit(origin).hostname not in own:
@@ -254,8 +263,8 @@ class ListingSpider(scrapy.Spider):
             values.update({k: page_values[k] for k in values["_above"]})
             if site.follow_detail is not None:
                 link = extract(block, site.follow_detail.link)
-                url = response.urljoin(link) if link else None
-                if url and _http(url):
+                url = _join(response, link) if link else None
+                if _http(url):
                     values.pop("_order")
                     yield self._request(url, self.parse_detail, listing=values, page=response.url)
                     continue
@@ -264,7 +273,7 @@ class ListingSpider(scrapy.Spider):
                 yield post
         for spec in (site.pagination, site.follow):  # next pages first when max_pages is tight
             for href in extract_all(response, spec):
-                url = response.urljoin(href).split("#", 1)[0]
+                url = (_join(response, href) or "").split("#", 1)[0]
                 if _http(url):
                     req = self._listing_request(url)
                     if req is not None:
@@ -307,7 +316,8 @@ class ListingSpider(scrapy.Spider):
         text = compose_listing({k: values[k] for k in TEXT_FIELDS if values.get(k)}, values.get("_order"),
                                above=tuple(values.get("_above") or ()))
         link = values.get("link")
-        url = response.urljoin(link) if link else response.url
+        joined = _join(response, link) if link else None  # a link that is no URL: the page's, as without one
+        url = joined or response.url
         posted = None
         if values.get("posted"):
             h = self.site.hints
@@ -321,7 +331,7 @@ class ListingSpider(scrapy.Spider):
         try:
             post = RawPost(
                 source=self.site.name,
-                external_id=external_id_for(values.get("id"), urljoin(response.url, link) if link else None, text),
+                external_id=external_id_for(values.get("id"), _join(response.url, link) if link else None, text),
                 text=text, url=url, author=values.get("vendor"), posted_at=posted, hints=self.hints, extra=extra,
                 structured=structured,
             )

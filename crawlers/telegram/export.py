@@ -17,7 +17,9 @@ beyond 64 bits, JSON nested too deep to read) is skipped and reported in `Import
 chat and its index k; the other messages are stored, so a rerun does not stop at the same message. A bad
 optional field is dropped and its message kept (a forward origin id beyond 64 bits). A file cut off mid-way
 (a JSON syntax error) is salvaged: every complete message before the break is stored, then the break is
-reported. Writes are idempotent on (channel, message id): importing the same file again adds nothing.
+reported. What Python's `json` reads but strict JSON forbids (NaN, Infinity, a raw control character in a
+string) does not break the file: a NaN or Infinity is read as null, so its message is judged without it.
+Writes are idempotent on (channel, message id): importing the same file again adds nothing.
 
 The channel's source key is its username when npswatch knows the id (listener, `--channel`), else
 `c<id>`; so an export and the listener write the same rows.
@@ -84,7 +86,8 @@ def message_text(text: Any) -> tuple[str, list[str]]:
     if isinstance(text, str):
         return text, []
     if not isinstance(text, list):
-        raise ValueError(f"`text` is {type(text).__name__}, not a string or a list of strings and entity objects")
+        kind = "null" if text is None else type(text).__name__  # null: also a NaN read leniently
+        raise ValueError(f"`text` is {kind}, not a string or a list of strings and entity objects")
     parts, hrefs = [], []
     for i, part in enumerate(text):
         if isinstance(part, str):
@@ -104,16 +107,18 @@ def _date(msg: dict, key: str, tz: tzinfo = timezone.utc) -> datetime | None:
     if unix not in (None, ""):
         try:
             return datetime.fromtimestamp(int(unix), timezone.utc)
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"`{key}_unixtime` {unix!r} is not a Unix time") from None
+        except (TypeError, ValueError, OverflowError, OSError):  # OSError: beyond the C library's years
+            raise ValueError(f"`{key}_unixtime` {str(unix)[:40]!r} is not a Unix time") from None
     v = msg.get(key)
     if v in (None, ""):
         return None
     try:
         d = datetime.fromisoformat(str(v))
+        return d if d.tzinfo else d.replace(tzinfo=tz).astimezone(timezone.utc)
     except ValueError:
-        raise ValueError(f"`{key}` {v!r} is not an ISO date") from None
-    return d if d.tzinfo else d.replace(tzinfo=tz).astimezone(timezone.utc)
+        raise ValueError(f"`{key}` {str(v)[:40]!r} is not an ISO date") from None
+    except OverflowError:  # year 1 or 9999 moved across midnight by `tz`
+        raise ValueError(f"`{key}` {str(v)[:40]!r} is out of the years a date can hold") from None
 
 
 _PEER = re.compile(r"(user|channel|chat)(\d+)")
@@ -272,18 +277,24 @@ class _NeedsBigInts(Exception):
     """The C parser cannot hold a number in the file (beyond 64 bits): read again with the Python one."""
 
 
+class _NeedsLenient(Exception):
+    """The file is not strict JSON: read again through `_Lenient`."""
+
+
 def _events(path: Path) -> Iterator[tuple]:
     """The export as a stream of ("chat", header, full), ("message", obj) and ("broken", k, reason) items, read
     with ijson so memory does not grow with the file. The fast C parser is used; when it meets a number
-    beyond 64 bits (a poisoned file), reading resumes with ijson's Python parser after the items already
-    given, so nothing is given twice."""
+    beyond 64 bits (a poisoned file), reading resumes with ijson's Python parser, and when it meets what strict
+    JSON forbids but Python's `json` reads (NaN, Infinity, a raw control character in a string), through
+    `_Lenient`; either way after the items already given, so nothing is given twice."""
     import ijson
 
     given = 0
     backend = ijson.get_backend("python") if _has_surrogate_escapes(path) else ijson
+    lenient = False
     while True:
         try:
-            for n, item in enumerate(_parse(path, backend)):
+            for n, item in enumerate(_parse(path, backend, lenient)):
                 if n >= given:
                     given += 1
                     yield item
@@ -292,6 +303,43 @@ def _events(path: Path) -> Iterator[tuple]:
             if backend is not ijson:
                 raise
             backend = ijson.get_backend("python")
+        except _NeedsLenient:
+            lenient = True
+
+
+class _Lenient:
+    """A binary file read as strict JSON: NaN, Infinity and -Infinity outside strings become null (a missing
+    value, so the message that holds one is judged without it), raw control characters inside strings are
+    escaped. Used only for a file the strict reading failed on; a string is never cut between two reads."""
+
+    # a string (`q` unset: it goes on in the next block), a non-finite number, a word at the end of the block
+    _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*(?:(?P<q>")|\\?)|-?Infinity|NaN|[A-Za-z-]+\Z', re.S)
+    _CONTROL = re.compile(rb"[\x00-\x1f]")
+
+    def __init__(self, raw: Any, chunk: int = 1 << 20) -> None:
+        self._raw, self._chunk, self._held, self._eof = raw, chunk, b"", False
+
+    def _fix(self, m: re.Match) -> bytes:
+        tok = m.group()
+        if tok[:1] == b'"':
+            return self._CONTROL.sub(lambda c: b"\\u%04x" % c.group()[0], tok)
+        return b"null" if tok in (b"NaN", b"Infinity", b"-Infinity") else tok
+
+    def read(self, size: int = -1) -> bytes:  # noqa: ARG002 - ijson reads blocks; any length will do
+        if size == 0:
+            return b""
+        while not self._eof:
+            block = self._raw.read(self._chunk)
+            self._eof = not block
+            buf, end = self._held + block, None
+            if not self._eof:  # hold back what may go on in the next block
+                end = next((m.start() for m in self._TOKEN.finditer(buf) if m.end() == len(buf) and not (
+                    m.group()[:1] == b'"' and m.group("q"))), None)
+            self._held = buf[end:] if end is not None else b""
+            out = self._TOKEN.sub(self._fix, buf[:end])
+            if out:
+                return out
+        return b""
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -310,7 +358,7 @@ def _has_surrogate_escapes(path: Path, chunk: int = 8 << 20) -> bool:
     return False
 
 
-def _parse(path: Path, backend: Any) -> Iterator[tuple]:
+def _parse(path: Path, backend: Any, lenient: bool = False) -> Iterator[tuple]:
     import ijson
     from ijson.common import ObjectBuilder
 
@@ -323,7 +371,7 @@ def _parse(path: Path, backend: Any) -> Iterator[tuple]:
     with open(path, "rb") as f:
         if f.read(3) != b"\xef\xbb\xbf":  # Telegram Desktop writes no BOM, an editor may have added one
             f.seek(0)
-        events = backend.parse(f, use_float=True)
+        events = backend.parse(_Lenient(f) if lenient else f, use_float=True)
         header: dict | None = None
         found = False
         counts = dict.fromkeys(_CHAT_PREFIXES, -1)
@@ -373,6 +421,9 @@ def _parse(path: Path, backend: Any) -> Iterator[tuple]:
                         return
                     header = None
         except ijson.JSONError as exc:
+            reason = short(exc)
+            if not lenient:
+                raise _NeedsLenient(reason) from None
             if not found:
                 raise TelegramExportError(f"{path}: not valid JSON ({short(exc)})") from None
             yield ("broken", n, f"not valid JSON ({short(exc)})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import click
 import typer
 
 from npswatch.watch import Watch
@@ -13,6 +14,7 @@ from rich.markup import escape
 
 from . import extract, fx, imports, ops, privacy, reports, search, telegram, web, webapp
 from .common import DEBUG, example, fail, out, run, user_error
+from .interrupt import EXIT_INTERRUPTED, aborted
 from .reports import print_signal_summary, print_trends
 
 app = typer.Typer(
@@ -179,11 +181,13 @@ def run_cli() -> None:
     """The `npswatch` command: `app`, with a user error escaping a command's own handling still one line."""
     try:
         code = app(prog_name="npswatch", standalone_mode=False)
+        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code without a word
+            aborted()
         raise SystemExit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except (KeyboardInterrupt, EOFError):
-        raise SystemExit(130) from None
+    except (KeyboardInterrupt, EOFError, click.exceptions.Abort):  # Ctrl-C (Ctrl-D at a prompt)
+        aborted()
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001
