@@ -9,6 +9,7 @@ the list between them without overlap.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import zlib
 from collections.abc import Callable
@@ -83,6 +84,19 @@ def channel_keys(watch: "Watch", shard: tuple[int, int] | None = None) -> list[s
     return [k for k in dict.fromkeys(keys) if in_shard(k, shard)]
 
 
+def apply_discovery_rules(watch: "Watch") -> None:
+    """With `telegram.discovery.auto_add`, add the discovered channels the rules accept (see
+    `npswatch.autodiscover`); a failure is logged and the collection goes on."""
+    if not watch.settings.telegram.discovery.auto_add:
+        return
+    from .autodiscover import auto_add
+
+    try:
+        auto_add(watch)
+    except Exception:  # noqa: BLE001 - the rules add channels; collecting the watched ones matters more
+        logging.getLogger("npswatch.telegram").exception("applying the discovery rules failed")
+
+
 def _collector(watch: "Watch", client, extract: bool):
     from npswatch.crawlers.telegram.collector import TelegramCollector
 
@@ -140,6 +154,8 @@ def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[st
     from npswatch.storage.telegram_store import channel_states
 
     watch.checked_engine()  # the schema is current before anything is read
+    if not channels:
+        apply_discovery_rules(watch)
     keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
     if not keys:
         raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
@@ -204,7 +220,12 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
         try:
             await ensure_authorized(client)
             col = _collector(watch, client, extract)
-            await col.listen(lambda: channel_keys(watch, shard), done,
+            def keys():
+                if shard is None or shard[0] == 1:  # one listener applies the rules; every shard sees the result
+                    apply_discovery_rules(watch)
+                return channel_keys(watch, shard)
+
+            await col.listen(keys, done,
                              reconcile_every=settings.telegram.reconcile_minutes * 60,
                              recheck_days=settings.telegram.recheck_days,
                              recheck_every=settings.telegram.recheck_minutes * 60)
@@ -267,12 +288,13 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
             return store.record_links(conn, links)
 
     titles = store.channels_by_title(engine)
+    homes = store.home_keys(engine)
     zone = export_timezone(watch.settings, tz)
     result = TelegramImportResult()
     for f in map(export_file, files):
         with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
             r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
-                              channel_named=lambda name: titles.get(name.casefold().strip()))
+                              channel_named=lambda name: titles.get(name.casefold().strip()), home_of=homes.get)
             run.items = r.messages
             run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
