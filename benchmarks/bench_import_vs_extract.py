@@ -1,6 +1,7 @@
 """Telegram Desktop import against `npswatch extract` over the same texts, in one run (issue 15, item 8).
 
-    .venv/bin/python benchmarks/bench_import_vs_extract.py [--messages 100000] [--profile FILE]
+    .venv/bin/python benchmarks/bench_import_vs_extract.py [--messages 100000] [--texts market|synthetic]
+        [--baseline-python ../main/.venv/bin/python] [--profile FILE]
 
 Writes a synthetic single-channel export of `--messages` market posts and chatter (the extraction benchmark's mix:
 the labelled set's texts, the fixture market's listings, ordinary chatter, multi-listing price lists), and the
@@ -32,7 +33,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 CHANNEL_ID = 1_500_000_002
 
 
-def texts(n: int) -> list[str]:
+def texts(n: int, kind: str = "market") -> list[str]:
+    """"market": the extraction benchmark's mix; "synthetic": bench_telegram_import's short placeholder posts
+    (little for the extractor to find, so the import's own work weighs most)."""
+    if kind == "synthetic":
+        from bench_telegram_import import message
+
+        rng = random.Random(7)
+        return [message(rng, i) for i in range(1, n + 1)]
     from bench_extract import corpus
 
     mix = corpus("mix")
@@ -40,12 +48,12 @@ def texts(n: int) -> list[str]:
     return (mix * (n // len(mix) + 1))[:n]
 
 
-def write_inputs(folder: Path, n: int) -> tuple[Path, Path]:
+def write_inputs(folder: Path, n: int, kind: str = "market") -> tuple[Path, Path]:
     export, jsonl = folder / "result.json", folder / "texts.jsonl"
     with open(export, "w", encoding="utf-8") as f, open(jsonl, "w", encoding="utf-8") as j:
         f.write('{\n "name": "Synthetic Channel 02",\n "type": "public_channel",\n'
                 f' "id": {CHANNEL_ID},\n "messages": [\n')
-        for i, text in enumerate(texts(n), 1):
+        for i, text in enumerate(texts(n, kind), 1):
             t = 1_700_000_000 + i * 60
             posted = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
             m = {"id": i, "type": "message", "date": posted, "date_unixtime": str(t), "from": "Synthetic Channel 02",
@@ -95,14 +103,16 @@ def profile(export: Path, data: Path, out: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--texts", choices=["market", "synthetic"], default="market",
+                    help="market: the extraction benchmark's mix (default); synthetic: short placeholder posts")
     ap.add_argument("--profile", help="also write a cProfile of the import to this file")
     ap.add_argument("--baseline-python", help="also import with this interpreter (another checkout's venv, e.g. the "
                     "main branch's): the before figure, from the same run")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        export, jsonl = write_inputs(folder, args.messages)
-        print(f"{args.messages} messages; export {export.stat().st_size / 2**20:.0f} MB")
+        export, jsonl = write_inputs(folder, args.messages, args.texts)
+        print(f"{args.messages} messages ({args.texts} texts); export {export.stat().st_size / 2**20:.0f} MB")
         for name in ("extract", "import", "profile"):  # the schema, outside the timings
             run(["db", "upgrade"], folder / name)
         n = args.messages

@@ -24,7 +24,7 @@ from .results import AutoAddResult, ChannelVerdict
 if TYPE_CHECKING:
     from .watch import Watch
 
-__all__ = ["auto_add", "ACTOR"]
+__all__ = ["auto_add", "apply_rules", "ACTOR"]
 
 log = logging.getLogger("npswatch.telegram")
 ACTOR = "discovery-rules"  # the audit log's actor for automatic additions
@@ -44,11 +44,10 @@ def auto_add(watch: "Watch", *, dry_run: bool = False) -> AutoAddResult:
     from npswatch.storage.telegram_store import aliases, channel_states, promote
 
     from .accounts import record
-    from .channels import channel_keys
 
     rules = watch.settings.telegram.discovery
     engine = watch.checked_engine()
-    watched = set(channel_keys(watch))
+    watched = set(watch.channels())
     known = aliases(engine, watched)  # the watched channels under every name they had
     ids = _watched_ids(engine, known)
     full = [k for k, st in channel_states(engine).items() if k in known and st.status == "join_refused"]
@@ -89,3 +88,14 @@ def auto_add(watch: "Watch", *, dry_run: bool = False) -> AutoAddResult:
             log.warning("discovery rules: @%s added to the watch list (%s)", ev.key, reason)
         result.verdicts.append(ChannelVerdict(ev.key, ev.channels, ev.posts, score, lang, bool(added), reason))
     return result
+
+
+def apply_rules(watch: "Watch") -> None:
+    """With `telegram.discovery.auto_add`, add the channels the rules accept (the listener's rounds, backfill); a
+    failure is logged and the collection goes on."""
+    if not watch.settings.telegram.discovery.auto_add:
+        return
+    try:
+        auto_add(watch)
+    except Exception:  # noqa: BLE001 - the rules add channels; collecting the watched ones matters more
+        log.exception("applying the discovery rules failed")

@@ -9,7 +9,6 @@ the list between them without overlap.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import zlib
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .autodiscover import apply_rules
 from .errors import WatchError
 from .results import (ChannelBackfill, ExportImport, TelegramBackfillResult, TelegramImportResult,
                       TelegramListenResult)
@@ -84,19 +84,6 @@ def channel_keys(watch: "Watch", shard: tuple[int, int] | None = None) -> list[s
     return [k for k in dict.fromkeys(keys) if in_shard(k, shard)]
 
 
-def apply_discovery_rules(watch: "Watch") -> None:
-    """With `telegram.discovery.auto_add`, add the discovered channels the rules accept (see
-    `npswatch.autodiscover`); a failure is logged and the collection goes on."""
-    if not watch.settings.telegram.discovery.auto_add:
-        return
-    from .autodiscover import auto_add
-
-    try:
-        auto_add(watch)
-    except Exception:  # noqa: BLE001 - the rules add channels; collecting the watched ones matters more
-        logging.getLogger("npswatch.telegram").exception("applying the discovery rules failed")
-
-
 def _collector(watch: "Watch", client, extract: bool):
     from npswatch.crawlers.telegram.collector import TelegramCollector
 
@@ -155,7 +142,7 @@ def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[st
 
     watch.checked_engine()  # the schema is current before anything is read
     if not channels:
-        apply_discovery_rules(watch)
+        apply_rules(watch)
     keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
     if not keys:
         raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
@@ -222,7 +209,7 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
             col = _collector(watch, client, extract)
             def keys():
                 if shard is None or shard[0] == 1:  # one listener applies the rules; every shard sees the result
-                    apply_discovery_rules(watch)
+                    apply_rules(watch)
                 return channel_keys(watch, shard)
 
             await col.listen(keys, done,

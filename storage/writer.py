@@ -211,8 +211,10 @@ class PostWriter:
         fresh += [(p, text) for p, _, text, _ in changed]
         sightings = []
         for p, text in fresh:
-            own = site_origin(p.url) if p.url else None
-            sightings += [(o, p.posted_at or p.collected_at, p.source) for o in find_sites(text) if o != own]
+            found = find_sites(text)
+            if found:  # the post's own site is worked out only when it names any
+                own = site_origin(p.url) if p.url else None
+                sightings += [(o, p.posted_at or p.collected_at, p.source) for o in found if o != own]
         if sightings:
             record_sites(conn, sightings)
 
