@@ -25,21 +25,44 @@ def upsert(conn: Connection, table, rows: Sequence[dict[str, Any]], index: list[
     conn.execute(stmt, list(rows))
 
 
-def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]]) -> None:
-    """A plain `INSERT` of many rows that all have the same keys: on SQLite, one compiled statement handed to
-    the driver's `executemany`, each value through its column type's bind processor as Core would do, without
-    Core's per-row parameter processing (the larger part of writing an extracted post's facts). PostgreSQL
-    keeps Core's batched multi-row insert."""
+def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]], *, skip_conflicts: list[str] | None = None,
+                returning: Sequence[str] = ()) -> list[tuple]:
+    """A plain `INSERT` of many rows that all have the same keys (`skip_conflicts`: `ON CONFLICT (these columns) DO
+    NOTHING`; `returning`: the columns of the inserted rows to give back). On SQLite the statement is compiled
+    once and run by the driver (`executemany`, or multi-row VALUES when rows are returned), each value through its
+    column type's bind processor as Core would do, without Core's per-row parameter processing (the larger part
+    of writing posts and their facts). PostgreSQL keeps Core's batched multi-row insert."""
     if not rows:
-        return
+        return []
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    if skip_conflicts:
+        stmt = stmt.on_conflict_do_nothing(index_elements=skip_conflicts)
+    if returning:
+        stmt = stmt.returning(*(table.c[c] for c in returning))
     if conn.dialect.name != "sqlite":
-        conn.execute(table.insert(), list(rows))
-        return
+        res = conn.execute(stmt, list(rows))
+        return [tuple(r) for r in res] if returning else []
     keys = list(rows[0])
-    compiled = table.insert().compile(dialect=conn.dialect, column_keys=keys)
-    order = list(compiled.positiontup)
-    procs = [table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for k in order]
-    plain = all(p is None for p in procs)
-    data = [tuple(r[k] for k in order) if plain else
-            tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(order, procs)) for r in rows]
-    conn.exec_driver_sql(str(compiled), data)
+    procs = [table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for k in keys]
+    data = [tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(keys, procs)) for r in rows]
+    cols = ", ".join(conn.dialect.identifier_preparer.quote(k) for k in keys)
+    head = f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} ({cols}) VALUES "
+    tail = ""
+    if skip_conflicts:
+        tail += f" ON CONFLICT ({', '.join(skip_conflicts)}) DO NOTHING"
+    if not returning:
+        conn.exec_driver_sql(head + "(" + ", ".join("?" * len(keys)) + ")" + tail, data)
+        return []
+    tail += " RETURNING " + ", ".join(returning)
+    one = "(" + ", ".join("?" * len(keys)) + ")"
+    per = max(1, 30_000 // len(keys))  # SQLite takes up to 32,766 parameters per statement
+    out: list[tuple] = []
+    for i in range(0, len(data), per):
+        chunk = data[i : i + per]
+        flat = [v for row in chunk for v in row]
+        out += [tuple(r) for r in conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, tuple(flat))]
+    return out

@@ -68,14 +68,10 @@ def _ids_by_key(conn: Connection, table, keys: Iterable[str]) -> dict[str, int]:
 
 def _insert_posts(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict]:
     """Insert new post rows (a row another writer stored meanwhile is left alone); (source id, external id) -> {"id"}
-    of the rows this call inserted, from `RETURNING` (one statement, no second lookup)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = (insert(T_POST).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-            .returning(T_POST.c.id, T_POST.c.source_id, T_POST.c.external_id))
-    return {(sid, ext): {"id": pid} for pid, sid, ext in conn.execute(stmt, rows)}
+    of the rows this call inserted, from `RETURNING` (no second lookup)."""
+    got = insert_rows(conn, T_POST, rows, skip_conflicts=["source_id", "external_id"],
+                      returning=["id", "source_id", "external_id"])
+    return {(sid, ext): {"id": pid} for pid, sid, ext in got}
 
 
 def text_hash(text: str) -> str:
