@@ -1,14 +1,14 @@
 """telegram_channel: who added a watched channel (an analyst, or the discovery rules) and why
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
