@@ -47,8 +47,15 @@ def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]], *, skip
         res = conn.execute(stmt, list(rows))
         return [tuple(r) for r in res] if returning else []
     keys = list(rows[0])
-    procs = [table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for k in keys]
-    data = [tuple(r[k] if p is None or r[k] is None else p(r[k]) for k, p in zip(keys, procs)) for r in rows]
+    columns = []
+    for k in keys:  # column by column: one processor per column, each distinct value converted once
+        values = [r[k] for r in rows]
+        proc = table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        if proc is not None:
+            done: dict = {}
+            values = [None if v is None else _convert(done, v, proc) for v in values]
+        columns.append(values)
+    data = list(zip(*columns))
     cols = ", ".join(conn.dialect.identifier_preparer.quote(k) for k in keys)
     head = f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} ({cols}) VALUES "
     tail = ""
@@ -65,4 +72,16 @@ def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]], *, skip
         chunk = data[i : i + per]
         flat = [v for row in chunk for v in row]
         out += [tuple(r) for r in conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, tuple(flat))]
+    return out
+
+
+def _convert(done: dict, v: Any, proc) -> Any:
+    """`proc(v)`, remembered in `done`; keyed with the time zone too, since equal datetimes in two zones are
+    written differently."""
+    if isinstance(v, (dict, list)):
+        return proc(v)
+    key = (v, getattr(v, "tzinfo", None))
+    out = done.get(key, done)
+    if out is done:
+        out = done[key] = proc(v)
     return out
