@@ -31,16 +31,20 @@ import sqlite3
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from npswatch.crawlers.spiders.fields import compose_listing, parse_stock
 from npswatch.pipelines.rawpost import RawPost, SourceHints, Structured
+
+if TYPE_CHECKING:
+    from npswatch.pipelines.privacy import Pseudonymiser
 
 __all__ = ["Mapping", "HistoryError", "load_mapping", "listing_row", "ListingRow", "Spool", "read_snapshots",
            "check_file", "to_post"]
@@ -160,7 +164,8 @@ def load_mapping(path: str | Path) -> Mapping:
 # -- one row ------------------------------------------------------------------------------------------------------
 @dataclass(slots=True)
 class ListingRow:
-    """One listing in one snapshot, as read (not yet scrubbed: `to_post` hands it to the writer, which scrubs)."""
+    """One listing in one snapshot, as read (`scrubbed` before it is spooled to disk; the writer scrubs again,
+    which changes nothing: scrubbing and pseudonyms are idempotent)."""
 
     at: datetime  # the snapshot's time stamp, UTC
     external_id: str
@@ -247,6 +252,16 @@ def listing_row(m: Mapping, record: dict) -> ListingRow:
     return ListingRow(at, external_id, text, label, parse_stock(_cell(record, c.stock)),
                       {k: fields[k] for k in ("price", "currency", "quantity", "unit")},
                       _cell(record, c.url), _cell(record, c.author), posted)
+
+
+def scrubbed(row: ListingRow, ps: "Pseudonymiser", region: str | None = None) -> ListingRow:
+    """The row with every identifier of a person pseudonymised, as the writer would: what may touch the disk."""
+    def scrub(v: str | None) -> str | None:
+        return ps.scrub(v, region) if v else v
+
+    return dataclasses.replace(row, text=scrub(row.text), price_label=scrub(row.price_label), url=scrub(row.url),
+                               author=ps.handle(row.author),
+                               structured={k: scrub(v) for k, v in row.structured.items()})
 
 
 def to_post(m: Mapping, row: ListingRow, first_seen: datetime | None = None) -> RawPost:
@@ -393,9 +408,12 @@ def check_file(path: Path, m: Mapping) -> None:
 
 # -- the spool ----------------------------------------------------------------------------------------------------
 class Spool:
-    """Rows on disk, handed back in time order: a temporary SQLite file (0600), removed by `close`."""
+    """Rows on disk, handed back in time order: a temporary SQLite file (0600), removed by `close`. With
+    `scrub`, every row passes it before it is written (nothing raw on disk, even after a kill -9)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None,
+                 scrub: Callable[[ListingRow], ListingRow] | None = None) -> None:
+        self._scrub = scrub
         fd, name = tempfile.mkstemp(prefix="npswatch-history-", suffix=".sqlite", dir=directory)
         os.close(fd)
         self.path = Path(name)
@@ -409,6 +427,8 @@ class Spool:
         self.in_order = True
 
     def add(self, row: ListingRow) -> None:
+        if self._scrub is not None:
+            row = self._scrub(row)
         ts = row.at.timestamp()
         if ts < self._last:
             self.in_order = False

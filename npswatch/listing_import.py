@@ -13,6 +13,7 @@ completed, its run found again by its time).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,8 @@ def import_listings(watch: "Watch", files: list[Path], mapping: Path, *, extract
                     ) -> ListingImportResult:
     """Import `files` read with the mapping file `mapping`. `on_progress(phase, done, total)`: phase "read"
     counts bytes of the files, "store" rows stored."""
-    from npswatch.crawlers.listing_history import HistoryError, Spool, check_file, load_mapping, read_snapshots, to_post
+    from npswatch.crawlers.listing_history import (HistoryError, Spool, check_file, load_mapping, read_snapshots,
+                                                  scrubbed, to_post)
     from npswatch.pipelines.rawpost import InvalidPost
     from npswatch.storage.listings import ListingTracker
     from npswatch.storage.runs import past_run
@@ -69,7 +71,7 @@ def import_listings(watch: "Watch", files: list[Path], mapping: Path, *, extract
 
     data = watch.settings.data_path
     data.mkdir(parents=True, exist_ok=True)
-    with Spool(data) as spool:
+    with Spool(data, scrub=partial(scrubbed, ps=watch.pseudonymiser, region=m.hints.country)) as spool:
         try:
             result.rows = read_snapshots(files, m, spool, bad, read)
         except HistoryError as exc:  # a file unreadable half-way: nothing is stored yet

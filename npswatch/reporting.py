@@ -40,14 +40,19 @@ def filters(f: "Filters | None" = None, *, substance: str | None = None, cls: st
     return Filters(substance=substance, cls=cls, city=city, country=country, since=moment(since), until=moment(until))
 
 
-def trend_title(f: "Filters", by: str) -> str:
+def scope_label(f: "Filters") -> str:
+    """What, where and when the filters are about, e.g. "mephedrone, KZ, 2026-01-01 to now"."""
     what = f.substance or (f.cls and f.cls.replace("_", " ")) or "all substances"
     where = f.city or f.country or "all regions"
     span = ""
     if f.since or f.until:
         span = f", {f.since:%Y-%m-%d}" if f.since else ", …"
         span += f" to {f.until:%Y-%m-%d}" if f.until else " to now"
-    return f"Price per unit by {by}: {what}, {where}{span}"
+    return f"{what}, {where}{span}"
+
+
+def trend_title(f: "Filters", by: str) -> str:
+    return f"Price per unit by {by}: {scope_label(f)}"
 
 
 def trends(watch: "Watch", f: "Filters", *, by: str = "week", group: str | None = None,

@@ -17,8 +17,9 @@ if TYPE_CHECKING:  # imported when a result is made, not with this module (`npsw
     from npswatch.storage.writer import WriteResult
 
 __all__ = ["Result", "SiteCrawl", "CrawlResult", "ReparseResult", "ChannelBackfill", "TelegramBackfillResult",
-           "TelegramListenResult", "ExportImport", "TelegramImportResult", "ListingImportResult", "RateFile", "FxImportResult", "TrendsResult",
-           "DigestResult", "SignalsResult", "ExportResult", "RetentionResult", "DemoResult", "jsonable"]
+           "TelegramListenResult", "ExportImport", "TelegramImportResult", "ListingImportResult", "RateFile",
+           "FxImportResult", "TrendsResult", "PlacesResult", "SubstanceProfile", "DigestResult", "SignalsResult",
+           "ExportResult", "RetentionResult", "DemoResult", "jsonable"]
 
 
 def jsonable(value: Any) -> Any:
@@ -304,6 +305,57 @@ class TrendsResult(Result):
         from npswatch.reports.plots import trend_figure
 
         return trend_figure(self.rows, title=self.title, by=self.by, max_lines=max_lines)
+
+
+@dataclass
+class PlacesResult(Result):
+    places: list  # reports.activity.PlaceActivity, earliest first: the first is where it was seen first
+    title: str
+    path: Path | None = None  # the map written as SVG, if asked
+
+    @property
+    def items(self) -> int:
+        return len(self.places)
+
+    @property
+    def cities(self) -> list:
+        """The places that are cities with known coordinates: what the map shows."""
+        return [p for p in self.places if p.lat is not None]
+
+    def svg(self, *, frame: str = "all", standalone: bool = False, labels: int = 12, title: str | None = None,
+            legend: str = "{n} distinct ads") -> str:
+        """The map: the cities with activity, sized by distinct ads, on the offline base map of the focus
+        countries (`frame`: all, central_asia, europe, caucasus, china, or auto: the smallest holding the cities). Each city's circle carries
+        data-city, data-country, data-ads and data-posts, and a tooltip (`<title>`)."""
+        from npswatch.reports.maps import Marker, activity_svg
+
+        markers = [Marker(p.lat, p.lon, p.ads, p.name, f"{p.place}: {p.ads} distinct ads, {p.posts} posts, "
+                          f"{p.offers} offers; first seen {p.first_seen:%Y-%m-%d}, last seen {p.last_seen:%Y-%m-%d}",
+                          (("data-city", p.name), ("data-country", p.country), ("data-ads", str(p.ads)),
+                           ("data-posts", str(p.posts))), p.country or "")
+                   for p in self.cities]
+        return activity_svg(markers, title=self.title if title is None else title, frame=frame,
+                            standalone=standalone, labels=labels, legend=legend)
+
+
+@dataclass
+class SubstanceProfile(Result):
+    """What the substance page shows besides the price trend: where and since when, the sources, the latest
+    posts (texts as stored: pseudonymised when written)."""
+
+    title: str
+    places: list  # reports.activity.PlaceActivity, earliest first
+    sources: list  # reports.activity.SourceActivity, most distinct ads first
+    posts: list  # reports.activity.LatestPost, newest first
+
+    @property
+    def items(self) -> int:
+        return len(self.places)
+
+    @property
+    def first(self):
+        """The place it was seen first (a PlaceActivity), or None."""
+        return self.places[0] if self.places else None
 
 
 @dataclass

@@ -374,6 +374,22 @@ class Watch:
 
         return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers)
 
+    def places(self, filters: "Filters | None" = None, *, svg: str | Path | None = None, frame: str = "all",
+               **kw) -> "results.PlacesResult":
+        """Every place the scope's posts name, with first and last seen, posts, distinct ads, sources, offers and
+        a city's coordinates; earliest first (`svg`: also write the map there; `frame`: what it is framed on)."""
+        from .activity import places
+
+        return places(self, self.filters(filters, **kw), svg=svg, frame=frame)
+
+    def substance_profile(self, filters: "Filters | None" = None, *, latest: int = 20,
+                          **kw) -> "results.SubstanceProfile":
+        """A substance's (or class's) places (where it was seen first and since when), sources and `latest` posts
+        as stored (pseudonymised): the substance page of the web app besides its trends."""
+        from .activity import profile
+
+        return profile(self, self.filters(filters, **kw), latest=latest)
+
     def search(self, words: str, *, source: str | None = None, kind: str | None = None,
                substance: str | None = None, cls: str | None = None, since: datetime | str | None = None,
                until: datetime | str | None = None, limit: int = 50, offset: int = 0) -> "SearchResult":

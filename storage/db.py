@@ -9,6 +9,8 @@ imports this module (for `SchemaError`) without loading either.
 """
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,6 +101,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
 
 
+@functools.lru_cache(maxsize=1)  # read once per process: every checked Watch call asks, from any thread
 def file_head_revision() -> str | None:
     """The head revision read from the migration files' `revision`/`down_revision` lines without loading Alembic;
     None unless the history has exactly one head (Alembic's `head_revision()` decides then)."""

@@ -257,3 +257,29 @@ def test_a_hostile_row_is_a_listing_or_a_reason(record):
         to_post(m, row)
     except InvalidPost as exc:
         assert str(exc)
+
+
+def test_the_spool_on_disk_holds_no_raw_identifier(tmp_path, pseudonymiser):
+    """Rows wait in a temporary file while the import reads every file: pseudonymised before they are written,
+    so even a kill -9 leaves nothing raw in the data folder."""
+    from functools import partial
+
+    from npswatch.crawlers.listing_history import Mapping, Spool, scrubbed
+
+    m = Mapping.model_validate({"source": "old-market.test", "complete": False,
+                                "time": {"column": "ts", "format": "%Y-%m-%d"},
+                                "columns": {"id": "id", "text": ["title"], "author": "seller", "url": "url"}})
+    row = listing_row(m, {"ts": "2020-03-05", "id": "1", "title": "Меф 1г, пишите +7 701 123 45 67 или @synthetic_seller",
+                          "seller": "@synthetic_seller", "url": "https://t.me/synthetic_seller"})
+    spool = Spool(tmp_path, scrub=partial(scrubbed, ps=pseudonymiser, region="KZ"))
+    spool.add(row)
+    spool._flush()
+    spool._db.commit()
+    raw = spool.path.read_bytes().decode("utf-8", "replace")
+    assert "Меф 1г" in raw
+    for identifier in ("701 123 45 67", "synthetic_seller"):
+        assert identifier not in raw
+    (_, [back], _), = list(spool.chunks())
+    assert back.author == pseudonymiser.handle("@synthetic_seller")
+    assert to_post(m, back).text == pseudonymiser.scrub(row.text, "KZ")  # what the writer stores, unchanged
+    spool.close()

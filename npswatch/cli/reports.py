@@ -1,4 +1,4 @@
-"""`npswatch trends`, `export`, `serve`, `candidates` and `digest`: reports and early warning on the command line.
+"""`npswatch trends`, `places`, `export`, `serve`, `candidates` and `digest`: reports and early warning on the command line.
 
 The use-cases live in `npswatch.reporting` (`Watch.trends`, `Watch.export`, `Watch.digest`, ...)."""
 from __future__ import annotations
@@ -134,6 +134,56 @@ def print_trends(rows, fmt: str, title: str = "trends", limit: int | None = None
         to.print("no offers or mentions match these filters")
     elif limit and len(rows) > limit:
         to.print(f"(last {limit} of {len(rows)} rows; --format csv for all)")
+
+
+# --- places -------------------------------------------------------------------------------------------------
+@app.command(epilog=example("npswatch places --substance alpha-PVP --since 12w --svg alpha-pvp-map.svg"))
+def places(
+    ctx: typer.Context,
+    substance: Optional[str] = SUBSTANCE,
+    cls: Optional[str] = CLASS,
+    city: Optional[str] = CITY,
+    country: Optional[str] = COUNTRY,
+    since: Optional[str] = SINCE,
+    until: Optional[str] = UNTIL,
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    svg: Optional[Path] = typer.Option(None, "--svg", help="Also draw the map of the cities to FILE.svg."),
+    frame: str = typer.Option("all", "--frame", help="What the map is framed on: all (the focus countries), "
+                              "central_asia, europe, caucasus, china, or auto (the smallest holding the cities)."),
+) -> None:
+    """Where and since when: every city (or country, when a post names no city) the posts name, earliest first,
+    with first and last seen, posts, distinct ads, sources and offers. --svg draws the cities, sized by distinct
+    ads, on an offline map of the focus countries (Natural Earth boundaries; nothing fetched)."""
+    if fmt not in ("table", "csv", "json"):
+        fail("--format must be table, csv or json")
+
+    def _go():
+        r = ctx.obj.places(_filters(substance, cls, city, country, since, until), svg=svg, frame=frame)
+        rows = [p.to_dict() for p in r.places]
+        if fmt == "json":
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False, default=str) + "\n")
+        elif fmt == "csv":
+            import csv
+
+            from npswatch.reports.exports import csv_safe
+
+            w = csv.writer(sys.stdout)
+            w.writerow(list(rows[0]) if rows else ["place"])
+            w.writerows([csv_safe(v) for v in row.values()] for row in rows)
+        else:
+            t = Table(title=r.title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+            for col in ("place", "first seen", "last seen", "posts", "ads", "sources", "offers"):
+                t.add_column(col, justify="left" if "seen" in col or col == "place" else "right", no_wrap=True)
+            for p in r.places:
+                t.add_row(escape(p.place), f"{p.first_seen:%Y-%m-%d}", f"{p.last_seen:%Y-%m-%d}", str(p.posts),
+                          str(p.ads), str(p.sources), str(p.offers))
+            out.print(t)
+            if not r.places:
+                out.print("no posts match these filters")
+        if r.path is not None:
+            console.print(f"map written to {r.path} ({len(r.cities)} cities)")
+
+    _guard(_go)
 
 
 # --- export -------------------------------------------------------------------------------------------------

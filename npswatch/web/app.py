@@ -1,5 +1,5 @@
 """Routes of the web app: login and logout, the signals inbox with triage, the candidate review queue, sources
-and health (`npswatch status`), a substance's or class's trend table with its CSV, the audit log. Every handler reads the session's account, calls a `Watch` method (in a worker thread: they block)
+and health (`npswatch status`), the audit log; the substance page and the map are in `substance.py`. Every handler reads the session's account, calls a `Watch` method (in a worker thread: they block)
 and renders a template; every POST checks the CSRF token first and answers with a redirect (303)."""
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from npswatch.errors import WatchError
 
 from .i18n import cls_name, from_header, kind_name, translator
 from .security import LoginThrottle, SecurityHeaders, same_token
+from .substance import routes as substance_routes, warm_map
 
 SEARCH_PAGE = 25  # hits per page of the Search page
 SESSION_COOKIE = "npswatch_session"
@@ -40,16 +41,6 @@ def _env() -> Environment:
     env.filters["day"] = pass_context(lambda ctx, d: local(ctx, d, "%Y-%m-%d"))
     env.filters["safe_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     return env
-
-
-TREND_COLUMNS = ["period", "group", "offers", "currency", "priced", "median", "q1", "q3", "usd_offers", "usd_median",
-                 "usd_q1", "usd_q3", "mentions"]
-
-
-def trend_cells(row) -> list[str]:
-    """A trend row as the page shows it and the CSV writes it: prices to 2 decimals, empty for none."""
-    d = row.to_dict()
-    return ["" if d[c] is None else f"{d[c]:.2f}" if isinstance(d[c], float) else str(d[c]) for c in TREND_COLUMNS]
 
 
 def _local(path: str | None, default: str) -> str:
@@ -116,6 +107,14 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
 
     async def call(fn, *args, **kw):
         return await run_in_threadpool(partial(fn, *args, **kw))
+
+    def when_of(request: Request):
+        """A function writing a datetime as the pages do: "%Y-%m-%d %H:%M" in the account's time zone."""
+        from zoneinfo import ZoneInfo
+
+        account = getattr(request.state, "account", None)
+        tz = ZoneInfo(account.timezone if account else "UTC")
+        return lambda d: "" if d is None else d.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
     def form_action(default_back: str, role: str = "analyst"):
         """A POST handler `(request, account, form)` behind the role and CSRF checks; a use-case's refusal becomes
@@ -261,51 +260,6 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         rows = await call(watch.audit_log, 300, by=account)
         return page(request, "audit.html", rows=rows)
 
-    # --- substance or class: the trend table and its CSV ---------------------------------------------------
-    async def trend(request: Request):
-        """(filters, by, group, TrendsResult or None, error or None) of the query string."""
-        q = request.query_params
-        f = {k: (q.get(k) or "").strip() or None for k in ("substance", "cls", "country", "since", "until")}
-        by, group = q.get("by") or "week", q.get("group") or "city"
-        if not (f["substance"] or f["cls"]):
-            return f, by, group, None, None
-        try:
-            return f, by, group, await call(watch.trends, by=by, group=group, **f), None
-        except ValueError as exc:  # WatchError, and the reports' ScopeError (a name nothing is stored for)
-            return f, by, group, None, str(exc)
-
-    async def substance(request: Request) -> Response:
-        account, denied = await guarded(request)
-        if denied:
-            return denied
-        from npswatch.pipelines.facts import CLASSES
-        from npswatch.reports.trends import GROUPS
-
-        f, by, group, result, error = await trend(request)
-        return page(request, "substance.html", f=f, by=by, group=group, result=result, error=error,
-                    classes=CLASSES, groups=GROUPS, columns=TREND_COLUMNS,
-                    rows=[trend_cells(r) for r in result.rows] if result else [], query=request.url.query)
-
-    async def substance_csv(request: Request) -> Response:
-        account, denied = await guarded(request)
-        if denied:
-            return denied
-        f, by, group, result, error = await trend(request)
-        if result is None:
-            return refuse(request, 400, error or "Give a substance or a class.")
-        import csv
-        import io
-
-        from npswatch.reports.exports import csv_safe
-
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(TREND_COLUMNS)
-        w.writerows([csv_safe(v) for v in trend_cells(r)] for r in result.rows)
-        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in (f["substance"] or f["cls"]))[:60]
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": f'attachment; filename="trend-{name}-{by}-{group}.csv"'})
-
     # --- search --------------------------------------------------------------------------------------------
     async def search(request: Request) -> Response:
         account, denied = await guarded(request)
@@ -361,11 +315,14 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         Route("/candidates/{action}", candidate_action, methods=["POST"]),
         Route("/audit", audit),
         Route("/health", health),
+        *substance_routes(watch, page=page, guarded=guarded, call=call, refuse=refuse, when=when_of,
+                          translate=lambda request: translator(lang_of(request))),
         Route("/search", search),
-        Route("/substance", substance),
-        Route("/substance.csv", substance_csv),
         Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static"),
     ]
+    import threading
+
+    threading.Thread(target=warm_map, name="warm-map", daemon=True).start()
     app = Starlette(routes=routes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -53,6 +53,32 @@ RU = {
     "Channels": "Каналы", "First seen in": "Где впервые", "Watch it": "Отслеживать",
     "No channels discovered yet.": "Каналов пока не найдено.",
     "New posts per week (last 4)": "Новых постов в неделю (4 последние)",
+    "Map": "Карта", "Map: cities with activity": "Карта: города с активностью", "Frame": "Область",
+    "auto": "авто", "central_asia": "Центральная Азия", "europe": "Восточная Европа и Кавказ",
+    "caucasus": "Кавказ", "china": "Китай",
+    "Unit": "Единица", "per g": "за грамм", "per piece": "за штуку", "per ml": "за мл",
+    "Quantity": "Количество", "all sizes": "любое", "retail": "розница", "middle": "средний опт",
+    "wholesale": "опт", "Currency": "Валюта", "local": "местная", "city": "город", "country": "страна",
+    "none": "всё вместе", "in": "в", "places: {n}": "мест: {n}", "sources: {n}": "источников: {n}",
+    "Price per {unit}: median and interquartile range": "Цена за {unit}: медиана и межквартильный размах",
+    "Hover for values, drag to zoom, double-click to zoom out, click a legend entry to hide or show it.":
+        "Наведите курсор, чтобы увидеть значения; выделите мышью, чтобы приблизить; двойной щелчок отдаляет; "
+        "щелчок по легенде скрывает или показывает ряд.",
+    "No priced offers per {unit} in this scope.": "Нет предложений с ценой за {unit} в этой выборке.",
+    "Posts and distinct ads per {by}": "Посты и отдельные объявления по {by}",
+    "posts": "посты", "Where and since when": "Где и с каких пор", "Where seen": "Где встречалось",
+    "Open on the map page": "Открыть на карте", "Latest posts": "Последние посты",
+    "Texts as stored: handles, phones and links to people were pseudonymised when written.":
+        "Тексты как хранятся: имена пользователей, телефоны и ссылки на людей заменены псевдонимами при записи.",
+    "place": "место", "sources": "источники",
+    "offers": "предложения", "source": "источник", "kind": "вид", "seen": "когда", "places": "места",
+    "substances": "вещества", "text": "текст",
+    "Circles: cities, their area in proportion to distinct ads (reposts of one ad count once). Hover a city for "
+    "its figures.": "Круги: города, площадь пропорциональна числу отдельных объявлений (репосты одного объявления "
+                    "считаются один раз). Наведите курсор на город, чтобы увидеть цифры.",
+    "Boundaries: Natural Earth 1:50m (public domain), drawn on the server; nothing is loaded from elsewhere.":
+        "Границы: Natural Earth 1:50m (общественное достояние), рисуются на сервере; ничего не загружается извне.",
+    "Substance page": "Страница вещества", "{n} distinct ads": "{n} отдельных объявлений",
     "Search": "Поиск", "Words": "Слова", "web": "сайты", "telegram": "Telegram", "export": "экспорты Telegram",
     "Every word must occur; Russian words also match their other forms. Texts are shown as stored: pseudonymised.":
         "Должны встретиться все слова; русские слова находятся и в других формах. Тексты показаны как хранятся: "

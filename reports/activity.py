@@ -1,0 +1,235 @@
+"""Where and since when a substance (or class, or anything) was seen: per place, per source, and its latest posts.
+
+The substance page and the map of the web app read these (through `Watch.places` and `Watch.substance_profile`),
+as does `npswatch places`. All three take the same `Filters` as the trend reports and count from the `mention`
+table (a post naming the substance), joined to `post` for distinct ads (reposts of one ad count once; a post
+without an ad is an ad of its own, as in `reports.trends`) and sources; offers are counted from `offer`.
+
+- `places()`: one row per region named (a city, or a country when the post named no city, or none), with the
+  first and last time it was seen there, posts, distinct ads, sources and offers, and the city's coordinates
+  (`pipelines.geo`); earliest first, so the first row is where it was seen first.
+- `sources()`: one row per source (shop, board, channel) with the same counts.
+- `latest_posts()`: the newest posts of the scope, their text as stored (pseudonymised when written).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, func, select
+
+from npswatch.pipelines.geo import city_coordinates
+from npswatch.storage.tables import T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE
+
+from .scope import Filters, as_datetime, resolve, where
+
+NO_REGION = "(no region)"
+
+
+@dataclass(frozen=True)
+class PlaceActivity:
+    place: str  # "Almaty (KZ)", "KZ (no city)" or "(no region)": the trend tables' city labels
+    name: str | None  # the city (or country) name as stored
+    country: str | None
+    level: str | None  # city | country | None (no region named)
+    geonameid: int | None
+    lat: float | None  # where the city is (None for a country or no region)
+    lon: float | None
+    first_seen: datetime
+    last_seen: datetime
+    posts: int  # posts naming the substance(s) there
+    ads: int  # distinct ads among them
+    sources: int
+    offers: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SourceActivity:
+    source: str  # the source's key: site name or channel
+    kind: str  # web | telegram | export
+    first_seen: datetime
+    last_seen: datetime
+    posts: int
+    ads: int
+    offers: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LatestPost:
+    post_id: int
+    seen: datetime  # when the mention was observed (the post's date)
+    source: str
+    source_kind: str
+    places: tuple[str, ...]  # the places it names, as `PlaceActivity.place`
+    substances: tuple[str, ...]  # the substances of the scope it names
+    text: str | None  # as stored: pseudonymised when written; None once retention removed it
+    url: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def place_label(name: str | None, country: str | None, level: str | None) -> str:
+    """The label of a region as the trend tables write it."""
+    if level is None:
+        return NO_REGION
+    return f"{name} ({country})" if level == "city" else f"{country} (no city)"
+
+
+def _ad():
+    # a post without an ad (its text gone before ads were assigned) is an ad of its own
+    return func.coalesce(T_POST.c.ad_id, -T_POST.c.id)
+
+
+def places(engine: Engine, filters: Filters = Filters()) -> list[PlaceActivity]:
+    """Every region the scope's posts name, earliest first (ties: most ads first, then by label)."""
+    Me, P, R, O = T_MENTION, T_POST, T_REGION, T_OFFER
+    scope = resolve(engine, filters)
+    if engine.dialect.name == "sqlite":
+        seen, offers = _sqlite_seen(engine, scope, "region_id"), _sqlite_offers(engine, scope, "region_id")
+    else:
+        q = (select(Me.c.region_id, func.min(Me.c.observed_at), func.max(Me.c.observed_at),
+                    func.count(func.distinct(Me.c.post_id)), func.count(func.distinct(_ad())),
+                    func.count(func.distinct(P.c.source_id)))
+             .select_from(Me.join(P, P.c.id == Me.c.post_id))
+             .where(Me.c.observed_at.is_not(None), *where(Me, scope)).group_by(Me.c.region_id))
+        qo = (select(O.c.region_id, func.count()).where(O.c.observed_at.is_not(None), *where(O, scope))
+              .group_by(O.c.region_id))
+        with engine.connect() as c:
+            seen, offers = c.execute(q).all(), dict(c.execute(qo).all())
+    ids = [r[0] for r in seen if r[0] is not None]
+    with engine.connect() as c:
+        regions = {i: (name, cc, level, gid) for i, name, cc, level, gid in c.execute(
+            select(R.c.id, R.c.name, R.c.country, R.c.level, R.c.geonameid).where(R.c.id.in_(ids)))} if ids else {}
+    coords = city_coordinates()
+    out = []
+    for rid, first, last, posts, ads, sources in seen:
+        name, cc, level, gid = regions.get(rid, (None, None, None, None))
+        lat, lon = coords.get(gid, (None, None)) if level == "city" and gid is not None else (None, None)
+        out.append(PlaceActivity(place_label(name, cc, level), name, cc, level, gid, lat, lon, as_datetime(first),
+                                 as_datetime(last), posts, ads, sources, offers.get(rid, 0)))
+    out.sort(key=lambda p: (p.first_seen, -p.ads, p.place))
+    return out
+
+
+def sources(engine: Engine, filters: Filters = Filters()) -> list[SourceActivity]:
+    """Every source whose posts name the scope, most distinct ads first."""
+    Me, P, S, O = T_MENTION, T_POST, T_SOURCE, T_OFFER
+    scope = resolve(engine, filters)
+    if engine.dialect.name == "sqlite":
+        counted = {sid: row for sid, *row in _sqlite_seen(engine, scope, "source")}
+        offers = _sqlite_offers(engine, scope, "source")
+    else:
+        q = (select(P.c.source_id, func.min(Me.c.observed_at), func.max(Me.c.observed_at),
+                    func.count(func.distinct(Me.c.post_id)), func.count(func.distinct(_ad())))
+             .select_from(Me.join(P, P.c.id == Me.c.post_id))
+             .where(Me.c.observed_at.is_not(None), *where(Me, scope)).group_by(P.c.source_id))
+        qo = (select(P.c.source_id, func.count()).select_from(O.join(P, P.c.id == O.c.post_id))
+              .where(O.c.observed_at.is_not(None), *where(O, scope)).group_by(P.c.source_id))
+        with engine.connect() as c:
+            counted = {sid: row for sid, *row in c.execute(q).all()}
+            offers = dict(c.execute(qo).all())
+    with engine.connect() as c:
+        names = {i: (k, kind) for i, k, kind in c.execute(select(S.c.id, S.c.key, S.c.kind)
+                                                          .where(S.c.id.in_(list(counted))))} if counted else {}
+    out = [SourceActivity(names[sid][0], names[sid][1], as_datetime(row[0]), as_datetime(row[1]), row[2], row[3],
+                          offers.get(sid, 0)) for sid, row in counted.items()]
+    out.sort(key=lambda s: (-s.ads, -s.posts, s.source))
+    return out
+
+
+# --- SQLite: the scope's mentions read as columns (Arrow through ADBC when installed) and counted in numpy, as
+# reports.trends does: SQLite's COUNT(DISTINCT ...) sorts once per column and group, ten times slower here.
+_SECONDS = "CAST(ROUND((julianday(observed_at) - 2440587.5) * 86400) AS INTEGER)"
+
+
+def _sqlite_seen(engine: Engine, scope, key: str) -> list[tuple]:
+    """[(key value or None, first seen, last seen, posts, distinct ads, sources)] per region_id or source."""
+    import numpy as np
+
+    from .trends import _distinct_per_key, _read_mentions, mention_columns_sql
+
+    cols, posts = _read_mentions(engine, mention_columns_sql(scope, _SECONDS, ("city",)))
+    if not len(cols["day"]):
+        return []
+    order = np.argsort(posts["id"])
+    at = order[np.searchsorted(posts["id"], cols["post_id"], sorter=order)]  # each mention's post
+    cols["ad"], cols["source"] = posts["ad"][at], posts["source"][at]
+    keys, idx = np.unique(cols[key].astype(np.int64), return_inverse=True)
+    order = np.argsort(idx, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(idx[order]) != 0])
+    t = cols["day"].astype(np.int64)[order]
+    first, last = np.minimum.reduceat(t, starts), np.maximum.reduceat(t, starts)
+    counts = []
+    for col in ("post_id", "ad", "source"):
+        ks, ns = _distinct_per_key(idx, cols[col].astype(np.int64))
+        full = np.zeros(len(keys), dtype=np.int64)
+        full[ks] = ns
+        counts.append(full)
+    stamp = lambda v: datetime.fromtimestamp(int(v), timezone.utc)  # noqa: E731
+    return [(None if key == "region_id" and k == 0 else int(k), stamp(a), stamp(b), int(p), int(ad), int(sr))
+            for k, a, b, p, ad, sr in zip(keys.tolist(), first.tolist(), last.tolist(), *(c.tolist() for c in counts))]
+
+
+def _sqlite_offers(engine: Engine, scope, key: str) -> dict:
+    """{region id or source id: offers of the scope}."""
+    import numpy as np
+
+    from .trends import _where_sql, read_columns
+
+    col = "COALESCE(region_id, 0)" if key == "region_id" else "post.source_id"
+    frm = "offer" if key == "region_id" else "offer JOIN post ON post.id = offer.post_id"
+    cols = read_columns(engine, f"SELECT {col} AS k FROM {frm} WHERE {_where_sql(scope)}")
+    if not len(cols["k"]):
+        return {}
+    ks, ns = np.unique(cols["k"].astype(np.int64), return_counts=True)
+    return {(None if key == "region_id" and k == 0 else k): n for k, n in zip(ks.tolist(), ns.tolist())}
+
+
+def latest_posts(engine: Engine, filters: Filters = Filters(), limit: int = 20) -> list[LatestPost]:
+    """The `limit` newest posts naming the scope, newest first (a post naming it twice is listed once)."""
+    from npswatch.storage.tables import T_SUBSTANCE as Sub
+
+    Me, P, S, R = T_MENTION, T_POST, T_SOURCE, T_REGION
+    if limit <= 0:
+        return []
+    scope = resolve(engine, filters)
+    cond = [Me.c.observed_at.is_not(None), *where(Me, scope)]
+    with engine.connect() as c:
+        picked: dict[int, datetime] = {}
+        # newest mentions first, through the (observed_at, ...) index; a post has a few mentions at most
+        for batch in (limit * 4, None):
+            q = select(Me.c.post_id, Me.c.observed_at).where(*cond).order_by(Me.c.observed_at.desc(),
+                                                                              Me.c.post_id.desc())
+            picked.clear()
+            for pid, at in c.execute(q.limit(batch) if batch else q):
+                picked.setdefault(pid, at)
+                if len(picked) == limit:
+                    break
+            if len(picked) == limit or batch is None:
+                break
+        if not picked:
+            return []
+        ids = list(picked)
+        posts = {r.id: r for r in c.execute(select(P.c.id, P.c.text, P.c.url, S.c.key, S.c.kind)
+                                            .select_from(P.join(S, S.c.id == P.c.source_id))
+                                            .where(P.c.id.in_(ids)))}
+        named: dict[int, tuple[set, set]] = {i: (set(), set()) for i in ids}
+        for pid, name, cc, level, sub in c.execute(
+                select(Me.c.post_id, R.c.name, R.c.country, R.c.level, func.coalesce(Sub.c.canonical, Sub.c.key))
+                .select_from(Me.outerjoin(R, R.c.id == Me.c.region_id).join(Sub, Sub.c.id == Me.c.substance_id))
+                .where(Me.c.post_id.in_(ids), *where(Me, scope))):
+            named[pid][0].add(place_label(name, cc, level))
+            named[pid][1].add(sub)
+    out = []
+    for pid in ids:
+        p = posts[pid]
+        out.append(LatestPost(pid, as_datetime(picked[pid]), p.key, p.kind, tuple(sorted(named[pid][0])),
+                              tuple(sorted(named[pid][1])), p.text, p.url))
+    return out
