@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .autodiscover import apply_rules
 from .errors import WatchError
 from .results import (ChannelBackfill, ExportImport, TelegramBackfillResult, TelegramImportResult,
                       TelegramListenResult)
@@ -140,6 +141,8 @@ def backfill(watch: "Watch", *, since: datetime | None = None, channels: list[st
     from npswatch.storage.telegram_store import channel_states
 
     watch.checked_engine()  # the schema is current before anything is read
+    if not channels:
+        apply_rules(watch)
     keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
     if not keys:
         raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
@@ -204,7 +207,12 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
         try:
             await ensure_authorized(client)
             col = _collector(watch, client, extract)
-            await col.listen(lambda: channel_keys(watch, shard), done,
+            def keys():
+                if shard is None or shard[0] == 1:  # one listener applies the rules; every shard sees the result
+                    apply_rules(watch)
+                return channel_keys(watch, shard)
+
+            await col.listen(keys, done,
                              reconcile_every=settings.telegram.reconcile_minutes * 60,
                              recheck_days=settings.telegram.recheck_days,
                              recheck_every=settings.telegram.recheck_minutes * 60)
@@ -267,12 +275,13 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
             return store.record_links(conn, links)
 
     titles = store.channels_by_title(engine)
+    homes = store.home_keys(engine)
     zone = export_timezone(watch.settings, tz)
     result = TelegramImportResult()
     for f in map(export_file, files):
         with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
             r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
-                              channel_named=lambda name: titles.get(name.casefold().strip()))
+                              channel_named=lambda name: titles.get(name.casefold().strip()), home_of=homes.get)
             run.items = r.messages
             run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,

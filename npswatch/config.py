@@ -51,6 +51,27 @@ class WebConfig(_Section):
     contact: str = ""  # put an e-mail or URL here: it is appended to the user agent
 
 
+class TelegramDiscoveryConfig(_Section):
+    """`[telegram.discovery]`: rules that add discovered channels to the watch list without a review
+    (`npswatch.autodiscover`). Each addition is logged, kept with its reason and shown in the digest."""
+
+    auto_add: bool = False  # apply the rules at each listener reconcile and before each backfill
+    min_channels: int = Field(default=3, ge=1)  # forwarded from or linked to by at least this many watched channels
+    min_market_score: float = Field(default=0.5, ge=0.0, le=1.0)  # share of those posts naming a drug or an offer
+    languages: list[str] = Field(default_factory=list)  # ISO 639-1 codes (ru, kk, ky, uz, tg...); empty: any
+    join_limit: int = Field(default=500, ge=1)  # watched channels at most (Telegram lets an account join ~500)
+    max_per_round: int = Field(default=10, ge=1)  # added at most per round
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str]) -> list[str]:
+        out = [x.strip().lower() for x in v]
+        bad = [x for x in out if not re.fullmatch(r"[a-z]{2,3}", x)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an ISO 639-1 language code like ru, kk, uz")
+        return out
+
+
 class TelegramConfig(_Section):
     api_id: int | None = None
     api_hash: SecretStr = SecretStr("")
@@ -63,6 +84,7 @@ class TelegramConfig(_Section):
     initial_days: int = Field(default=30, ge=0)  # first read of a channel without checkpoint (0: whole history)
     batch_size: int = Field(default=500, ge=1)  # rows per bulk write
     flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
+    discovery: TelegramDiscoveryConfig = Field(default_factory=TelegramDiscoveryConfig)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -499,6 +521,17 @@ recheck_minutes = 360
 initial_days = 30       # how far back the first read of a new channel goes (0: whole history)
 batch_size = 500        # rows per bulk write ...
 flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
+
+[telegram.discovery]
+# Add discovered channels (forwarded from or linked to by watched ones) to the watch list by rule: at each
+# listener reconcile and before each backfill when auto_add = true, or on demand: `npswatch telegram auto-add`.
+# Each addition is logged, kept with its reason (`npswatch telegram channels`) and listed in the digest.
+auto_add = false
+min_channels = 3        # named by at least this many watched channels
+min_market_score = 0.5  # share of the posts naming it that name a drug or an offer
+languages = []          # the language of those posts, e.g. ["ru", "kk", "ky", "uz", "tg"]; empty: any
+join_limit = 500        # watched channels at most (Telegram lets an account join ~500)
+max_per_round = 10
 
 # Schedules of `npswatch run`: cron (crontab syntax, in service.timezone) or every ("30m", "6h", "1d").
 # job: crawl (source = a site; none: every enabled site), backfill (Telegram, from the checkpoints;

@@ -131,6 +131,7 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
              and (not cls or s.cls == cls)]
     notes = [f"login expired for {site}: its crawls stopped at the login form"
              for site in login_expired(watch.checked_engine(), since, until)]
+    notes += channels_added_notes(watch, since, until)
     from npswatch.reports.sales import sales
 
     sold = sales(watch.checked_engine(), since, until, by="substance", countries=[country] if country else (),
@@ -146,6 +147,15 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
         report = deliver(watch, [s for s in found if s.id not in dismissed], since, until)
         result.sent, result.failed, result.delivered = dict(report.sent), dict(report.failed), True
     return result
+
+
+def channels_added_notes(watch: "Watch", since: datetime, until: datetime) -> list[str]:
+    """The digest's lines on Telegram channels the discovery rules added to the watch list in [since, until)."""
+    from npswatch.storage.telegram_store import auto_added
+
+    return [f"Telegram channel @{r['key']} added to the watch list automatically on {r['added_at']:%Y-%m-%d %H:%M} UTC"
+            f" ({r['reason'] or 'discovery rules'})" + ("" if r["active"] else "; no longer watched")
+            for r in auto_added(watch.checked_engine(), since, until)]
 
 
 def _channels(watch: "Watch"):

@@ -238,6 +238,35 @@ class TelegramImportResult(Result):
         return sum(f.messages for f in self.files)
 
 
+@dataclass
+class ChannelVerdict:
+    """One discovered channel judged by the `[telegram.discovery]` rules."""
+
+    key: str
+    channels: int  # watched channels naming it
+    posts: int
+    market_score: float | None  # share of those posts naming a drug or an offer (None: none extracted yet)
+    language: str | None
+    added: bool
+    reason: str  # why it was added, or which rule kept it out
+
+
+@dataclass
+class AutoAddResult(Result):
+    verdicts: list[ChannelVerdict] = field(default_factory=list)
+    watched: int = 0  # channels watched before this round
+    room: int = 0  # more channels the join limit allowed
+    dry_run: bool = False
+
+    @property
+    def added(self) -> list[ChannelVerdict]:
+        return [v for v in self.verdicts if v.added]
+
+    @property
+    def items(self) -> int:
+        return len(self.added)
+
+
 # --- rates, reports ---------------------------------------------------------------------------------------
 @dataclass
 class RateFile:

@@ -335,11 +335,19 @@ class Watch:
                    limit: int = 50) -> list[dict]:
         """The review queue: channels seen in forwards and t.me links, most mentioned first (`show_all`: also
         those already watched or added)."""
-        from npswatch.storage.telegram_store import discovered
+        from npswatch.storage.telegram_store import aliases, discovered
 
-        watched = [] if show_all else self.channels()
+        # a watched channel's other names (renamed: same channel id) are not new channels either
+        watched = [] if show_all else aliases(self.checked_engine(), self.channels())
         return discovered(self.checked_engine(), min_mentions=min_mentions, min_subscribers=min_subscribers,
                           exclude=watched, include_added=show_all, limit=limit)
+
+    def auto_add_channels(self, *, dry_run: bool = False) -> "results.AutoAddResult":
+        """Apply the `[telegram.discovery]` rules to the review queue: add the channels that pass to the watch
+        list (`dry_run`: only say which would be added and why the others are not)."""
+        from .autodiscover import auto_add
+
+        return auto_add(self, dry_run=dry_run)
 
     def channel_graph(self, gexf: str | Path) -> tuple[int, int]:
         """Write the forward/mention network between channels as GEXF; (channels, edges)."""

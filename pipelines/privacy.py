@@ -142,6 +142,9 @@ def _phone_key(digits: str, plus: bool, region: str | None) -> str | None:
     return None
 
 
+_MEMO_SIZE = 100_000  # pseudonyms remembered per Pseudonymiser (about 20 MB at most)
+
+
 class Pseudonymiser:
     """Keyed, stable pseudonyms. Construct once with the secret key from the configuration."""
 
@@ -149,15 +152,26 @@ class Pseudonymiser:
         if not key:
             raise ValueError("pseudonymisation key is empty")
         self._key = key
+        self._memo: dict[tuple[str, str, int], str] = {}
 
     def _digest(self, kind: str, value: str, length: int = 10) -> str:
+        # Memoised: a channel's posts repeat its author and URL handle on every post (the HMAC was a tenth of an
+        # import's time). Bounded, so a stream of distinct handles cannot grow it without limit.
+        memo_key = (kind, value, length)
+        found = self._memo.get(memo_key)
+        if found is not None:
+            return found
         mac = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).digest()
         n = int.from_bytes(mac[:10], "big")
         letters = []
         for _ in range(length):
             n, r = divmod(n, len(_ALPHABET))
             letters.append(_ALPHABET[r])
-        return "".join(letters)
+        out = "".join(letters)
+        if len(self._memo) >= _MEMO_SIZE:
+            self._memo.clear()
+        self._memo[memo_key] = out
+        return out
 
     def handle(self, handle: str | None) -> str | None:
         """Pseudonym of an author handle or user id; None stays None, a pseudonym stays itself, and a handle
@@ -199,27 +213,28 @@ class Pseudonymiser:
         region = region.upper() if region else None
         folded = text.translate(_FOLD)
         low = folded.lower()
+        fold = _Folded(text, folded)  # the folded text, computed again only after a replacement
         if "t.me" in low or "telegram." in low:
-            text = _sub(text, _TME, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
-            text = _sub(text, _TME_INVITE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + "inv_"
+            text = _sub(fold(text), _TME, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
+            text = _sub(fold(text), _TME_INVITE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + "inv_"
                         + self._digest("invite", m.group(1)))
         if "tg://" in low:
-            text = _sub(text, _TG_RESOLVE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
-            text = _sub(text, _TG_USER, lambda m: m.group(0)[: m.start(1) - m.start(0)]
+            text = _sub(fold(text), _TG_RESOLVE, lambda m: m.group(0)[: m.start(1) - m.start(0)] + self.handle(m.group(1)))
+            text = _sub(fold(text), _TG_USER, lambda m: m.group(0)[: m.start(1) - m.start(0)]
                         + self.handle(f"user{m.group(1)}"))
         if "wa.me" in low or "whatsapp" in low or "viber" in low:
-            text = _sub(text, _MSG_PHONE, lambda m: m.group(0)[: m.start(1 if m.group(1) else 2) - m.start(0)]
+            text = _sub(fold(text), _MSG_PHONE, lambda m: m.group(0)[: m.start(1 if m.group(1) else 2) - m.start(0)]
                         + self._phone(_phone_key(re.sub(r"\D", "", m.group(2)), True, None) or m.group(2)))
         if "tel:" in low:
-            text = _sub(text, _PHONE_IN_TEL, lambda m: m.group(0)[: m.start(1) - m.start(0)]
+            text = _sub(fold(text), _PHONE_IN_TEL, lambda m: m.group(0)[: m.start(1) - m.start(0)]
                         + self.phone(m.group(1), region))
         if "@" in folded:
-            text = _sub(text, _EMAIL, lambda m: self.email(m.group(0)))
-        text = _sub(text, _WALLET, lambda m: self.wallet(m.group(0)) if _wallet_like(m.group(0)) else None)
-        text = _sub(text, _PHONE, lambda m: (self._phone(k) if (k := _phone_key(
+            text = _sub(fold(text), _EMAIL, lambda m: self.email(m.group(0)))
+        text = _sub(fold(text), _WALLET, lambda m: self.wallet(m.group(0)) if _wallet_like(m.group(0)) else None)
+        text = _sub(fold(text), _PHONE, lambda m: (self._phone(k) if (k := _phone_key(
             re.sub(r"\D", "", m.group(0)), bool(m.group(1)), region)) else None))
         if "@" in folded:
-            text = _sub(text, _HANDLE, lambda m: "@" + self.handle(m.group(1)))
+            text = _sub(fold(text), _HANDLE, lambda m: "@" + self.handle(m.group(1)))
         return text
 
     def scrub_value(self, value: Any, region: str | None = None, *, names: frozenset[str] = frozenset()) -> Any:
@@ -245,11 +260,26 @@ def _wallet_like(token: str) -> bool:
     return mixed and (token[0] == "T" and len(token) == 34 or any(c.isdigit() for c in token[1:]))
 
 
-def _sub(text: str, pattern: re.Pattern, repl: Callable[[re.Match], str | None]) -> str:
+class _Folded:
+    """`fold(text)` -> (text, text.translate(_FOLD)), translating again only when `text` is not the last one seen:
+    `scrub` runs several patterns over one text, and most of them replace nothing."""
+
+    __slots__ = ("text", "folded")
+
+    def __init__(self, text: str, folded: str) -> None:
+        self.text, self.folded = text, folded
+
+    def __call__(self, text: str) -> tuple[str, str]:
+        if text is not self.text:
+            self.text, self.folded = text, text.translate(_FOLD)
+        return text, self.folded
+
+
+def _sub(pair: tuple[str, str] | str, pattern: re.Pattern, repl: Callable[[re.Match], str | None]) -> str:
     """`pattern.sub` run on the folded text (full-width forms and other scripts' digits read as ASCII), with
     the replacements put into the original; `repl` returning None, or a pseudonym already there, keeps the
-    match as written."""
-    folded = text.translate(_FOLD)
+    match as written. `pair`: the text, or (text, its folded form) when the caller has it."""
+    text, folded = pair if isinstance(pair, tuple) else (pair, pair.translate(_FOLD))
     out, last = [], 0
     for m in pattern.finditer(folded):
         if is_pseudonym(m.group(m.lastindex or 0)) if m.lastindex else False:

@@ -98,6 +98,8 @@ class Structured(BaseModel):
         return v or None
 
     def given(self) -> dict[str, str]:
+        if not self.model_fields_set:  # built without fields (every post but a web listing's): all None
+            return {}
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 

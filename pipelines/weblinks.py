@@ -40,6 +40,8 @@ def find_sites(text: str) -> list[str]:
     """The site origins a text names, in order of first mention, each once."""
     out: dict[str, None] = {}
     taken: list[tuple[int, int]] = []
+    if "://" not in text and ".onion" not in text.lower():  # most posts name no site: skip both scans
+        return []
     for m in _URL.finditer(text):
         taken.append(m.span())
         origin = site_origin(m.group())

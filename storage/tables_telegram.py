@@ -1,6 +1,7 @@
-"""Tables of the Telegram collection feature. Migrations 0004 and 0010.
+"""Tables of the Telegram collection feature. Migrations 0004, 0010 and 0014.
 
-- `telegram_channel`: channels promoted with `npswatch telegram add`; listeners watch these on top of the
+- `telegram_channel`: channels promoted with `npswatch telegram add` or by the discovery rules
+  (`[telegram.discovery]`, `added_by = "auto"` with the reason); listeners watch these on top of the
   configured `telegram.channels` (the database is the one list every listener shares, and promoting a
   channel never rewrites the operator's TOML file).
 - `telegram_entity`: the persisted username -> channel id map, so a username is resolved over the network
@@ -34,6 +35,8 @@ class TelegramChannel(SQLModel, table=True):
     key: str = Field(unique=True, max_length=200)
     active: bool = True
     added_at: datetime | None = _ts()
+    added_by: str | None = Field(default=None, max_length=20)  # "auto": the discovery rules (0014); else an analyst
+    reason: str | None = Field(default=None, max_length=300)  # why the rules added it
 
 
 class TelegramEntity(SQLModel, table=True):

@@ -189,20 +189,68 @@ def promoted_channels(engine: Engine) -> list[str]:
                     .scalars())
 
 
-def promote(engine: Engine, key: str) -> bool:
-    """Add a channel to the watched list (reactivating it if it was there); False if it already was active."""
+def promote(engine: Engine, key: str, *, added_by: str | None = None, reason: str | None = None) -> bool:
+    """Add a channel to the watched list (reactivating it if it was there); False if it already was active.
+    `added_by="auto"` and `reason`: an addition by the discovery rules (`npswatch.autodiscover`)."""
+    mark = {"added_at": _now(), "added_by": added_by, "reason": (reason or None) and reason[:300]}
     with engine.begin() as c:
         row = c.execute(select(T_PROMOTED.c.id, T_PROMOTED.c.active).where(T_PROMOTED.c.key == key)).first()
         if row is not None and row.active:
             fresh = False
         elif row is not None:
-            c.execute(update(T_PROMOTED).where(T_PROMOTED.c.id == row.id).values(active=True, added_at=_now()))
+            c.execute(update(T_PROMOTED).where(T_PROMOTED.c.id == row.id).values(active=True, **mark))
             fresh = True
         else:
-            c.execute(T_PROMOTED.insert().values(key=key, active=True, added_at=_now()))
+            c.execute(T_PROMOTED.insert().values(key=key, active=True, **mark))
             fresh = True
         c.execute(update(T_DISCOVERED).where(T_DISCOVERED.c.key == key).values(status="added"))
     return fresh
+
+
+def auto_added(engine: Engine, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+    """Channels the discovery rules added to the watch list in [since, until), oldest first: key, added_at,
+    reason, and whether they are still watched."""
+    c = T_PROMOTED.c
+    q = select(c.key, c.added_at, c.reason, c.active).where(c.added_by == "auto").order_by(c.added_at, c.id)
+    if since is not None:
+        q = q.where(c.added_at >= since)
+    if until is not None:
+        q = q.where(c.added_at < until)
+    with engine.connect() as conn:
+        return [dict(r) | {"added_at": _aware(r["added_at"])} for r in conn.execute(q).mappings()]
+
+
+# -- one source per channel id ------------------------------------------------------------------------------
+def home_keys(engine: Engine) -> dict[int, str]:
+    """Channel id -> the key its posts are stored under. A renamed channel (same id, new username) keeps the key
+    it was first stored or watched under, so the listener, backfill and an export write one source whichever
+    username they know it by: the oldest source among the channel's usernames (entity map) and `c<id>`, else
+    the key of its oldest recorded state."""
+    ids_of: dict[str, int] = {}
+    with engine.connect() as c:
+        for uname, cid in c.execute(select(T_ENTITY.c.username, T_ENTITY.c.channel_id)):
+            ids_of[uname] = cid
+        sources = c.execute(select(T_SOURCE.c.key).where(T_SOURCE.c.kind != "web").order_by(T_SOURCE.c.id)).scalars()
+        out: dict[int, str] = {}
+        for key in sources:
+            cid = ids_of.get(key)
+            if cid is None and key[:1] == "c" and key[1:].isdigit():
+                cid = int(key[1:])
+            if cid is not None:
+                out.setdefault(cid, key)
+        sc = T_CHANNEL_STATUS.c
+        for key, cid in c.execute(select(sc.key, sc.channel_id).where(sc.channel_id.is_not(None)).order_by(sc.id)):
+            out.setdefault(cid, key)
+    return out
+
+
+def aliases(engine: Engine, keys: Iterable[str]) -> set[str]:
+    """`keys` and every other username the entity map knows for the same channels (their old and new names)."""
+    keys = set(keys)
+    with engine.connect() as c:
+        rows = c.execute(select(T_ENTITY.c.username, T_ENTITY.c.channel_id)).all()
+    ids = {cid for u, cid in rows if u in keys} | {int(k[1:]) for k in keys if k[:1] == "c" and k[1:].isdigit()}
+    return keys | {u for u, cid in rows if cid in ids} | {f"c{cid}" for cid in ids}
 
 
 # -- discovery --------------------------------------------------------------------------------------------

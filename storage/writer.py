@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, delete, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, select, update
 
 from npswatch.pipelines.facts import Facts, RegionFact, SubstanceFact
 from npswatch.pipelines.privacy import Pseudonymiser
@@ -27,7 +27,7 @@ from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.pipelines.weblinks import find_sites, site_origin
 
 from .sites_found import record_sites
-from .sqlupsert import upsert
+from .sqlupsert import insert_rows, upsert
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
 # (text, hints, posted_at) -> Facts; called with a fourth argument, the post's `Structured` fields, when they show
@@ -64,6 +64,14 @@ def _ids_by_key(conn: Connection, table, keys: Iterable[str]) -> dict[str, int]:
     for chunk in _chunks(keys):
         out.update((k, i) for k, i in conn.execute(select(table.c.key, table.c.id).where(table.c.key.in_(chunk))))
     return out
+
+
+def _insert_posts(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict]:
+    """Insert new post rows (a row another writer stored meanwhile is left alone); (source id, external id) -> {"id"}
+    of the rows this call inserted, from `RETURNING` (no second lookup)."""
+    got = insert_rows(conn, T_POST, rows, skip_conflicts=["source_id", "external_id"],
+                      returning=["id", "source_id", "external_id"])
+    return {(sid, ext): {"id": pid} for pid, sid, ext in got}
 
 
 def text_hash(text: str) -> str:
@@ -144,9 +152,8 @@ class PostWriter:
 
         result = WriteResult(inserted=0, updated=len(changed), unchanged=len(same))
         if new_rows:
-            upsert(conn, T_POST, new_rows, ["source_id", "external_id"])
-            inserted = self._existing(conn, [(r["source_id"], r["external_id"]) for r in new_rows])
-            result.inserted = len(new_rows)
+            inserted = _insert_posts(conn, new_rows)
+            result.inserted = len(inserted)
         else:
             inserted = {}
         if changed:
@@ -200,8 +207,10 @@ class PostWriter:
         fresh += [(p, text) for p, _, text, _ in changed]
         sightings = []
         for p, text in fresh:
-            own = site_origin(p.url) if p.url else None
-            sightings += [(o, p.posted_at or p.collected_at, p.source) for o in find_sites(text) if o != own]
+            found = find_sites(text)
+            if found:  # the post's own site is worked out only when it names any
+                own = site_origin(p.url) if p.url else None
+                sightings += [(o, p.posted_at or p.collected_at, p.source) for o in found if o != own]
         if sightings:
             record_sites(conn, sightings)
 
@@ -271,10 +280,17 @@ class PostWriter:
         out: dict[tuple[int, str], dict] = {}
         cols = [T_POST.c.id, T_POST.c.source_id, T_POST.c.external_id, T_POST.c.text, T_POST.c.text_hash,
                 T_POST.c.version, T_POST.c.edited_at, T_POST.c.collected_at, T_POST.c.extra]
-        for chunk in _chunks(keys):
-            q = select(*cols).where(tuple_(T_POST.c.source_id, T_POST.c.external_id).in_(list(chunk)))
-            for r in conn.execute(q).mappings():
-                out[(r["source_id"], r["external_id"])] = dict(r)
+        by_source: dict[int, list[str]] = {}
+        for sid, ext in keys:
+            by_source.setdefault(sid, []).append(ext)
+        # One source at a time (a batch is mostly one channel or site): `source_id = ? AND external_id IN (...)`
+        # walks the unique index, where a row-value IN over (source_id, external_id) pairs costs more to build
+        # and to run.
+        for sid, exts in by_source.items():
+            for chunk in _chunks(exts):
+                q = select(*cols).where(T_POST.c.source_id == sid, T_POST.c.external_id.in_(list(chunk)))
+                for r in conn.execute(q).mappings():
+                    out[(r["source_id"], r["external_id"])] = dict(r)
         return out
 
     def _post_row(self, p: RawPost, sid: int, text: str, h: str, now: datetime) -> dict[str, Any]:
@@ -324,7 +340,8 @@ class PostWriter:
         sub_ids = _ids_by_key(conn, T_SUBSTANCE, substances)
         reg_ids = _ids_by_key(conn, T_REGION, regions)
 
-        post_ids = [pid for pid, *_ in extracted]
+        # a post inserted by this batch has no facts yet: only re-extracted ones need their old facts removed
+        post_ids = [pid for pid, p, fresh, _ in extracted if not fresh]
         for chunk in _chunks(post_ids):
             conn.execute(delete(T_MENTION).where(T_MENTION.c.post_id.in_(chunk)))
             conn.execute(delete(T_OFFER).where(T_OFFER.c.post_id.in_(chunk)))
@@ -353,10 +370,8 @@ class PostWriter:
                     row["first_seen"] = observed
                 if observed and row["last_seen"] and observed > row["last_seen"]:
                     row["last_seen"] = observed
-        if mentions:
-            conn.execute(T_MENTION.insert(), mentions)
-        if offers:
-            conn.execute(T_OFFER.insert(), offers)
+        insert_rows(conn, T_MENTION, mentions)
+        insert_rows(conn, T_OFFER, offers)
         if cands:
             c = T_CANDIDATE.c
             upsert(conn, T_CANDIDATE, list(cands.values()), ["key"], lambda ex: {

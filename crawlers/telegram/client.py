@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -246,6 +247,7 @@ class EntityCache:
         self._refs: dict[str, ChannelRef] = {}
         self._persisted = store.known_entities(engine)
         self.names: dict[int, str] = {cid: u for u, (cid, _t) in self._persisted.items()}
+        self.homes: dict[int, str] = store.home_keys(engine)  # channel id -> its source key (renames keep it)
         self.refused: dict[str, tuple[str, str]] = {}  # key -> (state, explanation) of a refused join
 
     async def channel(self, key: str) -> ChannelRef:
@@ -253,7 +255,12 @@ class EntityCache:
         if ref is not None:
             return ref
         ref = await self._offline(key) or await self._resolve(key)
+        home = store.home_keys(self.engine).get(ref.channel_id)
+        if home is not None and home != ref.key:  # a new name of a channel stored under its old one
+            log.warning("@%s is channel %d, stored as @%s: its posts stay in that one source", key, ref.channel_id, home)
+            ref = dataclasses.replace(ref, key=home)
         self._refs[key] = ref
+        self.homes[ref.channel_id] = ref.key
         if ref.username:
             self.names[ref.channel_id] = ref.username
         return ref

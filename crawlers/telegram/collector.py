@@ -85,13 +85,15 @@ class TelegramCollector:
     # -- channels --------------------------------------------------------------------------------------------
     async def resolve(self, keys: Iterable[str]) -> list[ChannelRef]:
         """Refs for channel keys; a channel that cannot be resolved is logged, its state recorded, and skipped."""
-        refs = []
+        refs: dict[int, ChannelRef] = {}
         for key in dict.fromkeys(keys):
             try:
-                refs.append(await self.entities.channel(key))
+                ref = await self.entities.channel(key)
             except ChannelUnavailable as exc:
                 self.unavailable(key, exc)
-        return refs
+                continue
+            refs.setdefault(ref.channel_id, ref)  # an old and a new name of one channel: read once
+        return list(refs.values())
 
     def unavailable(self, key: str, exc: ChannelUnavailable, channel_id: int | None = None) -> None:
         """Record that `key` cannot be read (logged once per change of state) and stop watching it."""
@@ -172,7 +174,7 @@ class TelegramCollector:
                 store.advance_checkpoints(conn, checkpoints, now)
 
     def _item(self, msg, ref: ChannelRef, checkpoint: bool = False) -> Item:
-        c = convert_message(msg, ref, self.pseudonymiser, self.entities.names)
+        c = convert_message(msg, ref, self.pseudonymiser, self.entities.names, self.entities.homes)
         return Item(post=c.post, links=c.links, checkpoint=(ref.key, msg.id) if checkpoint else None)
 
     # -- live ------------------------------------------------------------------------------------------------

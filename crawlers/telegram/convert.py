@@ -153,8 +153,10 @@ def _entity_urls(msg: Any) -> list[str]:
 
 
 def convert_message(msg: Any, ref: ChannelRef, pseudonymiser: Pseudonymiser,
-                    names: Mapping[int, str] | Callable[[int], str | None] = {}) -> Converted:  # noqa: B006
-    """A Telethon `Message` of channel `ref` -> post and links. `names` maps known channel ids to usernames."""
+                    names: Mapping[int, str] | Callable[[int], str | None] = {},  # noqa: B006
+                    homes: Mapping[int, str] = {}) -> Converted:  # noqa: B006
+    """A Telethon `Message` of channel `ref` -> post and links. `names` maps known channel ids to usernames,
+    `homes` channel ids to the source key they are stored under (a renamed channel keeps its first key)."""
     lookup = names if callable(names) else names.get
     text = getattr(msg, "message", None) or ""
     date: datetime | None = getattr(msg, "date", None)
@@ -174,7 +176,7 @@ def convert_message(msg: Any, ref: ChannelRef, pseudonymiser: Pseudonymiser,
             cid = src_peer.channel_id
             chat = getattr(getattr(msg, "forward", None), "chat", None)
             uname = getattr(chat, "username", None) or lookup(cid)
-            origin = {"channel": channel_key(uname, cid), "channel_id": cid, "username": uname,
+            origin = {"channel": homes.get(cid) or channel_key(uname, cid), "channel_id": cid, "username": uname,
                       "title": getattr(chat, "title", None), "message_id": fwd.channel_post}
             links.append(Link(ref.key, msg.id, origin["channel"], "forward", date, uname and uname.lower(), cid,
                               origin["title"], getattr(chat, "participants_count", None)))

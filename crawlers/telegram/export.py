@@ -470,17 +470,20 @@ def _read(path: Path) -> list[_Chat]:
 
 
 # -- converting ------------------------------------------------------------------------------------------------
-def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], str | None]) -> ChannelRef:
+def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], str | None],
+              home_of: Callable[[int], str | None] = lambda _id: None) -> ChannelRef:
     cid = chat_id_of(header)
     if cid > _MAX_ID:
         raise ValueError(f"chat `id` {str(cid)[:40]} is outside 64 bits")
     uname = channel or username_of(cid)
-    return ChannelRef(key=channel_key(uname, cid), channel_id=cid, username=uname, title=header.get("name"))
+    # a channel already stored (renamed since, or known by id only) keeps its source, unless --channel names one
+    key = (None if channel else home_of(cid)) or channel_key(uname, cid)
+    return ChannelRef(key=key, channel_id=cid, username=uname, title=header.get("name"))
 
 
 def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None],
-             tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None
-             ) -> tuple[RawPost | None, list[Link], str]:
+             tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
+             home_of: Callable[[int], str | None] = lambda _id: None) -> tuple[RawPost | None, list[Link], str]:
     """(post or None, links, kind) where kind is message | service | empty | other."""
     if not isinstance(msg, dict):
         raise ValueError(f"is {type(msg).__name__}, not an object")
@@ -519,7 +522,8 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
         if fpeer and fpeer[0] == "channel":
             cid = fpeer[1]
             uname = username_of(cid)
-            origin = {"channel": channel_key(uname, cid), "channel_id": cid, "username": uname, "title": name}
+            origin = {"channel": home_of(cid) or channel_key(uname, cid), "channel_id": cid, "username": uname,
+                      "title": name}
             links.append(Link(ref.key, mid, origin["channel"], "forward", date, uname, cid, name))
         elif fpeer:
             origin = {"user": ps.handle(f"{fpeer[0]}{fpeer[1]}")}
@@ -543,14 +547,16 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
 
 def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Link]], int], *,
                   username_of: Callable[[int], str | None] = lambda _id: None, channel: str | None = None,
-                  batch_size: int = 500, progress: Callable[[str], None] | None = None,
+                  batch_size: int = 2000, progress: Callable[[str], None] | None = None,
                   tz: tzinfo = timezone.utc,
-                  channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None) -> ImportResult:
+                  channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
+                  home_of: Callable[[int], str | None] = lambda _id: None) -> ImportResult:
     """Import one export file. `write_links(links)` commits discovery links; posts go through `writer`.
 
     Raises TelegramExportError naming the chat and the message index of the first malformed message, after
     committing every message before it. `tz`: the zone of local `date`s in exports without `date_unixtime`.
-    `channel_named(title)`: (channel id, username) of a known channel with that title, for forwards without ids."""
+    `channel_named(title)`: (channel id, username) of a known channel with that title, for forwards without ids.
+    `home_of(channel id)`: the source key a channel is already stored under (a renamed channel keeps it)."""
     path = Path(path)
     res = ImportResult()
     posts: list[RawPost] = []
@@ -585,7 +591,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
                 res.skipped_chats.append(f"{header.get('name') or header.get('id')} ({header.get('type')})")
                 continue
             try:
-                ref = _chat_ref(header, channel, username_of)
+                ref = _chat_ref(header, channel, username_of, home_of)
             except ValueError as exc:
                 flush()
                 raise TelegramExportError(f"{path}: {label}: {exc}") from None
@@ -609,7 +615,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         try:
             if isinstance(msg, _TooDeep):
                 raise ValueError("is JSON nested too deep to read")
-            post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named)
+            post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named, home_of)
         except (ValueError, InvalidPost, RecursionError) as exc:
             mid = str(mid)[:40] if mid is not None else None
             reason = str(exc) or type(exc).__name__

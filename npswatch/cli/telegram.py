@@ -1,4 +1,4 @@
-"""Telegram commands: `telegram login|backfill|discovered|add|graph`, `listen`, `import-telegram`.
+"""Telegram commands: `telegram login|backfill|discovered|add|auto-add|graph`, `listen`, `import-telegram`.
 
 The use-cases live in `npswatch.channels` (`Watch.backfill`, `Watch.listen`, `Watch.import_telegram`, ...);
 this module parses, calls, renders. `listen --shard K/N` takes the channels whose key hashes to K of N.
@@ -241,6 +241,37 @@ def telegram_add(
             out.print(Text(f"{key} was already added"))
 
     _guard(_add)
+
+
+@tg_app.command("auto-add", epilog=example("npswatch telegram auto-add --dry-run"))
+def telegram_auto_add(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show which channels the rules would add, and why not the others."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines instead of a table."),
+) -> None:
+    """Apply the [telegram.discovery] rules now: add the discovered channels that pass them to the watch list.
+
+    With `auto_add = true` in the config, the listener and backfill do this by themselves at each round.
+    """
+    def _auto():
+        r = ctx.obj.auto_add_channels(dry_run=dry_run)
+        if as_json:
+            for v in r.verdicts:
+                typer.echo(json.dumps(v.__dict__, ensure_ascii=False))
+            return
+        if r.verdicts:
+            t = Table(title="discovered channels judged by the [telegram.discovery] rules")
+            for name in ("channel", "chans", "posts", "market", "lang", "verdict"):
+                t.add_column(name, overflow="fold")
+            for v in r.verdicts:
+                verdict = ("would be added: " if dry_run else "added: ") + v.reason if v.added else v.reason
+                t.add_row(Text(v.key), str(v.channels), str(v.posts),
+                          "" if v.market_score is None else f"{v.market_score:.2f}", v.language or "", Text(verdict))
+            out.print(t)
+        verb = "would add" if dry_run else "added"
+        out.print(f"{verb} {len(r.added)} channels; {r.watched} watched before, room for {r.room} more under the join limit")
+
+    _guard(_auto)
 
 
 @tg_app.command("graph", epilog=example("npswatch telegram graph --gexf channels.gexf"))
