@@ -61,6 +61,7 @@ class TelegramConfig(_Section):
     recheck_days: int = Field(default=7, ge=0)  # re-read this many recent days for edits/deletions missed (0: off)
     recheck_minutes: float = Field(default=360.0, gt=0)  # ... on start and this often
     initial_days: int = Field(default=30, ge=0)  # first read of a channel without checkpoint (0: whole history)
+    metrics_days: int = Field(default=7, ge=0)  # the metrics job re-samples views/forwards/reactions of this many days
     batch_size: int = Field(default=500, ge=1)  # rows per bulk write
     flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
 
@@ -101,7 +102,7 @@ def _duration(v: str | None) -> str | None:
     return v
 
 
-JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "extract-pending", "command")
+JOB_KINDS = ("crawl", "backfill", "metrics", "fx", "digest", "retention", "extract-pending", "command")
 
 
 class ScheduleEntry(_Section):

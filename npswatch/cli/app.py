@@ -11,7 +11,7 @@ from npswatch.watch import Watch
 
 from rich.markup import escape
 
-from . import extract, fx, ops, privacy, reports, telegram, web, webapp
+from . import extract, fx, ops, privacy, reports, telegram, tgmetrics, web, webapp  # noqa: F401 (tgmetrics: its commands)
 from .common import DEBUG, example, fail, out, run, user_error
 from .reports import print_signal_summary, print_trends
 
