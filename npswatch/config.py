@@ -497,12 +497,13 @@ reconcile_minutes = 10  # re-read each channel from its checkpoint this often (r
 recheck_days = 7        # on start and every recheck_minutes, re-read the last N days: edits and deletions missed
 recheck_minutes = 360
 initial_days = 30       # how far back the first read of a new channel goes (0: whole history)
+metrics_days = 7        # the metrics job re-samples views, forwards and reactions of the posts of the last N days
 batch_size = 500        # rows per bulk write ...
 flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
 
 # Schedules of `npswatch run`: cron (crontab syntax, in service.timezone) or every ("30m", "6h", "1d").
 # job: crawl (source = a site; none: every enabled site), backfill (Telegram, from the checkpoints;
-# source = one channel), fx (imports the rate files put into <data_dir>/fx-inbox), digest, retention,
+# source = one channel), metrics (Telegram subscribers and post views over time; source = one channel), fx (imports the rate files put into <data_dir>/fx-inbox), digest, retention,
 # command (any program: command = ["/usr/local/bin/x", "arg"]). Optional: name, args (extra arguments of
 # the npswatch command), time_limit. `npswatch jobs list` shows them, `npswatch jobs run NAME` runs one now.
 # [[schedules]]
@@ -511,6 +512,9 @@ flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
 # [[schedules]]
 # job = "backfill"
 # every = "1h"
+# [[schedules]]
+# job = "metrics"
+# every = "6h"
 # [[schedules]]
 # job = "fx"
 # cron = "30 7 * * *"
