@@ -17,9 +17,9 @@ API_HASH = "0" * 31 + "1"  # the offline network's api_hash (a synthetic one)
 PRIVACY_KEY = "k-test-0123456789abcdef0123456789ab"
 
 
-def offline_network(tmp_path: Path, monkeypatch) -> OfflineNetwork:
+def offline_network(tmp_path: Path, monkeypatch, api_hash: str = API_HASH) -> OfflineNetwork:
     """A fresh offline Telegram in `tmp_path`; npswatch's clients talk to it for the rest of the test."""
-    net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
+    net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=api_hash)
     monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)
     return net
 
