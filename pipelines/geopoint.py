@@ -28,11 +28,12 @@ ValueError: latitude 91.0 is outside -90..90
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import math
-import threading
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -61,50 +62,39 @@ def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 class CityPoints:
     """The gazetteer's cities with their coordinates. `CityPoints.default()` loads the packaged table once."""
 
-    _default: "CityPoints | None" = None
-    _lock = threading.Lock()
-
     def __init__(self, rows: list[tuple[int, float, float, int, str]]) -> None:
         from scipy.spatial import cKDTree
 
         from .regions import Gazetteer
 
         g = Gazetteer.default()
-        country = {gid: cc for level, gid, _n, cc in (g.place(i) for i in range(len(g._places))) if level == "city"}
-        rows = [r for r in rows if r[0] in country]
+        cities = {gid: (n, cc) for level, gid, n, cc in map(g.place, range(len(g._places))) if level == "city"}
+        rows = [r for r in rows if r[0] in cities]  # (geonameid, lat, lon, population, name)
         self._ids = [r[0] for r in rows]
         self._names = [r[4] for r in rows]
         self._by_id = {r[0]: i for i, r in enumerate(rows)}
-        self._english = {gid: n for level, gid, n, _cc in (g.place(i) for i in range(len(g._places))) if level == "city"}
-        self._countries = [country[r[0]] for r in rows]
+        self._english = {gid: n for gid, (n, _cc) in cities.items()}
+        self._countries = [cities[r[0]][1] for r in rows]
         self._people = np.array([r[3] for r in rows], dtype=float)
         self._reach = np.maximum(1.0, _REACH_KM_PER_SQRT_PEOPLE * np.sqrt(self._people))
         pts = _unit(np.array([r[1] for r in rows], dtype=float), np.array([r[2] for r in rows], dtype=float))
         self._tree = cKDTree(pts)
 
     @classmethod
-    def from_file(cls, path=None) -> "CityPoints":
-        if path is None:
-            raw = resources.files("npswatch.pipelines").joinpath("data", DATA_FILE).read_bytes()
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        lines = gzip.decompress(raw).decode("utf-8").splitlines()
-        if not lines or not lines[0].startswith("#" + DATA_FORMAT):
+    def from_file(cls, path: str | Path | None = None) -> "CityPoints":
+        """The table written by tools/build_city_points.py (default: the packaged one)."""
+        source = Path(path) if path else resources.files("npswatch.pipelines") / "data" / DATA_FILE
+        header, *lines = gzip.decompress(source.read_bytes()).decode("utf-8").splitlines() or [""]
+        if not header.startswith("#" + DATA_FORMAT):
             raise ValueError(f"{DATA_FILE}: not a {DATA_FORMAT} file (regenerate with tools/build_city_points.py)")
-        rows = []
-        for line in lines[1:]:
-            gid, lat, lon, pop, name = line.split("\t")
-            rows.append((int(gid), float(lat), float(lon), int(pop), name))
-        return cls(rows)
+        split = (line.split("\t") for line in lines)
+        return cls([(int(g), float(la), float(lo), int(p), name) for g, la, lo, p, name in split])
 
     @classmethod
+    @functools.cache
     def default(cls) -> "CityPoints":
-        if cls._default is None:
-            with cls._lock:
-                if cls._default is None:
-                    cls._default = cls.from_file()
-        return cls._default
+        """The packaged table, loaded on first use and shared."""
+        return cls.from_file()
 
     def __len__(self) -> int:
         return len(self._ids)

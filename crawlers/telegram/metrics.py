@@ -27,7 +27,7 @@ from telethon.tl.functions.channels import GetFullChannelRequest
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage import telegram_metrics as mstore
 
-from .client import ChannelUnavailable, Sleep, channel_error, flood_retry, forget_flood_wait
+from .client import Sleep, flood_retry, forget_flood_wait, unavailable_from
 from .convert import ChannelRef
 
 log = logging.getLogger("npswatch.telegram")
@@ -66,10 +66,7 @@ async def channel_sample(client: TelegramClient, ref: ChannelRef, ps: Pseudonymi
         full = await flood_retry(client, lambda: client(GetFullChannelRequest(peer)), what=f"reading @{ref.key}'s info",
                                  sleep=sleep)
     except errors.RPCError as exc:
-        known = channel_error(exc)
-        if known is None:
-            raise
-        raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+        raise unavailable_from(exc) from None
     info = full.full_chat
     entity = next((c for c in full.chats if c.id == ref.channel_id), None)
     region = ref.hints.country
@@ -126,10 +123,7 @@ class MetricsSampler:
                 forget_flood_wait(self.client, exc)
                 rows.clear()
             except errors.RPCError as exc:
-                known = channel_error(exc)
-                if known is None:
-                    raise
-                raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+                raise unavailable_from(exc) from None
 
         def write() -> int:
             with self.engine.begin() as conn:

@@ -312,8 +312,7 @@ class OfflineNetwork:
                   replies: int | None = None, reactions: dict[str, int] | None = None) -> types.Message:
         """Change a message's counters as people see, forward, comment on and react to it (history reads show them)."""
         with self._lock:
-            cid = channel if isinstance(channel, int) else self.channel_id(channel)
-            msg = _load(self._q("SELECT data FROM message WHERE channel_id = ? AND id = ?", (cid, message_id))[0][0])
+            cid, msg = self._stored(channel, message_id)
             if views is not None:
                 msg.views = views
             if forwards is not None:
@@ -326,10 +325,13 @@ class OfflineNetwork:
             self._db.execute("UPDATE message SET data = ? WHERE channel_id = ? AND id = ?", (bytes(msg), cid, message_id))
         return msg
 
+    def _stored(self, channel: str | int, message_id: int) -> tuple[int, types.Message]:
+        cid = channel if isinstance(channel, int) else self.channel_id(channel)
+        return cid, _load(self._q("SELECT data FROM message WHERE channel_id = ? AND id = ?", (cid, message_id))[0][0])
+
     def edit(self, channel: str | int, message_id: int, text: str, *, live: bool = True) -> types.Message:
         with self._lock:
-            cid = channel if isinstance(channel, int) else self.channel_id(channel)
-            msg = _load(self._q("SELECT data FROM message WHERE channel_id = ? AND id = ?", (cid, message_id))[0][0])
+            cid, msg = self._stored(channel, message_id)
             msg.message = text
             msg.edit_date = datetime.now(timezone.utc).replace(microsecond=0)
             self._db.execute("UPDATE message SET data = ? WHERE channel_id = ? AND id = ?", (bytes(msg), cid, message_id))
@@ -435,13 +437,18 @@ class OfflineNetwork:
             return self._history(inner)
         raise errors.RPCError(request=inner, message=f"OFFLINE_UNSUPPORTED_{name}", code=400)
 
-    def _full_channel(self, r: Any) -> Any:
-        cid = getattr(r.channel, "channel_id", None)
+    def _readable(self, peer: Any, r: Any) -> tuple[int, int]:
+        """(channel id, pts) of the channel `peer` names, or the RPC error Telegram gives for it."""
+        cid = getattr(peer, "channel_id", None)
         ch = self._q("SELECT access_hash, pts FROM channel WHERE id = ?", (cid,))
-        if not ch or ch[0][0] != r.channel.access_hash or self._state(cid) == "gone":
+        if not ch or ch[0][0] != peer.access_hash or self._state(cid) == "gone":
             raise errors.ChannelInvalidError(request=r)
         if self._state(cid) in ("private", "banned"):
             raise errors.ChannelPrivateError(request=r)
+        return cid, ch[0][1]
+
+    def _full_channel(self, r: Any) -> Any:
+        cid, pts = self._readable(r.channel, r)
         entity = self._channel(cid)
         full = self._q("SELECT about, linked_chat_id FROM channel_full WHERE id = ?", (cid,))
         about, linked = full[0] if full else ("", None)
@@ -454,7 +461,7 @@ class OfflineNetwork:
         return tmessages.ChatFull(
             full_chat=types.ChannelFull(
                 id=cid, about=about or "", read_inbox_max_id=0, read_outbox_max_id=0, unread_count=0,
-                chat_photo=types.PhotoEmpty(id=0), notify_settings=types.PeerNotifySettings(), bot_info=[], pts=ch[0][1],
+                chat_photo=types.PhotoEmpty(id=0), notify_settings=types.PeerNotifySettings(), bot_info=[], pts=pts,
                 participants_count=entity.participants_count, linked_chat_id=linked),
             chats=chats, users=[])
 
@@ -462,12 +469,7 @@ class OfflineNetwork:
         """messages.getHistory as the server applies it: newest first; `offset_id` (else `offset_date`) picks the
         first message older than it, `add_offset` shifts that position (negative: towards newer), then `limit`
         messages are taken and `min_id`/`max_id` (exclusive) filter them."""
-        cid = getattr(r.peer, "channel_id", None)
-        ch = self._q("SELECT access_hash, pts FROM channel WHERE id = ?", (cid,))
-        if not ch or ch[0][0] != r.peer.access_hash or self._state(cid) == "gone":
-            raise errors.ChannelInvalidError(request=r)
-        if self._state(cid) in ("private", "banned"):
-            raise errors.ChannelPrivateError(request=r)
+        cid, pts = self._readable(r.peer, r)
         rows = self._q("SELECT id, date FROM message WHERE channel_id = ? AND deleted = 0 ORDER BY id DESC", (cid,))
         if r.offset_id:
             pos = next((i for i, (mid, _) in enumerate(rows) if mid < r.offset_id), len(rows))
@@ -489,7 +491,7 @@ class OfflineNetwork:
         chats, users = self._entities_of(msgs)
         if not any(c.id == cid for c in chats):
             chats.append(self._channel(cid))
-        return tmessages.ChannelMessages(pts=ch[0][1], count=len(rows), messages=msgs, topics=[], chats=chats,
+        return tmessages.ChannelMessages(pts=pts, count=len(rows), messages=msgs, topics=[], chats=chats,
                                          users=users)
 
     # -- clients ---------------------------------------------------------------------------------------------------

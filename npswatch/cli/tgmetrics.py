@@ -17,7 +17,7 @@ from rich.table import Table
 from npswatch.results import jsonable
 
 from .common import example, fail, out, result_file
-from .telegram import _guard, _setup_logging, tg_app
+from .telegram import _guard, _setup_logging, report_unavailable, tg_app
 
 
 @tg_app.command("sample", epilog=example("npswatch telegram sample --days 3"))
@@ -38,10 +38,7 @@ def telegram_sample(
 
         r = ctx.obj.sample_telegram(channels=channel or None, days=days, on_channel=done)
         result_file(ctx, r)
-        for key, state in r.unavailable:
-            out.print(f"[red]{escape(key)}: {state}[/] (not sampled; recorded, see `npswatch status`)", highlight=False)
-        if not r.ok:
-            raise typer.Exit(1)
+        report_unavailable(r, "sampled")
 
     _guard(_sample)
 
