@@ -125,7 +125,7 @@ def test_the_listener_samples_on_start_and_its_recheck_resamples_views(net, tmp_
 
     asyncio.run(scenario())
     assert _subscribers(engine)[0] == 1000
-    assert (1, None) in _views(engine, 3)  # the first sample: as the post was first seen
+    assert _views(engine, 3)[0] == (1, None) and _views(engine, 2)[0] == (10, None)  # as first seen (reconcile)
 
 
 def _count(engine, table) -> int:

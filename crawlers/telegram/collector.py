@@ -14,8 +14,9 @@
   channel + message id).
 - `listen()` subscribes first, then reconciles every channel from its checkpoint, and again every
   `reconcile_every` seconds (picking up channels promoted in the meantime), until `stop` is set. On start
-  and at each recheck it also samples every channel's subscribers, names and flags (`metrics`), and a
-  recheck stores the views, forwards and reactions of the posts it re-reads as post samples.
+  and at each recheck it also samples every channel's subscribers, names and flags (`metrics`); history
+  reads (first sight) and rechecks store the views, forwards and reactions of the posts they read as
+  post samples.
 
 FloodWaits anywhere are logged, waited out (injectable `sleep`) and resumed where they stopped. A channel
 Telegram refuses (private, banned, deleted; a refused join) is recorded in `telegram_channel_status` and
@@ -220,6 +221,7 @@ class TelegramCollector:
         res = BackfillResult(ref.key, last_id=min_id or 0)
         last = min_id or 0
         offset_date = since
+        seen_at, samples = datetime.now(timezone.utc), []  # views/forwards/reactions at first sight
         while True:
             try:
                 async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), min_id=last,
@@ -229,10 +231,15 @@ class TelegramCollector:
                         item = Item(checkpoint=(ref.key, msg.id))
                     else:
                         item = self._item(msg, ref, checkpoint=True)
+                        if (row := post_sample(msg, ref.key, seen_at)) is not None:
+                            samples.append(row)
                     await self.batch.put(item)
                     res.read += 1
                     res.posts += item.post is not None
                     last = res.last_id = msg.id
+                    if len(samples) >= self.batch.max_items:
+                        await asyncio.to_thread(self._record_samples, samples)
+                        samples = []
                 break
             except errors.FloodWaitError as exc:
                 res.flood_waits += 1
@@ -245,6 +252,7 @@ class TelegramCollector:
                 if known is None:
                     raise
                 raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+        await asyncio.to_thread(self._record_samples, samples)
         return res
 
     async def recheck(self, ref: ChannelRef, days: int) -> RecheckResult:
@@ -293,6 +301,8 @@ class TelegramCollector:
         return res
 
     def _record_samples(self, rows) -> None:
+        if not rows:
+            return
         with self.engine.begin() as conn:
             record_post_samples(conn, rows)
 
