@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 
 from .autodiscover import apply_rules
 from .errors import WatchError
-from .results import (ChannelBackfill, ExportImport, TelegramBackfillResult, TelegramImportResult,
-                      TelegramListenResult)
+from .results import (ChannelBackfill, ChannelMetrics, ExportImport, TelegramBackfillResult, TelegramImportResult,
+                      TelegramListenResult, TelegramSampleResult)
 
 if TYPE_CHECKING:
     from .watch import Watch
 
-__all__ = ["Login", "login", "in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports"]
+__all__ = ["Login", "login", "in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports",
+           "sample", "channel_metrics"]
 
 
 def run_async(main):
@@ -226,6 +227,72 @@ def listen(watch: "Watch", *, shard: tuple[int, int] | None = None, extract: boo
         result = TelegramListenResult(run.id, col.totals, col.deleted)
         run.items = result.items
     return result
+
+
+def sample(watch: "Watch", *, channels: list[str] | None = None, days: int | None = None,
+           on_channel: Callable | None = None) -> TelegramSampleResult:
+    """One metrics sample of each channel (subscribers, names, flags) and of its posts of the last `days` days
+    (default `telegram.metrics_days`), through the backfill's session file: one `telegram-metrics` run."""
+    from npswatch.crawlers.telegram.client import ChannelUnavailable, ensure_authorized, make_client
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.crawlers.telegram.metrics import MetricsSampler
+    from npswatch.storage.telegram_store import channel_states
+
+    engine = watch.checked_engine()
+    keys = [normalise_channel(c) for c in channels] if channels else channel_keys(watch)
+    if not keys:
+        raise WatchError("no channels: list them in telegram.channels or add one with `npswatch telegram add CHANNEL`")
+    days = watch.settings.telegram.metrics_days if days is None else days
+    if days < 0:
+        raise WatchError(f"--days {days}: give 0 (channels only) or more days")
+    client = make_client(watch.settings, role="backfill")
+    result = TelegramSampleResult(days=days)
+
+    async def go():
+        try:
+            await ensure_authorized(client)
+            col = _collector(watch, client, extract=False)
+            sampler = MetricsSampler(client, engine, watch.pseudonymiser)
+            refs = await col.resolve(keys)
+            result.unavailable = [(k, st.status) for k, st in channel_states(engine).items()
+                                  if k in keys and k not in {r.key for r in refs}]
+            for ref in refs:
+                try:
+                    done = await sampler.sample(ref, days)
+                except ChannelUnavailable as exc:  # recorded; the other channels go on
+                    col.unavailable(ref.key, exc, ref.channel_id)
+                    result.unavailable.append((ref.key, exc.status))
+                    continue
+                result.channels.append(done)
+                if on_channel:
+                    on_channel(done)
+        finally:
+            await client.disconnect()
+
+    with watch.run_record("telegram-metrics", None, error_message=str) as run:
+        run_async(go)
+        run.items = result.items
+    return result
+
+
+def channel_metrics(watch: "Watch", channel: str, *, since: datetime | None = None, posts: bool = True
+                    ) -> ChannelMetrics:
+    """A channel's metrics over time, from the samples stored (`sample`, the listener)."""
+    from npswatch.crawlers.telegram.convert import normalise_channel
+    from npswatch.storage import telegram_metrics as mstore
+
+    try:
+        key = normalise_channel(channel)
+    except ValueError as exc:
+        raise WatchError(str(exc)) from None
+    engine = watch.checked_engine()
+    samples = mstore.channel_series(engine, key, since)
+    if not samples:
+        known = ", ".join(k for k, _n, _at in mstore.sampled_channels(engine)[:20]) or "none yet"
+        raise WatchError(f"no metrics of @{key}: sample it with `npswatch telegram sample --channel {key}` "
+                         f"(or run the listener); channels sampled: {known}")
+    return ChannelMetrics(key, samples, mstore.channel_changes(samples),
+                          mstore.post_series(engine, key, since=since) if posts else [])
 
 
 def export_file(path: Path | str) -> Path:

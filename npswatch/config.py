@@ -82,6 +82,7 @@ class TelegramConfig(_Section):
     recheck_days: int = Field(default=7, ge=0)  # re-read this many recent days for edits/deletions missed (0: off)
     recheck_minutes: float = Field(default=360.0, gt=0)  # ... on start and this often
     initial_days: int = Field(default=30, ge=0)  # first read of a channel without checkpoint (0: whole history)
+    metrics_days: int = Field(default=7, ge=0)  # the metrics job re-samples views/forwards/reactions of this many days
     batch_size: int = Field(default=500, ge=1)  # rows per bulk write
     flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
     discovery: TelegramDiscoveryConfig = Field(default_factory=TelegramDiscoveryConfig)
@@ -123,7 +124,7 @@ def _duration(v: str | None) -> str | None:
     return v
 
 
-JOB_KINDS = ("crawl", "backfill", "fx", "digest", "retention", "extract-pending", "command")
+JOB_KINDS = ("crawl", "backfill", "metrics", "fx", "digest", "retention", "extract-pending", "command")
 
 
 class ScheduleEntry(_Section):
@@ -519,6 +520,7 @@ reconcile_minutes = 10  # re-read each channel from its checkpoint this often (r
 recheck_days = 7        # on start and every recheck_minutes, re-read the last N days: edits and deletions missed
 recheck_minutes = 360
 initial_days = 30       # how far back the first read of a new channel goes (0: whole history)
+metrics_days = 7        # the metrics job re-samples views, forwards and reactions of the posts of the last N days
 batch_size = 500        # rows per bulk write ...
 flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
 
@@ -535,7 +537,7 @@ max_per_round = 10
 
 # Schedules of `npswatch run`: cron (crontab syntax, in service.timezone) or every ("30m", "6h", "1d").
 # job: crawl (source = a site; none: every enabled site), backfill (Telegram, from the checkpoints;
-# source = one channel), fx (imports the rate files put into <data_dir>/fx-inbox), digest, retention,
+# source = one channel), metrics (Telegram subscribers and post views over time; source = one channel), fx (imports the rate files put into <data_dir>/fx-inbox), digest, retention,
 # command (any program: command = ["/usr/local/bin/x", "arg"]). Optional: name, args (extra arguments of
 # the npswatch command), time_limit. `npswatch jobs list` shows them, `npswatch jobs run NAME` runs one now.
 # [[schedules]]
@@ -544,6 +546,9 @@ max_per_round = 10
 # [[schedules]]
 # job = "backfill"
 # every = "1h"
+# [[schedules]]
+# job = "metrics"
+# every = "6h"
 # [[schedules]]
 # job = "fx"
 # cron = "30 7 * * *"

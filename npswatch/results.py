@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported when a result is made, not with this module (`npsw
 __all__ = ["Result", "SiteCrawl", "CrawlResult", "ReparseResult", "ChannelBackfill", "TelegramBackfillResult",
            "TelegramListenResult", "ExportImport", "TelegramImportResult", "ListingImportResult", "RateFile",
            "FxImportResult", "TrendsResult", "PlacesResult", "SubstanceProfile", "DigestResult", "SignalsResult",
-           "ExportResult", "RetentionResult", "DemoResult", "jsonable"]
+           "ExportResult", "RetentionResult", "DemoResult", "ChannelMetrics", "TelegramSampleResult", "jsonable"]
 
 
 def jsonable(value: Any) -> Any:
@@ -208,6 +208,42 @@ class TelegramListenResult(Result):
     @property
     def items(self) -> int:
         return self.written.inserted + self.written.updated + self.deleted
+
+
+@dataclass
+class TelegramSampleResult(Result):
+    """`Watch.sample_telegram`: one metrics sample per channel (and its recent posts)."""
+
+    channels: list = field(default_factory=list)  # crawlers.telegram.metrics.SampleResult per channel sampled
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (channel, state)
+    days: int = 0  # posts of the last `days` days were sampled
+
+    @property
+    def ok(self) -> bool:
+        return not self.unavailable
+
+    @property
+    def items(self) -> int:
+        return len(self.channels) + sum(c.posts for c in self.channels)
+
+    @property
+    def errors(self) -> int:
+        return len(self.unavailable)
+
+
+@dataclass
+class ChannelMetrics(Result):
+    """`Watch.channel_metrics`: a channel's samples over time (subscribers, names, flags), what changed, and its
+    posts' views/forwards/reactions samples."""
+
+    channel: str
+    samples: list = field(default_factory=list)  # storage.telegram_metrics.ChannelSample, oldest first
+    changes: list = field(default_factory=list)  # storage.telegram_metrics.ChannelChange
+    posts: list = field(default_factory=list)  # storage.telegram_metrics.PostSample
+
+    @property
+    def items(self) -> int:
+        return len(self.samples)
 
 
 @dataclass

@@ -22,8 +22,8 @@ __all__ = ["Job", "catalogue", "find_job", "human_duration", "JOB_RUN_KIND", "CH
 JOBSTORE_TABLE = "apscheduler_jobs"  # APScheduler's own table; none of ours is named like it
 JOB_RUN_KIND = "job"  # crawl_run.kind of the scheduler's own rows; their source is the job name
 # crawl_run kinds the child command of a job writes itself (its rows are summed into the job's row).
-CHILD_KINDS = {"crawl": ("crawl",), "backfill": ("telegram-backfill",), "retention": ("retention",),
-               "extract-pending": ("extract-pending",)}
+CHILD_KINDS = {"crawl": ("crawl",), "backfill": ("telegram-backfill",), "metrics": ("telegram-metrics",),
+               "retention": ("retention",), "extract-pending": ("extract-pending",)}
 
 
 def human_duration(seconds: float) -> str:
@@ -47,7 +47,7 @@ def human_duration(seconds: float) -> str:
 @dataclass(frozen=True)
 class Job:
     name: str
-    kind: str  # crawl | backfill | fx | digest | retention | command
+    kind: str  # crawl | backfill | metrics | fx | digest | retention | command
     source: str | None = None
     cron: str | None = None
     every: str | None = None

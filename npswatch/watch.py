@@ -281,6 +281,23 @@ class Watch:
 
         return listen(self, shard=shard, extract=extract, stop=stop)
 
+    def sample_telegram(self, *, channels: list[str] | None = None, days: int | None = None,
+                        on_channel=None) -> "results.TelegramSampleResult":
+        """Take one metrics sample of each watched channel (subscribers, title, description, username, linked
+        group, flags) and of its posts of the last `days` days (views, forwards, replies, reactions; default
+        `telegram.metrics_days`). The `metrics` job runs this on a schedule; the listener samples too."""
+        from .channels import sample
+
+        return sample(self, channels=channels, days=days, on_channel=on_channel)
+
+    def channel_metrics(self, channel: str, *, since: datetime | str | None = None,
+                        posts: bool = True) -> "results.ChannelMetrics":
+        """A channel's subscribers, names and flags over time, what changed and when, and its posts' counters."""
+        from .channels import channel_metrics
+        from .reporting import moment
+
+        return channel_metrics(self, channel, since=moment(since), posts=posts)
+
     def import_telegram(self, files: list[str | Path] | str | Path, *, channel: str | None = None,
                         extract: bool = True, on_file=None, tz: str | None = None) -> "results.TelegramImportResult":
         """Import Telegram Desktop JSON exports (result.json, or the export folder holding it). `tz`: the zone

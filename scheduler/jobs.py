@@ -8,6 +8,7 @@ and a crash of one job away from the rest):
 |-------------|--------------------------------------------------|----------------------------------|
 | `crawl`     | `npswatch crawl SITE` (no source: `crawl --all`) | `crawl`, one per site            |
 | `backfill`  | `npswatch telegram backfill [--channel C]`       | `telegram-backfill`, per channel |
+| `metrics`   | `npswatch telegram sample [--channel C]`         | `telegram-metrics`               |
 | `fx`        | `npswatch fx import FILE`, per file of the inbox | -                                |
 | `digest`    | `npswatch digest` (`--send` with recipients)     | -                                |
 | `retention` | `npswatch retention apply`                       | `retention`                      |
@@ -98,6 +99,8 @@ def command_line(job: Job, settings: Settings, *, fx_file: Path | None = None,
         return p + ["crawl", *([job.source] if job.source else ["--all"]), *args]
     if job.kind == "backfill":
         return p + ["telegram", "backfill", *(["--channel", job.source] if job.source else []), *args]
+    if job.kind == "metrics":
+        return p + ["telegram", "sample", *(["--channel", job.source] if job.source else []), *args]
     if job.kind == "digest":
         return p + ["digest", *(args or (["--send"] if settings.digest.recipients else []))]
     if job.kind == "retention":

@@ -39,3 +39,6 @@ T_SITE_FOUND = DiscoveredSite.__table__
 from .tables_ads import Ad  # noqa: E402
 T_AD = Ad.__table__
 T_CHANNEL_STATUS = TelegramChannelStatus.__table__
+from .tables_tgmetrics import TelegramChannelSample, TelegramPostSample  # noqa: E402
+T_CHANNEL_SAMPLE = TelegramChannelSample.__table__
+T_POST_SAMPLE = TelegramPostSample.__table__

@@ -104,3 +104,11 @@ def engine(db_url):
 @pytest.fixture
 def pseudonymiser():
     return Pseudonymiser(b"test-key-not-secret-0123456789abcdef")
+
+
+@pytest.fixture
+def net(tmp_path, monkeypatch):
+    """The offline Telegram network (tests/offline_telegram.py), behind npswatch's client factory."""
+    from offline_telegram import offline_network
+
+    return offline_network(tmp_path, monkeypatch)

@@ -11,8 +11,6 @@ from typer.testing import CliRunner
 
 from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
-from npswatch.crawlers.telegram.login import login
-from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.cli.app import app
 from npswatch.config import load_settings
 from npswatch.watch import Watch
@@ -21,25 +19,15 @@ from npswatch.storage import telegram_store as store
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.writer import PostWriter
 
-API_HASH = "0" * 31 + "1"
+from offline_telegram import logged_in, telegram_config
+
 P, CP = m.Post.__table__, m.Checkpoint.__table__
 runner = CliRunner()
 
 
 @pytest.fixture
-def net(tmp_path, monkeypatch):
-    n = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", n.factory)
-    return n
-
-
-@pytest.fixture
 def cfg(tmp_path):
-    path = tmp_path / "npswatch.toml"
-    path.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\napi_id = 1000001\n'
-                    f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01", "synthetic_channel_02"]\n'
-                    'initial_days = 0\n')
-    return path
+    return telegram_config(tmp_path, ["synthetic_channel_01", "synthetic_channel_02"], telegram="initial_days = 0\n")
 
 
 @pytest.fixture
@@ -51,11 +39,10 @@ def db(cfg, tmp_path):
 
 
 async def client_for(cfg, *, log_in=True):
-    client = client_mod.make_client(load_settings(cfg))
     if log_in:
-        await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
-    else:
-        await client.connect()
+        return await logged_in(cfg)
+    client = client_mod.make_client(load_settings(cfg))
+    await client.connect()
     return client
 
 

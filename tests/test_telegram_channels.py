@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-import time
 
 import pytest
 from sqlalchemy import select
@@ -17,14 +16,13 @@ from npswatch.cli.app import app
 from npswatch.config import load_settings
 from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
-from npswatch.crawlers.telegram.login import login
-from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.writer import PostWriter
 
-API_HASH = "0" * 31 + "1"
+from offline_telegram import logged_in, telegram_config, until
+
 P, S = m.Post.__table__, m.Source.__table__
 runner = CliRunner()
 CHANNELS = ["synthetic_ok_01", "synthetic_full_02", "synthetic_approval_03", "synthetic_private_04",
@@ -32,18 +30,8 @@ CHANNELS = ["synthetic_ok_01", "synthetic_full_02", "synthetic_approval_03", "sy
 
 
 @pytest.fixture
-def net(tmp_path, monkeypatch):
-    n = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", n.factory)
-    return n
-
-
-@pytest.fixture
 def cfg(tmp_path):
-    path = tmp_path / "npswatch.toml"
-    path.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test-k-test-k-test-k-test-k-test"\n[telegram]\napi_id = 1000001\n'
-                    f'api_hash = "{API_HASH}"\nchannels = {json.dumps(CHANNELS)}\ninitial_days = 0\n')
-    return path
+    return telegram_config(tmp_path, CHANNELS, key="k-test-k-test-k-test-k-test-k-test", telegram="initial_days = 0\n")
 
 
 @pytest.fixture
@@ -64,20 +52,6 @@ def troubled_network(net):
     net.set_state("synthetic_private_04", "private")
     net.set_state("synthetic_banned_05", "banned")
     net.set_state("synthetic_gone_06", "gone")
-
-
-async def logged_in(cfg, role="listener"):
-    client = client_mod.make_client(load_settings(cfg), role=role)
-    await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
-    return client
-
-
-async def until(cond, what, timeout=20.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def stored(engine):

@@ -11,17 +11,14 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from npswatch.crawlers.telegram import client as client_mod
-from npswatch.crawlers.telegram.login import login
-from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.pipelines.rawpost import RawPost
 from npswatch.cli.app import app
-from npswatch.config import load_settings
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
 from npswatch.storage.writer import PostWriter
 
-API_HASH = "0" * 31 + "1"
+from offline_telegram import logged_in, telegram_config
+
 GEXF = "{http://gexf.net/1.3}"
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 runner = CliRunner()
@@ -32,14 +29,9 @@ def flat(output: str) -> str:
 
 
 @pytest.fixture
-def world(tmp_path, monkeypatch):
+def world(tmp_path, net):
     """Two watched channels that forward from and link to others, collected by `telegram backfill`."""
-    net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)
-    cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\napi_id = 1000001\n'
-                   f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01", "synthetic_group_03"]\n'
-                   'initial_days = 0\n')
+    cfg = telegram_config(tmp_path, ["synthetic_channel_01", "synthetic_group_03"], telegram="initial_days = 0\n")
     c1 = net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
     g3 = net.add_channel("synthetic_group_03", "Synthetic Group 03", megagroup=True)
     shop = net.add_channel("synthetic_shop_02", "Synthetic Shop 02", participants=1234)
@@ -53,8 +45,7 @@ def world(tmp_path, monkeypatch):
     assert runner.invoke(app, ["--config", str(cfg), "db", "upgrade"]).exit_code == 0
 
     async def log_in():
-        client = client_mod.make_client(load_settings(cfg))
-        await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
+        client = await logged_in(cfg)
         await client.disconnect()
 
     asyncio.run(log_in())

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["npswatch.crawlers.telegram.convert", "npswatch.crawlers.telegram.batch", "npswatch.crawlers.telegram.export",
-           "npswatch.crawlers.telegram.graph"]
+           "npswatch.crawlers.telegram.graph", "npswatch.crawlers.telegram.kinds"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -12,18 +12,15 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from npswatch.cli.app import app
-from npswatch.config import load_settings
-from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
-from npswatch.crawlers.telegram.login import login
-from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.storage import models as m
 from npswatch.storage import telegram_store as store
 from npswatch.storage.db import make_engine, upgrade
 from npswatch.storage.writer import PostWriter
 from npswatch.watch import Watch
 
-API_HASH = "0" * 31 + "1"
+from offline_telegram import API_HASH, logged_in
+
 P, S = m.Post.__table__, m.Source.__table__
 runner = CliRunner()
 CID = 1_500_123_457  # a synthetic channel id
@@ -138,9 +135,7 @@ def test_replies_chat_is_skipped_and_a_folder_without_result_json_is_one_line(cf
 
 
 @pytest.mark.parametrize("order", ["export first", "listener first"])
-def test_export_and_listener_share_one_source_per_channel_id(order, cfg, db, tmp_path, monkeypatch, pseudonymiser):
-    net = OfflineNetwork(tmp_path / "tg.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)
+def test_export_and_listener_share_one_source_per_channel_id(order, cfg, db, tmp_path, net, pseudonymiser):
     cid = net.add_channel("synthetic_shop_01", "Synthetic Shop 01")
     for t in ("first", "second", "third"):
         net.publish(cid, f"synthetic {t}")
@@ -151,8 +146,7 @@ def test_export_and_listener_share_one_source_per_channel_id(order, cfg, db, tmp
         for i in (1, 2)]}))
 
     async def listen_once():
-        client = client_mod.make_client(load_settings(cfg))
-        await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
+        client = await logged_in(cfg)
         col = TelegramCollector(client, db, PostWriter(db, pseudonymiser, None), pseudonymiser, initial_days=0)
         col.batch.start()
         await col.reconcile(await col.resolve(["synthetic_shop_01"]))

@@ -12,14 +12,11 @@ import time
 
 from sqlalchemy import func, select
 
-from npswatch.crawlers.telegram import client as client_mod
-from npswatch.crawlers.telegram.login import login
-from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.config import load_settings
 from npswatch.storage import models as m
 from npswatch.storage.db import make_engine, upgrade
 
-API_HASH = "0" * 31 + "1"
+from offline_telegram import logged_in, offline_network, telegram_config
+
 N, M = 20, 15
 P, V, CP = m.Post.__table__, m.PostVersion.__table__, m.Checkpoint.__table__
 
@@ -35,19 +32,15 @@ def wait_for(cond, what, proc, log, timeout=60.0):
 
 
 def test_sigkill_then_restart_stores_exactly_n_plus_m(tmp_path, monkeypatch):
-    net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
+    net = offline_network(tmp_path, monkeypatch)
     net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
-    cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\nlog_level = "INFO"\n[privacy]\nkey = "k-test-0123456789abcdef0123456789ab"\n[telegram]\napi_id = 1000001\n'
-                   f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01"]\nflush_seconds = 0.05\n')
+    cfg = telegram_config(tmp_path, ["synthetic_channel_01"], extra='log_level = "INFO"\n',
+                          telegram="flush_seconds = 0.05\n")
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)
 
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)
-
     async def log_in():
-        client = client_mod.make_client(load_settings(cfg))
-        await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
+        client = await logged_in(cfg)
         await client.disconnect()
 
     asyncio.run(log_in())
@@ -101,19 +94,16 @@ def test_sigkill_then_restart_stores_exactly_n_plus_m(tmp_path, monkeypatch):
 def test_edit_and_delete_while_down_are_recorded_after_sigkill(tmp_path, monkeypatch):
     """Killed with SIGKILL; while it is down a post is edited and another deleted (no live updates reach
     anyone); the restart's re-read of the last days stores the edit as a version and marks the deletion."""
-    net = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
+    net = offline_network(tmp_path, monkeypatch)
     net.add_channel("synthetic_channel_01", "Synthetic Channel 01")
-    cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\nlog_level = "INFO"\n[privacy]\nkey = "k-test-k-test-k-test-k-test-k-test"\n[telegram]\napi_id = 1000001\n'
-                   f'api_hash = "{API_HASH}"\nchannels = ["synthetic_channel_01"]\nflush_seconds = 0.05\n'
-                   'recheck_days = 7\nreconcile_minutes = 0.02\n')
+    cfg = telegram_config(tmp_path, ["synthetic_channel_01"], key="k-test-k-test-k-test-k-test-k-test",
+                          extra='log_level = "INFO"\n',
+                          telegram="flush_seconds = 0.05\nrecheck_days = 7\nreconcile_minutes = 0.02\n")
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
     upgrade(engine)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)
 
     async def log_in():
-        client = client_mod.make_client(load_settings(cfg))
-        await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
+        client = await logged_in(cfg)
         await client.disconnect()
 
     asyncio.run(log_in())

@@ -4,51 +4,22 @@ stored correctly."""
 from __future__ import annotations
 
 import asyncio
-import time
 
-import pytest
 from sqlalchemy import select
 from telethon import events, types
 
-from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
-from npswatch.crawlers.telegram.login import login
-from npswatch.crawlers.telegram.offline import OfflineNetwork
-from npswatch.config import load_settings
 from npswatch.storage import models as m
 from npswatch.storage.tables_telegram import ChannelLink
 from npswatch.storage.writer import PostWriter
 
-API_HASH = "0" * 31 + "1"
+from offline_telegram import logged_in, telegram_config, until
+
 P, S, V = m.Post.__table__, m.Source.__table__, m.PostVersion.__table__
 
 
-@pytest.fixture
-def net(tmp_path, monkeypatch):
-    n = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", n.factory)
-    return n
-
-
-def settings(tmp_path):
-    cfg = tmp_path / "npswatch.toml"
-    cfg.write_text(f'data_dir = "data"\n[telegram]\napi_id = 1000001\napi_hash = "{API_HASH}"\n')
-    return load_settings(cfg)
-
-
 async def logged_in_client(tmp_path):
-    client = client_mod.make_client(settings(tmp_path))
-    await login(client, phone=lambda: "+10000000001", code=lambda: "12345", password=lambda: "")
-    return client
-
-
-async def until(cond, what, timeout=20.0):
-    """Wait for a condition (a generous limit that only matters when something is broken)."""
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    return await logged_in(telegram_config(tmp_path))
 
 
 def stored(engine):

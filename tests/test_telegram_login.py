@@ -10,11 +10,12 @@ from telethon.sessions import SQLiteSession
 from typer.testing import CliRunner
 
 from npswatch.crawlers.telegram import client as client_mod
-from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.cli.app import app
 from npswatch.config import load_settings
 
-API_HASH = "0123456789abcdef0123456789abcdef"
+from offline_telegram import offline_network
+
+API_HASH = "0123456789abcdef0123456789abcdef"  # not the shared one: a hash that looks real
 runner = CliRunner()
 
 
@@ -31,8 +32,7 @@ def config(tmp_path, telegram: str) -> str:
 
 @pytest.fixture
 def net(tmp_path, monkeypatch):
-    n = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", n.factory)
+    n = offline_network(tmp_path, monkeypatch, api_hash=API_HASH)
     monkeypatch.delenv("NPSWATCH_TELEGRAM__API_HASH", raising=False)
     monkeypatch.delenv("NPSWATCH_TELEGRAM__API_ID", raising=False)
     return n

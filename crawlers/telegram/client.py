@@ -230,6 +230,15 @@ def channel_error(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
+def unavailable_from(exc: BaseException) -> "ChannelUnavailable":
+    """`exc` as the ChannelUnavailable to raise when it says something about the channel; else `exc` itself is
+    re-raised (call it inside `except`)."""
+    known = channel_error(exc)
+    if known is None:
+        raise exc
+    return ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0])
+
+
 # -- entities ------------------------------------------------------------------------------------------------
 class EntityCache:
     """Channel key -> ChannelRef, resolving each username over the network at most once (per account).

@@ -13,7 +13,10 @@
   reads. Re-reading what the live stream already stored changes nothing (writes are idempotent on
   channel + message id).
 - `listen()` subscribes first, then reconciles every channel from its checkpoint, and again every
-  `reconcile_every` seconds (picking up channels promoted in the meantime), until `stop` is set.
+  `reconcile_every` seconds (picking up channels promoted in the meantime), until `stop` is set. On start
+  and at each recheck it also samples every channel's subscribers, names and flags (`metrics`); history
+  reads (first sight) and rechecks store the views, forwards and reactions of the posts they read as
+  post samples.
 
 FloodWaits anywhere are logged, waited out (injectable `sleep`) and resumed where they stopped. A channel
 Telegram refuses (private, banned, deleted; a refused join) is recorded in `telegram_channel_status` and
@@ -35,11 +38,13 @@ from telethon.tl.functions.channels import GetChannelsRequest
 
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage import telegram_store as store
+from npswatch.storage.telegram_metrics import record_post_samples
 from npswatch.storage.writer import PostWriter, WriteResult
 
 from .batch import BatchWriter, Item
 from .client import ChannelUnavailable, EntityCache, NotLoggedIn, Sleep, channel_error, flood_retry, forget_flood_wait
 from .convert import ChannelRef, convert_message
+from .metrics import MetricsSampler, post_sample
 
 log = logging.getLogger("npswatch.telegram")
 
@@ -218,6 +223,7 @@ class TelegramCollector:
         res = BackfillResult(ref.key, last_id=min_id or 0)
         last = min_id or 0
         offset_date = since
+        seen_at, samples = datetime.now(timezone.utc), []  # views/forwards/reactions at first sight
         while True:
             try:
                 async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), min_id=last,
@@ -227,10 +233,15 @@ class TelegramCollector:
                         item = Item(checkpoint=(ref.key, msg.id))
                     else:
                         item = self._item(msg, ref, checkpoint=True)
+                        if (row := post_sample(msg, ref.key, seen_at)) is not None:
+                            samples.append(row)
                     await self.batch.put(item)
                     res.read += 1
                     res.posts += item.post is not None
                     last = res.last_id = msg.id
+                    if len(samples) >= self.batch.max_items:
+                        await asyncio.to_thread(self._record_samples, samples)
+                        samples = []
                 break
             except errors.FloodWaitError as exc:
                 res.flood_waits += 1
@@ -243,6 +254,7 @@ class TelegramCollector:
                 if known is None:
                     raise
                 raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
+        await asyncio.to_thread(self._record_samples, samples)
         return res
 
     async def recheck(self, ref: ChannelRef, days: int) -> RecheckResult:
@@ -254,6 +266,7 @@ class TelegramCollector:
         since = started - timedelta(days=days)
         res = RecheckResult(ref.key)
         seen: set[int] = set()
+        samples: dict[int, dict] = {}
         while True:
             try:
                 async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), wait_time=0):
@@ -263,6 +276,8 @@ class TelegramCollector:
                     res.read += 1
                     if not isinstance(msg, types.MessageService):
                         await self.batch.put(self._item(msg, ref))
+                        if (row := post_sample(msg, ref.key, started)) is not None:
+                            samples[msg.id] = row
                 break
             except errors.FloodWaitError as exc:
                 log.warning("FloodWait: Telegram asks to wait %d s while re-reading @%s; waiting, then starting over",
@@ -277,6 +292,7 @@ class TelegramCollector:
                     raise
                 raise ChannelUnavailable(f"{known[1]} ({type(exc).__name__})", known[0]) from None
         await self.batch.flush()
+        await asyncio.to_thread(self._record_samples, samples.values())
         gone = sorted(store.live_ids_since(self.engine, ref.key, since, started) - seen)
         if gone:
             before = self.deleted
@@ -285,6 +301,25 @@ class TelegramCollector:
             res.deleted = self.deleted - before
             log.info("re-read @%s: %d posts deleted while we were away, marked", ref.key, res.deleted)
         return res
+
+    def _record_samples(self, rows) -> None:
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            record_post_samples(conn, rows)
+
+    async def sample_channels(self, refs: Sequence[ChannelRef]) -> int:
+        """One metrics sample (subscribers, names, flags) of each channel; a refused channel is recorded as such."""
+        sampler, n = MetricsSampler(self.client, self.engine, self.pseudonymiser, sleep=self.sleep), 0
+        for ref in refs:
+            try:
+                await sampler.sample_channel(ref)
+                n += 1
+            except ChannelUnavailable as exc:
+                self.unavailable(ref.key, exc, ref.channel_id)
+            except (errors.RPCError, ValueError) as exc:
+                log.error("sampling @%s's metrics failed: %s", ref.key, exc)
+        return n
 
     async def reconcile(self, refs: Sequence[ChannelRef], *, recheck_days: int = 0) -> list[BackfillResult]:
         """Gap repair: each channel from its checkpoint, then (with `recheck_days`) its recent days re-read for
@@ -323,6 +358,8 @@ class TelegramCollector:
                 self.watch(refs)
                 due = recheck_days and (last_recheck is None or time.monotonic() - last_recheck >= recheck_every)
                 await self.reconcile(list(self.watched.values()), recheck_days=recheck_days if due else 0)
+                if due or not self.reconciles:  # metrics: on start and at each recheck
+                    await self.sample_channels(list(self.watched.values()))
                 if due:
                     last_recheck = time.monotonic()
                 self.reconciles += 1

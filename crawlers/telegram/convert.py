@@ -3,14 +3,16 @@
 Used by the live listener, backfill/reconcile (Telethon `Message`s) and the export importer (JSON dicts),
 so that the same message gives the same post, author pseudonym and links whichever way it arrives.
 
-- text: the message text, or the caption of a photo/video/document (media itself is never downloaded);
-  a message with neither is not a post;
+- text: the message text, or the caption of a photo/video/document (media itself is never downloaded), then
+  the lines of a poll, venue/location or contact card (`kinds`: what they become, what is never stored);
+  a message with none of these is not a post;
 - author: the sender as `user<id>` / `channel<id>` (the form Telegram Desktop exports use), pseudonymised by
   the writer; a channel broadcast's sender is the channel itself. Ids, not usernames: usernames change;
 - url: `https://t.me/<channel>/<id>` (or `https://t.me/c/<id>/<post>` for a channel without a username);
 - extra: channel id, media kind, views, and for a forward its origin (channel username/id/post, or a
   pseudonym when the origin is a person);
-- links: channels the message forwards from or links to with t.me URLs, for the discovery queue.
+- links: channels the message forwards from or links to with t.me URLs, and the bot it was sent through
+  (`via_bot`), for the discovery queue.
 
 >>> channel_key("@Synthetic_Channel_01"), channel_key(None, 1234567890)
 ('synthetic_channel_01', 'c1234567890')
@@ -30,6 +32,8 @@ from typing import Any
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.storage.telegram_store import Link
+
+from . import kinds
 
 __all__ = ["ChannelRef", "Converted", "channel_key", "normalise_channel", "tme_links", "TmeLink",
            "convert_message", "peer_author"]
@@ -188,6 +192,8 @@ def convert_message(msg: Any, ref: ChannelRef, pseudonymiser: Pseudonymiser,
             origin["date"] = fwd.date.isoformat()
         extra["forward"] = {k: v for k, v in origin.items() if v is not None}
 
+    text = kinds.merge(text, extra, links, kinds.from_media(getattr(msg, "media", None), pseudonymiser,
+                                                           ref.hints.country), kinds.bot_link(msg, ref.key, date))
     for ln in tme_links(text, *_entity_urls(msg)):
         links.append(Link(ref.key, msg.id, ln.key, "link", date, ln.username, ln.channel_id))
 

@@ -10,7 +10,8 @@ Per message: `type: "service"` is skipped; `text` is a string or a list of strin
 (exact) is preferred to `date` (the exporting computer's local time); `edited`/`edited_unixtime` become
 `edited_at`; `from_id` ("user123", "channel123") is the author, pseudonymised by the writer, the same
 pseudonym the live listener gives; `forwarded_from`/`forwarded_from_id` become the forward origin (a
-person's name only as a pseudonym); a photo or file with a caption counts by its caption.
+person's name only as a pseudonym); a photo or file with a caption counts by its caption; `poll`,
+`location_information`/`place_name`/`address`, `contact_information` and `via_bot` as `kinds` reads them.
 
 Posts are written in batches, each committed. A malformed message (no date, a text that is not text, an id
 beyond 64 bits, JSON nested too deep to read) is skipped and reported in `ImportResult.skipped` with the
@@ -44,6 +45,7 @@ from npswatch.pipelines.rawpost import InvalidPost, RawPost, storable
 from npswatch.storage.telegram_store import Link
 from npswatch.storage.writer import PostWriter, WriteResult
 
+from . import kinds
 from .convert import ChannelRef, channel_key, links_for
 
 __all__ = ["TelegramExportError", "ImportResult", "import_export", "message_text"]
@@ -530,6 +532,8 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
         elif name:  # a bare name may be a person's: keep only its pseudonym
             origin = {"user": ps.handle(f"name:{name}")}
         extra["forward"] = {k: v for k, v in origin.items() if v is not None}
+    text = kinds.merge(text, extra, links, kinds.from_export(msg, ps, ref.hints.country),
+                       kinds.export_bot(msg, ref.key, mid, date))
     links += links_for(ref.key, mid, date, [text, *hrefs])
     if not text.strip():
         return None, links, "empty"

@@ -16,10 +16,13 @@ client whose update stream dropped them (`getChannelDifference` answers "nothing
     net.flood("GetHistoryRequest", seconds=42)                          # next history read gets FLOOD_WAIT_42
     monkeypatch.setattr(client_mod, "CLIENT_FACTORY", net.factory)      # npswatch now talks to it
     net.calls("ResolveUsernameRequest")                                 # what the client asked for
+    net.publish_media("synthetic_channel_01", types.MessageMediaContact(...))  # any media, as Telegram sends it
+    net.set_views("synthetic_channel_01", 1, views=250, reactions={"👍": 3})   # counters change over time
 
 Answered requests: connection set-up, `users.getUsers(self)`, `updates.getState/getDifference/
 getChannelDifference`, `contacts.resolveUsername`, `channels.getChannels`, `channels.joinChannel`,
 `messages.getHistory` (offset_id/offset_date/add_offset/limit/min_id/max_id as the server applies them),
+`channels.getFullChannel` (subscribers, description, linked group, flags: `set_channel_info`),
 `auth.sendCode` (checks api_id/api_hash) and `auth.signIn` (the code is `login_code`). Anything else
 raises an RPC error naming the request. Per-channel trouble as Telegram reports it: `set_state` (private,
 banned, gone), `refuse_join` (CHANNELS_TOO_MUCH, INVITE_REQUEST_SENT), `rename`; and `cut_connections`
@@ -57,6 +60,8 @@ CREATE TABLE IF NOT EXISTS update_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, ch
 CREATE TABLE IF NOT EXISTS flood (request TEXT, seconds INTEGER, remaining INTEGER, skip INTEGER DEFAULT 0);
 CREATE TABLE IF NOT EXISTS authorized (key_id TEXT PRIMARY KEY);  -- unsigned 64-bit: too big for INTEGER
 CREATE TABLE IF NOT EXISTS call_log (n INTEGER PRIMARY KEY AUTOINCREMENT, request TEXT, detail TEXT, pid INTEGER);
+CREATE TABLE IF NOT EXISTS channel_full (id INTEGER PRIMARY KEY, about TEXT DEFAULT '', linked_chat_id INTEGER,
+    verified INTEGER DEFAULT 0, scam INTEGER DEFAULT 0, fake INTEGER DEFAULT 0, restricted INTEGER DEFAULT 0);
 """
 
 
@@ -137,6 +142,21 @@ class OfflineNetwork:
         with self._lock:
             self._db.execute("UPDATE channel SET username = ? WHERE id = ?", (username, cid))
 
+    def set_channel_info(self, channel: str | int, *, participants: int | None = None, title: str | None = None,
+                         about: str | None = None, linked_chat: int | None = None, verified: bool | None = None,
+                         scam: bool | None = None, fake: bool | None = None, restricted: bool | None = None) -> None:
+        """Change what `channels.getFullChannel` (and the channel entity) says; None leaves a field as it is."""
+        cid = channel if isinstance(channel, int) else self.channel_id(channel)
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO channel_full (id) VALUES (?)", (cid,))
+            for col, v in (("about", about), ("linked_chat_id", linked_chat), ("verified", verified), ("scam", scam),
+                           ("fake", fake), ("restricted", restricted)):
+                if v is not None:
+                    self._db.execute(f"UPDATE channel_full SET {col} = ? WHERE id = ?", (v, cid))
+            for col, v in (("participants", participants), ("title", title)):
+                if v is not None:
+                    self._db.execute(f"UPDATE channel SET {col} = ? WHERE id = ?", (v, cid))
+
     def cut_connections(self, outage: int = 0) -> None:
         """Drop every connected client; the next `outage` connection attempts fail (a network outage)."""
         with self._lock:
@@ -171,9 +191,14 @@ class OfflineNetwork:
         if not row:
             raise KeyError(cid)
         cid, username, title, ah, mega, parts, joined, created = row[0]
+        flags = self._q("SELECT verified, scam, fake, restricted FROM channel_full WHERE id = ?", (cid,))
+        verified, scam, fake, restricted = (bool(f) for f in flags[0]) if flags else (False,) * 4
         return types.Channel(id=cid, title=title, photo=types.ChatPhotoEmpty(),
                              date=datetime.fromtimestamp(created, timezone.utc), username=username, access_hash=ah,
-                             broadcast=not mega, megagroup=bool(mega), participants_count=parts, left=not joined)
+                             broadcast=not mega, megagroup=bool(mega), participants_count=parts, left=not joined,
+                             verified=verified, scam=scam, fake=fake, restricted=restricted,
+                             restriction_reason=[types.RestrictionReason("all", "porn", "synthetic restriction")]
+                             if restricted else None)
 
     def _user(self, uid: int) -> types.User:
         uid, username, first, ah = self._q("SELECT id, username, first_name, access_hash FROM user WHERE id = ?",
@@ -189,6 +214,8 @@ class OfflineNetwork:
             peer = getattr(m, "peer_id", None)
             if isinstance(peer, types.PeerChannel):
                 chats.add(peer.channel_id)
+            if getattr(m, "via_bot_id", None):
+                users.add(m.via_bot_id)
             for p in (getattr(m, "from_id", None), getattr(getattr(m, "fwd_from", None), "from_id", None)):
                 if isinstance(p, types.PeerUser):
                     users.add(p.user_id)
@@ -246,10 +273,14 @@ class OfflineNetwork:
                     from_id=types.PeerUser(from_user) if from_user else None, fwd_from=fwd, entities=entities,
                     media=types.MessageMediaPhoto(photo=types.PhotoEmpty(id=mid)) if media else None,
                     views=1, forwards=0)
-            self._db.execute("INSERT INTO message VALUES (?, ?, ?, 0, ?)", (cid, mid, _ts(date), bytes(msg)))
-            if live:
-                self._push(cid, lambda pts: (types.UpdateNewChannelMessage(message=msg, pts=pts + 1, pts_count=1), [msg]))
+            self._store(cid, msg, live)
         return msg
+
+    def _store(self, cid: int, msg: Any, live: bool) -> None:
+        """Keep a new message (and push it to connected clients when `live`)."""
+        self._db.execute("INSERT INTO message VALUES (?, ?, ?, 0, ?)", (cid, msg.id, _ts(msg.date), bytes(msg)))
+        if live:
+            self._push(cid, lambda pts: (types.UpdateNewChannelMessage(message=msg, pts=pts + 1, pts_count=1), [msg]))
 
     def publish_many(self, channel: str | int, texts: list[str], *, live: bool = True) -> int:
         """Post plain-text messages in one transaction (for benchmarks); returns the last message id."""
@@ -264,10 +295,43 @@ class OfflineNetwork:
                 raise
         return last
 
-    def edit(self, channel: str | int, message_id: int, text: str, *, live: bool = True) -> types.Message:
+    def publish_media(self, channel: str | int, media: Any, text: str = "", *, via_bot: int | None = None,
+                      date: datetime | None = None, live: bool = True) -> types.Message:
+        """Post a message carrying `media` (a real `types.MessageMedia*`: poll, venue, geo, contact...) and
+        optionally sent through the inline bot `via_bot` (a user id from `add_user`)."""
         with self._lock:
             cid = channel if isinstance(channel, int) else self.channel_id(channel)
-            msg = _load(self._q("SELECT data FROM message WHERE channel_id = ? AND id = ?", (cid, message_id))[0][0])
+            mid = self._q("SELECT coalesce(max(id), 0) + 1 FROM message WHERE channel_id = ?", (cid,))[0][0]
+            date = date or datetime.now(timezone.utc).replace(microsecond=0)
+            msg = types.Message(id=mid, peer_id=types.PeerChannel(cid), date=date, message=text, post=True, media=media,
+                                via_bot_id=via_bot, views=1, forwards=0)
+            self._store(cid, msg, live)
+        return msg
+
+    def set_views(self, channel: str | int, message_id: int, *, views: int | None = None, forwards: int | None = None,
+                  replies: int | None = None, reactions: dict[str, int] | None = None) -> types.Message:
+        """Change a message's counters as people see, forward, comment on and react to it (history reads show them)."""
+        with self._lock:
+            cid, msg = self._stored(channel, message_id)
+            if views is not None:
+                msg.views = views
+            if forwards is not None:
+                msg.forwards = forwards
+            if replies is not None:
+                msg.replies = types.MessageReplies(replies=replies, replies_pts=1)
+            if reactions is not None:
+                msg.reactions = types.MessageReactions(results=[
+                    types.ReactionCount(reaction=types.ReactionEmoji(emoticon=e), count=n) for e, n in reactions.items()])
+            self._db.execute("UPDATE message SET data = ? WHERE channel_id = ? AND id = ?", (bytes(msg), cid, message_id))
+        return msg
+
+    def _stored(self, channel: str | int, message_id: int) -> tuple[int, types.Message]:
+        cid = channel if isinstance(channel, int) else self.channel_id(channel)
+        return cid, _load(self._q("SELECT data FROM message WHERE channel_id = ? AND id = ?", (cid, message_id))[0][0])
+
+    def edit(self, channel: str | int, message_id: int, text: str, *, live: bool = True) -> types.Message:
+        with self._lock:
+            cid, msg = self._stored(channel, message_id)
             msg.message = text
             msg.edit_date = datetime.now(timezone.utc).replace(microsecond=0)
             self._db.execute("UPDATE message SET data = ? WHERE channel_id = ? AND id = ?", (bytes(msg), cid, message_id))
@@ -357,6 +421,8 @@ class OfflineNetwork:
                     ch = types.ChannelForbidden(id=ch.id, access_hash=ch.access_hash, title=ch.title)
                 out.append(ch)
             return tmessages.Chats(chats=out)
+        if isinstance(inner, functions.channels.GetFullChannelRequest):
+            return self._full_channel(inner)
         if isinstance(inner, functions.channels.JoinChannelRequest):
             cid = inner.channel.channel_id
             join_error = self._q("SELECT join_error FROM channel WHERE id = ?", (cid,))
@@ -371,16 +437,39 @@ class OfflineNetwork:
             return self._history(inner)
         raise errors.RPCError(request=inner, message=f"OFFLINE_UNSUPPORTED_{name}", code=400)
 
+    def _readable(self, peer: Any, r: Any) -> tuple[int, int]:
+        """(channel id, pts) of the channel `peer` names, or the RPC error Telegram gives for it."""
+        cid = getattr(peer, "channel_id", None)
+        ch = self._q("SELECT access_hash, pts FROM channel WHERE id = ?", (cid,))
+        if not ch or ch[0][0] != peer.access_hash or self._state(cid) == "gone":
+            raise errors.ChannelInvalidError(request=r)
+        if self._state(cid) in ("private", "banned"):
+            raise errors.ChannelPrivateError(request=r)
+        return cid, ch[0][1]
+
+    def _full_channel(self, r: Any) -> Any:
+        cid, pts = self._readable(r.channel, r)
+        entity = self._channel(cid)
+        full = self._q("SELECT about, linked_chat_id FROM channel_full WHERE id = ?", (cid,))
+        about, linked = full[0] if full else ("", None)
+        chats = [entity]
+        if linked:
+            try:
+                chats.append(self._channel(linked))
+            except KeyError:
+                pass
+        return tmessages.ChatFull(
+            full_chat=types.ChannelFull(
+                id=cid, about=about or "", read_inbox_max_id=0, read_outbox_max_id=0, unread_count=0,
+                chat_photo=types.PhotoEmpty(id=0), notify_settings=types.PeerNotifySettings(), bot_info=[], pts=pts,
+                participants_count=entity.participants_count, linked_chat_id=linked),
+            chats=chats, users=[])
+
     def _history(self, r: Any) -> Any:
         """messages.getHistory as the server applies it: newest first; `offset_id` (else `offset_date`) picks the
         first message older than it, `add_offset` shifts that position (negative: towards newer), then `limit`
         messages are taken and `min_id`/`max_id` (exclusive) filter them."""
-        cid = getattr(r.peer, "channel_id", None)
-        ch = self._q("SELECT access_hash, pts FROM channel WHERE id = ?", (cid,))
-        if not ch or ch[0][0] != r.peer.access_hash or self._state(cid) == "gone":
-            raise errors.ChannelInvalidError(request=r)
-        if self._state(cid) in ("private", "banned"):
-            raise errors.ChannelPrivateError(request=r)
+        cid, pts = self._readable(r.peer, r)
         rows = self._q("SELECT id, date FROM message WHERE channel_id = ? AND deleted = 0 ORDER BY id DESC", (cid,))
         if r.offset_id:
             pos = next((i for i, (mid, _) in enumerate(rows) if mid < r.offset_id), len(rows))
@@ -402,7 +491,7 @@ class OfflineNetwork:
         chats, users = self._entities_of(msgs)
         if not any(c.id == cid for c in chats):
             chats.append(self._channel(cid))
-        return tmessages.ChannelMessages(pts=ch[0][1], count=len(rows), messages=msgs, topics=[], chats=chats,
+        return tmessages.ChannelMessages(pts=pts, count=len(rows), messages=msgs, topics=[], chats=chats,
                                          users=users)
 
     # -- clients ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from npswatch.watch import Watch
 
 from rich.markup import escape
 
-from . import extract, fx, imports, ops, privacy, reports, search, telegram, web, webapp
+from . import extract, fx, imports, ops, privacy, reports, search, telegram, tgmetrics, web, webapp  # noqa: F401 (tgmetrics)
 from .common import DEBUG, example, fail, out, run, user_error
 from .interrupt import EXIT_INTERRUPTED, aborted
 from .reports import print_signal_summary, print_trends

@@ -76,6 +76,8 @@ def trends(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the trend to FILE.png or FILE.svg."),
     tiers: bool = typer.Option(False, "--tiers", help="Also one row per quantity tier: retail, middle, wholesale "
                                "(bounds in [trends] tiers; default <= 1, 1-10, > 10 g or pieces)."),
+    channel: Optional[str] = typer.Option(None, "--channel", help="Instead: a Telegram channel's subscribers over "
+                                          "time (as `npswatch telegram metrics CHANNEL`)."),
 ) -> None:
     """Offers, median and IQR of price per unit (g, piece, ml; local currency and USD) and mentions per period.
 
@@ -83,6 +85,10 @@ def trends(
     grouped by substance, and the command says so."""
     if fmt not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
+    if channel:
+        from .tgmetrics import show_channel_metrics
+
+        return _guard(lambda: show_channel_metrics(ctx.obj, channel, since, fmt))
 
     def _go():
         r = ctx.obj.trends(_filters(substance, cls, city, country, since, until), by=by, group=group, plot=plot,

@@ -119,12 +119,17 @@ def telegram_backfill(
         result_file(ctx, r)
         t = r.written
         out.print(f"{t.inserted} new posts, {t.updated} edited, {t.unchanged} unchanged")
-        for key, state in r.unavailable:
-            out.print(f"[red]{escape(key)}: {state}[/] (not read; recorded, see `npswatch status`)", highlight=False)
-        if not r.ok:
-            raise typer.Exit(1)
+        report_unavailable(r, "read")
 
     _guard(_backfill)
+
+
+def report_unavailable(r, what: str) -> None:
+    """The channels Telegram refused, one line each; exit 1 when there were any (the others were done)."""
+    for key, state in r.unavailable:
+        out.print(f"[red]{escape(key)}: {state}[/] (not {what}; recorded, see `npswatch status`)", highlight=False)
+    if not r.ok:
+        raise typer.Exit(1)
 
 
 # -- listen ------------------------------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ LINKED = [
 ]
 CHANNELS = ["synth_channel_live", "synth_channel_export"]  # the sources themselves
 DISCOVERY_TABLES = {"source", "telegram_channel", "telegram_channel_status", "telegram_entity", "discovered_channel", "channel_link",
-                    "checkpoint"}
+                    "checkpoint",
+                    "telegram_channel_sample", "telegram_post_sample"}  # a channel's metrics, under its source key
 SECRET_FILES = {"privacy.key"}
 
 
