@@ -63,6 +63,10 @@ class TelegramConfig(_Section):
     initial_days: int = Field(default=30, ge=0)  # first read of a channel without checkpoint (0: whole history)
     batch_size: int = Field(default=500, ge=1)  # rows per bulk write
     flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
+    ocr: bool = True  # read the text of pictures (photos, image files) with Tesseract; false: captions only
+    ocr_languages: list[str] = Field(default_factory=lambda: ["rus", "kaz", "kir", "uzb", "uzb_cyrl", "tgk", "eng"])
+    ocr_max_mb: float = Field(default=10.0, gt=0)  # larger pictures are not read
+    ocr_workers: int = Field(default=2, ge=1)  # pictures read at once (one Tesseract process each)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -498,6 +502,10 @@ recheck_minutes = 360
 initial_days = 30       # how far back the first read of a new channel goes (0: whole history)
 batch_size = 500        # rows per bulk write ...
 flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
+ocr = true              # read price lists posted as pictures (Tesseract); false: captions only, nothing downloaded
+ocr_languages = ["rus", "kaz", "kir", "uzb", "uzb_cyrl", "tgk", "eng"]   # Tesseract language packs (apt: tesseract-ocr-rus ...)
+ocr_max_mb = 10         # pictures larger than this are not read
+ocr_workers = 2         # pictures read at once
 
 # Schedules of `npswatch run`: cron (crontab syntax, in service.timezone) or every ("30m", "6h", "1d").
 # job: crawl (source = a site; none: every enabled site), backfill (Telegram, from the checkpoints;

@@ -39,3 +39,5 @@ T_SITE_FOUND = DiscoveredSite.__table__
 from .tables_ads import Ad  # noqa: E402
 T_AD = Ad.__table__
 T_CHANNEL_STATUS = TelegramChannelStatus.__table__
+from .tables_images import ImageHash  # noqa: E402
+T_IMAGE = ImageHash.__table__

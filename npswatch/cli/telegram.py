@@ -171,6 +171,10 @@ def import_telegram(
         if f.skipped:
             console.print(Text(f"{f.path}: {len(f.skipped)} malformed messages skipped, the rest stored"),
                           highlight=False)
+        if f.pictures or f.pictures_skipped:
+            out.print(f"{f.pictures} pictures read" + ("; not read: " + ", ".join(
+                f"{n} ({why})" for why, n in sorted(f.pictures_skipped.items())) if f.pictures_skipped else ""),
+                highlight=False, markup=False)
         if f.duplicate_count:
             out.print(f"{f.duplicate_count} repeated message ids (the first of each kept): "
                       + "; ".join(f.duplicates[:5]) + (" ..." if len(f.duplicates) > 5 else ""),
