@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 
 import pytest
@@ -18,7 +19,9 @@ from sqlalchemy import select
 
 from npswatch.crawlers.fixture_market.pricelist_images import CYRILLIC_LIST, LATIN_LIST, SPECS, Spec, encode, render
 from npswatch.crawlers.ocr import LANGUAGES, ImageRejected, Ocr, missing
+from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
+from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.crawlers.telegram.photos import MARKER, ImageReader
 from npswatch.pipelines.extract import default_extractor
 from npswatch.storage import models as m
@@ -28,9 +31,11 @@ from npswatch.storage.tables import T_IMAGE
 from npswatch.storage.telegram_store import link_graph
 from npswatch.storage.writer import PostWriter
 
-from test_telegram_live import logged_in_client, net, until  # noqa: F401 - `net` is a fixture
+from test_telegram_live import API_HASH, logged_in_client, until
 
 ALL = "+".join(LANGUAGES)
+if missing(ALL) and os.environ.get("NPSWATCH_REQUIRE_OCR"):
+    raise RuntimeError(f"NPSWATCH_REQUIRE_OCR is set but OCR cannot run: {missing(ALL)}")
 needs_ocr = pytest.mark.skipif(bool(missing(ALL)), reason=f"OCR cannot run here: {missing(ALL)}")
 P, S, O = m.Post.__table__, m.Source.__table__, m.Offer.__table__
 
@@ -43,6 +48,13 @@ def cer(truth: str, got: str) -> float:
 @pytest.fixture(scope="module")
 def ocr():
     return Ocr(ALL)
+
+
+@pytest.fixture
+def net(tmp_path, monkeypatch):
+    n = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
+    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", n.factory)
+    return n
 
 
 @pytest.fixture
@@ -242,5 +254,34 @@ def test_export_folder_with_photos_through_the_cli(tmp_path):
     r = runner.invoke(app, ["--config", str(cfg), "import-telegram", str(folder), "--channel", "synthetic_channel_01"],
                       terminal_width=300)
     assert r.exit_code == 0 and "0 new posts" in " ".join(r.output.split())
-    shutil.rmtree(folder / "photos")
-    assert len(images_of(engine)) == 2
+    # the same picture in another channel's export: a repost, and the two channels linked
+    shop = tmp_path / "ChatExport_shop"
+    shutil.copytree(folder / "photos", shop / "photos")
+    (shop / "result.json").write_text(json.dumps({"name": "Synthetic Shop 02", "type": "public_channel",
+                                                  "id": 1500100002, "messages": msgs[:1]}))
+    r = runner.invoke(app, ["--config", str(cfg), "import-telegram", str(shop), "--channel", "synthetic_shop_02"],
+                      terminal_width=300)
+    assert r.exit_code == 0 and "1 pictures read" in " ".join(r.output.split()), r.output
+    r = runner.invoke(app, ["--config", str(cfg), "telegram", "reposts", "--json"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.output.splitlines()]
+    assert [(x["src"], x["message_id"], x["first_src"], x["first_message_id"]) for x in rows] == [
+        ("synthetic_shop_02", "1", "synthetic_channel_01", "1")]
+    r = runner.invoke(app, ["--config", str(cfg), "telegram", "graph", "--gexf", str(tmp_path / "g.gexf")])
+    assert r.exit_code == 0 and 'title="shared_images"' in (tmp_path / "g.gexf").read_text()
+
+
+def test_retention_clears_picture_texts_and_keeps_hashes(engine):
+    from datetime import datetime, timezone
+
+    from npswatch.storage.retention import clear_texts, count_texts
+
+    old, new = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2026, 12, 1, tzinfo=timezone.utc)
+    with engine.begin() as c:
+        record_images(c, [ImageRow("synthetic_channel_01", "1", 0, 11, None, "Мефедрон 1г", seen_at=old),
+                          ImageRow("synthetic_channel_01", "2", 0, 1 << 40, None, "Гашиш 2г", seen_at=new)])
+    cut = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert count_texts(engine, cut).pictures == 1
+    assert clear_texts(engine, cut).pictures == 1
+    assert [(r["message_id"], r["text"], r["phash"]) for r in images_of(engine)] == [("1", None, 11),
+                                                                                     ("2", "Гашиш 2г", 1 << 40)]

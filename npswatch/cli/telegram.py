@@ -225,6 +225,36 @@ def telegram_discovered(
     _guard(_list)
 
 
+@tg_app.command("reposts", epilog=example("npswatch telegram reposts --channel synthetic_shop_02"))
+def telegram_reposts(
+    ctx: typer.Context,
+    channel: Optional[str] = typer.Option(None, "--channel", help="Only reposts in this channel."),
+    limit: int = typer.Option(50, "--limit", help="At most N rows."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines instead of a table."),
+) -> None:
+    """Pictures posted again, in the same channel or another (same perceptual hash), and where each was first
+    seen: a repost, or channels of one shop network."""
+    def _list():
+        rows = ctx.obj.reposts(channel=channel, limit=limit)
+        if as_json:
+            for r in rows:
+                typer.echo(json.dumps(r, ensure_ascii=False,
+                                      default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+            return
+        if not rows:
+            out.print("no picture was posted twice")
+            return
+        t = Table(title="pictures posted again")
+        for name in ("channel", "post", "seen", "first in", "first post", "first seen"):
+            t.add_column(name, overflow="fold")
+        for r in rows:
+            t.add_row(Text(r["src"]), Text(str(r["message_id"])), str(r["seen_at"] or "")[:16], Text(r["first_src"]),
+                      Text(str(r["first_message_id"])), str(r["first_seen_at"] or "")[:16])
+        out.print(t)
+
+    _guard(_list)
+
+
 @tg_app.command("add", epilog=example("npswatch telegram add synthetic_shop_02"))
 def telegram_add(
     ctx: typer.Context,
