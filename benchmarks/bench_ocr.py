@@ -5,13 +5,15 @@
 The pictures are the fixed synthetic price lists of `crawlers/fixture_market/pricelist_images.py` (Cyrillic,
 Latin and Kazakh text; clean, noisy and blurred, on a photo-like background, small print), encoded as JPEG as
 a channel would post them. Each configuration reads every picture `--rounds` times with `--workers` threads at
-once (each read runs its own single-threaded Tesseract process, as `ImageReader` does), and prints pictures/s,
-the median seconds per picture, and the character error rate (rapidfuzz Levenshtein) over the set.
+once (each read runs its own single-threaded Tesseract process, as `ImageReader` does), and prints pictures/s of
+wall time, the CPU seconds per picture (this process and its Tesseract children: steadier than wall time on a
+shared machine), the median seconds per picture, and the character error rate (rapidfuzz Levenshtein).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -40,6 +42,12 @@ def run(ocr, work: list, workers: int, levenshtein) -> tuple[float, list[float],
     return time.perf_counter() - t0, per, errors
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the Tesseract processes), user + system."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     from rapidfuzz.distance import Levenshtein
 
@@ -62,10 +70,13 @@ def main() -> None:
             raise SystemExit(f"OCR cannot run: {why}")
         ocr = Ocr(langs)
         for workers in args.workers:
+            cpu0 = cpu_seconds()
             wall, per, errors = run(ocr, pictures * args.rounds, workers, Levenshtein)
             n = len(pictures) * args.rounds
-            print(f"{langs:34s} workers={workers}: {n / wall:5.2f} pictures/s, median {statistics.median(per):.2f} s "
-                  f"per picture, mean CER {statistics.mean(errors):.3f}, worst {max(errors):.3f}")
+            cpu = (cpu_seconds() - cpu0) / n
+            print(f"{langs:34s} workers={workers}: {n / wall:5.2f} pictures/s (wall), {cpu:.2f} CPU s per picture "
+                  f"({1 / cpu:.2f} pictures/s per core), median {statistics.median(per):.2f} s per picture, "
+                  f"mean CER {statistics.mean(errors):.3f}, worst {max(errors):.3f}")
 
 
 if __name__ == "__main__":

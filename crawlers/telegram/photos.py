@@ -215,7 +215,7 @@ class ImageReader:
     def from_export(self, folder: Path, msg: dict, region: str | None = None) -> list[PostImage]:
         """The picture an export message names (`photo`, or an image `file`), read from inside `folder`."""
         rel = msg.get("photo")
-        if not isinstance(rel, str) or not rel:
+        if (not isinstance(rel, str) or not rel) and msg.get("media_type") is None:  # not a sticker, GIF, video
             rel = msg.get("file") if str(msg.get("mime_type", "")).lower() in _IMAGE_MIME else None
         if not isinstance(rel, str) or not rel or rel.startswith(_EXPORT_MISSING):
             return []
