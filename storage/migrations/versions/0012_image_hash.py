@@ -1,7 +1,7 @@
 """image hashes: table image_hash (perceptual hashes and OCR text of posted pictures; never the pictures)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 # A number of its own: if another migration lands first, rename this file and set revision/down_revision to follow it.
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
