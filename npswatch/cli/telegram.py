@@ -187,6 +187,11 @@ def import_telegram(
 
 
 # -- discovery ---------------------------------------------------------------------------------------------------
+def _json_lines(rows: list[dict]) -> None:
+    for r in rows:
+        typer.echo(json.dumps(r, ensure_ascii=False, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
 @tg_app.command("discovered", epilog=example("npswatch telegram discovered --min-mentions 3"))
 def telegram_discovered(
     ctx: typer.Context,
@@ -201,9 +206,7 @@ def telegram_discovered(
         rows = ctx.obj.discovered(min_mentions=min_mentions, min_subscribers=min_subscribers, show_all=show_all,
                                   limit=limit)
         if as_json:
-            for r in rows:
-                typer.echo(json.dumps(r, ensure_ascii=False,
-                                      default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+            _json_lines(rows)
             return
         if not rows:
             out.print("no discovered channels match")
@@ -237,9 +240,7 @@ def telegram_reposts(
     def _list():
         rows = ctx.obj.reposts(channel=channel, limit=limit)
         if as_json:
-            for r in rows:
-                typer.echo(json.dumps(r, ensure_ascii=False,
-                                      default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+            _json_lines(rows)
             return
         if not rows:
             out.print("no picture was posted twice")
