@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.app: pyproject.toml setup.py | $(BIN)/python
-	$(PIP) install -e '.[web]'
+	$(PIP) install -e '.[web,ocr]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml setup.py | $(BIN)/python

@@ -9,6 +9,7 @@ the list between them without overlap.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import zlib
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from .results import (ChannelBackfill, ChannelMetrics, ExportImport, TelegramBac
 
 if TYPE_CHECKING:
     from .watch import Watch
+
+log = logging.getLogger("npswatch.telegram")
 
 __all__ = ["Login", "login", "in_shard", "parse_shard", "channel_keys", "backfill", "listen", "import_exports",
            "sample", "channel_metrics"]
@@ -85,13 +88,34 @@ def channel_keys(watch: "Watch", shard: tuple[int, int] | None = None) -> list[s
     return [k for k in dict.fromkeys(keys) if in_shard(k, shard)]
 
 
+def image_reader(watch: "Watch"):
+    """The picture reader of `telegram.ocr`, or None when it is off. When OCR cannot run here (no Tesseract, a
+    language pack or the `ocr` extra missing) one warning says what to install, and pictures are not read."""
+    tg = watch.settings.telegram
+    if not tg.ocr:
+        return None
+    from npswatch.crawlers.ocr import Ocr, language_packs, missing
+    from npswatch.crawlers.telegram.photos import ImageReader
+
+    try:
+        langs = language_packs(tg.ocr_languages)
+    except ValueError:
+        raise WatchError("telegram.ocr_languages: give at least one Tesseract language, e.g. [\"rus\", \"eng\"]") from None
+    why = missing(langs)
+    if why:
+        log.warning("telegram.ocr is on, but %s; pictures are not read (telegram.ocr = false turns OCR off)", why)
+        return None
+    return ImageReader(Ocr(langs, max_bytes=int(tg.ocr_max_mb * 1_000_000)), watch.pseudonymiser,
+                       engine=watch.checked_engine(), workers=tg.ocr_workers)
+
+
 def _collector(watch: "Watch", client, extract: bool):
     from npswatch.crawlers.telegram.collector import TelegramCollector
 
     tg = watch.settings.telegram
     return TelegramCollector(client, watch.checked_engine(), watch.writer(extract=extract), watch.pseudonymiser,
                              batch_size=tg.batch_size, flush_seconds=tg.flush_seconds, initial_days=tg.initial_days,
-                             join=tg.join)
+                             join=tg.join, images=image_reader(watch))
 
 
 @dataclass
@@ -341,19 +365,28 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
         with engine.begin() as conn:
             return store.record_links(conn, links)
 
+    def write_images(rows):
+        from npswatch.storage.images import record_images
+
+        with engine.begin() as conn:
+            return record_images(conn, rows)
+
     titles = store.channels_by_title(engine)
     homes = store.home_keys(engine)
     zone = export_timezone(watch.settings, tz)
+    images = image_reader(watch)
     result = TelegramImportResult()
     for f in map(export_file, files):
         with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
             r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
-                              channel_named=lambda name: titles.get(name.casefold().strip()), home_of=homes.get)
+                              channel_named=lambda name: titles.get(name.casefold().strip()), home_of=homes.get,
+                              images=images, write_images=write_images)
             run.items = r.messages
             run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
         done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
                             list(r.skipped_chats), list(r.skipped), duplicates=list(r.duplicates),
-                            duplicate_count=r.duplicate_count, named_forwards=r.named_forwards)
+                            duplicate_count=r.duplicate_count, named_forwards=r.named_forwards,
+                            pictures=r.pictures, pictures_skipped=dict(r.pictures_skipped))
         result.files.append(done)
         if on_file:
             on_file(done)

@@ -86,6 +86,10 @@ class TelegramConfig(_Section):
     batch_size: int = Field(default=500, ge=1)  # rows per bulk write
     flush_seconds: float = Field(default=0.2, gt=0)  # ... or after this long, whichever comes first
     discovery: TelegramDiscoveryConfig = Field(default_factory=TelegramDiscoveryConfig)
+    ocr: bool = True  # read the text of pictures (photos, image files) with Tesseract; false: captions only
+    ocr_languages: list[str] = Field(default_factory=lambda: ["rus", "kaz", "kir", "uzb", "uzb_cyrl", "tgk", "eng"])
+    ocr_max_mb: float = Field(default=10.0, gt=0)  # larger pictures are not read
+    ocr_workers: int = Field(default=2, ge=1)  # pictures read at once (one Tesseract process each)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -523,6 +527,10 @@ initial_days = 30       # how far back the first read of a new channel goes (0: 
 metrics_days = 7        # the metrics job re-samples views, forwards and reactions of the posts of the last N days
 batch_size = 500        # rows per bulk write ...
 flush_seconds = 0.2     # ... or after this many seconds, whichever comes first
+ocr = true              # read price lists posted as pictures (Tesseract); false: captions only, nothing downloaded
+ocr_languages = ["rus", "kaz", "kir", "uzb", "uzb_cyrl", "tgk", "eng"]   # Tesseract language packs (apt: tesseract-ocr-rus ...)
+ocr_max_mb = 10         # pictures larger than this are not read
+ocr_workers = 2         # pictures read at once
 
 [telegram.discovery]
 # Add discovered channels (forwarded from or linked to by watched ones) to the watch list by rule: at each

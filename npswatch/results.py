@@ -263,6 +263,8 @@ class ExportImport:
     duplicates: list[str] = field(default_factory=list)  # repeated message ids (the first 100; the first one kept)
     duplicate_count: int = 0
     named_forwards: int = 0  # forwards without an id linked to a known channel by its title
+    pictures: int = 0  # pictures whose text was read (OCR) or known from before
+    pictures_skipped: dict[str, int] = field(default_factory=dict)  # reason -> pictures not read
 
 
 @dataclass

@@ -29,6 +29,7 @@ class RetentionReport:
     post_texts: int = 0
     version_texts: int = 0
     snippets: int = 0
+    picture_texts: int = 0
     snapshot_rows: int = 0
     snapshot_files: int = 0
     snapshot_bytes: int = 0
@@ -37,7 +38,8 @@ class RetentionReport:
 
     @property
     def total(self) -> int:
-        return self.post_texts + self.version_texts + self.snippets + self.snapshot_rows + self.job_logs
+        return (self.post_texts + self.version_texts + self.snippets + self.picture_texts + self.snapshot_rows
+                + self.job_logs)
 
     def lines(self) -> list[str]:
         verb = "would be removed" if self.dry_run else "removed"
@@ -47,7 +49,7 @@ class RetentionReport:
             snap += f" ({self.snapshot_bytes / 1e6:.1f} MB)"
         own = ", ".join(f"{k} {v}d" for k, v in sorted(self.snapshot_periods.items()))
         return [f"post texts older than {before} ({verb}): {self.post_texts} posts, {self.version_texts} earlier "
-                f"versions, {self.snippets} signal snippets",
+                f"versions, {self.snippets} signal snippets, {self.picture_texts} texts read from pictures",
                 f"raw snapshots past their period ({verb}): {snap}" + (f"; own periods: {own}" if own else ""),
                 f"job logs ({verb}): {self.job_logs} files",
                 "offers, mentions and all other facts are kept"]
@@ -98,5 +100,6 @@ def apply_retention(engine: Engine, settings, *, dry_run: bool = False, now: dat
         for p in logs:
             p.unlink(missing_ok=True)
     report.post_texts, report.version_texts, report.snippets = texts.posts, texts.versions, texts.snippets
+    report.picture_texts = texts.pictures
     report.snapshot_rows, report.snapshot_files, report.snapshot_bytes = snaps.rows, snaps.files, snaps.bytes
     return report

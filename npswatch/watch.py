@@ -365,6 +365,20 @@ class Watch:
         from .autodiscover import auto_add
 
         return auto_add(self, dry_run=dry_run)
+    def reposts(self, *, channel: str | None = None, limit: int = 50) -> list[dict]:
+        """Pictures posted again (same perceptual hash, in this channel or another), newest first: the repost
+        (`src`, `message_id`, `seen_at`) and where the picture was first seen (`first_src`, `first_message_id`,
+        `first_seen_at`)."""
+        from npswatch.crawlers.telegram.convert import normalise_channel
+        from npswatch.storage.images import reposts
+
+        key = None
+        if channel:
+            try:
+                key = normalise_channel(channel)
+            except ValueError as exc:
+                raise WatchError(str(exc)) from None
+        return reposts(self.checked_engine(), source=key, limit=limit)
 
     def channel_graph(self, gexf: str | Path) -> tuple[int, int]:
         """Write the forward/mention network between channels as GEXF; (channels, edges)."""

@@ -216,3 +216,4 @@ from . import tables_web  # noqa: E402,F401  (listing tracking, page snapshots: 
 from . import tables_accounts  # noqa: E402,F401  (web app accounts, sessions, audit log, triage)
 from . import tables_ads  # noqa: E402,F401  (distinct ads: migration 0009)
 from . import tables_tgmetrics  # noqa: E402,F401  (Telegram channel and post metrics: migration 0013)
+from . import tables_images  # noqa: E402,F401  (image hashes: migration 0012)

@@ -66,7 +66,7 @@ def _column(engine: Engine, table, column: str, fix: Callable, result: RescrubRe
 
 def rescrub(engine: Engine, ps: Pseudonymiser, snapshots: str | Path | None = None) -> RescrubResult:
     """Scrub every stored scraped text again (and the snapshot files under `snapshots`); returns what changed."""
-    from .tables import T_CHANNEL_SAMPLE, T_LISTING, T_MENTION, T_OBS, T_RUN, T_SIGNAL
+    from .tables import T_CHANNEL_SAMPLE, T_IMAGE, T_LISTING, T_MENTION, T_OBS, T_RUN, T_SIGNAL
 
     result = RescrubResult()
     with engine.connect() as c:
@@ -108,7 +108,7 @@ def rescrub(engine: Engine, ps: Pseudonymiser, snapshots: str | Path | None = No
 
     for table, column in ((T_LISTING, "price_text"), (T_OBS, "price_text"), (T_MENTION, "matched"),
                           (T_RUN, "message"), (T_SIGNAL, "title"), (T_SNAP, "url"), (T_CHANNEL_SAMPLE, "about"),
-                          (T_CHANNEL_SAMPLE, "title")):
+                          (T_CHANNEL_SAMPLE, "title"), (T_IMAGE, "text")):
         _column(engine, table, column, ps.scrub, result)
     _column(engine, T_SIGNAL, "evidence", lambda v: ps.scrub_value(v, names=NAME_KEYS), result)
 

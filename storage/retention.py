@@ -1,8 +1,9 @@
 """Retention in storage: post texts and raw page snapshots past their period go, facts stay.
 
 - Post texts: `post.text` is set to NULL for posts older than the cut-off (age = `posted_at`, else
-  `collected_at`), and so are the texts of their earlier versions (`post_version.text`) and the example
-  snippets quoted in stored signals (`signal.evidence.examples[].text`) observed before it. The rows stay:
+  `collected_at`), and so are the texts of their earlier versions (`post_version.text`), the example
+  snippets quoted in stored signals (`signal.evidence.examples[].text`) observed before it, and the text read
+  from pictures of posts (`image_hash.text`; the hashes stay). The rows stay:
   offers, mentions, regions, prices, the text hash (a re-crawled unchanged post is not stored again) and
   the pseudonymised author.
 - Snapshots: `page_snapshot` rows fetched before their source's cut-off are deleted, then every body file
@@ -22,7 +23,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Engine, and_, delete, func, not_, or_, select, update
 
 from .snapshots import BlobStore
-from .tables import T_POST, T_SIGNAL, T_SNAP, T_VERSION
+from .tables import T_IMAGE, T_POST, T_SIGNAL, T_SNAP, T_VERSION
 
 __all__ = ["TextCounts", "SnapshotCounts", "count_texts", "clear_texts", "count_snapshots", "prune_snapshots"]
 
@@ -34,10 +35,11 @@ class TextCounts:
     posts: int = 0  # post texts
     versions: int = 0  # texts of earlier versions
     snippets: int = 0  # example snippets in signals
+    pictures: int = 0  # text read from pictures of posts (`image_hash.text`)
 
     @property
     def total(self) -> int:
-        return self.posts + self.versions + self.snippets
+        return self.posts + self.versions + self.snippets + self.pictures
 
 
 @dataclass
@@ -73,7 +75,9 @@ def count_texts(engine: Engine, before: datetime) -> TextCounts:
             T_VERSION.c.post_id.in_(select(T_POST.c.id).where(_old_posts(before))))).scalar()
         snippets = sum(len(_expired_examples(ev, before)) for (ev,) in c.execute(
             select(T_SIGNAL.c.evidence).where(T_SIGNAL.c.evidence.is_not(None))))
-    return TextCounts(posts or 0, versions or 0, snippets)
+        pictures = c.execute(select(func.count()).select_from(T_IMAGE).where(T_IMAGE.c.text.is_not(None),
+                                                                              T_IMAGE.c.seen_at < before)).scalar()
+    return TextCounts(posts or 0, versions or 0, snippets, pictures or 0)
 
 
 def clear_texts(engine: Engine, before: datetime, *, batch: int = 5000) -> TextCounts:
@@ -107,6 +111,14 @@ def clear_texts(engine: Engine, before: datetime, *, batch: int = 5000) -> TextC
             new["examples"] = [({**e, "text": None} if id(e) in ids else e) for e in evidence["examples"]]
             c.execute(update(T_SIGNAL).where(T_SIGNAL.c.id == sid).values(evidence=new))
             done.snippets += len(expired)
+    while True:
+        with engine.begin() as c:
+            ids = c.execute(select(T_IMAGE.c.id).where(T_IMAGE.c.text.is_not(None), T_IMAGE.c.seen_at < before)
+                            .limit(batch)).scalars().all()
+            if not ids:
+                break
+            c.execute(update(T_IMAGE).where(T_IMAGE.c.id.in_(ids)).values(text=None))
+        done.pictures += len(ids)
     return done
 
 

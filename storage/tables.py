@@ -42,3 +42,5 @@ T_CHANNEL_STATUS = TelegramChannelStatus.__table__
 from .tables_tgmetrics import TelegramChannelSample, TelegramPostSample  # noqa: E402
 T_CHANNEL_SAMPLE = TelegramChannelSample.__table__
 T_POST_SAMPLE = TelegramPostSample.__table__
+from .tables_images import ImageHash  # noqa: E402
+T_IMAGE = ImageHash.__table__

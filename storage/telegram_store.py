@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
+from .images import shared_image_edges
 from .tables import T_POST, T_SOURCE
 from .writer import upsert
 from .tables import T_CHANNEL_STATUS, T_CHECKPOINT, T_DISCOVERED, T_ENTITY, T_LINK, T_PROMOTED
@@ -349,7 +350,8 @@ def shared_ad_edges(c: Connection) -> list[dict]:
     rows = c.execute(select(a.c.key, b.c.key, func.count()).select_from(a.join(b, and_(a.c.ad_id == b.c.ad_id,
                                                                                       a.c.key < b.c.key)))
                      .group_by(a.c.key, b.c.key).order_by(a.c.key, b.c.key)).all()
-    return [{"src": x, "dst": y, "weight": n, "forwards": 0, "links": 0, "shared_ads": n} for x, y, n in rows]
+    return [{"src": x, "dst": y, "weight": n, "forwards": 0, "links": 0, "shared_ads": n, "shared_images": 0}
+            for x, y, n in rows]
 
 
 def link_graph(engine: Engine) -> tuple[dict[str, dict], list[dict]]:
@@ -362,6 +364,7 @@ def link_graph(engine: Engine) -> tuple[dict[str, dict], list[dict]]:
                    func.sum(case((lc.kind == "link", 1), else_=0)).label("links"))
             .group_by(lc.src, lc.dst).order_by(lc.src, lc.dst)).mappings()]
         edges += shared_ad_edges(c)
+        edges += shared_image_edges(c)
         keys = sorted({e["src"] for e in edges} | {e["dst"] for e in edges})
         d = T_DISCOVERED.c
         info = {}

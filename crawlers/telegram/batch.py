@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from npswatch.pipelines.rawpost import RawPost
+from npswatch.storage.images import ImageRow
 from npswatch.storage.telegram_store import Link
 
 log = logging.getLogger("npswatch.telegram")
@@ -40,6 +41,7 @@ class Item:
     links: Sequence[Link] = ()
     deleted: tuple[str, Sequence[int]] | None = None  # (source key, message ids)
     checkpoint: tuple[str, int] | None = None  # advance this channel to this id once committed
+    images: Sequence[ImageRow] = ()  # the post's pictures: hashes and OCR text, never the pictures
     received: float = field(default_factory=time.perf_counter)
 
 

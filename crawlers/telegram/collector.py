@@ -26,6 +26,7 @@ limit with backoff (`_reconnect`).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -39,12 +40,14 @@ from telethon.tl.functions.channels import GetChannelsRequest
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage import telegram_store as store
 from npswatch.storage.telegram_metrics import record_post_samples
+from npswatch.storage.images import record_images
 from npswatch.storage.writer import PostWriter, WriteResult
 
 from .batch import BatchWriter, Item
 from .client import ChannelUnavailable, EntityCache, NotLoggedIn, Sleep, channel_error, flood_retry, forget_flood_wait
 from .convert import ChannelRef, convert_message
 from .metrics import MetricsSampler, post_sample
+from .photos import ImageReader, albums, compose, picture_of
 
 log = logging.getLogger("npswatch.telegram")
 
@@ -69,7 +72,7 @@ class TelegramCollector:
     def __init__(self, client: TelegramClient, engine: Engine, writer: PostWriter, pseudonymiser: Pseudonymiser, *,
                  batch_size: int = 500, flush_seconds: float = 0.2, sleep: Sleep = asyncio.sleep,
                  initial_days: int = 30, join: bool = True, source_kind: str = "telegram",
-                 retry_delay: float = 1.0, max_retry_delay: float = 300.0) -> None:
+                 retry_delay: float = 1.0, max_retry_delay: float = 300.0, images: ImageReader | None = None) -> None:
         self.client = client
         self.engine = engine
         self.writer = writer
@@ -86,6 +89,7 @@ class TelegramCollector:
         self.reconnects = 0
         self.retry_delay, self.max_retry_delay = retry_delay, max_retry_delay
         self._subscribed = False
+        self.images = images  # None: OCR off, pictures are not read
 
     # -- channels --------------------------------------------------------------------------------------------
     async def resolve(self, keys: Iterable[str]) -> list[ChannelRef]:
@@ -168,11 +172,14 @@ class TelegramCollector:
                 k, v = it.checkpoint
                 checkpoints[k] = max(v, checkpoints.get(k, 0))
         deletions = [it.deleted for it in items if it.deleted]
-        if not (links or checkpoints or deletions):
+        pictures = [row for it in items for row in it.images]
+        if not (links or checkpoints or deletions or pictures):
             return
         now = datetime.now(timezone.utc)
         with self.engine.begin() as conn:
             store.record_links(conn, links)
+            if pictures:
+                record_images(conn, pictures)
             for key, ids in deletions:
                 self.deleted += store.mark_deleted(conn, key, ids, now)
             if checkpoints:
@@ -181,6 +188,44 @@ class TelegramCollector:
     def _item(self, msg, ref: ChannelRef, checkpoint: bool = False) -> Item:
         c = convert_message(msg, ref, self.pseudonymiser, self.entities.names, self.entities.homes)
         return Item(post=c.post, links=c.links, checkpoint=(ref.key, msg.id) if checkpoint else None)
+
+    def _plain(self, msgs: list) -> bool:
+        """One message whose picture (if any) is not read: the fast path, no OCR, no album."""
+        return len(msgs) == 1 and (self.images is None or picture_of(msgs[0], self.images.max_bytes) is None)
+
+    async def _post_item(self, msgs: list, ref: ChannelRef, checkpoint: bool = False) -> Item:
+        """One post from an album's messages (or one message) with the text of its pictures: the captions, then
+        what OCR read, through the same conversion as any message; the pictures' hashes go with it."""
+        if self._plain(msgs):
+            return self._item(msgs[0], ref, checkpoint)
+        main = msgs[0]
+        images = await self.images.from_messages(self.client, msgs, ref.hints.country) if self.images else []
+        captions = "\n\n".join(m.message for m in msgs if (m.message or "").strip())
+        whole = copy.copy(main)
+        whole.message = compose(captions, images)
+        whole.edit_date = max((m.edit_date for m in msgs if m.edit_date), default=None)
+        c = convert_message(whole, ref, self.pseudonymiser, self.entities.names)
+        links = list(c.links)
+        for part in msgs[1:]:
+            links += convert_message(part, ref, self.pseudonymiser, self.entities.names).links
+        post = c.post
+        if post is not None and (images or len(msgs) > 1):
+            extra = dict(post.extra)
+            if len(msgs) > 1:
+                extra["album"] = [m.id for m in msgs]
+            if images:
+                extra["images"] = {"count": len(images), "with_text": sum(1 for im in images if im.text)}
+            post = post.model_copy(update={"extra": extra})
+        rows = ImageReader.rows(ref.key, str(main.id), images, main.date)
+        return Item(post=post, links=links, images=rows,
+                    checkpoint=(ref.key, max(m.id for m in msgs)) if checkpoint else None)
+
+    async def _album_around(self, ref: ChannelRef, msg) -> list:
+        """Every part of the album `msg` belongs to (an album holds at most 10 messages), from history."""
+        parts = [m async for m in self.client.iter_messages(types.PeerChannel(ref.channel_id), min_id=msg.id - 10,
+                                                            max_id=msg.id + 10, wait_time=0)
+                 if getattr(m, "grouped_id", None) == msg.grouped_id]
+        return sorted(parts, key=lambda m: m.id) or [msg]
 
     # -- live ------------------------------------------------------------------------------------------------
     def _ref_of(self, event) -> ChannelRef | None:
@@ -195,8 +240,19 @@ class TelegramCollector:
 
     async def _on_message(self, event) -> None:
         ref = self._ref_of(event)
+        if ref is None:
+            return
+        msg = event.message
+        if msg.grouped_id is None:
+            await self.batch.put(self._item(msg, ref) if self._plain([msg]) else await self._post_item([msg], ref))
+        elif isinstance(event, events.MessageEdited.Event):  # a part of an album changed: the album again
+            await self.batch.put(await self._post_item(await self._album_around(ref, msg), ref))
+        # a new album part: the Album handler takes the whole album
+
+    async def _on_album(self, event) -> None:
+        ref = self._ref_of(event)
         if ref is not None:
-            await self.batch.put(self._item(event.message, ref))
+            await self.batch.put(await self._post_item(sorted(event.messages, key=lambda m: m.id), ref))
 
     async def _on_deleted(self, event) -> None:
         ref = self._ref_of(event)
@@ -209,6 +265,7 @@ class TelegramCollector:
             return
         self.client.add_event_handler(self._on_message, events.NewMessage(func=self._is_watched))
         self.client.add_event_handler(self._on_message, events.MessageEdited(func=self._is_watched))
+        self.client.add_event_handler(self._on_album, events.Album(func=self._is_watched))
         self.client.add_event_handler(self._on_deleted, events.MessageDeleted(func=self._is_watched))
         self._subscribed = True
 
@@ -226,19 +283,20 @@ class TelegramCollector:
         seen_at, samples = datetime.now(timezone.utc), []  # views/forwards/reactions at first sight
         while True:
             try:
-                async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), min_id=last,
-                                                           offset_date=None if last else offset_date,
-                                                           reverse=True, wait_time=0):
-                    if isinstance(msg, types.MessageService):  # nothing to store, but the checkpoint passes it
-                        item = Item(checkpoint=(ref.key, msg.id))
+                history = self.client.iter_messages(types.PeerChannel(ref.channel_id), min_id=last,
+                                                    offset_date=None if last else offset_date, reverse=True, wait_time=0)
+                async for msgs in albums(history):
+                    if isinstance(msgs[0], types.MessageService):  # nothing to store, but the checkpoint passes it
+                        item = Item(checkpoint=(ref.key, msgs[0].id))
                     else:
-                        item = self._item(msg, ref, checkpoint=True)
-                        if (row := post_sample(msg, ref.key, seen_at)) is not None:
-                            samples.append(row)
+                        item = await self._post_item(msgs, ref, checkpoint=True)
+                        for m in msgs:
+                            if (row := post_sample(m, ref.key, seen_at)) is not None:
+                                samples.append(row)
                     await self.batch.put(item)
-                    res.read += 1
+                    res.read += len(msgs)
                     res.posts += item.post is not None
-                    last = res.last_id = msg.id
+                    last = res.last_id = msgs[-1].id
                     if len(samples) >= self.batch.max_items:
                         await asyncio.to_thread(self._record_samples, samples)
                         samples = []
@@ -269,15 +327,14 @@ class TelegramCollector:
         samples: dict[int, dict] = {}
         while True:
             try:
-                async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), wait_time=0):
-                    if msg.date < since:
-                        break
-                    seen.add(msg.id)
-                    res.read += 1
-                    if not isinstance(msg, types.MessageService):
-                        await self.batch.put(self._item(msg, ref))
-                        if (row := post_sample(msg, ref.key, started)) is not None:
-                            samples[msg.id] = row
+                async for msgs in albums(self._since(ref, since)):
+                    seen.update(m.id for m in msgs)
+                    res.read += len(msgs)
+                    if not isinstance(msgs[0], types.MessageService):
+                        await self.batch.put(await self._post_item(msgs, ref))
+                        for m in msgs:
+                            if (row := post_sample(m, ref.key, started)) is not None:
+                                samples[m.id] = row
                 break
             except errors.FloodWaitError as exc:
                 log.warning("FloodWait: Telegram asks to wait %d s while re-reading @%s; waiting, then starting over",
@@ -320,6 +377,13 @@ class TelegramCollector:
             except (errors.RPCError, ValueError) as exc:
                 log.error("sampling @%s's metrics failed: %s", ref.key, exc)
         return n
+
+    async def _since(self, ref: ChannelRef, since: datetime):
+        """The channel's messages from the newest back to `since`."""
+        async for msg in self.client.iter_messages(types.PeerChannel(ref.channel_id), wait_time=0):
+            if msg.date < since:
+                return
+            yield msg
 
     async def reconcile(self, refs: Sequence[ChannelRef], *, recheck_days: int = 0) -> list[BackfillResult]:
         """Gap repair: each channel from its checkpoint, then (with `recheck_days`) its recent days re-read for

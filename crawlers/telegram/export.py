@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
@@ -42,11 +42,13 @@ from typing import Any
 
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import InvalidPost, RawPost, storable
+from npswatch.storage.images import ImageRow
 from npswatch.storage.telegram_store import Link
 from npswatch.storage.writer import PostWriter, WriteResult
 
 from . import kinds
 from .convert import ChannelRef, channel_key, links_for
+from .photos import ImageReader, PostImage, compose
 
 __all__ = ["TelegramExportError", "ImportResult", "import_export", "message_text"]
 
@@ -74,6 +76,8 @@ class ImportResult:
     duplicate_count: int = 0  # repeated message ids (the first message of each id is kept)
     named_forwards: int = 0  # forwards with a name and no id: linked when the name is a known channel's title
     skipped: list[str] = field(default_factory=list)  # "chat X: message #k (id n) <reason>", one per message
+    pictures: int = 0  # pictures read (OCR) or known from before
+    pictures_skipped: dict[str, int] = field(default_factory=dict)  # reason -> pictures not read
 
 
 def message_text(text: Any) -> tuple[str, list[str]]:
@@ -485,8 +489,10 @@ def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], st
 
 def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None],
              tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
-             home_of: Callable[[int], str | None] = lambda _id: None) -> tuple[RawPost | None, list[Link], str]:
-    """(post or None, links, kind) where kind is message | service | empty | other."""
+             home_of: Callable[[int], str | None] = lambda _id: None,
+             pictures: Callable[[dict], Sequence[PostImage]] | None = None) -> tuple[RawPost | None, list[Link], str]:
+    """(post or None, links, kind) where kind is message | service | empty | other. `pictures(msg)`: the read
+    pictures of the message, whose text joins the post's (`photos.compose`)."""
     if not isinstance(msg, dict):
         raise ValueError(f"is {type(msg).__name__}, not an object")
     mid = msg.get("id")
@@ -505,6 +511,10 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     edited = _date(msg, "edited", tz)
     text, hrefs = message_text(msg.get("text", ""))
     extra: dict[str, Any] = {"channel_id": ref.channel_id}
+    pics = pictures(msg) if pictures is not None and ("photo" in msg or "file" in msg) else ()
+    if pics:
+        text = compose(text, pics)
+        extra["images"] = {"count": len(pics), "with_text": sum(1 for p in pics if p.text)}
     media = msg.get("media_type") or next((k for k in ("photo", "file", "sticker_emoji") if k in msg), None)
     if media:
         extra["media"] = "photo" if media == "photo" else str(media)
@@ -554,8 +564,12 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
                   batch_size: int = 2000, progress: Callable[[str], None] | None = None,
                   tz: tzinfo = timezone.utc,
                   channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
-                  home_of: Callable[[int], str | None] = lambda _id: None) -> ImportResult:
+                  home_of: Callable[[int], str | None] = lambda _id: None,
+                  images: ImageReader | None = None,
+                  write_images: Callable[[list[ImageRow]], int] | None = None) -> ImportResult:
     """Import one export file. `write_links(links)` commits discovery links; posts go through `writer`.
+    `images`: reads the pictures the export wrote beside the file (`photos/`, `files/`); `write_images(rows)`
+    commits what is kept of them.
 
     Raises TelegramExportError naming the chat and the message index of the first malformed message, after
     committing every message before it. `tz`: the zone of local `date`s in exports without `date_unixtime`.
@@ -565,14 +579,24 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
     res = ImportResult()
     posts: list[RawPost] = []
     links: list[Link] = []
+    image_rows: list[ImageRow] = []
+    pics: list[PostImage] = []
+    skipped_before = dict(images.skipped) if images is not None else {}
 
     def flush() -> None:
         if posts:
             res.write += writer.write(posts, source_kind="export")
         if links:
             res.links += write_links(links)
+        if image_rows and write_images is not None:
+            write_images(image_rows)
         posts.clear()
         links.clear()
+        image_rows.clear()
+
+    def pictures(msg: dict) -> list[PostImage]:
+        pics[:] = images.from_export(path.parent, msg, ref.hints.country) if images is not None and ref else []
+        return pics
 
     ci, ref, label, seen, i = -1, None, "", _SeenIds(), 0
 
@@ -619,7 +643,9 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         try:
             if isinstance(msg, _TooDeep):
                 raise ValueError("is JSON nested too deep to read")
-            post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named, home_of)
+            pics.clear()
+            post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named, home_of,
+                                       pictures if images is not None else None)
         except (ValueError, InvalidPost, RecursionError) as exc:
             mid = str(mid)[:40] if mid is not None else None
             reason = str(exc) or type(exc).__name__
@@ -632,11 +658,17 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         res.named_forwards += kind == "named_forward"
         if post is not None:
             posts.append(post)
+        if pics:
+            res.pictures += len(pics)
+            image_rows.extend(ImageReader.rows(ref.key, str(mid), pics, post.posted_at if post else None))
         links.extend(lks)
         if len(posts) >= batch_size:
             flush()
     chat_done()
     flush()
+    if images is not None:
+        res.pictures_skipped = {k: n - skipped_before.get(k, 0) for k, n in images.skipped.items()
+                                if n > skipped_before.get(k, 0)}
     return res
 
 

@@ -1,7 +1,8 @@
 """The forward/mention network as GEXF 1.3 (Gephi's native format), written with the standard library.
 
 Nodes are channels (watched sources and discovered ones), edges point from the channel whose posts forward
-or link to the channel they forward from or link to, weighted by the number of such posts.
+or link to the channel they forward from or link to, weighted by the number of such posts; channels that posted
+the same ads or the same pictures (a shop network) are joined by edges weighted by how many they share.
 
 >>> import io
 >>> buf = io.BytesIO()
@@ -23,7 +24,7 @@ from typing import IO, Any
 
 NS = "http://gexf.net/1.3"
 _NODE_ATTRS = (("status", "string"), ("subscribers", "integer"), ("first_seen", "string"), ("watched", "boolean"))
-_EDGE_ATTRS = (("forwards", "integer"), ("links", "integer"), ("shared_ads", "integer"))
+_EDGE_ATTRS = (("forwards", "integer"), ("links", "integer"), ("shared_ads", "integer"), ("shared_images", "integer"))
 
 
 def _value(v: Any) -> str:
@@ -41,7 +42,7 @@ def write_gexf(nodes: Mapping[str, Mapping[str, Any]], edges: Iterable[Mapping[s
     root = ET.Element(f"{{{NS}}}gexf", {"version": "1.3"})
     meta = ET.SubElement(root, f"{{{NS}}}meta", {"lastmodifieddate": date.today().isoformat()})
     ET.SubElement(meta, f"{{{NS}}}creator").text = "npswatch"
-    ET.SubElement(meta, f"{{{NS}}}description").text = "Telegram channels: forwards and t.me links between them, and ads they both posted"
+    ET.SubElement(meta, f"{{{NS}}}description").text = "Telegram channels: forwards and t.me links between them, and ads and pictures they both posted"
     graph = ET.SubElement(root, f"{{{NS}}}graph", {"mode": "static", "defaultedgetype": "directed"})
     for cls, attrs in (("node", _NODE_ATTRS), ("edge", _EDGE_ATTRS)):
         el = ET.SubElement(graph, f"{{{NS}}}attributes", {"class": cls})

@@ -176,6 +176,10 @@ def import_telegram(
         if f.skipped:
             console.print(Text(f"{f.path}: {len(f.skipped)} malformed messages skipped, the rest stored"),
                           highlight=False)
+        if f.pictures or f.pictures_skipped:
+            out.print(f"{f.pictures} pictures read" + ("; not read: " + ", ".join(
+                f"{n} ({why})" for why, n in sorted(f.pictures_skipped.items())) if f.pictures_skipped else ""),
+                highlight=False, markup=False)
         if f.duplicate_count:
             out.print(f"{f.duplicate_count} repeated message ids (the first of each kept): "
                       + "; ".join(f.duplicates[:5]) + (" ..." if len(f.duplicates) > 5 else ""),
@@ -188,6 +192,11 @@ def import_telegram(
 
 
 # -- discovery ---------------------------------------------------------------------------------------------------
+def _json_lines(rows: list[dict]) -> None:
+    for r in rows:
+        typer.echo(json.dumps(r, ensure_ascii=False, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
 @tg_app.command("discovered", epilog=example("npswatch telegram discovered --min-mentions 3"))
 def telegram_discovered(
     ctx: typer.Context,
@@ -202,9 +211,7 @@ def telegram_discovered(
         rows = ctx.obj.discovered(min_mentions=min_mentions, min_subscribers=min_subscribers, show_all=show_all,
                                   limit=limit)
         if as_json:
-            for r in rows:
-                typer.echo(json.dumps(r, ensure_ascii=False,
-                                      default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+            _json_lines(rows)
             return
         if not rows:
             out.print("no discovered channels match")
@@ -222,6 +229,34 @@ def telegram_discovered(
                       Text(r["status"]))
         out.print(t)
         out.print("promote one with `npswatch telegram add CHANNEL`")
+
+    _guard(_list)
+
+
+@tg_app.command("reposts", epilog=example("npswatch telegram reposts --channel synthetic_shop_02"))
+def telegram_reposts(
+    ctx: typer.Context,
+    channel: Optional[str] = typer.Option(None, "--channel", help="Only reposts in this channel."),
+    limit: int = typer.Option(50, "--limit", help="At most N rows."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines instead of a table."),
+) -> None:
+    """Pictures posted again, in the same channel or another (same perceptual hash), and where each was first
+    seen: a repost, or channels of one shop network."""
+    def _list():
+        rows = ctx.obj.reposts(channel=channel, limit=limit)
+        if as_json:
+            _json_lines(rows)
+            return
+        if not rows:
+            out.print("no picture was posted twice")
+            return
+        t = Table(title="pictures posted again")
+        for name in ("channel", "post", "seen", "first in", "first post", "first seen"):
+            t.add_column(name, overflow="fold")
+        for r in rows:
+            t.add_row(Text(r["src"]), Text(str(r["message_id"])), str(r["seen_at"] or "")[:16], Text(r["first_src"]),
+                      Text(str(r["first_message_id"])), str(r["first_seen_at"] or "")[:16])
+        out.print(t)
 
     _guard(_list)
 
