@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
     from . import results
     from .accounts import Account
+    from .search import SearchResult
+    from .sites import SiteAdded
 
 __all__ = ["Watch"]
 
@@ -315,6 +317,20 @@ class Watch:
         record(self, actor, "channel.add", "channel", key)
         return key, "added"
 
+    def discovered_sites(self, *, min_mentions: int = 1, show_all: bool = False) -> list[dict]:
+        """Web shops that crawled pages and posts link to or name, most mentioned first (`sources discovered`)."""
+        from .sites import discovered_sites
+
+        return discovered_sites(self, min_mentions=min_mentions, show_all=show_all)
+
+    def add_site(self, address: str, *, sites_dir: str | Path | None = None,
+                 by: "Account | None" = None) -> "SiteAdded":
+        """Add a discovered web shop: write a disabled definition stub into the sites folder (or `sites_dir`) and
+        close its queue entry. `by`: the web app's account (an analyst); the addition goes to the audit log."""
+        from .sites import add_site
+
+        return add_site(self, address, sites_dir=Path(sites_dir) if sites_dir else None, by=by)
+
     def discovered(self, *, min_mentions: int = 1, min_subscribers: int | None = None, show_all: bool = False,
                    limit: int = 50) -> list[dict]:
         """The review queue: channels seen in forwards and t.me links, most mentioned first (`show_all`: also
@@ -349,6 +365,17 @@ class Watch:
         from .reporting import trends
 
         return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers)
+
+    def search(self, words: str, *, source: str | None = None, kind: str | None = None,
+               substance: str | None = None, cls: str | None = None, since: datetime | str | None = None,
+               until: datetime | str | None = None, limit: int = 50, offset: int = 0) -> "SearchResult":
+        """Full-text search over stored post texts (SQLite FTS5, PostgreSQL's Russian configuration): every word
+        must occur; hits best first, with highlighted snippets (`npswatch.search.SearchResult`)."""
+        from .reporting import moment
+        from .search import search
+
+        return search(self, words, source=source, kind=kind, substance=substance, cls=cls, since=moment(since),
+                      until=moment(until), limit=limit, offset=offset)
 
     def offers(self, filters: "Filters | None" = None, *, as_: str | None = None, what: str = "offers", **kw):
         """Offer records (dicts, as `export offers` writes them), an iterator; `as_="arrow"` a pyarrow Table,

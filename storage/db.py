@@ -57,6 +57,16 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """What Alembic compares with the models: not APScheduler's job store (`npswatch run` keeps it in the same
+    database) nor the full-text index (storage/search.py makes it with its own DDL: FTS5, an expression index)."""
+    from .search import SEARCH_OBJECTS
+
+    if type_ == "table" and name == "apscheduler_jobs":
+        return False
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
+
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
@@ -74,8 +84,12 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     """Run migrations up to `revision`; returns (before, after)."""
     from alembic import command
 
+    from .search import ensure_index
+
     before = current_revision(engine)
     command.upgrade(alembic_config(engine), revision)
+    with engine.begin() as conn:
+        ensure_index(conn)  # a later migration that rebuilt `post` (SQLite batch mode) dropped the index's triggers
     return before, current_revision(engine)
 
 

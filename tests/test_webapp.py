@@ -351,3 +351,57 @@ def test_health_page_shows_new_posts_per_week_of_each_source(w):
     login(c, "vic")
     html = c.get("/health").text
     assert '<td class="weekly">0 · 0 · 0 · 1</td>' in html
+
+
+def test_search_page_finds_highlights_and_escapes_posts(w):
+    """Full-text search in the browser's terms (SQLite FTS5, PostgreSQL russian): the planted candidate's four
+    posts, the matched word marked, the post carrying markup shown as text."""
+    c = client(w)
+    login(c, "vic")  # a viewer may search
+    html = c.get("/search", params={"q": "новинки"}).text  # another form of the word stored
+    assert "4 posts match" in html
+    assert html.count("<mark>новинка</mark>") == 4
+    assert "&lt;script&gt;alert(" in html and "<script>alert(" not in html
+    narrowed = c.get("/search", params={"q": "новинка", "cls": "synthetic_cannabinoid", "since": "2099-01-01"}).text
+    assert "0 posts match" in narrowed
+    bad = c.get("/search", params={"q": "новинка", "source": "nosuch"})
+    assert bad.status_code == 200 and "no stored source" in bad.text
+
+
+def test_a_discovered_web_shop_is_added_from_the_review_queue(w, tmp_path, monkeypatch):
+    """The queue of `npswatch sources discovered` in the browser: an analyst's click writes the disabled definition
+    stub (through Tor for .onion) and closes the entry; a viewer may only look; the addition is audited."""
+    import datetime as dt
+
+    monkeypatch.setattr(w.settings.web, "sites_dir", str(tmp_path / "sites"))
+    from npswatch.storage.sites_found import record_sites
+
+    at = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+    onion = "http://" + "s" * 56 + ".onion"
+    with w.engine.begin() as conn:
+        record_sites(conn, [(onion, at, "fixture-forum"), (onion, at, "fixture-forum"),
+                            ("https://shop.example.invalid", at, "fixture-shop <b>x</b>")])
+    viewer = client(w)
+    login(viewer, "vic")
+    page = viewer.get("/candidates").text
+    assert f'<tr data-site="{onion}">' in page and "fixture-shop &lt;b&gt;x&lt;/b&gt;" in page
+    assert 'action="/sites/add"' not in page
+    assert viewer.post("/sites/add", data={"site": onion, "csrf": csrf_of(page)}).status_code == 403
+    c = client(w)
+    login(c, "ana")
+    page = c.get("/candidates").text
+    r = c.post("/sites/add", data={"site": onion, "csrf": csrf_of(page), "back": "/candidates"})
+    assert r.status_code == 303
+    stub = tmp_path / "sites" / ("s" * 40 + ".toml")
+    import tomllib
+
+    definition = tomllib.loads(stub.read_text(encoding="utf-8"))
+    assert definition["start_urls"] == [f"{onion}/"] and definition["enabled"] is False
+    assert definition["proxy"].startswith("socks5h://")
+    assert f'data-site="{onion}"' not in c.get("/candidates").text  # left the queue
+    assert [s["key"] for s in w.discovered_sites()] == ["https://shop.example.invalid"]
+    entry = w.audit_log()[0]
+    assert (entry.actor, entry.action, entry.target_id) == ("ana", "site.add", onion)
+    again = c.post("/sites/add", data={"site": onion, "csrf": csrf_of(page)})
+    assert again.status_code == 400 and "exists already" in again.text
+    assert c.post("/sites/add", data={"site": "", "csrf": csrf_of(page)}).status_code == 400

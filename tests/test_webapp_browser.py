@@ -174,3 +174,15 @@ def test_substance_trend_csv_equals_the_table_on_the_page(page, served):
     number = lambda v: float(v) if v else None  # noqa: E731
     assert [(r[0], r[1], int(r[2]), number(r[5])) for r in rows[1:]] == [
         (t.period.isoformat(), t.group, t.offers, None if t.median is None else round(t.median, 2)) for t in expected]
+
+
+def test_search_finds_the_posts_and_marks_the_words(page, served):
+    _, base = served
+    log_in(page, base)
+    page.click("nav >> text=Search")
+    page.fill("input[name=q]", "новинки")
+    page.click("main button:has-text('Search')")
+    assert page.locator(".count").inner_text() == "4 posts match"
+    assert page.locator(".hit mark").all_inner_texts() == ["новинка"] * 4
+    assert any("<script>alert('x')</script>" in s for s in page.locator(".hit .snippet").all_inner_texts())
+    assert page.dialogs == []

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
@@ -194,23 +193,14 @@ def sources_discovered(
     Most mentioned first, with when and where each was first seen. `--add` writes a disabled definition stub
     (start URL, a SOCKS proxy for .onion, placeholders for the selectors) to finish with `sources test`.
     """
-    from npswatch.pipelines.weblinks import site_origin
-    from npswatch.storage.sites_found import discovered_sites, mark_added
-
     def _go():
-        engine = ctx.obj.checked_engine()
         if add:
-            origin = site_origin(add if "://" in add else f"http://{add}")
-            if origin is None:
-                fail(f"{add!r} is not a web address")
-            folder = sites_dir or ctx.obj.settings.sites_path
-            path = _write_stub(folder, origin)
-            mark_added(engine, origin)
-            out.print(f"definition stub for {origin} written to {path}: fill in `listing` and the fields, try it "
-                      f"with `npswatch sources test {path.stem}`, then set enabled = true", highlight=False,
+            r = ctx.obj.add_site(add, sites_dir=sites_dir)
+            out.print(f"definition stub for {r.origin} written to {r.path}: fill in `listing` and the fields, try it "
+                      f"with `npswatch sources test {r.path.stem}`, then set enabled = true", highlight=False,
                       soft_wrap=True)
             return
-        rows = discovered_sites(engine, min_mentions=min_mentions, status=None if show_all else "new")
+        rows = ctx.obj.discovered_sites(min_mentions=min_mentions, show_all=show_all)
         if not rows:
             out.print("no sites discovered yet (crawl pages or collect posts that link to other sites)")
             return
@@ -224,38 +214,6 @@ def sources_discovered(
         out.print(t)
 
     run(_go)
-
-
-STUB = """\
-# Definition stub for a site found by `npswatch sources discovered` ({origin}). Fill in `listing` and the
-# fields (see README, "Onboard a real site"), try it with `npswatch sources test {name}`, then enable it.
-name = "{name}"
-enabled = false
-start_urls = ["{origin}/"]
-listing = "div.CHANGE-ME"            # one listing block
-{proxy}
-[fields]
-title = "CHANGE-ME"                  # title or text is required
-# price = "..."                      # the price as displayed: with it, the fields make the offer
-# ships_from = "..."
-[hints]
-# language = "en"
-"""
-
-
-def _write_stub(folder: Path, origin: str) -> Path:
-    import re
-
-    host = urlsplit(origin).hostname or "site"
-    name = re.sub(r"[^a-z0-9]+", "-", host.removesuffix(".onion").lower()).strip("-")[:40] or "site"
-    path = folder / f"{name.replace('-', '_')}.toml"
-    if path.exists():
-        fail(f"{path} exists already")
-    proxy = ('proxy = "socks5h://127.0.0.1:9050"   # a .onion site: through Tor' if host.endswith(".onion")
-             else '# proxy = "socks5h://127.0.0.1:9050"')
-    folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(STUB.format(origin=origin, name=name, proxy=proxy), encoding="utf-8")
-    return path
 
 
 # --- crawl -----------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from npswatch.errors import WatchError
 from .i18n import cls_name, from_header, kind_name, translator
 from .security import LoginThrottle, SecurityHeaders, same_token
 
+SEARCH_PAGE = 25  # hits per page of the Search page
 SESSION_COOKIE = "npswatch_session"
 LOGIN_CSRF_COOKIE = "npswatch_login_csrf"
 
@@ -116,6 +117,27 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
     async def call(fn, *args, **kw):
         return await run_in_threadpool(partial(fn, *args, **kw))
 
+    def form_action(default_back: str, role: str = "analyst"):
+        """A POST handler `(request, account, form)` behind the role and CSRF checks; a use-case's refusal becomes
+        an error page, and unless the handler answers itself, the browser goes back to the form's page."""
+        def wrap(handler):
+            async def endpoint(request: Request) -> Response:
+                account, denied = await guarded(request, role)
+                if denied:
+                    return denied
+                form, denied = await form_checked(request, account)
+                if denied:
+                    return denied
+                try:
+                    answer = await handler(request, account, form)
+                except WatchError as exc:
+                    return refuse(request, 403 if exc.code == 3 else 400, str(exc))
+                except ValueError as exc:  # the review's own errors (unknown class, empty name)
+                    return refuse(request, 400, str(exc))
+                return answer or RedirectResponse(_local(form.get("back"), default_back), status_code=303)
+            return endpoint
+        return wrap
+
     # --- login ---------------------------------------------------------------------------------------------
     async def login_form(request: Request) -> Response:
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
@@ -183,19 +205,10 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
                     statuses=STATUSES, error=error, back=str(request.url.path) + (
                         "?" + request.url.query if request.url.query else ""))
 
-    async def signal_status(request: Request) -> Response:
-        account, denied = await guarded(request, "analyst")
-        if denied:
-            return denied
-        form, denied = await form_checked(request, account)
-        if denied:
-            return denied
-        try:
-            await call(watch.set_signal_status, int(request.path_params["id"]), str(form.get("status") or ""),
-                       str(form.get("note") or ""), by=account)
-        except WatchError as exc:
-            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
-        return RedirectResponse(_local(form.get("back"), "/signals"), status_code=303)
+    @form_action("/signals")
+    async def signal_status(request: Request, account, form) -> None:
+        await call(watch.set_signal_status, int(request.path_params["id"]), str(form.get("status") or ""),
+                   str(form.get("note") or ""), by=account)
 
     # --- candidates ----------------------------------------------------------------------------------------
     async def candidates(request: Request) -> Response:
@@ -215,44 +228,30 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
             channels = await call(watch.discovered, limit=50)
         except ValueError as exc:  # a bad telegram.channels entry in the configuration
             channels, error = [], str(exc)
+        sites = (await call(watch.discovered_sites))[:50]
         return page(request, "candidates.html", rows=rows, status=status, kind=kind, classes=CLASSES, error=error,
-                    channels=channels,
+                    channels=channels, sites=sites,
                     back=str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
 
-    async def candidate_action(request: Request) -> Response:
-        account, denied = await guarded(request, "analyst")
-        if denied:
-            return denied
-        form, denied = await form_checked(request, account)
-        if denied:
-            return denied
+    @form_action("/candidates")
+    async def candidate_action(request: Request, account, form) -> Response | None:
         name, action = str(form.get("name") or ""), request.path_params["action"]
-        try:
-            if action == "confirm":
-                await call(watch.confirm_candidate, name, (form.get("cls") or None),
-                           (str(form.get("canonical") or "").strip() or None), by=account)
-            elif action == "dismiss":
-                await call(watch.dismiss_candidate, name, by=account)
-            else:
-                return refuse(request, 404, "No such action.")
-        except WatchError as exc:
-            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
-        except ValueError as exc:  # the review's own errors (unknown class, empty name)
-            return refuse(request, 400, str(exc))
-        return RedirectResponse(_local(form.get("back"), "/candidates"), status_code=303)
+        if action == "confirm":
+            await call(watch.confirm_candidate, name, (form.get("cls") or None),
+                       (str(form.get("canonical") or "").strip() or None), by=account)
+        elif action == "dismiss":
+            await call(watch.dismiss_candidate, name, by=account)
+        else:
+            return refuse(request, 404, "No such action.")
+        return None
 
-    async def channel_add(request: Request) -> Response:
-        account, denied = await guarded(request, "analyst")
-        if denied:
-            return denied
-        form, denied = await form_checked(request, account)
-        if denied:
-            return denied
-        try:
-            await call(watch.add_channel, str(form.get("channel") or ""), by=account)
-        except WatchError as exc:
-            return refuse(request, 403 if exc.code == 3 else 400, str(exc))
-        return RedirectResponse(_local(form.get("back"), "/candidates"), status_code=303)
+    @form_action("/candidates")
+    async def channel_add(request: Request, account, form) -> None:
+        await call(watch.add_channel, str(form.get("channel") or ""), by=account)
+
+    @form_action("/candidates")
+    async def site_add(request: Request, account, form) -> None:
+        await call(watch.add_site, str(form.get("site") or ""), by=account)
 
     # --- audit log -----------------------------------------------------------------------------------------
     async def audit(request: Request) -> Response:
@@ -307,6 +306,33 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="trend-{name}-{by}-{group}.csv"'})
 
+    # --- search --------------------------------------------------------------------------------------------
+    async def search(request: Request) -> Response:
+        account, denied = await guarded(request)
+        if denied:
+            return denied
+        from npswatch.pipelines.facts import CLASSES
+        from npswatch.reports.scope import ScopeError
+        from npswatch.search import KINDS
+
+        q = request.query_params
+        f = {k: (q.get(k) or "").strip() or None for k in ("q", "kind", "source", "substance", "cls", "since", "until")}
+        try:
+            offset = max(0, int(q.get("offset") or 0))
+        except ValueError:
+            offset = 0
+        result, error = None, None
+        if f["q"]:
+            try:
+                result = await call(watch.search, f["q"], source=f["source"], kind=f["kind"], substance=f["substance"],
+                                    cls=f["cls"], since=f["since"], until=f["until"], limit=SEARCH_PAGE, offset=offset)
+            except (WatchError, ScopeError, ValueError) as exc:
+                error = str(exc)
+        more = None
+        if result and offset + len(result.hits) < result.total:
+            more = urlencode({**{k: v for k, v in f.items() if v}, "offset": offset + SEARCH_PAGE})
+        return page(request, "search.html", f=f, result=result, error=error, kinds=KINDS, classes=CLASSES, more=more)
+
     # --- sources and health --------------------------------------------------------------------------------
     async def health(request: Request) -> Response:
         account, denied = await guarded(request)
@@ -331,9 +357,11 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
         Route("/signals/{id:int}/status", signal_status, methods=["POST"]),
         Route("/candidates", candidates),
         Route("/channels/add", channel_add, methods=["POST"]),
+        Route("/sites/add", site_add, methods=["POST"]),
         Route("/candidates/{action}", candidate_action, methods=["POST"]),
         Route("/audit", audit),
         Route("/health", health),
+        Route("/search", search),
         Route("/substance", substance),
         Route("/substance.csv", substance_csv),
         Mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static"),

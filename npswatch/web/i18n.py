@@ -53,6 +53,17 @@ RU = {
     "Channels": "Каналы", "First seen in": "Где впервые", "Watch it": "Отслеживать",
     "No channels discovered yet.": "Каналов пока не найдено.",
     "New posts per week (last 4)": "Новых постов в неделю (4 последние)",
+    "Search": "Поиск", "Words": "Слова", "web": "сайты", "telegram": "Telegram", "export": "экспорты Telegram",
+    "Every word must occur; Russian words also match their other forms. Texts are shown as stored: pseudonymised.":
+        "Должны встретиться все слова; русские слова находятся и в других формах. Тексты показаны как хранятся: "
+        "с псевдонимами.",
+    "Discovered web shops": "Найденные веб-магазины",
+    "Sites that crawled pages and stored posts link to or name, most mentioned first (npswatch sources discovered). "
+    "Adding one writes a disabled definition stub to finish with npswatch sources test.":
+        "Сайты, на которые ссылаются собранные страницы и посты, по числу упоминаний (npswatch sources discovered). "
+        "Добавление пишет выключенную заготовку описания сайта; доделайте её с npswatch sources test.",
+    "Site": "Сайт", "Add it": "Добавить", "No web shops discovered yet.": "Веб-магазинов пока не найдено.",
+    "{n} posts match": "найдено постов: {n}", "open": "открыть", "More results": "Ещё результаты",
 }
 
 CLASSES_RU = {

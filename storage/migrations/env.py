@@ -2,6 +2,7 @@
 from alembic import context
 
 from npswatch.storage.models import metadata
+from npswatch.storage.db import include_object
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -9,12 +10,6 @@ if engine is None:  # plain `alembic` command line: build one from sqlalchemy.ur
     from npswatch.storage.db import make_engine
 
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
-
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    # APScheduler keeps its job store in the same database (`npswatch run`); that table is not ours to migrate.
-    return not (type_ == "table" and name == "apscheduler_jobs")
 
 
 with engine.connect() as connection:

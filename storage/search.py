@@ -1,0 +1,170 @@
+"""Full-text search over stored post texts: the index and the query, for SQLite (FTS5) and PostgreSQL.
+
+SQLite keeps an FTS5 table over `post.text` (external content: the text is stored once, in `post`), kept in
+step by triggers, so every writer (crawls, imports, edits, retention) updates it without knowing it exists.
+PostgreSQL keeps a GIN index on `to_tsvector('russian', text)`: Russian stemming, and English words are
+matched as written. The texts are the stored ones, already pseudonymised.
+
+A user's words never reach the query language: each word becomes a quoted term, so `"`, `*`, `OR` or `NEAR(`
+are searched for, never run. SQLite has no Russian stemmer in its tokenizer, so a word is reduced to its
+Snowball stem and matched as a prefix: `мефедрона` finds `мефедрон`, `мефедроном`.
+
+>>> fts5_query('мефедрона 1г "Almaty" pills')
+'"мефедрон"* "1г" "almaty"* "pill"*'
+>>> fts5_query('  ') is None
+True
+>>> segments("buy \\x02meph\\x03 here")
+[('buy ', False), ('meph', True), (' here', False)]
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, bindparam, text
+
+__all__ = ["SEARCH_OBJECTS", "create_index", "drop_index", "ensure_index", "fts5_query", "segments", "search"]
+
+HIT_START, HIT_END = "\x02", "\x03"  # around a matched word in a snippet; never in a stored text (scrubbed)
+SNIPPET_WORDS = 40  # words of context in a snippet
+PG_CONFIG = "russian"
+PREFIX_FROM = 4  # letters: shorter words are matched whole
+# names of what this module creates besides the models' tables (the schema comparison leaves them out)
+SEARCH_OBJECTS = ("post_fts", "ix_post_text_fts")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+_SQLITE_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS post_fts USING fts5(text, content='post', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS post_fts_insert AFTER INSERT ON post WHEN new.text IS NOT NULL BEGIN "
+    "INSERT INTO post_fts(rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER IF NOT EXISTS post_fts_delete AFTER DELETE ON post WHEN old.text IS NOT NULL BEGIN "
+    "INSERT INTO post_fts(post_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    "CREATE TRIGGER IF NOT EXISTS post_fts_update AFTER UPDATE OF text ON post BEGIN "
+    "INSERT INTO post_fts(post_fts, rowid, text) SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL; "
+    "INSERT INTO post_fts(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL; END",
+)
+_SQLITE_TRIGGERS = ("post_fts_insert", "post_fts_delete", "post_fts_update")
+_PG_DDL = (f"CREATE INDEX IF NOT EXISTS ix_post_text_fts ON post "
+           f"USING gin (to_tsvector('{PG_CONFIG}', coalesce(text, '')))")
+
+
+def create_index(conn: Connection) -> None:
+    """Create the search index of the connection's dialect and fill it from the stored posts."""
+    if conn.dialect.name == "sqlite":
+        for ddl in _SQLITE_DDL:
+            conn.exec_driver_sql(ddl)
+        conn.exec_driver_sql("INSERT INTO post_fts(post_fts) VALUES ('rebuild')")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_DDL)
+
+
+def drop_index(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        for name in _SQLITE_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS post_fts")
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_fts")
+
+
+def ensure_index(conn: Connection) -> bool:
+    """Recreate SQLite's triggers and refill the index when a migration rebuilt `post` (batch mode copies a
+    table and drops its triggers). Returns True when something had to be mended."""
+    if conn.dialect.name != "sqlite":
+        return False
+    names = set(conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE name IN ('post_fts', 'post_fts_insert', 'post_fts_delete', "
+        "'post_fts_update')").scalars())
+    if "post_fts" not in names or names == {"post_fts", *_SQLITE_TRIGGERS}:
+        return False  # before the search migration, or whole
+    create_index(conn)
+    return True
+
+
+def _stem(word: str) -> str:
+    import snowballstemmer
+
+    lang = "russian" if _CYRILLIC.search(word) else "english"
+    stem = snowballstemmer.stemmer(lang).stemWord(word)
+    # a stem that is not a prefix (English `almaty` -> `almati`) would miss the word itself
+    return stem if len(stem) >= PREFIX_FROM and word.startswith(stem) else word
+
+
+def fts5_query(words: str) -> str | None:
+    """The user's words as an FTS5 expression: every word must occur (AND), as a quoted term."""
+    terms = [w.casefold() for w in _WORD.findall(words)]
+    if not terms:
+        return None
+    return " ".join(f'"{_stem(t)}"*' if len(t) >= PREFIX_FROM and t.isalpha() else f'"{t}"' for t in terms)
+
+
+def segments(snippet: str) -> list[tuple[str, bool]]:
+    """A snippet with hit markers as (text, is_hit) pieces, for a renderer that escapes each piece."""
+    out: list[tuple[str, bool]] = []
+    for i, part in enumerate(re.split(f"[{HIT_START}{HIT_END}]", snippet)):
+        if part:
+            out.append((part, i % 2 == 1))
+    return out
+
+
+def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = None, kinds: Sequence[str] = (),
+           substance_ids: Sequence[int] | None = None, since: datetime | None = None,
+           until: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+    """(number of matching posts, one page of them, best first then newest) for the words and filters.
+
+    Each row: post_id, source, kind, external_id, url, posted_at, snippet (with HIT_START/HIT_END markers)."""
+    with engine.connect() as conn:
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            q = fts5_query(words)
+            if q is None:
+                return 0, []
+            frm = "post_fts JOIN post ON post.id = post_fts.rowid JOIN source ON source.id = post.source_id"
+            match, rank = "post_fts MATCH :q", "post_fts.rank"
+            snippet = f"snippet(post_fts, 0, '{HIT_START}', '{HIT_END}', '…', {SNIPPET_WORDS})"
+        elif dialect == "postgresql":
+            if not _WORD.search(words):
+                return 0, []
+            q = words
+            frm = "post JOIN source ON source.id = post.source_id"
+            tsq = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
+            match = f"to_tsvector('{PG_CONFIG}', coalesce(post.text, '')) @@ {tsq}"
+            rank = f"-ts_rank(to_tsvector('{PG_CONFIG}', coalesce(post.text, '')), {tsq})"
+            # ts_headline drops what its parser takes for HTML tags and entities: `<` and `&` are swapped for
+            # control characters around it, so the snippet shows the text as stored
+            masked = "replace(replace(post.text, '<', chr(1)), '&', chr(4))"
+            snippet = (f"replace(replace(ts_headline('{PG_CONFIG}', {masked}, {tsq}, 'StartSel={HIT_START}, "
+                       f"StopSel={HIT_END}, MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, "
+                       f"MaxFragments=2'), chr(1), '<'), chr(4), '&')")
+        else:
+            raise ValueError(f"full-text search needs SQLite or PostgreSQL, not {dialect}")
+        where, params = [match, "post.deleted_at IS NULL"], {"q": q}
+        if source_ids is not None:
+            where.append("post.source_id IN :source_ids")
+            params["source_ids"] = list(source_ids) or [-1]
+        if kinds:
+            where.append("source.kind IN :kinds")
+            params["kinds"] = list(kinds)
+        if substance_ids is not None:
+            where.append("post.id IN (SELECT post_id FROM mention WHERE substance_id IN :substance_ids)")
+            params["substance_ids"] = list(substance_ids) or [-1]
+        if since is not None:
+            where.append("post.posted_at >= :since")
+            params["since"] = since
+        if until is not None:
+            where.append("post.posted_at < :until")
+            params["until"] = until
+        cond = " AND ".join(where)
+        expanding = [bindparam(k, expanding=True) for k in ("source_ids", "kinds", "substance_ids") if k in params]
+        total = conn.execute(text(f"SELECT count(*) FROM {frm} WHERE {cond}").bindparams(*expanding),
+                             params).scalar_one()
+        if not total:
+            return 0, []
+        page = text(f"SELECT post.id AS post_id, source.key AS source, source.kind AS kind, post.external_id, "
+                    f"post.url, post.posted_at, {snippet} AS snippet FROM {frm} WHERE {cond} "
+                    f"ORDER BY {rank}, post.posted_at DESC, post.id DESC LIMIT :limit OFFSET :offset")
+        rows = conn.execute(page.bindparams(*expanding), {**params, "limit": limit, "offset": offset}).mappings()
+        return total, [dict(r) for r in rows]
