@@ -1,11 +1,15 @@
 """Trend queries over a million offers: the figure reported in README (goal: week x city < 1 s on SQLite).
 
-    .venv/bin/python benchmarks/bench_trends.py [--offers 1000000] [--pg postgresql+psycopg://...]
+    .venv/bin/python benchmarks/bench_trends.py [--offers 1000000] [--pg postgresql+psycopg://...] [--base DIR]
 
 The database is generated once (synthetic: 40 cities in 8 countries, 20 substances, two years, one mention per
 offer, two offers per post) into .benchmarks/trends-<n>.db through the real migrations, and reused. Each query
 runs 7 times in this process; the first ("cold") run includes importing pyarrow and the ADBC driver.
-With --pg the same rows are copied into PostgreSQL (a fresh schema, dropped afterwards) and timed there too.
+With --pg the same rows are copied into PostgreSQL (a fresh schema, dropped afterwards) and timed there too,
+by both methods (columns read through the ADBC driver, and the server's percentile_cont).
+With --base DIR (another checkout, e.g. `git archive <commit> | tar -x -C DIR`) week x city is also timed with
+that checkout's code, in a child process of this venv, on the same database(s), alternating with this one: the
+before and after of one run.
 """
 from __future__ import annotations
 
@@ -94,6 +98,43 @@ def timed(fn, runs: int = 5) -> tuple[float, float, float, float, object]:
     return times[0], min(times), statistics.median(times[1:] or times), statistics.median(cpu[1:] or cpu), result
 
 
+# Runs in a child process: the other checkout's package imported in place of this one's (editable install).
+_CHILD = r"""
+import json, statistics, sys, time
+base, url, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for finder in list(sys.meta_path):
+    mapping = getattr(sys.modules.get(getattr(finder, "__module__", "")), "MAPPING", None)
+    if isinstance(mapping, dict) and "npswatch" in mapping:
+        for k in mapping:
+            mapping[k] = base + "/" + ("npswatch" if k == "npswatch" else k.split(".", 1)[1])
+from npswatch.reports import trends as tr
+from npswatch.storage.db import make_engine
+assert tr.__file__.startswith(base), tr.__file__
+eng = make_engine(url)
+wall, cpu = [], []
+for _ in range(runs):
+    t, c = time.perf_counter(), time.process_time()
+    rows = tr.trends(eng, by="week", group="city")
+    wall.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
+print(json.dumps({"rows": len(rows), "cold": wall[0], "best": min(wall), "median": statistics.median(wall[1:]),
+                  "cpu": statistics.median(cpu[1:])}))
+"""
+
+
+def run_base(base: Path, url: str, runs: int) -> dict:
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(base.resolve()), url, str(runs)], capture_output=True,
+                         text=True, check=True, cwd=base)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def show(label: str, rows: int, cold: float, best: float, med: float, cpu: float) -> None:
+    print(f"{label:34} {rows:6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
+
+
 def copy_to_pg(sqlite_path: Path, pg_url: str):
     from sqlalchemy import text
 
@@ -132,6 +173,7 @@ def main() -> None:
     ap.add_argument("--offers", type=int, default=1_000_000)
     ap.add_argument("--pg", help="also time PostgreSQL at this URL")
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--base", type=Path, help="also time week x city with the checkout in this folder (before)")
     args = ap.parse_args()
 
     from npswatch.reports import trends as tr
@@ -165,6 +207,11 @@ def main() -> None:
     cold, best, med, cpu, rows = timed(lambda: tr.trends(eng, by="week", group="city"), runs=3)
     tr._adbc = adbc
     print(f"{'week x city, stdlib sqlite3 driver':34} {len(rows):6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
+    if args.base:
+        b = run_base(args.base, f"sqlite:///{path}", args.runs)
+        show("week x city, base checkout", b["rows"], b["cold"], b["best"], b["median"], b["cpu"])
+        cold, best, med, cpu, rows = timed(lambda: tr.trends(eng, by="week", group="city"), runs=args.runs)
+        show("week x city, this checkout", len(rows), cold, best, med, cpu)
     if args.pg:
         from sqlalchemy import text
 
@@ -172,8 +219,13 @@ def main() -> None:
         pg, admin, schema = copy_to_pg(path, args.pg)
         print(f"copied to PostgreSQL schema {schema} in {time.perf_counter() - t:.0f} s")
         try:
-            cold, best, med, cpu, rows = timed(lambda: tr.trends(pg, by="week", group="city"), runs=3)
-            print(f"{'PostgreSQL week x city':34} {len(rows):6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
+            for method in ("columns", "sql"):
+                cold, best, med, cpu, rows = timed(lambda m=method: tr.trends(pg, by="week", group="city", method=m),
+                                                   runs=3)
+                show(f"PostgreSQL week x city, {method}", len(rows), cold, best, med, cpu)
+            if args.base:
+                b = run_base(args.base, pg.url.render_as_string(hide_password=False), 3)
+                show("PostgreSQL week x city, base", b["rows"], b["cold"], b["best"], b["median"], b["cpu"])
         finally:
             pg.dispose()
             with admin.begin() as conn:

@@ -62,6 +62,7 @@ def demo_reports(watch: "Watch", result: DemoResult | None = None) -> DemoResult
     """A trend table, a plot and a digest of what is stored, written under <data_dir>/reports/; None when no
     offer is stored. Fills `result` (or a new DemoResult with only the report fields)."""
     from npswatch.reports.digest import Digest, to_html
+    from npswatch.reports.sales import sales
     from npswatch.reports.scope import Filters
     from npswatch.reports.trends import top_substance
 
@@ -79,7 +80,8 @@ def demo_reports(watch: "Watch", result: DemoResult | None = None) -> DemoResult
     t.rows = [r for r in t.rows if r.unit in ("g", None)]
     s = signals(watch, since, until).signals
     digest = reports_dir / "digest-demo.html"
-    digest.write_text(to_html(Digest(since, until, s)), encoding="utf-8")
+    sold = sales(watch.engine, since, until, by="substance")
+    digest.write_text(to_html(Digest(since, until, s, sales=sold)), encoding="utf-8")
     if result is None:
         from npswatch.storage.writer import WriteResult
 

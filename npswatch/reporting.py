@@ -126,7 +126,11 @@ def digest(watch: "Watch", since: datetime, until: datetime, *, fmt: str = "html
              and (not cls or s.cls == cls)]
     notes = [f"login expired for {site}: its crawls stopped at the login form"
              for site in login_expired(watch.checked_engine(), since, until)]
-    text = render(Digest(since, until, shown, notes=notes), fmt)
+    from npswatch.reports.sales import sales
+
+    sold = sales(watch.checked_engine(), since, until, by="substance", countries=[country] if country else (),
+                 classes=[cls] if cls else ())
+    text = render(Digest(since, until, shown, notes=notes, sales=sold), fmt)
     result = DigestResult(since, until, found, shown, fmt, text)
     if dest != "-":
         path = Path(dest) if dest else watch.settings.data_path / "reports" / f"digest-{until:%Y-%m-%d}.{fmt}"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # imported when a result is made, not with this module (`npsw
     from npswatch.storage.writer import WriteResult
 
 __all__ = ["Result", "SiteCrawl", "CrawlResult", "ReparseResult", "ChannelBackfill", "TelegramBackfillResult",
-           "TelegramListenResult", "ExportImport", "TelegramImportResult", "RateFile", "FxImportResult", "TrendsResult",
+           "TelegramListenResult", "ExportImport", "TelegramImportResult", "ListingImportResult", "RateFile", "FxImportResult", "TrendsResult",
            "DigestResult", "SignalsResult", "ExportResult", "RetentionResult", "DemoResult", "jsonable"]
 
 
@@ -123,6 +123,48 @@ class ReparseResult(Result):
     @property
     def items(self) -> int:
         return self.listings
+
+
+@dataclass
+class ListingImportResult(Result):
+    """Historic listing snapshots imported (`npswatch import-listings`)."""
+
+    source: str
+    complete: bool  # the mapping says each snapshot lists every listing (so missing ones disappeared)
+    files: list[str] = field(default_factory=list)
+    run_id: int | None = None  # the `import-listings` run; each snapshot is a `listing-snapshot` run under it
+    rows: int = 0  # rows read
+    snapshots: int = 0  # distinct time stamps stored
+    first: datetime | None = None  # of the snapshots stored
+    last: datetime | None = None
+    written: WriteResult = field(default_factory=new_write_result)
+    observed: ObserveResult = field(default_factory=new_observe_result)
+    disappeared: int = 0  # times a listing was missing from a complete snapshot (marked disappeared)
+    skipped_snapshots: int = 0  # at or before what was stored for the source already
+    skipped_rows: int = 0
+    bad_rows: int = 0  # rows that are no listing (reported, not stored)
+    bad: list[str] = field(default_factory=list)  # the first of them, "file:line why"
+
+    @property
+    def items(self) -> int:
+        return self.observed.observed
+
+    @property
+    def errors(self) -> int:
+        return self.bad_rows
+
+    def summary(self) -> str:
+        """One line: what was stored."""
+        span = f" ({self.first:%Y-%m-%d %H:%M} to {self.last:%Y-%m-%d %H:%M} UTC)" if self.first and self.last else ""
+        o, w = self.observed, self.written
+        return (f"{self.source}: {self.rows} rows read, {self.snapshots} snapshots{span}, {o.observed} observations; "
+                f"{w.inserted} new listings, {w.updated} changed texts; {o.price_changes} price changes, "
+                f"{o.stock_drops} stock drops ({o.units_gone} units), "
+                + (f"{self.disappeared} disappearances, {o.reappeared} returns"
+                   if self.complete else "none marked disappeared (snapshots not complete)")
+                + (f"; {self.skipped_snapshots} snapshots ({self.skipped_rows} rows) already stored, skipped"
+                   if self.skipped_rows else "")
+                + (f"; {self.bad_rows} bad rows skipped" if self.bad_rows else ""))
 
 
 # --- telegram -------------------------------------------------------------------------------------------

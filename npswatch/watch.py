@@ -385,6 +385,18 @@ class Watch:
         columns, rows = offers(self, self.filters(filters, **kw), what)
         return rows if as_ is None else as_table(columns, rows, as_)
 
+    def import_listings(self, files: list[str | Path] | str | Path, mapping: str | Path, *, extract: bool = True,
+                        batch_size: int = 500, on_progress=None) -> "results.ListingImportResult":
+        """Import historic listing snapshots of other scrapers (CSV or JSON Lines) read with a mapping file
+        (`docs/listings-map.toml`): each time stamp is one observation of every listing in it, stored as a
+        crawl would store it (listing tracking, price and stock, disappearances, facts). `on_progress(phase,
+        done, total)`: "read" in bytes, then "store" in rows."""
+        from .listing_import import import_listings
+
+        files = [files] if isinstance(files, (str, Path)) else list(files)
+        return import_listings(self, [Path(f) for f in files], Path(mapping), extract=extract,
+                               batch_size=batch_size, on_progress=on_progress)
+
     def sales(self, since: datetime | str, until: datetime | str | None = None, *, by: str = "substance",
               currency: str | None = None) -> list:
         """Units and money sold from stock drops in [since, until) per substance, region or month

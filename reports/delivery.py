@@ -34,6 +34,7 @@ from sqlalchemy import Engine, select, update
 from npswatch.storage.writer import upsert
 
 from .digest import Digest, charts, signal_record, to_html, to_markdown
+from .sales import sales
 from .signals import Signal, load_signals
 from npswatch.storage.runs import login_expired
 from npswatch.storage.tables import T_DELIVERY
@@ -127,7 +128,8 @@ def deliver(engine: Engine, chans: list[Channel], smtp: SmtpSettings, since: dat
         signals = load_signals(engine, [r.signal_id for r in pending])
         digest = Digest(since=min([since] + [s.period_start for s in signals if s.period_start]), until=until,
                         signals=signals, notes=[f"login expired for {site}: its crawls stopped at the login form"
-                                                for site in login_expired(engine, since, until)])
+                                                for site in login_expired(engine, since, until)],
+                        sales=sales(engine, since, until, countries=ch.countries, classes=ch.classes))
         now = datetime.now(timezone.utc)
         try:
             if ch.kind == "email":

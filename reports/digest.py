@@ -1,5 +1,8 @@
 """Digests: the signals of a period grouped by kind and class, as HTML, Markdown or JSON.
 
+The period's sales estimated from stock drops (reports/sales.py), where listings show their stock, follow the
+signals as a table per substance, with the method stated.
+
 Each signal carries what an alert system expects: what (substance, class, title), where (countries,
 cities), when (first and last seen, the period), how many posts and sources, the price, and the evidence
 (example snippets of pseudonymised posts, links).
@@ -19,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .sales import METHOD as SALES_METHOD
 from .signals import KIND_TITLES, KINDS, Signal
 
 TEMPLATE = Path(__file__).with_name("digest.html")
@@ -34,6 +38,7 @@ class Digest:
     generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     title: str = "npswatch early-warning digest"
     notes: list[str] = field(default_factory=list)  # about collection: "login expired for SITE"
+    sales: list = field(default_factory=list)  # reports.sales.SalesRow per substance (and currency) of the period
 
     def groups(self) -> list[tuple[str, str, list[tuple[str, list[Signal]]]]]:
         """[(kind, heading, [(class, signals)])] in the order of KINDS, classes alphabetical."""
@@ -94,7 +99,20 @@ def to_json(d: Digest) -> str:
         "counts": d.counts(),
         "notes": list(d.notes),
         "signals": [signal_record(s) for s in d.signals],
+        "sales": {"method": SALES_METHOD, "rows": [r.to_dict() for r in d.sales]},
     }, ensure_ascii=False, indent=2, default=str)
+
+
+def _number(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def sales_lines(d: Digest) -> list[tuple[str, str, str, str, str, str]]:
+    """The sales table as text cells: substance, listings, drops, units, grams, money (with its currency)."""
+    return [(r.key, str(r.listings), str(r.drops), str(r.units), _number(r.grams, 1),
+             f"{_number(r.money, 2)} {r.currency or ''}".rstrip() + (f" (+{r.unpriced_units} units unpriced)"
+                                                                    if r.unpriced_units else ""))
+            for r in d.sales]
 
 
 def _md_escape(text: str) -> str:
@@ -128,6 +146,11 @@ def to_markdown(d: Digest) -> str:
                     lines.append(f"  - > {_md_escape(ex['text'])} ({_md_escape(ex['source'] or '')}, "
                                  f"{(ex['observed_at'] or '')[:10]}){link}")
             lines.append("")
+    if d.sales:
+        lines += ["## Sales from stock drops", "", f"Method: {SALES_METHOD}.", "",
+                  "| substance | listings | drops | units | grams | money |", "|---|---:|---:|---:|---:|---:|"]
+        lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in sales_lines(d)]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -197,7 +220,7 @@ def to_html(d: Digest, images: dict[str, bytes] | None = None, cids: dict[str, s
         src = {k: "data:image/png;base64," + base64.b64encode(png).decode("ascii") for k, png in images.items()}
     return _environment().get_template(TEMPLATE.name).render(
         d=d, groups=d.groups(), counts=d.counts(), records={s.key: signal_record(s) for s in d.signals},
-        chart_src=src, kind_titles=KIND_TITLES)
+        chart_src=src, kind_titles=KIND_TITLES, sales=sales_lines(d), sales_method=SALES_METHOD)
 
 
 def render(d: Digest, fmt: str) -> str:

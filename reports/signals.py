@@ -50,7 +50,7 @@ from sqlalchemy import Engine, and_, func, inspect, select
 from npswatch.storage import models as m
 from npswatch.storage.writer import upsert
 
-from .spikes import Expected, expected, spike_p
+from .spikes import assess
 from .scope import as_date, as_datetime, period_start, period_sql, utc
 from npswatch.storage.tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SIGNAL, T_SOURCE, T_SUBSTANCE
 
@@ -74,7 +74,8 @@ class Thresholds:
     spike_min_baseline_weeks: int = 4
     spike_min_mentions: int = 5  # distinct ads in the week
     spike_ratio: float = 1.5
-    spike_p: float = 0.002
+    spike_p: float = 0.001  # the week alone
+    spike_window_p: float = 0.001  # the week with the one before it (a rise over two weeks)
     spike_history_weeks: int = 104
     spike_trend_p: float = 0.05
     price_window_weeks: int = 4
@@ -330,13 +331,15 @@ class Detector:
                 if len(base_weeks) < t.spike_min_baseline_weeks:
                     continue
                 base = [per_week.get(b.date(), 0) for b in base_weeks]
-                e = expected(np.array(base), trend_p=t.spike_trend_p)
                 elapsed = min(1.0, (until - w) / WEEK)  # the running week is compared pro rata
-                e = Expected(max(e.mean, 0.5) * elapsed, max(e.variance, 0.5) * elapsed, e.dispersion, e.trend,
-                             e.weeks)
-                p = spike_p(x, e)
-                if x < t.spike_ratio * e.mean or p >= t.spike_p:
+                a = assess(np.array(base), x, elapsed=elapsed, trend_p=t.spike_trend_p)
+                e, prev = a.week, base[-1]
+                by_week = x >= t.spike_ratio * e.mean and a.p_week < t.spike_p
+                by_window = (x >= e.mean and prev + x >= t.spike_ratio * a.window.mean
+                             and a.p_window < t.spike_window_p)
+                if not (by_week or by_window):
                     continue
+                p = a.p_week if by_week else a.p_window
                 name = self.substances[sid][1]
                 end = min(w + WEEK, until)
                 ev = self._evidence(sid, None, w, end)
@@ -345,10 +348,14 @@ class Detector:
                                 "x": [b.date().isoformat() for b in shown] + [w.date().isoformat()],
                                 "y": [per_week.get(b.date(), 0) for b in shown] + [x]}
                 ev["model"] = {"expected": e.mean, "dispersion": e.dispersion, "trend": e.trend,
-                               "weeks": e.weeks, "posts": posts[sid].get(w.date(), 0)}
-                s = self._signal("spike", w.date().isoformat(), sid,
-                                 f"{name}: {x} distinct ads in the week of {w:%Y-%m-%d}, {x / max(e.mean, 1e-9):.1f}x "
-                                 f"the {e.mean:.1f} expected from {e.weeks} weeks", period_start=w, period_end=end,
+                               "weeks": e.weeks, "posts": posts[sid].get(w.date(), 0),
+                               "window_expected": a.window.mean, "p_week": a.p_week, "p_window": a.p_window}
+                title = (f"{name}: {x} distinct ads in the week of {w:%Y-%m-%d}, {x / max(e.mean, 1e-9):.1f}x "
+                         f"the {e.mean:.1f} expected from {e.weeks} weeks")
+                if not by_week:
+                    title += (f" ({prev + x} with the week before, {(prev + x) / max(a.window.mean, 1e-9):.1f}x "
+                              f"the {a.window.mean:.1f} expected)")
+                s = self._signal("spike", w.date().isoformat(), sid, title, period_start=w, period_end=end,
                                  value=x, baseline=e.mean, score=p, first_seen=firsts[sid])
                 self._attach(s, ev)
                 s.first_seen = firsts[sid]

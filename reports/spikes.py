@@ -19,7 +19,6 @@ True
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -37,37 +36,87 @@ class Expected:
 
 
 def expected(history: np.ndarray, *, trend_p: float = 0.05, seasonal_weeks: int = 104,
-             period: float = 52.18) -> Expected:
-    """The baseline of the week after `history` (weekly counts, oldest first)."""
-    import statsmodels.api as sm
+             period: float = 52.18, ahead: int = 1, weeks: int = 1) -> Expected:
+    """The baseline of the week after `history` (weekly counts, oldest first); with `ahead` > 1, of the week
+    that many weeks after it, and with `weeks` > 1, of the sum of that many weeks ending there."""
+    return _Model(history, trend_p, seasonal_weeks, period, ahead).predict(ahead, weeks)
 
-    y = np.asarray(history, dtype=float)
-    n = len(y)
-    if n == 0 or y.sum() == 0:
-        return Expected(0.0, 0.0, 1.0, False, n)
-    if np.ptp(y) == 0:  # a constant series: nothing to fit (statsmodels' IRLS starts from a zero deviance)
-        return Expected(float(y[0]), float(y[0]) * (1 + 1 / n), 1.0, False, n)
-    t = np.arange(n + 1, dtype=float)
-    cols = [np.ones(n + 1)]
-    if n >= seasonal_weeks:
-        cols += [np.sin(2 * np.pi * t / period), np.cos(2 * np.pi * t / period)]
-    base = np.column_stack(cols)
-    with_trend = np.column_stack(cols + [t / 52.0]) if n >= 6 else None
-    fit, x_new, kept = None, base[-1:], False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if with_trend is not None:
-            f = sm.GLM(y, with_trend[:-1], family=sm.families.Poisson()).fit(scale="X2")
-            if f.pvalues[-1] < trend_p:
-                fit, x_new, kept = f, with_trend[-1:], True
-        if fit is None:
-            fit = sm.GLM(y, base[:-1], family=sm.families.Poisson()).fit(scale="X2")
-    phi = max(1.0, float(fit.scale))
-    xv = x_new[0]
-    eta = float(xv @ np.asarray(fit.params))
-    var_eta = float(xv @ np.asarray(fit.cov_params()) @ xv)
-    mu = math.exp(min(eta, 50.0))
-    return Expected(mu, phi * mu + mu * mu * var_eta, phi, kept, n)
+
+class _Model:
+    """The quasi-Poisson GLM of a history, able to predict the weeks up to `horizon` after it."""
+
+    def __init__(self, history: np.ndarray, trend_p: float, seasonal_weeks: int, period: float, horizon: int):
+        import statsmodels.api as sm
+
+        y = self.y = np.asarray(history, dtype=float)
+        n = self.n = len(y)
+        self.fit = None
+        if n == 0 or y.sum() == 0 or np.ptp(y) == 0:
+            return  # nothing to fit (statsmodels' IRLS starts from a zero deviance on a constant series)
+        t = np.arange(n + horizon, dtype=float)
+        cols = [np.ones(n + horizon)]
+        if n >= seasonal_weeks:
+            cols += [np.sin(2 * np.pi * t / period), np.cos(2 * np.pi * t / period)]
+        base = np.column_stack(cols)
+        with_trend = np.column_stack(cols + [t / 52.0]) if n >= 6 else None
+        self.x, self.trend = base, False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if with_trend is not None:
+                f = sm.GLM(y, with_trend[:n], family=sm.families.Poisson()).fit(scale="X2")
+                if f.pvalues[-1] < trend_p:
+                    self.fit, self.x, self.trend = f, with_trend, True
+            if self.fit is None:
+                self.fit = sm.GLM(y, base[:n], family=sm.families.Poisson()).fit(scale="X2")
+
+    def predict(self, ahead: int = 1, weeks: int = 1) -> Expected:
+        """The count summed over `weeks` weeks, the last `ahead` weeks after the history."""
+        y, n = self.y, self.n
+        if self.fit is None:
+            if n == 0 or y.sum() == 0:
+                return Expected(0.0, 0.0, 1.0, False, n)
+            return Expected(float(y[0]) * weeks, float(y[0]) * weeks * (1 + weeks / n), 1.0, False, n)
+        phi = max(1.0, float(self.fit.scale))
+        x_new = self.x[n + ahead - weeks:n + ahead]
+        mus = np.exp(np.minimum(x_new @ np.asarray(self.fit.params), 50.0))
+        mu = float(mus.sum())
+        grad = mus @ x_new  # of the summed mean with respect to the coefficients (delta method)
+        own = float(grad @ np.asarray(self.fit.cov_params()) @ grad)
+        return Expected(mu, phi * mu + own, phi, self.trend, n)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A week's count against two baselines fitted to the weeks before the one before it (a guard week, so that
+    a rise that began last week does not raise its own baseline): the week alone and the two weeks to it."""
+
+    week: Expected
+    window: Expected  # of the previous week plus this one
+    p_week: float
+    p_window: float
+
+
+def assess(history: np.ndarray, x: int, *, elapsed: float = 1.0, trend_p: float = 0.05,
+           seasonal_weeks: int = 103) -> Assessment:
+    """The week after `history` (weekly counts, oldest first, the last one the previous week) with count `x`;
+    `elapsed` < 1 for a week still running (its expectation pro rata). The yearly harmonic is fitted given
+    `seasonal_weeks` before the guard week (two years of history less that week)."""
+    y = np.asarray(history)
+    if len(y) < 2:
+        e = expected(y, trend_p=trend_p)
+        e = _pro_rata(e, elapsed)
+        return Assessment(e, e, spike_p(x, e), spike_p(x, e))
+    model = _Model(y[:-1], trend_p, seasonal_weeks, 52.18, 2)
+    week, prev, window = _pro_rata(model.predict(2), elapsed), model.predict(1), model.predict(2, 2)
+    if elapsed < 1.0:  # the running week's part of the window pro rata (their covariance left out)
+        window = Expected(prev.mean + week.mean, prev.variance + week.variance, window.dispersion, window.trend,
+                          window.weeks)
+    return Assessment(week, window, spike_p(x, week), spike_p(int(y[-1]) + x, window))
+
+
+def _pro_rata(e: Expected, share: float) -> Expected:
+    # at least half a post a week: a substance never seen before is not infinitely surprising
+    return Expected(max(e.mean, 0.5) * share, max(e.variance, 0.5) * share, e.dispersion, e.trend, e.weeks)
 
 
 def spike_p(x: int, e: Expected) -> float:

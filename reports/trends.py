@@ -10,10 +10,12 @@ group's local currency (the currency most of its priced offers use; offers in ot
 USD) and in USD (offers whose rate was known on the day; for pieces and ml, offers priced in USD), and the
 number of posts mentioning the series' substance(s) in the group (whatever the unit).
 
-Quantiles are linear-interpolation quantiles (PostgreSQL's `percentile_cont`, numpy's default). PostgreSQL
-computes them in the server. SQLite has no percentile function, so the offers of the scope are read as
-columns (Arrow, through the ADBC SQLite driver when installed, else the stdlib driver) and grouped in numpy
-in one sort; this is what makes week x city over a million offers take well under a second.
+Quantiles are linear-interpolation quantiles (PostgreSQL's `percentile_cont`, numpy's default). The offers and
+mentions of the scope are read as columns (Arrow, through the ADBC driver of SQLite or PostgreSQL; on SQLite
+without it the stdlib driver) and every cell gets one integer code, so that counts, local currencies,
+quantiles and distinct posts, ads and sources of all cells come from a few numpy sorts and the rows from whole
+columns: no Python work per offer or per cell. On PostgreSQL without the ADBC driver (or `method="sql"`), the
+server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 
 >>> q = _group_quantiles(np.array([1, 1, 1, 2]), np.array([3.0, 1.0, 2.0, 5.0]))
 >>> q[0].tolist(), q[1].tolist(), [x.tolist() for x in q[2]]
@@ -32,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 
@@ -103,34 +106,85 @@ def mixing_note(filters: Filters, group: str) -> str | None:
 
 
 def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city",
-           tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None) -> list[TrendRow]:
+           tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None,
+           method: str = "auto") -> list[TrendRow]:
     """The trend table of `filters`: one row per period, series, group, unit (and tier with `tiers=True`),
-    sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series."""
+    sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series.
+
+    `method`: "columns" (columns read into numpy: the fast path, on SQLite and, with the ADBC PostgreSQL
+    driver, on PostgreSQL), "sql" (PostgreSQL's percentile_cont in the server) or "auto" (columns when
+    possible). Both give the same rows."""
     if group not in GROUPS:
         raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {group!r}")
     bounds = tier_bounds or DEFAULT_TIERS
     per_substance = splits_by_substance(filters, group)
     base = tuple(g for g in (group, "substance" if per_substance else None) if g and g != "none") or ("none",)
     groups = base + (("unit", "tier") if tiers else ("unit",))
+    t = _cells(engine, filters, by, groups, bounds, method)
+    n = len(t.period)
+    if not n:
+        return []
+    nb = len(base)
     labels = _labels(engine, group)
-    names = _labels(engine, "substance") if (per_substance or group == "substance") else {}
-    if filters.substance or filters.cls:
-        series_name = _series_name(engine, filters)
-    rows = []
-    for (period, ids), c in cells(engine, filters, by, groups, tier_bounds=bounds).items():
-        gid = ids[0] if group != "none" else 0
-        label = labels.get(gid, NO_REGION if gid is None else str(gid))
-        if group == "substance":
-            series = label
-        elif per_substance:
-            series = names.get(ids[len(base) - 1], "all substances")
-        else:
-            series = series_name if (filters.substance or filters.cls) else "all substances"
-        unit = ids[len(base)]
-        tier = tier_label(unit, ids[len(base) + 1], bounds) if tiers and unit else "all sizes"
-        rows.append(TrendRow(period=period, group=label, series=series, unit=unit, tier=tier, **c))
-    rows.sort(key=lambda r: (r.period, r.series, r.group, r.unit or "~", r.tier))
-    return rows
+
+    def label_of(gid) -> str:
+        return labels.get(gid, NO_REGION if gid is None else str(gid))
+
+    glabels = [label_of(g) for g in t.vocab[0]] if group != "none" else ["all"]
+    gidx = t.idx[0] if group != "none" else np.zeros(n, dtype=np.int64)
+    if group == "substance":
+        slabels, sidx = glabels, gidx
+    elif per_substance:
+        names = _labels(engine, "substance")
+        slabels, sidx = [names.get(s, "all substances") for s in t.vocab[nb - 1]], t.idx[nb - 1]
+    else:
+        slabels = [_series_name(engine, filters) if (filters.substance or filters.cls) else "all substances"]
+        sidx = np.zeros(n, dtype=np.int64)
+    # units and tiers: index -1 is a row of mentions only (no unit, "all sizes")
+    units = t.vocab[nb]
+    uidx = t.idx[nb]
+    unit_labels = units + [None]
+    if tiers:
+        tidx = t.idx[nb + 1]
+        ntier = len(t.vocab[nb + 1])
+        pair = np.where(uidx < 0, len(units) * ntier, uidx * ntier + np.maximum(tidx, 0))
+        tier_labels = [tier_label(u, t.vocab[nb + 1][k], bounds) if u else "all sizes"
+                       for u in units for k in range(ntier)] + ["all sizes"]
+    else:
+        pair = np.zeros(n, dtype=np.int64)
+        tier_labels = ["all sizes"]
+    uidx = np.where(uidx < 0, len(units), uidx)
+    order = np.lexsort((_ranks(tier_labels)[pair], _ranks([u or "~" for u in unit_labels])[uidx],
+                        _ranks(glabels)[gidx], _ranks(slabels)[sidx], t.period))
+    days = {int(d): _EPOCH + timedelta(days=int(d)) for d in np.unique(t.period)}
+    s = t.stats
+    cur_names = [c or None for c in t.currencies] + [None]
+    cols = [[days[d] for d in t.period[order].tolist()],
+            np.array(glabels, dtype=object)[gidx[order]].tolist(),
+            s["offers"][order].tolist(),
+            [cur_names[c] for c in s["currency"][order].tolist()],
+            s["priced"][order].tolist(),
+            *(_nullable(s[k][order]) for k in ("median", "q1", "q3")),
+            s["usd_offers"][order].tolist(),
+            *(_nullable(s[k][order]) for k in ("usd_median", "usd_q1", "usd_q3")),
+            s["mentions"][order].tolist(), s["ads"][order].tolist(), s["sources"][order].tolist(),
+            np.array(slabels, dtype=object)[sidx[order]].tolist(),
+            np.array(unit_labels, dtype=object)[uidx[order]].tolist(),
+            np.array(tier_labels, dtype=object)[pair[order]].tolist()]
+    return [TrendRow(*r) for r in zip(*cols)]
+
+
+def _ranks(labels: list) -> np.ndarray:
+    """The sort rank of each label (equal labels share one)."""
+    ranks = {v: i for i, v in enumerate(sorted(set(labels)))}
+    return np.array([ranks[v] for v in labels], dtype=np.int64)
+
+
+def _nullable(a: np.ndarray) -> list:
+    """Floats as a list, NaN as None."""
+    o = a.astype(object)
+    o[np.isnan(a)] = None
+    return o.tolist()
 
 
 def top_substance(engine: Engine, country: str) -> str | None:
@@ -153,7 +207,7 @@ def _series_name(engine: Engine, filters: Filters) -> str:
 
 
 def cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
-          tier_bounds: dict[str, tuple[float, float]] | None = None) -> dict:
+          tier_bounds: dict[str, tuple[float, float]] | None = None, method: str = "auto") -> dict:
     """{(period, (group id, ...)): cell dict} for any combination of groups, e.g. ("city", "substance").
 
     Group ids: region id (city; a country-level region stands for offers naming no city), ISO country code,
@@ -161,6 +215,56 @@ def cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     (then prices are per unit: per gram, per piece, per ml) and "tier" (0 retail, 1 middle, 2 wholesale, by
     `tier_bounds`); mentions have neither, so a cell's mentions are those of its groups before them, and cells
     with mentions but no offer have None there."""
+    t = _cells(engine, filters, by, groups, tier_bounds or DEFAULT_TIERS, method)
+    out = {}
+    vocab = [v + [None] for v in t.vocab]  # index -1: None
+    cur_names = [c or None for c in t.currencies] + [None]
+    s = t.stats
+    ints = {k: s[k].tolist() for k in _INT_STATS}
+    floats = {k: _nullable(s[k]) for k in _FLOAT_STATS}
+    curs = s["currency"].tolist()
+    idx = [i.tolist() for i in t.idx]
+    for r, day in enumerate(t.period.tolist()):
+        cell = {k: v[r] for k, v in ints.items()} | {k: v[r] for k, v in floats.items()}
+        cell["currency"] = cur_names[curs[r]]
+        out[(_EPOCH + timedelta(days=day), tuple(vocab[g][idx[g][r]] for g in range(len(groups))))] = cell
+    return out
+
+
+_INT_STATS = ("offers", "priced", "usd_offers", "mentions", "ads", "sources")
+_FLOAT_STATS = ("median", "q1", "q3", "usd_median", "usd_q1", "usd_q3")
+
+
+@dataclass
+class _Table:
+    """Cells as columns, one entry per cell: what `trends()` and `cells()` are built from."""
+
+    period: np.ndarray  # day number (since 1970-01-01) of the period's first day
+    vocab: list[list]  # per group: its group ids (region id, country, substance id, unit, tier, 0)
+    idx: list[np.ndarray]  # per group: each cell's index into `vocab`; -1 (unit, tier of mentions only): None
+    stats: dict[str, np.ndarray]  # _INT_STATS (int64), _FLOAT_STATS (float, NaN: none), "currency"
+    currencies: list[str]  # what stats["currency"] indexes ('' an offer without currency; -1: no priced offer)
+
+    @classmethod
+    def from_dict(cls, d: dict, ngroups: int, nbase: int) -> "_Table":
+        """From `_cells_sql`'s cells; a None unit or tier (mentions only) becomes index -1."""
+        keys = list(d)
+        vocab = [sorted({k[1][g] for k in keys if g < nbase or k[1][g] is not None},
+                        key=lambda v: (v is None, str(v))) for g in range(ngroups)]
+        pos = [{v: i for i, v in enumerate(vs)} for vs in vocab]
+        idx = [np.array([pos[g].get(k[1][g], -1) for k in keys], dtype=np.int64) for g in range(ngroups)]
+        currencies = sorted({c["currency"] or "" for c in d.values() if c["priced"]})
+        cpos = {c: i for i, c in enumerate(currencies)}
+        cs = list(d.values())
+        stats = {k: np.array([c[k] for c in cs], dtype=np.int64) for k in _INT_STATS}
+        stats |= {k: np.array([np.nan if c[k] is None else c[k] for c in cs], dtype=float) for k in _FLOAT_STATS}
+        stats["currency"] = np.array([cpos[c["currency"] or ""] if c["priced"] else -1 for c in cs], dtype=np.int64)
+        period = np.array([(k[0] - _EPOCH).days for k in keys], dtype=np.int64)
+        return cls(period, vocab, idx, stats, currencies)
+
+
+def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
+           bounds: dict[str, tuple[float, float]], method: str = "auto") -> _Table:
     base = tuple(g for g in groups if g not in SPLITS)
     splits = groups[len(base):]
     for g in base:
@@ -168,14 +272,25 @@ def cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
             raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {g!r}")
     if any(g not in SPLITS for g in splits) or ("tier" in splits and "unit" not in splits):
         raise ScopeError(f"unit and tier groupings come last, tier with unit: {groups!r}")
+    if method not in ("auto", "columns", "sql"):
+        raise ValueError(f"method must be auto, columns or sql, not {method!r}")
     period_sql(T_OFFER.c.observed_at, engine.dialect.name, by)  # validates `by`
     scope = resolve(engine, filters)
-    exprs = _Values(tier_bounds or DEFAULT_TIERS, per_unit="unit" in splits)
-    fn = _cells_sql if engine.dialect.name == "postgresql" else _cells_numpy
+    exprs = _Values(bounds, per_unit="unit" in splits)
+    if method == "sql" or (method == "auto" and not _columns_readable(engine)):
+        if engine.dialect.name != "postgresql":
+            raise ValueError("method 'sql' needs PostgreSQL (percentile_cont)")
+        return _Table.from_dict(_sql_cells(engine, scope, by, groups, exprs), len(groups), len(base))
+    return _columns_cells(engine, scope, by, base, splits, exprs)
+
+
+def _sql_cells(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], exprs: "_Values") -> dict:
+    base = tuple(g for g in groups if g not in SPLITS)
+    splits = groups[len(base):]
     if not splits:
-        return fn(engine, scope, by, groups, exprs)
-    offers = fn(engine, scope, by, groups, exprs, mentions=False)
-    mentions = fn(engine, scope, by, base, exprs, offers=False)
+        return _cells_sql(engine, scope, by, groups, exprs)
+    offers = _cells_sql(engine, scope, by, groups, exprs, mentions=False)
+    mentions = _cells_sql(engine, scope, by, base, exprs, offers=False)
     nb = len(base)
     for (period, ids), cell in offers.items():
         m = mentions.get((period, ids[:nb]))
@@ -212,9 +327,10 @@ class _Values:
         self.tier = case(*whens, (qty <= lo, 0), (qty <= hi, 1), else_=2)
 
     @staticmethod
-    def sqlite(expr) -> str:
-        """The expression as SQLite text (values inlined: they are numbers and unit names from the config)."""
-        return str(expr.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"literal_binds": True}))
+    def compile(expr, dialect: str = "sqlite") -> str:
+        """The expression as SQL text (values inlined: they are numbers and unit names from the config)."""
+        d = postgresql_dialect.dialect() if dialect == "postgresql" else sqlite_dialect.dialect()
+        return str(expr.compile(dialect=d, compile_kwargs={"literal_binds": True}))
 
 
 def _empty_cell() -> dict:
@@ -313,13 +429,15 @@ def _offer_cells_sql(c, grouped: tuple, values: "_Values", key, out: dict) -> No
         out[key(row)].update(usd_offers=n, usd_q1=qs[0], usd_median=qs[1], usd_q3=qs[2])
 
 
-# --- SQLite: columns out, one sort in numpy --------------------------------------------------------------
-def _sqlite_literal(d: datetime) -> str:
+# --- columns out, grouped in numpy (SQLite; PostgreSQL with the ADBC driver) ----------------------------
+def _stamp(d: datetime, dialect: str) -> str:
+    if dialect == "postgresql":
+        return "TIMESTAMPTZ '" + utc(d).isoformat() + "'"
     # The text form SQLAlchemy stores on SQLite (UTC, no offset), so that comparisons are text comparisons.
     return "'" + utc(d).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
 
 
-def _where_sql(scope: Scope) -> str:
+def _where_sql(scope: Scope, dialect: str = "sqlite") -> str:
     conds = ["observed_at IS NOT NULL"]
     # Ids and timestamps are typed values formatted here, never user text: safe to inline.
     if scope.substance_ids is not None:
@@ -327,9 +445,9 @@ def _where_sql(scope: Scope) -> str:
     if scope.region_ids is not None:
         conds.append(f"region_id IN ({','.join(str(int(i)) for i in scope.region_ids) or 'NULL'})")
     if scope.since is not None:
-        conds.append(f"observed_at >= {_sqlite_literal(scope.since)}")
+        conds.append(f"observed_at >= {_stamp(scope.since, dialect)}")
     if scope.until is not None:
-        conds.append(f"observed_at < {_sqlite_literal(scope.until)}")
+        conds.append(f"observed_at < {_stamp(scope.until, dialect)}")
     return " AND ".join(conds)
 
 
@@ -337,40 +455,48 @@ def _where_sql(scope: Scope) -> str:
 # is about a quarter faster per row than julianday(), whose day starts at noon, hence +0.5.
 _DAY_UNIXEPOCH = "unixepoch(observed_at) / 86400"
 _DAY_JULIAN = "CAST(julianday(observed_at) + 0.5 AS INTEGER) - 2440588"
+_DAY_PG = "((observed_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
 
 
-_GROUP_COLUMNS = {"city": ("region_id",), "country": ("region_id",), "substance": ("substance_id",), "none": (),
-                  "unit": ("unit",), "tier": ("tier",)}
+def _group_columns(groups: tuple[str, ...], values: "_Values", dialect: str) -> str:
+    # only the columns the grouping needs: every column read costs. NULLs become sentinels (0, '') so that the
+    # Arrow driver infers one type per column from any batch.
+    cols = []
+    if any(g in ("city", "country") for g in groups):
+        cols.append("COALESCE(region_id, 0) AS region_id")
+    if "substance" in groups:
+        cols.append("substance_id")
+    if "unit" in groups:
+        cols.append("COALESCE(unit, '') AS unit")
+    if "tier" in groups:
+        cols.append(f"{values.compile(values.tier, dialect)} AS tier")
+    return "".join(", " + c for c in cols)
 
 
-def _group_columns(groups: tuple[str, ...], values: "_Values | None" = None) -> str:
-    # only the id columns the grouping needs: every column read costs
-    cols = dict.fromkeys(c for g in groups for c in _GROUP_COLUMNS[g])
-    special = {"region_id": ", IFNULL(region_id, 0) AS region_id", "unit": ", IFNULL(unit, '') AS unit"}
-    if values is not None:
-        special["tier"] = f", {values.sqlite(values.tier)} AS tier"
-    return "".join(special.get(c, f", {c}") for c in cols)
+def offer_columns_sql(scope: Scope, day: str, groups: tuple[str, ...], values: "_Values",
+                      dialect: str = "sqlite") -> str:
+    real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
+    price, usd = ((values.compile(values.price, dialect), values.compile(values.usd, dialect)) if values.per_unit
+                  else ("price_per_gram", "price_per_gram_usd"))
+    return (f"SELECT {day} AS day{_group_columns(groups, values, dialect)}, "
+            f"COALESCE(currency, '') AS currency, CAST(COALESCE({price}, -1.0) AS {real}) AS ppg, "
+            f"CAST(COALESCE({usd}, -1.0) AS {real}) AS usd "
+            f"FROM offer WHERE {_where_sql(scope, dialect)}")
 
 
-def offer_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, ...] = ("city", "substance"),
-                      values: "_Values | None" = None) -> str:
-    # NULLs become sentinels (-1, '') so the Arrow driver infers one type per column from any batch.
-    price, usd = ("price_per_gram", "price_per_gram_usd") if values is None or not values.per_unit else (
-        values.sqlite(values.price), values.sqlite(values.usd))
-    return (f"SELECT {day} AS day{_group_columns(groups, values)}, "
-            f"IFNULL(currency, '') AS currency, CAST(IFNULL({price}, -1.0) AS REAL) AS ppg, "
-            f"CAST(IFNULL({usd}, -1.0) AS REAL) AS usd "
-            f"FROM offer WHERE {_where_sql(scope)}")
+def mention_columns_sql(scope: Scope, day: str, groups: tuple[str, ...], dialect: str = "sqlite") -> str:
+    return (f"SELECT {day} AS day{_group_columns(groups, None, dialect)}, post_id "
+            f"FROM mention WHERE {_where_sql(scope, dialect)}")
 
 
-def mention_columns_sql(scope: Scope, day: str = _DAY_JULIAN, groups: tuple[str, ...] = ("city", "substance")) -> str:
+def post_columns_sql(lo: int, hi: int) -> str:
     # a post without an ad (its text gone before ads were assigned) is an ad of its own: -post id
-    return (f"SELECT {day} AS day{_group_columns(groups)}, mention.post_id AS post_id, "
-            "IFNULL(post.ad_id, -mention.post_id) AS ad, post.source_id AS source "
-            f"FROM mention JOIN post ON post.id = mention.post_id WHERE {_where_sql(scope)}")
+    return f"SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id BETWEEN {lo} AND {hi}"
 
 
 def _day_sql(engine: Engine) -> str:
+    if engine.dialect.name == "postgresql":
+        return _DAY_PG
     if _sqlite_file(engine) is not None and _adbc() is not None:
         return _DAY_UNIXEPOCH
     import sqlite3
@@ -381,6 +507,11 @@ def _day_sql(engine: Engine) -> str:
 def _sqlite_file(engine: Engine) -> str | None:
     db = engine.url.database
     return None if not db or db == ":memory:" or db.startswith("file:") else db
+
+
+def _columns_readable(engine: Engine) -> bool:
+    """Can `read_columns` read this database? (SQLite always; PostgreSQL with the ADBC driver installed.)"""
+    return engine.dialect.name == "sqlite" or (engine.dialect.name == "postgresql" and _adbc("postgresql") is not None)
 
 
 class Coded(NamedTuple):
@@ -394,11 +525,20 @@ class Coded(NamedTuple):
 
 
 def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> dict[str, np.ndarray | Coded]:
-    """Run a SELECT on SQLite and return its columns as numpy arrays (text columns as `Coded`).
+    """Run a SELECT and return its columns as numpy arrays (text columns as `Coded`).
 
-    With the ADBC SQLite driver installed the result arrives as Arrow columns (no Python object per value),
-    read-only and outside SQLAlchemy's pool; otherwise the stdlib driver is used.
+    With an ADBC driver installed (SQLite, PostgreSQL) the result arrives as Arrow columns (no Python object per
+    value), outside SQLAlchemy's pool (SQLite read-only); otherwise SQLite's stdlib driver is used.
     """
+    if engine.dialect.name == "postgresql":
+        dbapi = _adbc("postgresql")
+        if dbapi is None:
+            raise RuntimeError("reading columns from PostgreSQL needs adbc-driver-postgresql")
+        uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with dbapi.connect(uri) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            table = cur.fetch_arrow_table()
+        return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
     path = _sqlite_file(engine)
     if use_arrow is None:
         use_arrow = path is not None and _adbc() is not None
@@ -441,20 +581,26 @@ def _arrow_to_numpy(col) -> np.ndarray | Coded:
         return Coded(enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), enc.dictionary.to_pylist())
     if pa.types.is_null(col.type):  # an empty result
         return np.zeros(len(col), dtype=np.int64)
+    if pa.types.is_integer(col.type):
+        return col.to_numpy().astype(np.int64, copy=False)
     return col.to_numpy()
 
 
-_ADBC: list = []
+_ADBC: dict = {}
 
 
-def _adbc():
-    if not _ADBC:
+def _adbc(dialect: str = "sqlite"):
+    """The ADBC DB-API module for `dialect`, or None when its driver is not installed."""
+    if dialect not in _ADBC:
         try:
-            import adbc_driver_sqlite.dbapi as dbapi
+            if dialect == "postgresql":
+                import adbc_driver_postgresql.dbapi as dbapi
+            else:
+                import adbc_driver_sqlite.dbapi as dbapi
         except ImportError:
             dbapi = None
-        _ADBC.append(dbapi)
-    return _ADBC[0]
+        _ADBC[dialect] = dbapi
+    return _ADBC[dialect]
 
 
 def _periods(day: np.ndarray, by: str) -> np.ndarray:
@@ -465,73 +611,201 @@ def _periods(day: np.ndarray, by: str) -> np.ndarray:
     return months.astype("datetime64[D]").astype(np.int64)
 
 
-def _combined_ids(cols: dict[str, np.ndarray], groups: tuple[str, ...], engine: Engine) -> tuple[np.ndarray, list]:
-    """Per row one integer for the combination of groups, and the tuple of group ids of each integer."""
-    idx = np.zeros(len(cols["day"]), dtype=np.int64)
-    ids: list[tuple] = [()]
-    for g in groups:
-        gidx, gids = _group_ids(cols, g, engine)
-        idx = idx * len(gids) + gidx
-        ids = [t + (i,) for t in ids for i in gids]
-    return idx, ids
+def _shared_index(arrays: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """One index over the distinct values of several integer arrays: (index of each value, the values sorted)."""
+    arrays = [a.astype(np.int64, copy=False) for a in arrays]
+    filled = [a for a in arrays if len(a)]
+    if not filled:
+        return [np.zeros(0, dtype=np.int64) for _ in arrays], np.zeros(0, dtype=np.int64)
+    lo = min(int(a.min()) for a in filled)
+    hi = max(int(a.max()) for a in filled)
+    total = sum(len(a) for a in filled)
+    if hi - lo > 8 * total + (1 << 20):  # sparse: a sort costs less than a huge table
+        values = _distinct(np.concatenate(filled))
+        return [np.searchsorted(values, a) for a in arrays], values
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    for a in filled:
+        present[a - lo] = True
+    lut = np.cumsum(present) - 1
+    return [lut[a - lo] for a in arrays], np.flatnonzero(present) + lo
 
 
-def _group_ids(cols: dict[str, np.ndarray], group: str, engine: Engine) -> tuple[np.ndarray, list]:
-    """Per row a small integer group index, and the group id (region id, country, substance id) of each index."""
+def _base_index(engine: Engine, group: str, tables: list[dict]) -> tuple[list[np.ndarray], list]:
+    """Per table and row the index of its group (city, country, substance, none), and the group ids."""
+    if group == "none":
+        return [np.zeros(len(t["day"]), dtype=np.int64) for t in tables], [0]
+    if group == "substance":
+        idx, values = _shared_index([t["substance_id"] for t in tables])
+        return idx, [int(v) for v in values]
+    idx, values = _shared_index([t["region_id"] for t in tables])
     if group == "city":
-        raw = cols["region_id"]
-    elif group == "substance":
-        raw = cols["substance_id"]
-    elif group == "tier":
-        raw = cols["tier"]
-    elif group == "unit":
-        return cols["unit"].codes, [v or None for v in cols["unit"].values]
-    elif group == "none":
-        return np.zeros(len(cols["day"]), dtype=np.int64), [0]
+        return idx, [None if v == 0 else int(v) for v in values]
+    with engine.connect() as c:
+        region_country = dict(c.execute(select(T_REGION.c.id, T_REGION.c.country)).all())
+    of_value = [region_country.get(int(v)) for v in values]
+    countries = sorted(set(of_value), key=lambda cc: (cc is None, cc or ""))
+    pos = {cc: i for i, cc in enumerate(countries)}
+    lut = np.array([pos[cc] for cc in of_value] or [0], dtype=np.int64)
+    return [lut[i] for i in idx], countries
+
+
+def _combine(idx: list[np.ndarray], sizes: list[int], n: int) -> np.ndarray:
+    """Mixed-radix code of several indexes (the first most significant)."""
+    code = np.zeros(n, dtype=np.int64)
+    for i, size in zip(idx, sizes):
+        code = code * size + i
+    return code
+
+
+def _split(code: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """The indexes back from `_combine`'s code."""
+    out = []
+    for size in reversed(sizes):
+        code, i = np.divmod(code, size)
+        out.append(i)
+    return out[::-1]
+
+
+def _columns_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...], splits: tuple[str, ...],
+                   values: "_Values") -> _Table:
+    """The cells of the scope from columns read out of the database and grouped in numpy, in a few sorts.
+
+    Every cell (period x groups) gets one integer code; offers and mentions share the code of their period and
+    base groups, and offers' codes carry the unit (and tier) below it."""
+    dialect = engine.dialect.name
+    day = _day_sql(engine)
+    groups = base + splits
+    # mentions (and then their posts) are read in a second thread while the offers are read (drivers release the GIL)
+    pool = ThreadPoolExecutor(1)
+    try:
+        found = pool.submit(_read_mentions, engine, mention_columns_sql(scope, day, base, dialect))
+        o = read_columns(engine, offer_columns_sql(scope, day, groups, values, dialect))
+        me, posts = found.result()
+    finally:
+        pool.shutdown(wait=True)
+    if not len(o["day"]) and not len(me["day"]):
+        none = np.zeros(0, dtype=np.int64)
+        stats = {k: none for k in _INT_STATS + ("currency",)} | {k: np.zeros(0) for k in _FLOAT_STATS}
+        return _Table(none, [[] for _ in groups], [none] * len(groups), stats, [])
+    for k in ("unit", "currency"):  # an empty result has no text columns
+        if k in o and not isinstance(o[k], Coded):
+            o[k] = Coded(np.zeros(0, dtype=np.int64), [])
+    tables = [o, me]
+    (po, pm), pvals = _shared_index([_periods(t["day"].astype(np.int64), by) for t in tables])
+    idx_o, idx_m, vocab, sizes = [po], [pm], [], [len(pvals)]
+    for g in base:
+        (io, im), ids = _base_index(engine, g, tables)
+        idx_o.append(io)
+        idx_m.append(im)
+        vocab.append(ids)
+        sizes.append(max(len(ids), 1))
+    nbase = len(sizes)
+    for g in splits:
+        if g == "unit":
+            idx_o.append(o["unit"].codes)
+            vocab.append([u or None for u in o["unit"].values])
+        else:
+            idx_o.append(o["tier"].astype(np.int64))
+            vocab.append([0, 1, 2])
+        sizes.append(max(len(vocab[-1]), 1))
+    split_size = int(np.prod(sizes[nbase:])) if splits else 1
+    ocode = _combine(idx_o, sizes, len(o["day"]))
+    mcode = _combine(idx_m, sizes[:nbase], len(me["day"]))
+
+    ucode, inv = _dense(ocode)
+    ostats = _offer_stats(o, inv, len(ucode))
+    mu, minv = _dense(mcode)
+    mstats = _mention_stats(me, posts, minv, len(mu))
+    # the cells: every offer cell, and (with unit/tier splits) a cell of its own for mentions with no offer
+    obase = ucode // split_size
+    only = mu[~np.isin(mu, obase)] if len(mu) else mu
+    if splits:
+        codes = np.concatenate([ucode, only * split_size])
+        split_idx = _split(codes % split_size, sizes[nbase:])
+        for i in split_idx:
+            i[len(ucode):] = -1
+        base_codes = np.concatenate([obase, only])
     else:
-        with engine.connect() as c:
-            region_country = {i: cc for i, cc in c.execute(select(T_REGION.c.id, T_REGION.c.country))}
-        ids = _distinct(cols["region_id"])
-        lut_idx = {}
-        names: list = []
-        for cc in sorted({region_country.get(int(i)) for i in ids}, key=lambda x: (x is None, x or "")):
-            lut_idx[cc] = len(names)
-            names.append(cc)
-        lut = np.zeros(int(ids.max()) + 1 if len(ids) else 1, dtype=np.int64)
-        for i in ids:
-            lut[int(i)] = lut_idx[region_country.get(int(i))]
-        return lut[cols["region_id"]], names
-    uniq, inv = _dense(raw.astype(np.int64))
-    ids = [None if (group == "city" and int(u) == 0) else int(u) for u in uniq]
-    return inv, ids
+        codes = base_codes = np.concatenate([ucode, only])
+        split_idx = []
+    n, no = len(codes), len(ucode)
+    stats = {}
+    for k, v in ostats.items():
+        fill = np.nan if v.dtype.kind == "f" else (-1 if k == "currency" else 0)
+        stats[k] = np.concatenate([v, np.full(n - no, fill, dtype=v.dtype)])
+    pos = np.searchsorted(mu, base_codes)
+    pos = np.minimum(pos, max(len(mu) - 1, 0))
+    has = (mu[pos] == base_codes) if len(mu) else np.zeros(n, dtype=bool)
+    for k, v in mstats.items():
+        stats[k] = np.where(has, v[pos] if len(v) else 0, 0)
+    parts = _split(base_codes, sizes[:nbase])
+    return _Table(pvals[parts[0]] if len(pvals) else np.zeros(0, dtype=np.int64), vocab,
+                  parts[1:] + split_idx, stats, _sorted_currencies(o))
 
 
-def _cell_keys(cols: dict, groups: tuple[str, ...], by: str, engine: Engine):
-    """Per row a compact cell index in [0, cells), and a function from that index to (period, group ids)."""
-    gidx, gids = _combined_ids(cols, groups, engine)
-    period = _periods(cols["day"].astype(np.int64), by)
-    base = int(period.min())
-    periods, pidx = _dense(period - base)
-    cells, key = _dense(pidx * len(gids) + gidx)
+def _sorted_currencies(o: dict) -> list[str]:
+    return sorted(o["currency"].values)
 
-    def cell_of(k: int) -> tuple:
-        p, g = divmod(int(cells[k]), len(gids))
-        return _EPOCH + timedelta(days=base + int(periods[p])), gids[g]
 
-    return cell_of, key
+def _read_mentions(engine: Engine, sql: str) -> tuple[dict, dict]:
+    me = read_columns(engine, sql)
+    if not len(me["day"]):
+        return me, {"id": np.zeros(0, dtype=np.int64), "ad": np.zeros(0, dtype=np.int64),
+                    "source": np.zeros(0, dtype=np.int64)}
+    return me, read_columns(engine, post_columns_sql(int(me["post_id"].min()), int(me["post_id"].max())))
+
+
+def _offer_stats(o: dict, inv: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per offer cell: offers, the local currency and the quantiles in it, the USD quantiles."""
+    out = {"offers": np.bincount(inv, minlength=n).astype(np.int64)}
+    out |= {k: np.zeros(n, dtype=np.int64) for k in ("priced", "usd_offers")}
+    out |= {k: np.full(n, np.nan) for k in _FLOAT_STATS}
+    out["currency"] = np.full(n, -1, dtype=np.int64)
+    if not n:
+        return out
+    # local currency: most priced offers, ties to the alphabetically first (as _pick_currency)
+    names = o["currency"].values
+    ncur = max(len(names), 1)
+    rank = np.empty(ncur, dtype=np.int64)
+    rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
+    priced = o["ppg"] >= 0
+    pkey, pcur = inv[priced], rank[o["currency"].codes[priced]]
+    combo, count = _counts(pkey * ncur + pcur)
+    best = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(best, combo // ncur, count * ncur + (ncur - 1 - combo % ncur))
+    local = np.where(best >= 0, ncur - 1 - best % ncur, -1)
+    out["currency"] = local
+    sel = local[pkey] == pcur
+    ks, ns, (q1, med, q3) = _group_quantiles(pkey[sel], o["ppg"][priced][sel])
+    out["priced"][ks], out["q1"][ks], out["median"][ks], out["q3"][ks] = ns, q1, med, q3
+    has_usd = o["usd"] >= 0
+    ks, ns, (q1, med, q3) = _group_quantiles(inv[has_usd], o["usd"][has_usd])
+    out["usd_offers"][ks], out["usd_q1"][ks], out["usd_median"][ks], out["usd_q3"][ks] = ns, q1, med, q3
+    return out
+
+
+def _mention_stats(me: dict, posts: dict, inv: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per mention cell: distinct posts, ads and sources (a post naming two cities of one country counts once)."""
+    out = {k: np.zeros(n, dtype=np.int64) for k in ("mentions", "ads", "sources")}
+    if not n:
+        return out
+    pid = me["post_id"].astype(np.int64)
+    lo = int(posts["id"].min()) if len(posts["id"]) else 0
+    row = np.full(int(pid.max()) - lo + 1, -1, dtype=np.int64)
+    row[posts["id"].astype(np.int64) - lo] = np.arange(len(posts["id"]))
+    r = row[pid - lo]
+    ad = np.where(r >= 0, posts["ad"].astype(np.int64)[r], -pid)
+    source = np.where(r >= 0, posts["source"].astype(np.int64)[r], -1)
+    for name, col in (("mentions", pid), ("ads", ad), ("sources", source)):
+        keys, counts = _distinct_per_key(inv, col)
+        out[name][keys] = counts
+    return out
 
 
 def _dense(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct ids, index of each row's id among them) for small non-negative ids, in O(n) (no sort)."""
-    if not len(ids):
-        return ids, ids
-    if int(ids.max()) > 8 * len(ids) + (1 << 20):  # sparse: a sort costs less than a huge table
-        uniq, inv = np.unique(ids, return_inverse=True)
-        return uniq, inv.astype(np.int64)
-    present = np.zeros(int(ids.max()) + 1, dtype=bool)
-    present[ids] = True
-    lut = np.cumsum(present) - 1
-    return np.flatnonzero(present), lut[ids]
+    """(distinct ids, index of each row's id among them) for non-negative ids, in O(n) when they are small."""
+    idx, values = _shared_index([ids])
+    return values, idx[0]
 
 
 def _counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -566,74 +840,6 @@ def _group_quantiles(keys: np.ndarray, values: np.ndarray, qs=QUANTILES):
         hi = np.minimum(lo + 1, counts - 1)
         out.append(v[starts + lo] + (v[starts + hi] - v[starts + lo]) * frac)
     return k[starts], counts, out
-
-
-def _cells_numpy(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], values: "_Values",
-                 offers: bool = True, mentions: bool = True) -> dict:
-    out: dict = defaultdict(_empty_cell)
-    day = _day_sql(engine)
-    # mentions are read in a second thread while the offers are read and sorted (both drivers release the GIL)
-    pool = ThreadPoolExecutor(1)
-    if mentions:
-        found = pool.submit(read_columns, engine, mention_columns_sql(scope, day, groups))
-    try:
-        if offers:
-            _offer_cells(engine, scope, by, groups, day, out, values)
-        if mentions:
-            _mention_cells(engine, found.result(), by, groups, out)
-    finally:
-        pool.shutdown(wait=True)
-    return out
-
-
-def _offer_cells(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], day: str, out: dict,
-                 values: "_Values | None" = None) -> None:
-    o = read_columns(engine, offer_columns_sql(scope, day, groups, values))
-    if len(o["day"]):
-        cells_of, key = _cell_keys(o, groups, by, engine)
-
-        def cell(k: int) -> dict:
-            return out[cells_of(k)]
-
-        keys, counts = _counts(key)
-        for k, n in zip(keys.tolist(), counts.tolist()):
-            cell(k)["offers"] = n
-
-        # local currency: most frequent currency among the priced offers of each cell
-        priced = o["ppg"] >= 0
-        cur_names = o["currency"].values
-        cur_code = o["currency"].codes[priced]
-        n_cur = max(len(cur_names), 1)
-        pkey = key[priced]
-        combo, ccount = _counts(pkey * n_cur + cur_code)
-        per_cell: dict = defaultdict(dict)
-        for cb, n in zip(combo.tolist(), ccount.tolist()):
-            per_cell[cb // n_cur][cur_names[cb % n_cur]] = n
-        if per_cell:
-            local = {k: _pick_currency(v) for k, v in per_cell.items()}
-            code_of = {name: i for i, name in enumerate(cur_names)}
-            want = np.full(int(key.max()) + 1, -1, dtype=np.int64)
-            for k, cur in local.items():
-                want[k] = code_of[cur]
-            sel = want[pkey] == cur_code
-            ks, ns, (q1, med, q3) = _group_quantiles(pkey[sel], o["ppg"][priced][sel])
-            for k, n, a, b, c in zip(ks.tolist(), ns.tolist(), q1.tolist(), med.tolist(), q3.tolist()):
-                cell(k).update(currency=local[k] or None, priced=n, q1=a, median=b, q3=c)
-
-        has_usd = o["usd"] >= 0
-        ks, ns, (q1, med, q3) = _group_quantiles(key[has_usd], o["usd"][has_usd])
-        for k, n, a, b, c in zip(ks.tolist(), ns.tolist(), q1.tolist(), med.tolist(), q3.tolist()):
-            cell(k).update(usd_offers=n, usd_q1=a, usd_median=b, usd_q3=c)
-
-
-def _mention_cells(engine: Engine, me: dict, by: str, groups: tuple[str, ...], out: dict) -> None:
-    if len(me["day"]):
-        cells_of, key = _cell_keys(me, groups, by, engine)
-        # distinct posts per cell: a post naming two cities of one country counts once for the country
-        for name, col in (("mentions", "post_id"), ("ads", "ad"), ("sources", "source")):
-            keys, counts = _distinct_per_key(key, me[col].astype(np.int64))
-            for k, n in zip(keys.tolist(), counts.tolist()):
-                out[cells_of(k)][name] = n
 
 
 def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

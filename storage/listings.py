@@ -4,7 +4,9 @@ After a batch of web posts is written (`PostWriter.write`), `ListingTracker.obse
 what this crawl saw of each one: its price (as shown, and as a number) and its stock count, and how they
 changed since the listing's previous observation. At the end of a *complete* crawl of a site,
 `mark_disappeared(site, since)` stamps `disappeared_at` on every listing of the site not seen since the
-crawl began; a listing that shows up again has it cleared and its observation says "reappeared".
+crawl began; a listing that shows up again has it cleared and its observation says "reappeared". Imported
+snapshots of other scrapers (`npswatch import-listings`) go the same way, one crawl run per snapshot, with
+the snapshot's time as `observed_at`.
 
 Both are idempotent for one crawl run: observing the same listing twice in a run (a batch retried after a
 crash of the writer) records one observation.
@@ -152,6 +154,15 @@ class ListingTracker:
                     price_text=bindparam("b_price_text"), price=bindparam("b_price"), stock=bindparam("b_stock"),
                     observations=c.observations + 1), seen)
         return result
+
+    def last_seen(self, source: str) -> datetime | None:
+        """When a listing of `source` was last observed (None: never), in UTC."""
+        with self.engine.connect() as conn:
+            at = conn.execute(select(func.max(T_LISTING.c.last_seen)).join(T_SOURCE, T_SOURCE.c.id == T_LISTING.c.source_id)
+                              .where(T_SOURCE.c.key == source)).scalar()
+        if isinstance(at, str):  # SQLite hands back text for an aggregate
+            at = datetime.fromisoformat(at)
+        return at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
 
     def mark_disappeared(self, source: str, since: datetime, at: datetime | None = None) -> int:
         """Stamp `disappeared_at` on the site's listings not seen since `since` (the start of a complete

@@ -3,7 +3,8 @@
 `with run_record(engine, "crawl", source=site) as run:` starts a `running` row; leaving the block finishes it
 `ok` (or `run.status`) with `run.items`, `run.errors` and `run.message`; an exception finishes it `failed`
 with `error_message(exc)` (default `repr`) as message and goes on. `npswatch status` and the scheduler read
-these rows. `start_run`/`finish_run` are the two halves, for a row whose end is decided elsewhere.
+these rows. `start_run`/`finish_run` are the two halves, for a row whose end is decided elsewhere. `past_run` records a
+unit of work done elsewhere at a known time (a snapshot another scraper took), once.
 
 A run row carries the host and process id that run it and a heartbeat (`heartbeat_at`): every run a process
 starts is renewed by one daemon thread of that process (every `NPSWATCH_HEARTBEAT_SECONDS`, default 30) until
@@ -30,7 +31,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from .tables import T_RUN
 
 __all__ = ["start_run", "finish_run", "run_record", "RunRecord", "beat", "Heartbeat", "mark_stale", "stale_runs",
-           "PARENT_ENV"]
+           "PARENT_ENV", "past_run"]
 
 PARENT_ENV = "NPSWATCH_PARENT_RUN"
 BEAT_ENV = "NPSWATCH_HEARTBEAT_SECONDS"
@@ -101,6 +102,21 @@ def finish_run(engine: Engine, run_id: int, *, status: str = "ok", items: int = 
         c.execute(update(T_RUN).where(T_RUN.c.id == run_id).values(
             finished_at=_now(), status=status, items=items, errors=errors,
             message=(message or None) and message[:2000]))
+
+
+def past_run(engine: Engine, kind: str, source: str, at: datetime, *, parent_id: int | None = None,
+             message: str | None = None) -> tuple[int, bool]:
+    """(id, made now) of the finished row of a `kind` run of `source` that happened at `at`; the same three
+    again give the same row (an import run twice records each snapshot once)."""
+    c = T_RUN.c
+    with engine.begin() as conn:
+        rid = conn.execute(select(c.id).where(c.kind == kind, c.source == source, c.started_at == at)
+                           .order_by(c.id).limit(1)).scalar()
+        if rid is not None:
+            return rid, False
+        return conn.execute(insert(T_RUN).values(kind=kind, source=source, started_at=at, finished_at=at, status="ok",
+                                                 items=0, errors=0, message=message, parent_id=parent_id)
+                            .returning(c.id)).scalar_one(), True
 
 
 def beat(engine: Engine, *run_ids: int) -> None:

@@ -112,6 +112,7 @@ def test_arrow_and_stdlib_readers_agree(tmp_path, monkeypatch):
 
 def test_empty_database_gives_no_rows(engine):
     assert trends(engine) == []
+    assert tr.cells(engine, Filters(), "week", ("city", "substance")) == {}
 
 
 def test_cli_table_json_csv_and_plots(tmp_path):
@@ -237,3 +238,111 @@ def test_cli_says_it_grouped_by_substance(tmp_path):
                                  "--format", "json"])
     data = json.loads(r.stdout[r.stdout.index("["):])
     assert {d["tier"] for d in data if d["unit"] == "g"} == {"retail <=1 g", "wholesale >20 g"}
+
+
+def _mixed_history(engine):
+    """The generated market plus offers by the piece and ml, wholesale grams, USD prices and reposted ads."""
+    import random
+
+    from npswatch.reports.synthetic import History, write_history
+
+    write_history(engine, History(start=datetime(2026, 1, 19, tzinfo=timezone.utc), weeks=9, seed=3))
+    rnd = random.Random(5)
+    O, P = m.Offer.__table__, m.Post.__table__
+    with engine.begin() as c:
+        offers = c.execute(select(O.c.post_id, O.c.substance_id, O.c.region_id, O.c.observed_at)).all()
+        extra = []
+        for pid, sid, rid, at in offers[::3]:
+            unit, qty = rnd.choice([("piece", 1.0), ("piece", 5.0), ("piece", 20.0), ("ml", 2.0), ("g", 25.0),
+                                    ("g", 0.25)])
+            cur = rnd.choice(["USD", "KZT", "KZT", None])
+            price = round(rnd.uniform(5, 500) * qty, 2)
+            grams = qty if unit == "g" else None
+            extra.append({"post_id": pid, "substance_id": sid, "region_id": rid if rnd.random() < 0.9 else None,
+                          "quantity": qty, "unit": unit, "grams": grams, "price": price, "currency": cur,
+                          "price_per_gram": price / qty if grams else None,
+                          "price_per_gram_usd": (price / qty if cur == "USD" else None) if grams else None,
+                          "observed_at": at})
+        c.execute(O.insert(), extra)
+        # reposts: every third post repeats the ad of the post before it
+        c.execute(P.update().values(ad_id=P.c.id - (P.c.id % 3)))
+        c.execute(P.update().where(P.c.id % 7 == 0).values(ad_id=None))
+
+
+def _reference(engine, by, tiers):
+    """The trend cells computed row by row in Python: the slow path the fast one must equal."""
+    import numpy as np
+
+    from npswatch.reports.scope import as_datetime, period_start
+
+    O, Me, P, R, S = (t.__table__ for t in (m.Offer, m.Mention, m.Post, m.Region, m.Substance))
+    with engine.connect() as c:
+        region = {i: (f"{n} ({cc})" if lvl == "city" else f"{cc} (no city)")
+                  for i, n, cc, lvl in c.execute(select(R.c.id, R.c.name, R.c.country, R.c.level))}
+        names = dict(c.execute(select(S.c.id, func.coalesce(S.c.canonical, S.c.key))).all())
+        offers = c.execute(select(O.c.observed_at, O.c.region_id, O.c.substance_id, O.c.unit, O.c.quantity,
+                                  O.c.grams, O.c.price, O.c.currency, O.c.price_per_gram,
+                                  O.c.price_per_gram_usd)).all()
+        mentions = c.execute(select(Me.c.observed_at, Me.c.region_id, Me.c.substance_id, Me.c.post_id,
+                                    P.c.ad_id, P.c.source_id).join(P, P.c.id == Me.c.post_id)).all()
+
+    def period(at):
+        return period_start(as_datetime(at).date(), by)
+
+    def tier(unit, qty):
+        return tr.tier_label(unit, 0 if qty <= 1 else 1 if qty <= 10 else 2, tr.DEFAULT_TIERS) if tiers else "all sizes"
+
+    cells, ment = {}, {}
+    for at, rid, sid, unit, qty, grams, price, cur, ppg, usd in offers:
+        ppu = ppg if unit == "g" else (price / qty if qty > 0 else None)
+        pusd = usd if unit == "g" else (price / qty if cur == "USD" and qty > 0 else None)
+        key = (period(at), region.get(rid, tr.NO_REGION), names[sid], unit,
+               tier(unit, grams if unit == "g" and grams is not None else qty))
+        cell = cells.setdefault(key, {"offers": 0, "local": {}, "usd": []})
+        cell["offers"] += 1
+        if ppu is not None:
+            cell["local"].setdefault(cur or "", []).append(ppu)
+        if pusd is not None:
+            cell["usd"].append(pusd)
+    for at, rid, sid, pid, ad, src in mentions:
+        s = ment.setdefault((period(at), region.get(rid, tr.NO_REGION), names[sid]), (set(), set(), set()))
+        s[0].add(pid), s[1].add(ad if ad is not None else -pid), s[2].add(src)
+
+    def q(values):
+        return tuple(float(x) for x in np.percentile(values, [25, 50, 75])) if values else (None, None, None)
+
+    out = {}
+    for (p, g, s, unit, t), cell in cells.items():
+        cur = min(cell["local"], key=lambda k: (-len(cell["local"][k]), k)) if cell["local"] else None
+        local = cell["local"].get(cur, [])
+        mm = ment.get((p, g, s), (set(), set(), set()))
+        out[(p, g, s, unit, t)] = (cell["offers"], cur or None, len(local), *q(local), len(cell["usd"]),
+                                   *q(cell["usd"]), *map(len, mm))
+    for (p, g, s), mm in ment.items():
+        if not any(k[:3] == (p, g, s) for k in cells):
+            out[(p, g, s, None, "all sizes")] = (0, None, 0, None, None, None, 0, None, None, None, *map(len, mm))
+    return out
+
+
+@pytest.mark.parametrize("by,tiers", [("week", False), ("week", True), ("month", True)])
+def test_fast_path_equals_the_slow_path_row_by_row(engine, by, tiers):
+    _mixed_history(engine)
+    want = _reference(engine, by, tiers)
+    rows = trends(engine, by=by, group="city", tiers=tiers)
+    got = {(r.period, r.group, r.series, r.unit, r.tier):
+           (r.offers, r.currency, r.priced, r.q1, r.median, r.q3, r.usd_offers, r.usd_q1, r.usd_median, r.usd_q3,
+            r.mentions, r.ads, r.sources) for r in rows}
+    assert len(got) == len(rows) and set(got) == set(want)
+    assert {"g", "piece", "ml"} <= {k[3] for k in got}
+    for k, w in want.items():
+        assert all(a == b or (isinstance(b, float) and a == pytest.approx(b, rel=1e-12)) for a, b in zip(got[k], w)), \
+            (k, got[k], w)
+    assert any(g[11] < g[10] for g in got.values())  # reposts counted once
+    assert rows == sorted(rows, key=lambda r: (r.period, r.series, r.group, r.unit or "~", r.tier))
+    if engine.dialect.name == "postgresql":  # the server's percentile_cont: the same rows
+        assert trends(engine, by=by, group="city", tiers=tiers, method="sql") == rows
+    # other groupings: the same cells as the server or the stdlib reader compute them
+    for group in ("country", "none", "substance"):
+        fast = trends(engine, by=by, group=group, tiers=tiers)
+        if engine.dialect.name == "postgresql":
+            assert trends(engine, by=by, group=group, tiers=tiers, method="sql") == fast

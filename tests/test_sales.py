@@ -97,3 +97,31 @@ def test_cli_sales_formats_and_usd(tmp_path):
     assert r.stdout.splitlines()[0].startswith("key,currency,listings,drops,units")
     r = CliRunner().invoke(app, base + ["--by", "planet"])
     assert r.exit_code == 2 and "--by must be one of" in r.output
+
+
+def test_digest_shows_the_periods_sales_escaped_and_filtered(tmp_path):
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n')
+    eng = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
+    upgrade(eng)
+    seed(eng)
+    S = m.Substance.__table__
+    with eng.begin() as c:  # a name as a scraped candidate could carry it: must stay text
+        c.execute(S.update().where(S.c.key == "hashish").values(canonical="<b>hash</b>"))
+    base = ["--config", str(cfg), "digest", "--since", "2026-03-01", "--until", "2026-04-01", "--out", "-"]
+    r = CliRunner().invoke(app, base + ["--format", "md"])
+    assert r.exit_code == 0, r.output
+    text = r.stdout
+    assert "## Sales from stock drops" in text and "restocks ignored" in text
+    # March: mephedrone 2 + 3 units at 9,000 KZT (the April drop is outside), hashish 3 units
+    assert "| mephedrone | 1 | 2 | 5 | 5.0 | 45,000.00 KZT |" in text
+    assert "| &lt;b&gt;hash&lt;/b&gt; | 1 | 1 | 3 | 6.0 | 3,000.00 KGS |" in text and "<b>" not in text
+    r = CliRunner().invoke(app, base + ["--format", "html"])
+    assert "Sales from stock drops" in r.stdout and "<td>45,000.00 KZT</td>" in r.stdout
+    assert "&lt;b&gt;hash&lt;/b&gt;" in r.stdout and "<b>hash" not in r.stdout
+    r = CliRunner().invoke(app, base + ["--format", "json", "--country", "KG"])
+    data = json.loads(r.stdout)
+    assert [(s["key"], s["units"]) for s in data["sales"]["rows"]] == [("<b>hash</b>", 3)]  # Kyrgyzstan only
+    assert "restocks ignored" in data["sales"]["method"]
+    r = CliRunner().invoke(app, base[:4] + ["2026-02-01", "--until", "2026-03-01", "--out", "-", "--format", "md"])
+    assert "Sales from stock drops" not in r.stdout  # no stock drop in February: no section

@@ -4,10 +4,13 @@ The generated series (parameters fixed here, as the issue sets them): distinct a
 with mean 5 and size 2, a yearly swing of +-30 %, a trend of +-20 % a year, each ad posted a geometric number
 of times with mean 5; two years of history before the evaluated weeks.
 
-At <= 1 false alarm per 100 series-weeks, no test of one week can find 90 % of 3x rises within two weeks when
-the weekly counts themselves are NB(5, size 2): an oracle that knows each week's true mean finds about 47 % at
-a 1 % false-alarm rate (scipy: P(NB(15, 2) >= 20) = 0.27 per week). So the test asserts the false-alarm rate
-and that the method finds as many rises as that oracle at its own threshold, and that the old method fails.
+At <= 1 false alarm per 100 series-weeks, no rule can find 90 % of 3x rises within two weeks when the weekly
+counts themselves are NB(5, size 2): the two weekly alarms may together raise at most 2 false alarms per 100
+over the two weeks, and for NB weeks the likelihood ratio of a rise grows with the two weeks' sum, so the
+Neyman-Pearson test on that sum at 2 % bounds every rule, even one knowing the true mean: 55 % of 3x rises
+and 26 % of 2x rises (benchmarks/bench_spikes.py). So the tests assert the false-alarm rate, that the rule
+(the week alone or with the week before) finds as many rises as the same rule knowing the true means, and more
+than the previous version (the week alone), and that the old method fails.
 """
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ def test_null_series_raise_at_most_one_false_alarm_per_100_series_weeks():
 def test_planted_rises_are_found_as_often_as_by_an_oracle():
     three = spike_trial(np.random.default_rng(3), series=80, rise=3.0, **PARAMS)
     two = spike_trial(np.random.default_rng(2), series=80, rise=2.0, **PARAMS)
-    assert three["new"] >= three["oracle"] - 0.1 and three["new"] >= 0.2, three
+    assert three["new"] >= three["oracle"] - 0.1 and three["new"] >= 0.25, three
+    assert three["new"] > three["glm_week"], three  # the two-week window finds rises the week alone misses
     assert two["new"] <= three["new"], (two, three)
 
 

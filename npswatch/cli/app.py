@@ -11,7 +11,7 @@ from npswatch.watch import Watch
 
 from rich.markup import escape
 
-from . import extract, fx, ops, privacy, reports, search, telegram, web, webapp
+from . import extract, fx, imports, ops, privacy, reports, search, telegram, web, webapp
 from .common import DEBUG, example, fail, out, run, user_error
 from .reports import print_signal_summary, print_trends
 
@@ -163,7 +163,7 @@ def render_demo_reports(r, to) -> None:
 
 
 # Commands of the other modules, registered explicitly (the order of `npswatch --help`).
-for module in (extract, web, telegram, reports, search, ops):
+for module in (extract, web, telegram, imports, reports, search, ops):
     app.add_typer(module.app)
 app.add_typer(fx.fx_app, name="fx")
 app.add_typer(web.sources_app, name="sources")
