@@ -65,8 +65,9 @@ _FROM_LABEL = re.compile(
     r"(?:ships?|shipping|shipped(?: out)?|sends?|sent|dispatch(?:es|ed)?|posted|mailed)\s+from\s*:?\s*|"
     r"(?:отправка|отправляем|отправляется|отправление|высылаем|доставка)\s+(?:из|с|со)\s+")
 _TO_LABEL = re.compile(r"(?:ships?|shipping|shipped|deliver(?:s|y|ing)?)\s+to\b\s*:?")
-_ROUTE = re.compile(r"\s*(?:✈|→|->|=>|\bto\b)\s*", re.IGNORECASE)
-_DOMESTIC = re.compile(r"[\s\])]*(?:domestic|внутри страны)\b")
+# "X to Y", "X✈Y"; "X domestic": the word or sign only (`_padded` adds the spaces and brackets around it)
+_ROUTE = re.compile(r"✈|→|->|=>|\bto\b", re.IGNORECASE)
+_DOMESTIC = re.compile(r"(?:domestic|внутри страны)\b")
 _FIELD = re.compile(r"(?:^|\n)[ \t]*(?:город|city|location|локация|местоположение|ships from|ship from)[ \t]*:",
                     re.IGNORECASE)
 _ORIGIN_WORDS = ("import", "импорт", "from", "made in", "прямиком", "привез", "родом")
@@ -332,25 +333,23 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
         for m in _TO_LABEL.finditer(low):
             drop_range(m.end(), _line(cleaned, m.start())[1])
     if "to" in low or "✈" in low or "→" in low or "->" in low or "=>" in low:
-        for m in _ROUTE.finditer(cleaned):
-            if m.start() == m.end():
-                continue
-            before = token_before(m.start())
+        for start, end in _padded(_ROUTE, cleaned, "", True):
+            before = token_before(start)
             if before is None:
                 continue
-            after = token_at(m.end())
+            after = token_at(end)
             if after is None:
-                r = _REGION_WORDS.match(low, m.end())
+                r = _REGION_WORDS.match(low, end)
                 if r is None:
                     continue
                 after = (r.end(), None, False)
-            ships_from(before[0], m.start(), before[1], before[2])
-            drop_range(m.end(), after[0])
+            ships_from(before[0], start, before[1], before[2])
+            drop_range(end, after[0])
     if "domestic" in low or "внутри страны" in low:
-        for m in _DOMESTIC.finditer(low):
-            before = token_before(m.start())
+        for start, _ in _padded(_DOMESTIC, low, "])", False):
+            before = token_before(start)
             if before is not None:
-                ships_from(before[0], m.start(), before[1], before[2])
+                ships_from(before[0], start, before[1], before[2])
     # a code or flag after a bare "from"/"only", or before "only" (a place name there is a region anyway)
     if has_from or has_only:
         for m in _BARE_FROM.finditer(low):
@@ -369,6 +368,30 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
         if cc is not None:
             ships_from(m.start(), m.end(), cc, False)
             break
+
+
+def _padded(core: re.Pattern, text: str, also: str, after: bool) -> list[tuple[int, int]]:
+    """The spans `re.finditer` gives for `[\\s<also>]*` + `core` (+ `\\s*` when `after`) in `text`, found by searching
+    `core` alone: a pattern that opens with an optional run has no first character for re to skip to, so re tries it
+    at every position of the text (about ten times slower). A core starts with no space, so the runs around one
+    match are read by loops: back to the end of the previous match, on over the spaces after it."""
+    out = []
+    last: cython.Py_ssize_t = 0
+    n: cython.Py_ssize_t = len(text)
+    s: cython.Py_ssize_t
+    e: cython.Py_ssize_t
+    for m in core.finditer(text):
+        s, e = m.span()
+        if s < last:  # (inside the spaces after the previous match: cannot happen, a core starts with no space)
+            continue
+        while s > last and (text[s - 1].isspace() or text[s - 1] in also):
+            s -= 1
+        if after:
+            while e < n and text[e].isspace():
+                e += 1
+        out.append((s, e))
+        last = e
+    return out
 
 
 def _end_of(cleaned: str, start: int, stop: int) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.storage.db import make_engine, upgrade
 
-from helpers import service_missing
+from helpers import cli, service_missing
 
 PG_URL = os.environ.get("NPSWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("NPSWATCH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -112,3 +112,14 @@ def net(tmp_path, monkeypatch):
     from offline_telegram import offline_network
 
     return offline_network(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def review_workdir(tmp_path):
+    """A configuration file (data in tmp_path/data, a test privacy key) whose database is upgraded: the set-up of
+    the tests that drive the candidates review (`npswatch candidates ...`) end to end."""
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "test-key-not-secret-0123456789abcdef"\n')
+    r = cli(cfg, "db", "upgrade")
+    assert r.exit_code == 0, r.output
+    return cfg

@@ -10,24 +10,20 @@ import gzip
 import json
 import runpy
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from npswatch.pipelines.lexicon import load_lexicon, without_names
-from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.pipelines.regions import Gazetteer
 from npswatch.pipelines.slang import Background, read_post
 from npswatch.pipelines.substances import SubstanceMatcher
 from npswatch.reports.slang import count_posts, rank
-from npswatch.cli.app import app
 from npswatch.watch import Watch
+from helpers import cli, shop_post
 from real_pages import shared_real
 
 ROOT = Path(__file__).resolve().parent.parent
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -75,64 +71,47 @@ def test_the_background_file_is_what_the_generator_writes():
 # --- the review queue, end to end -------------------------------------------------------------------------
 
 
-def post(ext: str, text: str, day: int) -> RawPost:
-    return RawPost(source="fixture-shop.test", external_id=ext, text=text, author="@synthetic_vendor_02",
-                   posted_at=datetime(2026, 3, day, 12, tzinfo=timezone.utc), hints=SourceHints(country="RU"))
-
-
-@pytest.fixture
-def workdir(tmp_path):
-    cfg = tmp_path / "npswatch.toml"
-    cfg.write_text('data_dir = "data"\n[privacy]\nkey = "test-key-not-secret-0123456789abcdef"\n')
-    r = runner.invoke(app, ["--config", str(cfg), "db", "upgrade"])
-    assert r.exit_code == 0, r.output
-    return cfg
-
-
-def cli(cfg, *args, input=None):
-    return runner.invoke(app, ["--config", str(cfg), *args], input=input, terminal_width=200)
-
-
-def test_discover_files_slang_and_confirming_it_teaches_the_extractor(workdir):
-    Watch(str(workdir)).writer().write([
-        post("1", "Зелибоба 1г 250$ Москва", 3), post("2", "зелибоба 0,5г 130$", 5),
-        post("3", "Шмурдяк 1г 90$, скидка", 4), post("4", "шмурдяк 2г 170$", 6), post("5", "ЗЕЛИБОБА 2г 480$", 9),
-        post("6", "Мефедрон 1г 4500₽ Москва", 7), post("7", "Всем доброе утро", 8),
+def test_discover_files_slang_and_confirming_it_teaches_the_extractor(review_workdir):
+    Watch(str(review_workdir)).writer().write([
+        shop_post("1", "Зелибоба 1г 250$ Москва", 3), shop_post("2", "зелибоба 0,5г 130$", 5),
+        shop_post("3", "Шмурдяк 1г 90$, скидка", 4), shop_post("4", "шмурдяк 2г 170$", 6),
+        shop_post("5", "ЗЕЛИБОБА 2г 480$", 9),
+        shop_post("6", "Мефедрон 1г 4500₽ Москва", 7), shop_post("7", "Всем доброе утро", 8),
     ])
-    r = cli(workdir, "candidates", "discover", "--top", "5")
+    r = cli(review_workdir, "candidates", "discover", "--top", "5")
     assert r.exit_code == 0, r.output
     assert "read 7 posts (6 in market context)" in r.output
-    listed = json.loads(cli(workdir, "candidates", "list", "--kind", "slang", "--format", "json").stdout)
+    listed = json.loads(cli(review_workdir, "candidates", "list", "--kind", "slang", "--format", "json").stdout)
     assert {c["name"] for c in listed[:2]} == {"зелибоба", "шмурдяк"}
     first = next(c for c in listed if c["name"] == "зелибоба")
     assert (first["kind"], first["posts"], first["status"]) == ("slang", 3, "new")
     assert first["first_seen"].startswith("2026-03-03") and first["last_seen"].startswith("2026-03-09")
     assert first["examples"][0] == "Зелибоба 1г 250$ Москва"
-    table = cli(workdir, "candidates", "list", "--kind", "slang").stdout
+    table = cli(review_workdir, "candidates", "list", "--kind", "slang").stdout
     assert "зелибоба" in table and "slang" in table
 
     line = json.dumps({"id": 1, "text": "зелибоба 1г 250$ Москва"}, ensure_ascii=False) + "\n"
-    assert json.loads(cli(workdir, "extract", input=line).stdout)["substances"] == []
-    r = cli(workdir, "candidates", "confirm", "зелибоба", "--canonical", "heroin")  # no --class: heroin's
+    assert json.loads(cli(review_workdir, "extract", input=line).stdout)["substances"] == []
+    r = cli(review_workdir, "candidates", "confirm", "зелибоба", "--canonical", "heroin")  # no --class: heroin's
     assert r.exit_code == 0, r.output
     assert "as heroin (opioid, substance heroin)" in r.output
-    after = json.loads(cli(workdir, "extract", input=line).stdout)
+    after = json.loads(cli(review_workdir, "extract", input=line).stdout)
     assert [(s["canonical"], s["class"], s["matched"]) for s in after["substances"]] == [("heroin", "opioid",
                                                                                         "зелибоба")]
     assert after["offers"][0]["price"] == 250
 
     # a dismissed word stays dismissed, a confirmed one is known: discovery files neither again
-    assert cli(workdir, "candidates", "dismiss", "шмурдяк").exit_code == 0
-    assert cli(workdir, "candidates", "discover").exit_code == 0
+    assert cli(review_workdir, "candidates", "dismiss", "шмурдяк").exit_code == 0
+    assert cli(review_workdir, "candidates", "discover").exit_code == 0
     now = {c["name"]: c["status"] for c in json.loads(
-        cli(workdir, "candidates", "list", "--kind", "slang", "--status", "all", "--format", "json").stdout)}
+        cli(review_workdir, "candidates", "list", "--kind", "slang", "--status", "all", "--format", "json").stdout)}
     assert now["зелибоба"] == "confirmed" and now["шмурдяк"] == "dismissed"
     assert "зелибоба" not in [c["name"] for c in json.loads(
-        cli(workdir, "candidates", "list", "--kind", "slang", "--format", "json").stdout)]
+        cli(review_workdir, "candidates", "list", "--kind", "slang", "--format", "json").stdout)]
 
 
-def test_confirm_without_a_class_needs_a_lexicon_substance(workdir):
-    r = cli(workdir, "candidates", "confirm", "зелибоба", "--canonical", "зелибоба-9")
+def test_confirm_without_a_class_needs_a_lexicon_substance(review_workdir):
+    r = cli(review_workdir, "candidates", "confirm", "зелибоба", "--canonical", "зелибоба-9")
     assert r.exit_code != 0 and "give --class" in r.output
 
 
