@@ -19,9 +19,7 @@ from sqlalchemy import select
 
 from npswatch.crawlers.fixture_market.pricelist_images import CYRILLIC_LIST, LATIN_LIST, SPECS, Spec, encode, render
 from npswatch.crawlers.ocr import LANGUAGES, ImageRejected, Ocr, missing
-from npswatch.crawlers.telegram import client as client_mod
 from npswatch.crawlers.telegram.collector import TelegramCollector
-from npswatch.crawlers.telegram.offline import OfflineNetwork
 from npswatch.crawlers.telegram.photos import MARKER, ImageReader
 from npswatch.pipelines.extract import default_extractor
 from npswatch.storage import models as m
@@ -31,7 +29,8 @@ from npswatch.storage.tables import T_IMAGE
 from npswatch.storage.telegram_store import link_graph
 from npswatch.storage.writer import PostWriter
 
-from test_telegram_live import API_HASH, logged_in_client, until
+from offline_telegram import until
+from test_telegram_live import logged_in_client
 
 ALL = "+".join(LANGUAGES)
 if missing(ALL) and os.environ.get("NPSWATCH_REQUIRE_OCR"):
@@ -48,13 +47,6 @@ def cer(truth: str, got: str) -> float:
 @pytest.fixture(scope="module")
 def ocr():
     return Ocr(ALL)
-
-
-@pytest.fixture
-def net(tmp_path, monkeypatch):
-    n = OfflineNetwork(tmp_path / "telegram-net.sqlite", api_hash=API_HASH)
-    monkeypatch.setattr(client_mod, "CLIENT_FACTORY", n.factory)
-    return n
 
 
 @pytest.fixture
