@@ -6,7 +6,7 @@ and job output files older than `job_log_days`. A dry run counts the same things
 
 >>> r = RetentionReport(dry_run=True, post_texts=3, version_texts=1)
 >>> r.lines()[0]
-'post texts older than - (would be removed): 3 posts, 1 earlier versions, 0 signal snippets'
+'post texts older than - (would be removed): 3 posts, 1 earlier versions, 0 signal snippets, 0 texts read from pictures'
 """
 from __future__ import annotations
 
