@@ -239,8 +239,8 @@ class PostWriter:
             n = batch if limit is None else min(batch, limit - total.inserted)
             with self.engine.begin() as conn:
                 rows = conn.execute(
-                    select(P.c.id, P.c.external_id, P.c.text, P.c.posted_at, P.c.collected_at, S.c.key, S.c.country,
-                           S.c.currency, S.c.language).join(S, S.c.id == P.c.source_id)
+                    select(P.c.id, P.c.external_id, P.c.text, P.c.version, P.c.posted_at, P.c.collected_at, S.c.key,
+                           S.c.country, S.c.currency, S.c.language).join(S, S.c.id == P.c.source_id)
                     .where(P.c.extracted_at.is_(None), P.c.text.is_not(None), P.c.id > last)
                     .order_by(P.c.id).limit(n)).all()
                 if not rows:
@@ -251,7 +251,8 @@ class PostWriter:
                     hints = SourceHints(country=r.country, currency=r.currency, language=r.language)
                     p = RawPost(source=r.key, external_id=r.external_id, text=r.text, posted_at=r.posted_at,
                                 collected_at=r.collected_at or _now(), hints=hints)
-                    todo.append((r.id, p, r.text, True))
+                    # fresh (no facts yet) unless an edit: its earlier version's facts stay until replaced here
+                    todo.append((r.id, p, r.text, r.version == 1))
                 result = WriteResult(inserted=len(todo))
                 self._facts(conn, todo, result)
                 conn.execute(update(P).where(P.c.id.in_([r.id for r in rows])).values(extracted_at=_now()))
