@@ -266,8 +266,8 @@ class SignalsConfig(_Section):
     spike_min_baseline_weeks: int = Field(4, ge=1)  # ... of which at least this many since the first mention
     spike_min_mentions: int = Field(5, ge=1)  # fewer distinct ads in a week are never a spike
     spike_ratio: float = Field(1.5, gt=1)  # and at least this many times the expected count
-    spike_p: float = Field(0.001, gt=0, lt=1)  # negative-binomial upper-tail p-value below which a week is a spike
-    spike_window_p: float = Field(0.001, gt=0, lt=1)  # ... or below which the week with the one before it is
+    spike_p: float = Field(0.002, gt=0, lt=1)  # negative-binomial upper-tail p-value below which a week is a spike
+    spike_window_p: float = Field(0.003, gt=0, lt=1)  # ... or below which the week with the one before it is
     spike_history_weeks: int = Field(104, ge=4)  # weeks the baseline model (reports/spikes.py) is fitted to
     spike_trend_p: float = Field(0.05, gt=0, lt=1)  # the trend term is kept when significant at this level
     price_window_weeks: int = Field(4, ge=1)  # recent weeks whose median price per gram is compared ...
@@ -618,8 +618,8 @@ new_min_posts = 2
 baseline_weeks = 8
 spike_min_mentions = 5
 spike_ratio = 1.5
-spike_p = 0.001
-spike_window_p = 0.001  # the week together with the one before: a rise over two weeks
+spike_p = 0.002         # together with spike_window_p: about 0.7 false alarms per 100 series-weeks (README)
+spike_window_p = 0.003  # the week together with the one before: a rise over two weeks
 spike_history_weeks = 104
 spike_trend_p = 0.05
 price_window_weeks = 4  # median price per gram of the last 4 weeks ...

@@ -106,12 +106,104 @@ def assess(history: np.ndarray, x: int, *, elapsed: float = 1.0, trend_p: float 
         e = expected(y, trend_p=trend_p)
         e = _pro_rata(e, elapsed)
         return Assessment(e, e, spike_p(x, e), spike_p(x, e))
-    model = _Model(y[:-1], trend_p, seasonal_weeks, 52.18, 2)
-    week, prev, window = _pro_rata(model.predict(2), elapsed), model.predict(1), model.predict(2, 2)
-    if elapsed < 1.0:  # the running week's part of the window pro rata (their covariance left out)
-        window = Expected(prev.mean + week.mean, prev.variance + week.variance, window.dispersion, window.trend,
-                          window.weeks)
-    return Assessment(week, window, spike_p(x, week), spike_p(int(y[-1]) + x, window))
+    return assess_many(y[None, :], [x], elapsed=[elapsed], trend_p=trend_p, seasonal_weeks=seasonal_weeks)[0]
+
+
+def assess_many(histories: np.ndarray, xs, *, elapsed=None, trend_p: float = 0.05,
+                seasonal_weeks: int = 103) -> list[Assessment]:
+    """`assess()` of many weeks at once: `histories` (m series x n >= 2 weeks, one length), their counts `xs`.
+
+    The quasi-Poisson GLMs of all m series are fitted together (numpy IRLS on stacked 2-4 column designs, the
+    same model, start and scale as statsmodels' `GLM(...).fit(scale="X2")`, which `expected()` uses and the
+    tests compare with): a digest over a year of weeks and many substances fits thousands of baselines."""
+    y_all = np.asarray(histories, dtype=float)
+    m, n_all = y_all.shape
+    xs = np.asarray(xs, dtype=int)
+    share = np.ones(m) if elapsed is None else np.asarray(elapsed, dtype=float)
+    y = y_all[:, :-1]  # the guard week left out
+    n = n_all - 1
+    t = np.arange(n + 2, dtype=float)
+    cols = [np.ones(n + 2)]
+    if n >= seasonal_weeks:
+        cols += [np.sin(2 * np.pi * t / 52.18), np.cos(2 * np.pi * t / 52.18)]
+    base = np.column_stack(cols)
+    fits = ~((y.sum(axis=1) == 0) | (np.ptp(y, axis=1) == 0))
+    params = np.zeros((m, base.shape[1] + 1))
+    cov = np.zeros((m, base.shape[1] + 1, base.shape[1] + 1))
+    scale = np.ones(m)
+    trend = np.zeros(m, dtype=bool)
+    if fits.any():
+        yf = y[fits]
+        b0, c0, s0 = _poisson_irls(yf, base[:n])
+        k = base.shape[1]
+        pb, cb, sb = np.zeros((len(yf), k + 1)), np.zeros((len(yf), k + 1, k + 1)), s0
+        pb[:, :k], cb[:, :k, :k] = b0, c0
+        if n >= 6:
+            with_trend = np.column_stack(cols + [t / 52.0])
+            b1, c1, s1 = _poisson_irls(yf, with_trend[:n])
+            z = np.abs(b1[:, -1]) / np.sqrt(np.maximum(c1[:, -1, -1], 1e-300))
+            keep = 2 * stats.norm.sf(z) < trend_p
+            pb[keep], cb[keep], sb = b1[keep], c1[keep], np.where(keep, s1, s0)
+            trend[np.flatnonzero(fits)[keep]] = True
+        params[fits], cov[fits], scale[fits] = pb, cb, sb
+    design = np.column_stack(cols + [t / 52.0])  # the trend column's coefficient is 0 where it was dropped
+    out = []
+    for i in range(m):
+        if fits[i]:
+            prev = _predict(design, params[i], cov[i], scale[i], trend[i], n, 1, 1)
+            week = _predict(design, params[i], cov[i], scale[i], trend[i], n, 2, 1)
+            window = _predict(design, params[i], cov[i], scale[i], trend[i], n, 2, 2)
+        else:
+            prev, week, window = (_constant(y[i], n, w) for w in (1, 1, 2))
+        week = _pro_rata(week, share[i])
+        if share[i] < 1.0:  # the running week's part of the window pro rata (their covariance left out)
+            window = Expected(prev.mean + week.mean, prev.variance + week.variance, window.dispersion,
+                              window.trend, window.weeks)
+        out.append(Assessment(week, window, spike_p(int(xs[i]), week), spike_p(int(y_all[i, -1]) + int(xs[i]),
+                                                                                 window)))
+    return out
+
+
+def _poisson_irls(y: np.ndarray, x: np.ndarray, iterations: int = 100, tol: float = 1e-8):
+    """Poisson GLMs (log link) of each row of `y` on the design `x`: (coefficients, covariance with the Pearson
+    chi-square scale, that scale), as statsmodels fits them (start mu = (y + mean y) / 2, IRLS until the
+    deviance changes by less than `tol`)."""
+    mu = (y + y.mean(axis=1, keepdims=True)) / 2
+    eta = np.log(mu)
+    dev = np.full(len(y), np.inf)
+    beta = np.zeros((len(y), x.shape[1]))
+    for _ in range(iterations):
+        z = eta + (y - mu) / mu
+        xtw = x.T[None, :, :] * mu[:, None, :]
+        beta = np.linalg.solve(xtw @ x, np.einsum("mkn,mn->mk", xtw, z)[:, :, None])[:, :, 0]
+        eta = np.minimum(beta @ x.T, 50.0)
+        mu = np.exp(eta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = 2 * np.sum(np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu), axis=1)
+        done = np.abs(new - dev) <= tol * (np.abs(new) + tol)
+        dev = new
+        if done.all():
+            break
+    scale = np.sum((y - mu) ** 2 / mu, axis=1) / (y.shape[1] - x.shape[1])
+    xtw = x.T[None, :, :] * mu[:, None, :]
+    cov = np.linalg.inv(xtw @ x) * scale[:, None, None]
+    return beta, cov, scale
+
+
+def _predict(design, params, cov, scale, trend: bool, n: int, ahead: int, weeks: int) -> Expected:
+    x_new = design[n + ahead - weeks:n + ahead] if trend else design[n + ahead - weeks:n + ahead, :-1]
+    b = params if trend else params[:-1]
+    c = cov if trend else cov[:-1, :-1]
+    mus = np.exp(np.minimum(x_new @ b, 50.0))
+    mu = float(mus.sum())
+    grad = mus @ x_new
+    return Expected(mu, max(1.0, float(scale)) * mu + float(grad @ c @ grad), max(1.0, float(scale)), bool(trend), n)
+
+
+def _constant(y: np.ndarray, n: int, weeks: int) -> Expected:
+    if n == 0 or y.sum() == 0:
+        return Expected(0.0, 0.0, 1.0, False, n)
+    return Expected(float(y[0]) * weeks, float(y[0]) * weeks * (1 + weeks / n), 1.0, False, n)
 
 
 def _pro_rata(e: Expected, share: float) -> Expected:

@@ -194,23 +194,22 @@ def ad_series(rng, weeks: int, *, mean: float = 5.0, size: float = 2.0, seasonal
 
 
 def spike_trial(rng, *, series: int, rise: float | None, history: int = 104, weeks: int = 2,
-                p: float = 0.001, window_p: float = 0.001, ratio: float = 1.5, min_ads: int = 5,
-                previous_p: float = 0.002, **params) -> dict:
+                p: float = 0.002, window_p: float = 0.003, ratio: float = 1.5, min_ads: int = 5,
+                before_p: float = 0.001, before_window_p: float = 0.001, **params) -> dict:
     """Alarm rates of the spike methods on generated series (`ad_series` with `params`).
 
     rise None: null series, each evaluated on `weeks` weeks (rates are alarms per series-week). Otherwise the
     mean rises `rise`-fold from the first evaluated week on, and a series counts as detected when any of its
     `weeks` first weeks alarms. "new" is reports/spikes.py's `assess` on distinct ads at the given thresholds
     as reports/signals.py applies them (the week alone below `p`, or the week with the one before below
-    `window_p`); "glm_week" is the previous version (the same model fitted up to the week before, the week
-alone, at its default `previous_p`); "old" is the
-    former method (Poisson against the 8-week mean of posts, at least 10 posts and 2x, p < 0.001); "oracle"
-    is "new"'s rule with the true null distribution (each week's real mean, NB size; the two-week sum
-    moment-matched): what the rule could do if the baseline were known exactly."""
+    `window_p`); "before" is the same rule at the thresholds it had before they were calibrated (`before_p`,
+    `before_window_p`); "old" is the former method (Poisson against the 8-week mean of posts, at least 10
+    posts and 2x, p < 0.001); "oracle" is "new"'s rule with the true null distribution (each week's real mean,
+    NB size; the two-week sum moment-matched): what the rule could do if the baseline were known exactly."""
     import numpy as np
     from scipy import stats
 
-    from .spikes import assess, expected, old_spike_p, spike_p
+    from .spikes import assess, old_spike_p
 
     size = params.get("size", 2.0)
 
@@ -218,7 +217,13 @@ alone, at its default `previous_p`); "old" is the
         r = mean * mean / (var - mean)
         return stats.nbinom.sf(x - 1, r, r / (r + mean))
 
-    alarms = {"new": 0, "glm_week": 0, "old": 0, "oracle": 0}
+    def rule(x, prev, a, p_week, p_window):
+        week = x >= min_ads and x >= ratio * a.week.mean and a.p_week < p_week
+        window = (x >= min_ads and x >= a.week.mean and prev + x >= ratio * a.window.mean
+                  and a.p_window < p_window)
+        return week or window
+
+    alarms = {"new": 0, "before": 0, "old": 0, "oracle": 0}
     n = 0
     for _ in range(series):
         ads, posts, mu = ad_series(rng, history + weeks, rise_at=history if rise else None, rise=rise or 1.0,
@@ -227,17 +232,13 @@ alone, at its default `previous_p`); "old" is the
         for w in range(history, history + weeks):
             a = assess(np.array(ads[w - history:w]), ads[w])
             x, prev = ads[w], ads[w - 1]
-            week = x >= min_ads and x >= ratio * a.week.mean and a.p_week < p
-            window = (x >= min_ads and x >= a.week.mean and prev + x >= ratio * a.window.mean
-                      and a.p_window < window_p)
-            e = expected(np.array(ads[w - history:w]))
-            glm_week = x >= min_ads and x >= ratio * e.mean and spike_p(x, e) < previous_p
             base = np.array(posts[w - 8:w])
             old = posts[w] >= 10 and posts[w] >= 2 * max(base.mean(), 0.5) and old_spike_p(posts[w], base) < 0.001
             m2 = mu[w - 1] + mu[w]
             oracle = (nb_sf(x, mu[w], mu[w] + mu[w] ** 2 / size) < p
                       or nb_sf(prev + x, m2, m2 + (mu[w - 1] ** 2 + mu[w] ** 2) / size) < window_p)
-            for k, v in (("new", week or window), ("glm_week", glm_week), ("old", old), ("oracle", oracle)):
+            for k, v in (("new", rule(x, prev, a, p, window_p)), ("before", rule(x, prev, a, before_p, before_window_p)),
+                         ("old", old), ("oracle", oracle)):
                 if rise:
                     hit[k] = hit[k] or bool(v)
                 else:
