@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -70,3 +71,34 @@ def test_demo_trend_is_one_substance_by_city(demo_dir):
     assert len(named) == 1, title  # the title says which substance, and there is one
     plots = list((demo_dir / "data" / "reports").glob("trend-*.png"))
     assert plots and any(named[0].replace(" ", "-") in p.name for p in plots)
+
+
+def readme_block(after: str) -> list[str]:
+    """The lines of the first fenced block of README.md after the line containing `after`."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rest = text[text.index(after):]
+    start = rest.index("```\n") + 4
+    return [line.rstrip() for line in rest[start:rest.index("```", start)].splitlines() if line.strip()]
+
+
+def test_demo_sells_and_the_readme_sales_table_is_the_demos(demo_dir):
+    db = demo_dir / "data" / "npswatch.db"
+    if not db.exists():
+        assert run_demo(demo_dir).returncode == 0
+    with sqlite3.connect(db) as c:
+        drops = c.execute("select count(*) from listing_observation where stock_delta < 0").fetchone()[0]
+        restocks = c.execute("select count(*) from listing_observation where stock_delta > 0").fetchone()[0]
+        crawls = c.execute("select count(distinct observed_at) from listing_observation").fetchone()[0]
+    assert crawls == 3 and drops > 5 and restocks >= 1, (crawls, drops, restocks)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NPSWATCH_")} | {"COLUMNS": "160"}
+    r = subprocess.run([EXE, "--config", str(demo_dir / "npswatch.toml"), "sales", "--since", "2026-06-01",
+                        "--until", "2026-07-01"], cwd=demo_dir, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [line.rstrip() for line in r.stdout.splitlines()]
+    table = lines[lines.index(next(x for x in lines if x.lstrip().startswith("substance"))):]
+    table = table[:next(i for i, x in enumerate(table) if not x.strip())]
+    assert len(table) > 4 and table == readme_block("The demo's own sales"), "\n".join(table)
+    digest = (demo_dir / "data" / "reports" / "digest-demo.html").read_text(encoding="utf-8")
+    shown = " ".join(re.sub(r"<[^>]+>", " ", digest[digest.index("Sales from stock drops"):]).split())
+    for row in table[2:]:  # the digest's sales section shows the same rows
+        assert " ".join(row.split()) in shown, row

@@ -15,8 +15,8 @@ layouts under their own path prefixes, and returns a `Market`: a read-only mappi
 - /big/ (about 5 MB of HTML) and /bomb/ (gzip body inflating to about 50 MB): not linked anywhere.
 
 `changes=N` applies N rounds of market churn to the same seed: prices change on some shop cards and
-board ads, stock drops on some cards, a few listings of every site disappear and a few new ones
-(posted in the last three days) appear. `market.changelog` lists what differs from `changes=0`.
+board ads, stock drops on some cards (and from the second round on a few others are restocked), a few
+listings of every site disappear and a few new ones (posted in the last three days) appear. `market.changelog` lists what differs from `changes=0`.
 
 >>> m = build_market()
 >>> len(m.listings), len({l.city for l in m.listings}) >= 8
@@ -256,8 +256,17 @@ def _apply_changes(specs: list[_Spec], seed: int, now: datetime, rounds: int) ->
                     s.price = new if new != s.price else s.price + D.ROUND_TO[s.currency]
             if site == "shop":
                 stocked = [s for s in site_specs if s.stock]
-                for s in rng.sample(stocked, max(1, len(stocked) * 15 // 100)):
+                dropped = rng.sample(stocked, max(1, len(stocked) * 15 // 100))
+                for s in dropped:
                     s.stock = rng.randint(0, s.stock - 1)
+                if r >= 2:  # from the second round on, a few other cards are restocked (an own RNG: the
+                    # draws above stay those of earlier versions)
+                    again = random.Random(seed * 104729 + r)
+                    gone = {s.num for s in dropped}
+                    others = sorted((s for s in site_specs if s.kind == "offer" and s.num not in gone),
+                                    key=lambda s: s.num)
+                    for s in again.sample(others, max(1, len(others) // 20)):
+                        s.stock = (s.stock or 0) + again.randint(5, 20)
             next_num = max(s.num for s in specs if s.site == site) + 1
             for j in range(n_churn):
                 kind = "offer" if site != "forum" or j % 2 == 0 else "chatter"
