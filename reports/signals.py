@@ -394,21 +394,26 @@ class Detector:
              .where(O.c.observed_at >= start, O.c.observed_at < until, O.c.price_per_gram.is_not(None),
                     O.c.currency.is_not(None)))
         series: dict[tuple, list[tuple[datetime, float]]] = defaultdict(list)
-        for sid, rid, cur, at, ppg in self.c.execute(q):
-            series[(sid, rid, cur)].append((as_datetime(at), ppg))
+        for sid, rid, cur, at, ppg in self.c.execute(q.order_by(O.c.observed_at)):
+            series[(sid, rid, cur)].append((at, ppg))
+        # times stay as the driver returns them (naive UTC on SQLite); the week bounds are put in their terms
+        naive = any(at.tzinfo is None for obs in list(series.values())[:1] for at, _ in obs[:1])
+
+        def bound(d: datetime) -> datetime:
+            return d.astimezone(timezone.utc).replace(tzinfo=None) if naive else d
+
         stored = self._stored_shifts(weeks[0] - WEEK * (t.price_window_weeks - 1))
         out = []
         for (sid, rid, cur), obs in sorted(series.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][2])):
             if self._is_dismissed(sid):
                 continue
             reported: set[str] = set()
-            obs.sort(key=lambda o: o[0])
             times, values = [at for at, _ in obs], [v for _, v in obs]
             for w in weeks:
                 end = min(w + WEEK, until)
                 recent_start = w + WEEK - WEEK * t.price_window_weeks
                 base_start = recent_start - WEEK * t.price_baseline_weeks
-                i0, i1, i2 = (bisect_left(times, at) for at in (base_start, recent_start, end))
+                i0, i1, i2 = (bisect_left(times, bound(at)) for at in (base_start, recent_start, end))
                 recent, base = values[i1:i2], values[i0:i1]  # offers are sorted by time: slices, not scans
                 if len(recent) < t.price_min_offers or len(base) < t.price_min_offers:
                     continue
@@ -433,7 +438,7 @@ class Detector:
                 ev = self._evidence(sid, [rid] if rid else None, recent_start, end, region_null=rid is None)
                 ev["price"] = {**(ev["price"] or {}), "median": med_r, "baseline_median": med_b, "currency": cur,
                                "offers": len(recent), "baseline_offers": len(base)}
-                ev["series"] = self._weekly_medians(obs, base_start, end, cur)
+                ev["series"] = self._weekly_medians(obs, bound(base_start), bound(end), cur)
                 s = self._signal(
                     "price_shift", f"{series_key}|{w.date().isoformat()}", sid,
                     f"{name} in {where}: median {med_r:,.0f} {cur}/g, {change:+.0%} against {med_b:,.0f} "
