@@ -1,6 +1,6 @@
 """The most any spike rule can detect on the generated series of issue 16: a Neyman-Pearson bound, computed exactly.
 
-    .venv/bin/python benchmarks/spike_bound.py [--alarms 0.01] [--phases 720]
+    .venv/bin/python benchmarks/spike_bound.py [--alarms 0.01] [--phases 180]
 
 Series (tests/test_spikes.py, benchmarks/bench_spikes.py): distinct ads per week X_t ~ NB(mean mu_t, size 2),
 mu_t = 5 (1 + 0.3 sin(2 pi t / 52.18 + phase)) (1 + 0.2 s)^(t / 52.18), phase uniform, s = +-1; the rise
@@ -18,9 +18,10 @@ large likelihood ratios (randomised at the boundary):
     q = mu / (2 + mu), p = 1 - q,
 
 with one threshold over all (phase, s) (the density of phase and s is the same under both hypotheses, so it
-cancels). `bound()` evaluates this exactly: pmfs on a grid of counts to where the tails are below 1e-12, phase
-on `phases` equal steps (a quadrature of the uniform), both signs; the cells sorted by LR, the most likely under
-the rise first, until their null mass reaches the level, the last cell taken in part. The real rules know
+cancels). `bound()` evaluates this exactly: pmfs on a grid of counts to where the tails are below 1e-12
+(cells below 1e-14 under both left out: less than 1e-6 in all), phase on `phases` equal steps (a quadrature
+of the uniform; 24, 90 and 360 steps agree to 0.1 %), both signs; the cells sorted by LR, the most likely
+under the rise first, until their null mass reaches the level, the last cell taken in part. The real rules know
 neither the means nor the future, so they find fewer.
 
 Also printed: the same bound at a constant mean of 5 (no season, no trend), and the Neyman-Pearson test of
@@ -66,7 +67,7 @@ def neyman_pearson(null: np.ndarray, risen: np.ndarray, level: float) -> float:
     return float(prev1 + part * p1[order[i]])
 
 
-def bound(rise: float, alarms: float = 0.01, phases: int = 720, weeks: int = 2, mu: np.ndarray | None = None) -> float:
+def bound(rise: float, alarms: float = 0.01, phases: int = 180, weeks: int = 2, mu: np.ndarray | None = None) -> float:
     """The most any rule at `alarms` false alarms per series-week can detect within `weeks` (1 or 2) weeks of a
     `rise`-fold rise, knowing every week's mean."""
     mu = means(phases)[:, :weeks] if mu is None else mu[:, :weeks]
@@ -75,19 +76,17 @@ def bound(rise: float, alarms: float = 0.01, phases: int = 720, weeks: int = 2, 
     null, risen = [], []
     for cfg in mu:
         a0, a1 = _pmf(cfg, xmax), _pmf(rise * cfg, xmax)
-        if weeks == 1:
-            null.append(a0[0] * w)
-            risen.append(a1[0] * w)
-        else:
-            null.append(np.outer(a0[0], a0[1]) * w)
-            risen.append(np.outer(a1[0], a1[1]) * w)
-    return neyman_pearson(np.array(null), np.array(risen), weeks * alarms)
+        p0, p1 = (a0[0], a1[0]) if weeks == 1 else (np.outer(a0[0], a0[1]).ravel(), np.outer(a1[0], a1[1]).ravel())
+        keep = (p0 > 1e-14) | (p1 > 1e-14)  # the rest of the grid: < 1e-14 a cell, < 1e-6 in all
+        null.append(p0[keep] * w)
+        risen.append(p1[keep] * w)
+    return neyman_pearson(np.concatenate(null), np.concatenate(risen), weeks * alarms)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--alarms", type=float, default=0.01)
-    ap.add_argument("--phases", type=int, default=360)
+    ap.add_argument("--phases", type=int, default=180)
     args = ap.parse_args()
     flat = np.array([[MEAN, MEAN]])
     print(f"at {args.alarms:.1%} false alarms per series-week, knowing every week's mean:")
