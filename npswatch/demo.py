@@ -53,13 +53,15 @@ def run_demo(watch: "Watch", notify: Notify | None = None) -> DemoResult:
         with watch.run_record("demo", ",".join(s.name for s in crawled)) as run, serve(market) as server:
             base_url = server.base_url
             notify("progress", f"crawling {len(crawled)} fixture site(s) at {server.base_url} as on {at:%Y-%m-%d}")
-            written, n_pages, n_items, errors = _crawl(writer, watch, crawled, server.base_url,
-                                                       None if observed else (run.id, at))
+            written, n_pages, n_items, errors, stopped = _crawl(writer, watch, crawled, server.base_url,
+                                                                None if observed else (run.id, at))
             total += written
             pages, items = pages + n_pages, items + n_items
             notify("progress", f"crawled {pages} pages, {items} listings: {total.inserted} new posts, "
                                f"{total.unchanged} unchanged, {total.offers} offers")
             run.status, run.items, run.errors = ("ok" if not errors else "failed"), n_items, errors
+        if stopped:  # Ctrl-C stopped the crawl: report what is stored, as a single crawl does
+            break
     url = engine.url
     result = DemoResult(base_url, total, pages, items, summary(engine), top_substances(engine, 8),
                         url.render_as_string(hide_password=True),
@@ -84,7 +86,7 @@ def _observed(engine, at: datetime) -> bool:
 def _crawl(writer, watch: "Watch", sites, base_url: str, observe: tuple[int, datetime] | None):
     """Crawl `sites` in a child process (the crawler's event loop runs once per process) that writes what it
     finds and, with `observe` (crawl run id, moment), what it saw of each listing's price and stock;
-    (WriteResult, pages, listings, errors)."""
+    (WriteResult, pages, listings, errors, whether Ctrl-C stopped it)."""
     import multiprocessing
 
     parent, child = multiprocessing.Pipe(duplex=False)
@@ -96,7 +98,11 @@ def _crawl(writer, watch: "Watch", sites, base_url: str, observe: tuple[int, dat
         got = parent.recv()
     except EOFError:
         got = "the crawl process ended without a result"
-    proc.join()
+    except BaseException:  # Ctrl-C: the child stops with the parent
+        proc.terminate()
+        raise
+    finally:
+        proc.join()
     if isinstance(got, str):
         raise WatchError(f"demo crawl failed: {got}")
     return got
@@ -119,7 +125,8 @@ def _crawl_child(writer, watch: "Watch", sites, base_url: str, observe, conn) ->
                 tracker.observe(observe[0], posts, observed_at=observe[1])
 
         stats = crawl_sites(sites, base_url=base_url, on_batch=on_batch, settings_overrides={"LOG_LEVEL": "WARNING"})
-        conn.send((total, stats.pages, stats.items, stats.errors))
+        stopped = any(st.finish_reason == "shutdown" for st in stats.sites.values())
+        conn.send((total, stats.pages, stats.items, stats.errors, stopped))
     except Exception as exc:  # noqa: BLE001 - sent to the parent, which reports it as one line
         conn.send(f"{type(exc).__name__}: {exc}")
     finally:
