@@ -5,7 +5,9 @@ series' past weekly counts, with a linear time trend (kept only when significant
 does) and, given `seasonal_weeks` of history, one yearly harmonic; it predicts the current week's mean and the
 variance of a new count around it: dispersion x mean plus the prediction's own uncertainty. `spike_p()` is
 the upper-tail probability of the observed count under the negative binomial with that mean and variance
-(scipy.stats), Poisson when there is no overdispersion.
+(scipy.stats), Poisson when there is no overdispersion. `assess()` and `assess_many()` judge a week (alone, and
+with the week before) against the model fitted up to the week before last; `assess_many()` fits the models of
+many series at once (numpy IRLS, equal to statsmodels' fit of each).
 
 The counts are distinct ads, not posts: a shop reposting one ad forty times is one ad (storage/ads.py).
 
@@ -134,18 +136,20 @@ def assess_many(histories: np.ndarray, xs, *, elapsed=None, trend_p: float = 0.0
     trend = np.zeros(m, dtype=bool)
     if fits.any():
         yf = y[fits]
-        b0, c0, s0 = _poisson_irls(yf, base[:n])
+        b0, c0, s0, ok = _poisson_irls(yf, base[:n])
         k = base.shape[1]
         pb, cb, sb = np.zeros((len(yf), k + 1)), np.zeros((len(yf), k + 1, k + 1)), s0
         pb[:, :k], cb[:, :k, :k] = b0, c0
         if n >= 6:
             with_trend = np.column_stack(cols + [t / 52.0])
-            b1, c1, s1 = _poisson_irls(yf, with_trend[:n])
+            b1, c1, s1, ok1 = _poisson_irls(yf, with_trend[:n])
             z = np.abs(b1[:, -1]) / np.sqrt(np.maximum(c1[:, -1, -1], 1e-300))
-            keep = 2 * stats.norm.sf(z) < trend_p
+            keep = ok1 & (2 * stats.norm.sf(z) < trend_p)
+            ok |= keep
             pb[keep], cb[keep], sb = b1[keep], c1[keep], np.where(keep, s1, s0)
             trend[np.flatnonzero(fits)[keep]] = True
         params[fits], cov[fits], scale[fits] = pb, cb, sb
+        fits[np.flatnonzero(fits)[~ok]] = False  # no finite fit: the constant baseline, as for a flat series
     design = np.column_stack(cols + [t / 52.0])  # the trend column's coefficient is 0 where it was dropped
     out = []
     for i in range(m):
@@ -166,28 +170,40 @@ def assess_many(histories: np.ndarray, xs, *, elapsed=None, trend_p: float = 0.0
 
 def _poisson_irls(y: np.ndarray, x: np.ndarray, iterations: int = 100, tol: float = 1e-8):
     """Poisson GLMs (log link) of each row of `y` on the design `x`: (coefficients, covariance with the Pearson
-    chi-square scale, that scale), as statsmodels fits them (start mu = (y + mean y) / 2, IRLS until the
-    deviance changes by less than `tol`)."""
+    chi-square scale, that scale, which rows gave finite results), as statsmodels fits them (start mu = (y +
+    mean y) / 2, fitted means clipped at machine epsilon, IRLS until the deviance changes by less than `tol`)."""
+    eps = np.finfo(float).eps
     mu = (y + y.mean(axis=1, keepdims=True)) / 2
     eta = np.log(mu)
     dev = np.full(len(y), np.inf)
     beta = np.zeros((len(y), x.shape[1]))
-    for _ in range(iterations):
-        z = eta + (y - mu) / mu
-        xtw = x.T[None, :, :] * mu[:, None, :]
-        beta = np.linalg.solve(xtw @ x, np.einsum("mkn,mn->mk", xtw, z)[:, :, None])[:, :, 0]
-        eta = np.minimum(beta @ x.T, 50.0)
-        mu = np.exp(eta)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
+        for _ in range(iterations):
+            z = eta + (y - mu) / mu
+            xtw = x.T[None, :, :] * mu[:, None, :]
+            # a series of zeros but for its last weeks drives the trend towards infinity: pinv, as statsmodels
+            beta = np.einsum("mkj,mj->mk", _pinv(xtw @ x), np.einsum("mkn,mn->mk", xtw, z))
+            eta = np.minimum(beta @ x.T, 50.0)
+            mu = np.maximum(np.exp(eta), eps)
             new = 2 * np.sum(np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu), axis=1)
-        done = np.abs(new - dev) <= tol * (np.abs(new) + tol)
-        dev = new
-        if done.all():
-            break
-    scale = np.sum((y - mu) ** 2 / mu, axis=1) / (y.shape[1] - x.shape[1])
-    xtw = x.T[None, :, :] * mu[:, None, :]
-    cov = np.linalg.inv(xtw @ x) * scale[:, None, None]
-    return beta, cov, scale
+            done = ~np.isfinite(new) | (np.abs(new - dev) <= tol * (np.abs(new) + tol))
+            dev = new
+            if done.all():
+                break
+        scale = np.sum((y - mu) ** 2 / mu, axis=1) / (y.shape[1] - x.shape[1])
+        xtw = x.T[None, :, :] * mu[:, None, :]
+        cov = _pinv(xtw @ x) * scale[:, None, None]
+    ok = np.isfinite(beta).all(axis=1) & np.isfinite(cov).all(axis=(1, 2)) & np.isfinite(scale)
+    return np.where(ok[:, None], beta, 0.0), np.where(ok[:, None, None], cov, 0.0), np.where(ok, scale, 1.0), ok
+
+
+def _pinv(a: np.ndarray) -> np.ndarray:
+    """Pseudo-inverses of a stack of matrices; NaN for a matrix that is not finite."""
+    out = np.full_like(a, np.nan)
+    good = np.isfinite(a).all(axis=(1, 2))
+    if good.any():
+        out[good] = np.linalg.pinv(a[good])
+    return out
 
 
 def _predict(design, params, cov, scale, trend: bool, n: int, ahead: int, weeks: int) -> Expected:

@@ -119,3 +119,12 @@ def test_batched_baselines_equal_statsmodels_fits():
         assert a.window.mean == pytest.approx(window.mean, rel=1e-6)
         assert a.week.variance == pytest.approx(max(week.variance, 0.5), rel=1e-6)
         assert a.p_week == pytest.approx(spike_p(x, a.week), rel=1e-9)
+
+
+def test_degenerate_histories_get_a_finite_baseline_and_no_error():
+    """Zeros but for the last weeks (the MLE of the trend is infinite): the batch still answers, finitely."""
+    from npswatch.reports.spikes import assess_many
+
+    histories = [[0] * 100 + [0, 0, 5, 0, 0], [0] * 103 + [7, 9], [1] + [0] * 104, list(range(105))]
+    found = assess_many(np.array(histories), [6, 30, 6, 200])
+    assert all(np.isfinite(a.week.mean) and 0 <= a.p_week <= 1 and 0 <= a.p_window <= 1 for a in found)
