@@ -31,7 +31,9 @@ def places(watch: "Watch", f: "Filters", *, svg: str | Path | None = None, frame
         raise WatchError(f"--frame must be one of {', '.join(FRAMES)} or auto, not {frame!r}")
     if svg is not None and Path(svg).suffix.lower() != ".svg":
         raise WatchError("--svg needs a file ending in .svg")
-    result = PlacesResult(find(watch.checked_engine(), f), activity_title(f))
+    from .reporting import fresh_engine
+
+    result = PlacesResult(find(fresh_engine(watch), f), activity_title(f))
     if svg is not None:
         result.path = write_svg(svg, result.svg(frame=frame, standalone=True))
     return result
@@ -40,5 +42,7 @@ def places(watch: "Watch", f: "Filters", *, svg: str | Path | None = None, frame
 def profile(watch: "Watch", f: "Filters", *, latest: int = 20) -> SubstanceProfile:
     from npswatch.reports.activity import latest_posts, places as find, sources
 
-    engine = watch.checked_engine()
+    from .reporting import fresh_engine
+
+    engine = fresh_engine(watch)
     return SubstanceProfile(activity_title(f), find(engine, f), sources(engine, f), latest_posts(engine, f, latest))

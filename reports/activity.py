@@ -87,11 +87,16 @@ def _ad():
     return func.coalesce(T_POST.c.ad_id, -T_POST.c.id)
 
 
-def places(engine: Engine, filters: Filters = Filters()) -> list[PlaceActivity]:
-    """Every region the scope's posts name, earliest first (ties: most ads first, then by label)."""
+def places(engine: Engine, filters: Filters = Filters(), method: str = "aggregate") -> list[PlaceActivity]:
+    """Every region the scope's posts name, earliest first (ties: most ads first, then by label).
+
+    `method` "aggregate" reads the weekly aggregate (`reports.trends.aggregate_rows`: first and last seen to the
+    second); "rows" the mentions and offers themselves."""
     Me, P, R, O = T_MENTION, T_POST, T_REGION, T_OFFER
     scope = resolve(engine, filters)
-    if engine.dialect.name == "sqlite":
+    if method == "aggregate":
+        seen, offers = _aggregate_places(engine, scope)
+    elif engine.dialect.name == "sqlite":
         seen, offers = _sqlite_seen(engine, scope, "region_id"), _sqlite_offers(engine, scope, "region_id")
     else:
         q = (select(Me.c.region_id, func.min(Me.c.observed_at), func.max(Me.c.observed_at),
@@ -175,6 +180,40 @@ def _sqlite_seen(engine: Engine, scope, key: str) -> list[tuple]:
     stamp = lambda v: datetime.fromtimestamp(int(v), timezone.utc)  # noqa: E731
     return [(None if key == "region_id" and k == 0 else int(k), stamp(a), stamp(b), int(p), int(ad), int(sr))
             for k, a, b, p, ad, sr in zip(keys.tolist(), first.tolist(), last.tolist(), *(c.tolist() for c in counts))]
+
+
+def _aggregate_places(engine: Engine, scope) -> tuple[list[tuple], dict]:
+    """`_sqlite_seen` per region and the offers per region, from the weekly aggregate: a region's posts, ads and
+    sources are the union of its rows' id sets."""
+    import numpy as np
+
+    from .trends import _distinct_per_key, _ragged_index, aggregate_rows
+
+    o, me = aggregate_rows(engine, scope)
+    offers: dict = {}
+    if len(o["day"]):
+        ks, inv = np.unique(o["region_id"], return_inverse=True)
+        ns = np.bincount(inv, weights=o["offers"]).astype(np.int64)
+        offers = {(None if k == 0 else k): n for k, n in zip(ks.tolist(), ns.tolist())}
+    if not len(me["day"]):
+        return [], offers
+    keys, inv = np.unique(me["region_id"], return_inverse=True)
+    first = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(keys), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, inv, me["first_seen"])
+    np.maximum.at(last, inv, me["last_seen"])
+    counts = []
+    for blob in ("post_ids", "ad_ids", "source_ids"):
+        r = me[blob]
+        full = np.zeros(len(keys), dtype=np.int64)
+        if len(r.values):
+            ks, ns = _distinct_per_key(np.repeat(inv, r.lens), r.values[_ragged_index(r.starts[:-1], r.lens)])
+            full[ks] = ns
+        counts.append(full)
+    stamp = lambda v: datetime.fromtimestamp(int(v), timezone.utc)  # noqa: E731
+    seen = [(None if k == 0 else int(k), stamp(a), stamp(b), int(p), int(ad), int(sr))
+            for k, a, b, p, ad, sr in zip(keys.tolist(), first.tolist(), last.tolist(), *(c.tolist() for c in counts))]
+    return seen, offers
 
 
 def _sqlite_offers(engine: Engine, scope, key: str) -> dict:

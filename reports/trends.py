@@ -107,20 +107,23 @@ def mixing_note(filters: Filters, group: str) -> str | None:
 
 def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city",
            tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None,
-           method: str = "auto") -> list[TrendRow]:
+           method: str = "auto", totals: list | None = None) -> list[TrendRow]:
     """The trend table of `filters`: one row per period, series, group, unit (and tier with `tiers=True`),
     sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series.
 
     `method`: "columns" (columns read into numpy: the fast path, on SQLite and, with the ADBC PostgreSQL
     driver, on PostgreSQL), "sql" (PostgreSQL's percentile_cont in the server) or "auto" (columns when
-    possible). Both give the same rows."""
+    possible), "aggregate" (the weekly aggregate; "auto" uses it) . All give the same rows.
+
+    `totals`: a list to which the posts, distinct ads and sources of each period over the whole scope are
+    appended, as `PeriodTotal`s, from the same read (the web app's posts-per-week table)."""
     if group not in GROUPS:
         raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {group!r}")
     bounds = tier_bounds or DEFAULT_TIERS
     per_substance = splits_by_substance(filters, group)
     base = tuple(g for g in (group, "substance" if per_substance else None) if g and g != "none") or ("none",)
     groups = base + (("unit", "tier") if tiers else ("unit",))
-    t = _cells(engine, filters, by, groups, bounds, method)
+    t = _cells(engine, filters, by, groups, bounds, method, totals)
     n = len(t.period)
     if not n:
         return []
@@ -264,7 +267,7 @@ class _Table:
 
 
 def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
-           bounds: dict[str, tuple[float, float]], method: str = "auto") -> _Table:
+           bounds: dict[str, tuple[float, float]], method: str = "auto", totals: list | None = None) -> _Table:
     base = tuple(g for g in groups if g not in SPLITS)
     splits = groups[len(base):]
     for g in base:
@@ -280,12 +283,35 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     if method == "aggregate" or (method == "auto" and "unit" in splits):
         if "unit" not in splits:
             raise ValueError("the weekly aggregate holds prices per unit: group by unit")
-        return _aggregate_cells(engine, scope, by, base, splits, bounds)
+        o, me = aggregate_rows(engine, scope)
+        if totals is not None:
+            totals.extend(period_totals(me, by))
+        return _aggregate_cells(engine, o, me, by, base, splits, bounds)
+    if totals is not None:
+        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False)[1], by))
     if method == "sql" or (method == "auto" and not _columns_readable(engine)):
         if engine.dialect.name != "postgresql":
             raise ValueError("method 'sql' needs PostgreSQL (percentile_cont)")
         return _Table.from_dict(_sql_cells(engine, scope, by, groups, exprs), len(groups), len(base))
     return _columns_cells(engine, scope, by, base, splits, exprs)
+
+
+class PeriodTotal(NamedTuple):
+    period: date
+    mentions: int  # posts naming the scope
+    ads: int  # distinct ads among them
+    sources: int
+
+
+def period_totals(mention_rows: dict, by: str) -> list[PeriodTotal]:
+    """Posts, distinct ads and sources per period of aggregate mention rows, earliest first."""
+    me = mention_rows
+    if not len(me["day"]):
+        return []
+    pvals, idx = _dense(_periods(me["day"], by))
+    mu, st = _aggregate_mention_stats(me, idx)
+    return [PeriodTotal(_EPOCH + timedelta(days=d), m, a, s) for d, m, a, s in
+            zip(pvals[mu].tolist(), st["mentions"].tolist(), st["ads"].tolist(), st["sources"].tolist())]
 
 
 def _sql_cells(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], exprs: "_Values") -> dict:
@@ -946,7 +972,7 @@ def segment_end(start: np.ndarray) -> np.ndarray:
     return np.minimum(week, month)
 
 
-def build_rows(engine: Engine, where_sql: str) -> tuple[dict, dict]:
+def build_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the aggregate from the offers and mentions matching `where_sql`, a condition
     on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments."""
     dialect = engine.dialect.name
@@ -959,10 +985,17 @@ def build_rows(engine: Engine, where_sql: str) -> tuple[dict, dict]:
                              f"COALESCE(unit, '') AS unit, COALESCE(currency, '') AS currency, "
                              f"CAST(COALESCE({v.compile(v.price, dialect)}, -1.0) AS {real}) AS price, "
                              f"CAST(COALESCE({v.compile(v.usd, dialect)}, -1.0) AS {real}) AS usd, "
-                             f"CAST(COALESCE({qty}, {_NO_QTY}) AS {real}) AS qty FROM offer WHERE {where_sql}")
+                             f"CAST(COALESCE({qty}, {_NO_QTY}) AS {real}) AS qty FROM offer WHERE {where_sql}"
+                             + ("" if offers else " AND 0 = 1"))
+    seconds = _SECONDS_PG if dialect == "postgresql" else _SECONDS_SQLITE
     me, posts = _read_mentions(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
-                                       f"post_id FROM mention WHERE {where_sql}")
+                                       f"post_id, {seconds} AS at FROM mention WHERE {where_sql}")
     return _offer_rows(o), _mention_rows(me, posts)
+
+
+# seconds since 1970, rounded (the first and last time seen of `reports.activity`)
+_SECONDS_SQLITE = "CAST(ROUND((julianday(observed_at) - 2440587.5) * 86400) AS INTEGER)"
+_SECONDS_PG = "CAST(ROUND(EXTRACT(EPOCH FROM observed_at)) AS BIGINT)"
 
 
 def _row_keys(cols: dict, text: tuple[str, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -1040,6 +1073,8 @@ def _mention_rows(me: dict, posts: dict) -> dict:
     first = starts[:-1]
     row_of = np.repeat(np.arange(len(first)), np.diff(starts))
     out = {"day": sk[0][first], "substance_id": sk[1][first], "region_id": sk[2][first]}
+    at = me["at"].astype(np.int64)[order]
+    out["first_seen"], out["last_seen"] = np.minimum.reduceat(at, first), np.maximum.reduceat(at, first)
     for name, col in (("post_ids", pid), ("ad_ids", ad), ("source_ids", source)):
         ids = _distinct_rows(row_of, col[order], len(first))
         out[name] = ids
@@ -1066,7 +1101,8 @@ def _empty_offer_rows() -> dict:
 def _empty_mention_rows() -> dict:
     z = np.zeros(0, dtype=np.int64)
     empty = Ragged(z, np.zeros(1, dtype=np.int64))
-    return {"day": z, "substance_id": z, "region_id": z, "posts": z, "ads": z, "sources": z} | {
+    return {"day": z, "substance_id": z, "region_id": z, "posts": z, "ads": z, "sources": z, "first_seen": z,
+            "last_seen": z} | {
         k: empty for k in MENTION_BLOBS}
 
 
@@ -1120,9 +1156,10 @@ def _ids_where(scope: Scope) -> str:
     return "".join(" AND " + c for c in conds)
 
 
-def aggregate_rows(engine: Engine, scope: Scope) -> tuple[dict, dict]:
+def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
-    mentions for the segments the scope's time span cuts and those written since the last refresh."""
+    mentions for the segments the scope's time span cuts and those written since the last refresh. Without
+    `offers`, the offer rows are empty (not read)."""
     dialect = engine.dialect.name
     stale = np.unique(segment_start(stale_days(engine)))
     lo = hi = None  # day numbers: the whole segments inside [since, until)
@@ -1145,10 +1182,11 @@ def aggregate_rows(engine: Engine, scope: Scope) -> tuple[dict, dict]:
     span = "".join([f" AND day >= {lo}" if lo is not None else "", f" AND day < {hi}" if hi is not None else ""])
     if lo is not None and hi is not None and lo >= hi:
         span = " AND 0 = 1"
+    no = " AND 0 = 1" if not offers else ""
     stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, qty, usd, "
-                                    f"usd_qty FROM trend_offer_week WHERE 1 = 1{span}{ids}")
-    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, post_ids, ad_ids, "
-                                    f"source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
+                                    f"usd_qty FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
+    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
+                                    f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
     stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
     stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
     if len(stale):
@@ -1165,7 +1203,7 @@ def aggregate_rows(engine: Engine, scope: Scope) -> tuple[dict, dict]:
         fresh = fresh[keep]
     if len(fresh):
         cond = f"{_where_sql(scope, dialect)} AND {_ranges_where(fresh, segment_end(fresh), dialect)}"
-        built_o, built_m = build_rows(engine, cond)
+        built_o, built_m = build_rows(engine, cond, offers=offers)
         stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
     return stored_o, stored_m
 
@@ -1216,10 +1254,9 @@ def _tier_of(qty: np.ndarray, unit_of_value: np.ndarray, units: list[str],
     return np.where(qty <= lo, 0, np.where(qty <= hi, 1, 2)).astype(np.int64)
 
 
-def _aggregate_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...], splits: tuple[str, ...],
+def _aggregate_cells(engine: Engine, o: dict, me: dict, by: str, base: tuple[str, ...], splits: tuple[str, ...],
                      bounds: dict[str, tuple[float, float]]) -> _Table:
-    """The cells of the scope from the weekly aggregate: the same table as `_columns_cells`."""
-    o, me = aggregate_rows(engine, scope)
+    """The cells of the scope from its aggregate rows (`aggregate_rows`): the same table as `_columns_cells`."""
     groups = base + splits
     if not len(o["day"]) and not len(me["day"]):
         none = np.zeros(0, dtype=np.int64)

@@ -41,7 +41,7 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
                                                                    engine.dialect.name)
         offers, mentions = build_rows(engine, where)
         _store(c, T_OFFER_WEEK, offers, OFFER_BLOBS, ("offers",), ("unit", "currency"))
-        _store(c, T_MENTION_WEEK, mentions, MENTION_BLOBS, ("posts", "ads", "sources"), ())
+        _store(c, T_MENTION_WEEK, mentions, MENTION_BLOBS, ("posts", "ads", "sources", "first_seen", "last_seen"), ())
         return len(np.unique(np.r_[offers["day"], mentions["day"]])) if segments is None else len(segments)
 
 

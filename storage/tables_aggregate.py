@@ -8,7 +8,7 @@ writes touched since the last refresh (set by triggers, see the migration).
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, LargeBinary, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, PrimaryKeyConstraint, String, Table
 
 from sqlmodel import SQLModel
 
@@ -34,6 +34,8 @@ T_MENTION_WEEK = Table(
     Column("posts", Integer, nullable=False),
     Column("ads", Integer, nullable=False),
     Column("sources", Integer, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),  # the first and last mention, seconds since 1970 (rounded)
+    Column("last_seen", BigInteger, nullable=False),
     Column("post_ids", LargeBinary, nullable=False),
     Column("ad_ids", LargeBinary, nullable=False),
     Column("source_ids", LargeBinary, nullable=False),

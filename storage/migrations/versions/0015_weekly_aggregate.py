@@ -44,6 +44,8 @@ def upgrade() -> None:
         sa.Column("posts", sa.Integer(), nullable=False),
         sa.Column("ads", sa.Integer(), nullable=False),
         sa.Column("sources", sa.Integer(), nullable=False),
+        sa.Column("first_seen", sa.BigInteger(), nullable=False),
+        sa.Column("last_seen", sa.BigInteger(), nullable=False),
         sa.Column("post_ids", sa.LargeBinary(), nullable=False),
         sa.Column("ad_ids", sa.LargeBinary(), nullable=False),
         sa.Column("source_ids", sa.LargeBinary(), nullable=False),
