@@ -3,10 +3,14 @@
     .venv/bin/python benchmarks/bench_trends.py [--offers 1000000] [--pg postgresql+psycopg://...] [--base DIR]
 
 The database is generated once (synthetic: 40 cities in 8 countries, 20 substances, two years, one mention per
-offer, two offers per post) into .benchmarks/trends-<n>.db through the real migrations, and reused. Each query
-runs 7 times in this process; the first ("cold") run includes importing pyarrow and the ADBC driver.
-With --pg the same rows are copied into PostgreSQL (a fresh schema, dropped afterwards) and timed there too,
-by both methods (columns read through the ADBC driver, and the server's percentile_cont).
+offer, two offers per post) into .benchmarks/trends-<n>.db through the real migrations, and reused. The weekly
+aggregate (migration 0015) is refreshed first (after generation: built from all rows; the time is printed), and
+the queries read it, as reports do; "raw rows" times the same query from the offers and mentions
+(`method="columns"`). Each query runs 7 times in this process; the first ("cold") run includes importing
+pyarrow and the ADBC driver.
+With --pg the same rows are copied into PostgreSQL (a fresh schema, dropped afterwards), the aggregate built
+there, and timed by the three methods (the aggregate; columns read through the ADBC driver; the server's
+percentile_cont).
 With --base DIR (another checkout, e.g. `git archive <commit> | tar -x -C DIR`) week x city is also timed with
 that checkout's code, in a child process of this venv, on the same database(s), alternating with this one: the
 before and after of one run.

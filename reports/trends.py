@@ -283,7 +283,7 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     if method == "aggregate" or (method == "auto" and "unit" in splits):
         if "unit" not in splits:
             raise ValueError("the weekly aggregate holds prices per unit: group by unit")
-        o, me = aggregate_rows(engine, scope)
+        o, me = aggregate_rows(engine, scope, quantities="tier" in splits)
         if totals is not None:
             totals.extend(period_totals(me, by))
         return _aggregate_cells(engine, o, me, by, base, splits, bounds)
@@ -1040,8 +1040,11 @@ def _offer_rows(o: dict) -> dict:
            "offers": np.diff(starts),
            "prices": Ragged(p_sorted[~unpriced_sorted], priced_before[starts]),
            "qty": Ragged(qty[order], starts)}
-    # USD: the same rows, their priced-in-USD offers by USD price
-    row_of = np.repeat(np.arange(len(first)), np.diff(starts))
+    # USD: the prices of a (segment, substance, region, unit) whatever their currency, on the first of its rows
+    # (the others' USD arrays are empty): a cell never splits them, and one sorted array needs no merging
+    group_start = _groups_of(sk[:4])[:-1]
+    lead = np.repeat(group_start, np.diff(np.r_[group_start, len(order)]))  # the first offer of each one's group
+    row_of = np.searchsorted(first, lead)
     has = usd[order] >= 0
     r, u, q = row_of[has], usd[order][has], qty[order][has]
     o2 = np.lexsort((u, r))
@@ -1113,6 +1116,8 @@ def _concat_rows(a: dict, b: dict) -> dict:
         return a
     out = {}
     for k, va in a.items():
+        if k not in b:
+            continue
         vb = b[k]
         if isinstance(va, Ragged):
             out[k] = va.concat(vb)
@@ -1156,10 +1161,10 @@ def _ids_where(scope: Scope) -> str:
     return "".join(" AND " + c for c in conds)
 
 
-def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True) -> tuple[dict, dict]:
+def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
     mentions for the segments the scope's time span cuts and those written since the last refresh. Without
-    `offers`, the offer rows are empty (not read)."""
+    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty"."""
     dialect = engine.dialect.name
     stale = np.unique(segment_start(stale_days(engine)))
     lo = hi = None  # day numbers: the whole segments inside [since, until)
@@ -1183,8 +1188,9 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True) -> tuple[d
     if lo is not None and hi is not None and lo >= hi:
         span = " AND 0 = 1"
     no = " AND 0 = 1" if not offers else ""
-    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, qty, usd, "
-                                    f"usd_qty FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
+    qty = ", qty, usd_qty" if quantities else ""
+    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, usd"
+                                    f"{qty} FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
     stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
                                     f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
     stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
