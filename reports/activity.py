@@ -158,14 +158,13 @@ def _sqlite_seen(engine: Engine, scope, key: str) -> list[tuple]:
     """[(key value or None, first seen, last seen, posts, distinct ads, sources)] per region_id or source."""
     import numpy as np
 
-    from .trends import _distinct_per_key, _read_mentions, mention_columns_sql
+    from .trends import _distinct_per_key, mention_columns_sql, read_columns
 
-    cols, posts = _read_mentions(engine, mention_columns_sql(scope, _SECONDS, ("city",)))
+    sql = mention_columns_sql(scope, _SECONDS, ("city",))
+    cols = read_columns(engine, sql)
     if not len(cols["day"]):
         return []
-    order = np.argsort(posts["id"])
-    at = order[np.searchsorted(posts["id"], cols["post_id"], sorter=order)]  # each mention's post
-    cols["ad"], cols["source"] = posts["ad"][at], posts["source"][at]
+    cols["ad"], cols["source"] = _of_posts(engine, cols["post_id"].astype(np.int64), "mention", scope)
     keys, idx = np.unique(cols[key].astype(np.int64), return_inverse=True)
     order = np.argsort(idx, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(idx[order]) != 0])
@@ -216,17 +215,36 @@ def _aggregate_places(engine: Engine, scope) -> tuple[list[tuple], dict]:
     return seen, offers
 
 
+def _of_posts(engine: Engine, post_ids, table: str, scope) -> tuple:
+    """(ad, source) of each post id, the ids being those of `table`'s (mention, offer) rows in `scope`."""
+    import numpy as np
+
+    from .trends import _where_sql, post_columns_sql, read_columns
+
+    lo, hi = int(post_ids.min()), int(post_ids.max())
+    if len(post_ids) * 4 < hi - lo:
+        # few posts spread over many (one substance): looked up by id rather than every post between read
+        posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post "
+                                     f"WHERE id IN (SELECT post_id FROM {table} WHERE {_where_sql(scope)})")
+    else:
+        posts = read_columns(engine, post_columns_sql(lo, hi))
+    order = np.argsort(posts["id"])
+    at = order[np.searchsorted(posts["id"], post_ids, sorter=order)]
+    return posts["ad"][at], posts["source"][at]
+
+
 def _sqlite_offers(engine: Engine, scope, key: str) -> dict:
     """{region id or source id: offers of the scope}."""
     import numpy as np
 
     from .trends import _where_sql, read_columns
 
-    col = "COALESCE(region_id, 0)" if key == "region_id" else "post.source_id"
-    frm = "offer" if key == "region_id" else "offer JOIN post ON post.id = offer.post_id"
-    cols = read_columns(engine, f"SELECT {col} AS k FROM {frm} WHERE {_where_sql(scope)}")
+    col = "COALESCE(region_id, 0)" if key == "region_id" else "post_id"
+    cols = read_columns(engine, f"SELECT {col} AS k FROM offer WHERE {_where_sql(scope)}")
     if not len(cols["k"]):
         return {}
+    if key != "region_id":
+        cols["k"] = _of_posts(engine, cols["k"].astype(np.int64), "offer", scope)[1]
     ks, ns = np.unique(cols["k"].astype(np.int64), return_counts=True)
     return {(None if key == "region_id" and k == 0 else k): n for k, n in zip(ks.tolist(), ns.tolist())}
 

@@ -900,10 +900,20 @@ def _group_quantiles(keys: np.ndarray, values: np.ndarray, qs=QUANTILES):
     return k[starts], counts, out
 
 
+_BITMAP_MAX = 1 << 26
+
+
 def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(keys, number of distinct values of each)."""
     values = values - int(values.min())
     span = int(values.max()) + 1
+    nkeys = int(key.max()) + 1
+    if nkeys * span <= _BITMAP_MAX:  # few keys over a dense range of ids: a bitmap per key, no sort
+        seen = np.zeros(nkeys * span, dtype=bool)
+        seen[key * span + values] = True
+        counts = np.count_nonzero(seen.reshape(nkeys, span), axis=1)
+        nz = np.flatnonzero(counts)
+        return nz, counts[nz]
     pairs = _distinct(key * span + values)
     return _counts(pairs // span)
 
