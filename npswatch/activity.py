@@ -39,10 +39,13 @@ def places(watch: "Watch", f: "Filters", *, svg: str | Path | None = None, frame
     return result
 
 
-def profile(watch: "Watch", f: "Filters", *, latest: int = 20) -> SubstanceProfile:
+def profile(watch: "Watch", f: "Filters", *, latest: int = 20,
+            parts: tuple[str, ...] = ("places", "sources", "posts")) -> SubstanceProfile:
     from npswatch.reports.activity import latest_posts, places as find, sources
 
     from .reporting import fresh_engine
 
     engine = fresh_engine(watch)
-    return SubstanceProfile(activity_title(f), find(engine, f), sources(engine, f), latest_posts(engine, f, latest))
+    return SubstanceProfile(activity_title(f), find(engine, f) if "places" in parts else [],
+                            sources(engine, f) if "sources" in parts else [],
+                            latest_posts(engine, f, latest) if "posts" in parts else [])

@@ -423,12 +423,14 @@ class Watch:
         return places(self, self.filters(filters, **kw), svg=svg, frame=frame)
 
     def substance_profile(self, filters: "Filters | None" = None, *, latest: int = 20,
+                          parts: tuple[str, ...] = ("places", "sources", "posts"),
                           **kw) -> "results.SubstanceProfile":
         """A substance's (or class's) places (where it was seen first and since when), sources and `latest` posts
-        as stored (pseudonymised): the substance page of the web app besides its trends."""
+        as stored (pseudonymised): the substance page of the web app besides its trends. `parts`: which of
+        the three to compute (the others are empty lists)."""
         from .activity import profile
 
-        return profile(self, self.filters(filters, **kw), latest=latest)
+        return profile(self, self.filters(filters, **kw), latest=latest, parts=parts)
 
     def search(self, words: str, *, source: str | None = None, kind: str | None = None,
                substance: str | None = None, cls: str | None = None, since: datetime | str | None = None,

@@ -91,11 +91,13 @@ def assert_all_equal(engine) -> None:
 
 
 @pytest.fixture
-def engine(tmp_path):
-    e = make_engine(f"sqlite:///{tmp_path / 'agg.db'}")
+def engine(db_url):
+    """Generated data on SQLite and on PostgreSQL (its triggers are other code)."""
+    e = make_engine(db_url)
     upgrade(e)
     generate(e, seed=7)
-    return e
+    yield e
+    e.dispose()
 
 
 def stale(engine) -> set[int]:
@@ -153,11 +155,14 @@ def test_a_post_given_another_ad_marks_its_mentions_days(engine):
     assert_all_equal(engine)
 
 
-def test_the_migration_on_an_existing_database_builds_the_aggregate_on_first_use(engine):
+def test_the_migration_on_an_existing_database_builds_the_aggregate_on_first_use(tmp_path):
     from alembic import command
 
     from npswatch.storage.db import alembic_config
 
+    engine = make_engine(f"sqlite:///{tmp_path / 'agg.db'}")
+    upgrade(engine)
+    generate(engine, seed=7)
     weekly.refresh(engine)
     before = tr.trends(engine, by="month", group="country")
     command.downgrade(alembic_config(engine), "0014")

@@ -214,7 +214,7 @@ def routes(watch, *, page, guarded, call, refuse, when, translate) -> list[Route
             elif table == "weekly":
                 columns, cells, name = WEEKLY_COLUMNS, await call(weekly_table, watch, qy), f"posts-{name_of(qy)}-{qy.by}"
             else:
-                profile = await call(watch.substance_profile, latest=20, **qy.f)
+                profile = await call(watch.substance_profile, latest=20, parts=(table,), **qy.f)
                 columns, cells = {"places": (PLACE_COLUMNS, place_cells(profile.places, fmt)),
                                   "sources": (SOURCE_COLUMNS, source_cells(profile.sources, fmt)),
                                   "posts": (POST_COLUMNS, post_cells(profile.posts, fmt))}[table]
