@@ -208,3 +208,21 @@ def test_period_totals_are_the_posts_ads_and_sources_of_the_whole_scope(engine):
                                                                                  method="columns")}
             assert {t.period: (t.mentions, t.ads, t.sources) for t in totals} == whole
             assert totals == sorted(totals)
+
+
+def test_the_cli_rebuilds_the_aggregate(tmp_path):
+    from typer.testing import CliRunner
+
+    from npswatch.cli.app import app
+
+    cfg = tmp_path / "npswatch.toml"
+    cfg.write_text('data_dir = "data"\n', encoding="utf-8")
+    e = make_engine(f"sqlite:///{tmp_path / 'data' / 'npswatch.db'}")
+    upgrade(e)
+    generate(e, seed=3, n_posts=60)
+    r = CliRunner().invoke(app, ["--config", str(cfg), "trends", "--rebuild-aggregate"])
+    assert r.exit_code == 0, r.output
+    assert "weekly aggregate rebuilt: 15 week segments" in r.output  # 12 weeks, three of them cut by a month end
+    assert not stale(e)
+    assert_same(tr.trends(e, by="month", group="country"), tr.trends(e, by="month", group="country",
+                                                                     method="columns"))
