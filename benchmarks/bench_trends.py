@@ -3,10 +3,14 @@
     .venv/bin/python benchmarks/bench_trends.py [--offers 1000000] [--pg postgresql+psycopg://...] [--base DIR]
 
 The database is generated once (synthetic: 40 cities in 8 countries, 20 substances, two years, one mention per
-offer, two offers per post) into .benchmarks/trends-<n>.db through the real migrations, and reused. Each query
-runs 7 times in this process; the first ("cold") run includes importing pyarrow and the ADBC driver.
-With --pg the same rows are copied into PostgreSQL (a fresh schema, dropped afterwards) and timed there too,
-by both methods (columns read through the ADBC driver, and the server's percentile_cont).
+offer, two offers per post) into .benchmarks/trends-<n>.db through the real migrations, and reused. The weekly
+aggregate (migration 0015) is refreshed first (after generation: built from all rows; the time is printed), and
+the queries read it, as reports do; "raw rows" times the same query from the offers and mentions
+(`method="columns"`). Each query runs 7 times in this process; the first ("cold") run includes importing
+pyarrow and the ADBC driver.
+With --pg the same rows are copied into PostgreSQL (a fresh schema, dropped afterwards), the aggregate built
+there, and timed by the three methods (the aggregate; columns read through the ADBC driver; the server's
+percentile_cont).
 With --base DIR (another checkout, e.g. `git archive <commit> | tar -x -C DIR`) week x city is also timed with
 that checkout's code, in a child process of this venv, on the same database(s), alternating with this one: the
 before and after of one run.
@@ -132,7 +136,7 @@ def run_base(base: Path, url: str, runs: int) -> dict:
 
 
 def show(label: str, rows: int, cold: float, best: float, med: float, cpu: float) -> None:
-    print(f"{label:34} {rows:6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
+    print(f"{label:36} {rows:6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
 
 
 def copy_to_pg(sqlite_path: Path, pg_url: str):
@@ -177,8 +181,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from npswatch.reports import trends as tr
+    from npswatch.reports import weekly
     from npswatch.reports.scope import Filters
-    from npswatch.storage.db import make_engine
+    from npswatch.storage.db import make_engine, upgrade
 
     path = ROOT / ".benchmarks" / f"trends-{args.offers}.db"
     path.parent.mkdir(exist_ok=True)
@@ -187,6 +192,12 @@ def main() -> None:
         generate(path, args.offers)
         print(f"generated {path} in {time.perf_counter() - t:.0f} s")
     eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    t, c = time.perf_counter(), time.process_time()
+    segments = weekly.refresh(eng)
+    if segments:
+        print(f"weekly aggregate refreshed ({segments} segments) in {time.perf_counter() - t:.1f} s, "
+              f"CPU {time.process_time() - c:.1f} s")
     n = sqlite3.connect(path).execute("select count(*) from offer").fetchone()[0]
     print(f"SQLite {sqlite3.sqlite_version}, {n:,} offers, {n:,} mentions; ADBC driver: "
           f"{'yes' if tr._adbc() else 'no'}")
@@ -203,10 +214,12 @@ def main() -> None:
         cold, best, med, cpu, rows = timed(lambda kw=kw: tr.trends(eng, **kw), runs=args.runs)
         print(f"{label:34} {len(rows):6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
     adbc = tr._adbc
-    tr._adbc = lambda: None
+    tr._adbc = lambda dialect="sqlite": None
     cold, best, med, cpu, rows = timed(lambda: tr.trends(eng, by="week", group="city"), runs=3)
     tr._adbc = adbc
     print(f"{'week x city, stdlib sqlite3 driver':34} {len(rows):6d} {cold:7.3f} {best:7.3f} {med:9.3f} {cpu:6.3f}")
+    cold, best, med, cpu, rows = timed(lambda: tr.trends(eng, by="week", group="city", method="columns"), runs=3)
+    show("week x city, raw rows (no aggregate)", len(rows), cold, best, med, cpu)
     if args.base:
         b = run_base(args.base, f"sqlite:///{path}", args.runs)
         show("week x city, base checkout", b["rows"], b["cold"], b["best"], b["median"], b["cpu"])
@@ -219,7 +232,11 @@ def main() -> None:
         pg, admin, schema = copy_to_pg(path, args.pg)
         print(f"copied to PostgreSQL schema {schema} in {time.perf_counter() - t:.0f} s")
         try:
-            for method in ("columns", "sql"):
+            t, c = time.perf_counter(), time.process_time()
+            segments = weekly.refresh(pg)
+            print(f"PostgreSQL weekly aggregate built ({segments} segments) in {time.perf_counter() - t:.1f} s, "
+                  f"CPU {time.process_time() - c:.1f} s")
+            for method in ("aggregate", "columns", "sql"):
                 cold, best, med, cpu, rows = timed(lambda m=method: tr.trends(pg, by="week", group="city", method=m),
                                                    runs=3)
                 show(f"PostgreSQL week x city, {method}", len(rows), cold, best, med, cpu)

@@ -31,14 +31,21 @@ def places(watch: "Watch", f: "Filters", *, svg: str | Path | None = None, frame
         raise WatchError(f"--frame must be one of {', '.join(FRAMES)} or auto, not {frame!r}")
     if svg is not None and Path(svg).suffix.lower() != ".svg":
         raise WatchError("--svg needs a file ending in .svg")
-    result = PlacesResult(find(watch.checked_engine(), f), activity_title(f))
+    from .reporting import fresh_engine
+
+    result = PlacesResult(find(fresh_engine(watch), f), activity_title(f))
     if svg is not None:
         result.path = write_svg(svg, result.svg(frame=frame, standalone=True))
     return result
 
 
-def profile(watch: "Watch", f: "Filters", *, latest: int = 20) -> SubstanceProfile:
+def profile(watch: "Watch", f: "Filters", *, latest: int = 20,
+            parts: tuple[str, ...] = ("places", "sources", "posts")) -> SubstanceProfile:
     from npswatch.reports.activity import latest_posts, places as find, sources
 
-    engine = watch.checked_engine()
-    return SubstanceProfile(activity_title(f), find(engine, f), sources(engine, f), latest_posts(engine, f, latest))
+    from .reporting import fresh_engine
+
+    engine = fresh_engine(watch)
+    return SubstanceProfile(activity_title(f), find(engine, f) if "places" in parts else [],
+                            sources(engine, f) if "sources" in parts else [],
+                            latest_posts(engine, f, latest) if "posts" in parts else [])

@@ -2,6 +2,7 @@
 (behind the `Watch` methods of the same names)."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,6 +12,8 @@ from .errors import WatchError
 from .results import DigestResult, ExportResult, FxImportResult, RateFile, SignalsResult, TrendsResult
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from npswatch.reports.scope import Filters
 
     from .watch import Watch
@@ -55,16 +58,34 @@ def trend_title(f: "Filters", by: str) -> str:
     return f"Price per unit by {by}: {scope_label(f)}"
 
 
+def fresh_engine(watch: "Watch") -> "Engine":
+    """The checked engine, the weekly trend aggregate refreshed first when writes marked days stale (reports are
+    exact without it, only slower: a refresh that fails, e.g. on a read-only database, is logged and skipped)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from npswatch.reports.weekly import refresh_if_stale
+
+    engine = watch.checked_engine()
+    try:
+        refresh_if_stale(engine)
+    except SQLAlchemyError as e:
+        logging.getLogger(__name__).warning("weekly aggregate not refreshed: %s", str(e).splitlines()[0])
+    return engine
+
+
 def trends(watch: "Watch", f: "Filters", *, by: str = "week", group: str | None = None,
-           plot: str | Path | None = None, title: str | None = None, tiers: bool = False) -> TrendsResult:
+           plot: str | Path | None = None, title: str | None = None, tiers: bool = False,
+           totals: bool = False) -> TrendsResult:
     from npswatch.reports.trends import mixing_note, trends as compute
 
     if plot is not None and Path(plot).suffix.lower() not in (".png", ".svg"):
         raise WatchError("--plot needs a file ending in .png or .svg")
     group = group or ("substance" if f.city else "city")
-    rows = compute(watch.checked_engine(), f, by=by, group=group, tiers=tiers,
-                   tier_bounds=watch.settings.trends.tiers)
-    result = TrendsResult(rows, title or trend_title(f, by), by, group, note=mixing_note(f, group))
+    per_period: list | None = [] if totals else None
+    rows = compute(fresh_engine(watch), f, by=by, group=group, tiers=tiers,
+                   tier_bounds=watch.settings.trends.tiers, totals=per_period)
+    result = TrendsResult(rows, title or trend_title(f, by), by, group, note=mixing_note(f, group),
+                          totals=per_period)
     if plot is not None:
         from npswatch.reports.plots import plot_trends
 

@@ -333,6 +333,7 @@ class TrendsResult(Result):
     group: str
     plot: Path | None = None
     note: str | None = None  # how the rows were split so as not to mix substances (reports.trends.mixing_note)
+    totals: list | None = None  # with totals=True: posts, ads, sources per period (reports.trends.PeriodTotal)
 
     @property
     def items(self) -> int:

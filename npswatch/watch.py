@@ -397,13 +397,22 @@ class Watch:
         return make(filters, **kw)
 
     def trends(self, filters: "Filters | None" = None, *, by: str = "week", group: str | None = None,
-               plot: str | Path | None = None, tiers: bool = False, **kw) -> "results.TrendsResult":
+               plot: str | Path | None = None, tiers: bool = False, totals: bool = False,
+               **kw) -> "results.TrendsResult":
         """Offers, median and IQR of price per unit and mentions per period, series and group (`plot`: also draw
         it; `tiers`: one row per quantity tier). Without a substance or class filter, rows are also per substance
-        (the result's `note` says so)."""
+        (the result's `note` says so); `totals`: also the posts, distinct ads and sources per period over the
+        whole scope (`.totals`)."""
         from .reporting import trends
 
-        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers)
+        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers, totals=totals)
+
+    def refresh_aggregate(self, *, full: bool = False) -> int:
+        """Rebuild the weekly trend aggregate's segments that writes marked stale (`full`: every segment; reports
+        refresh it themselves before reading); returns the number of segments rebuilt."""
+        from npswatch.reports.weekly import refresh
+
+        return refresh(self.checked_engine(), full=full)
 
     def places(self, filters: "Filters | None" = None, *, svg: str | Path | None = None, frame: str = "all",
                **kw) -> "results.PlacesResult":
@@ -414,12 +423,14 @@ class Watch:
         return places(self, self.filters(filters, **kw), svg=svg, frame=frame)
 
     def substance_profile(self, filters: "Filters | None" = None, *, latest: int = 20,
+                          parts: tuple[str, ...] = ("places", "sources", "posts"),
                           **kw) -> "results.SubstanceProfile":
         """A substance's (or class's) places (where it was seen first and since when), sources and `latest` posts
-        as stored (pseudonymised): the substance page of the web app besides its trends."""
+        as stored (pseudonymised): the substance page of the web app besides its trends. `parts`: which of
+        the three to compute (the others are empty lists)."""
         from .activity import profile
 
-        return profile(self, self.filters(filters, **kw), latest=latest)
+        return profile(self, self.filters(filters, **kw), latest=latest, parts=parts)
 
     def search(self, words: str, *, source: str | None = None, kind: str | None = None,
                substance: str | None = None, cls: str | None = None, since: datetime | str | None = None,

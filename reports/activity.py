@@ -87,11 +87,16 @@ def _ad():
     return func.coalesce(T_POST.c.ad_id, -T_POST.c.id)
 
 
-def places(engine: Engine, filters: Filters = Filters()) -> list[PlaceActivity]:
-    """Every region the scope's posts name, earliest first (ties: most ads first, then by label)."""
+def places(engine: Engine, filters: Filters = Filters(), method: str = "aggregate") -> list[PlaceActivity]:
+    """Every region the scope's posts name, earliest first (ties: most ads first, then by label).
+
+    `method` "aggregate" reads the weekly aggregate (`reports.trends.aggregate_rows`: first and last seen to the
+    second); "rows" the mentions and offers themselves."""
     Me, P, R, O = T_MENTION, T_POST, T_REGION, T_OFFER
     scope = resolve(engine, filters)
-    if engine.dialect.name == "sqlite":
+    if method == "aggregate":
+        seen, offers = _aggregate_places(engine, scope)
+    elif engine.dialect.name == "sqlite":
         seen, offers = _sqlite_seen(engine, scope, "region_id"), _sqlite_offers(engine, scope, "region_id")
     else:
         q = (select(Me.c.region_id, func.min(Me.c.observed_at), func.max(Me.c.observed_at),
@@ -153,14 +158,13 @@ def _sqlite_seen(engine: Engine, scope, key: str) -> list[tuple]:
     """[(key value or None, first seen, last seen, posts, distinct ads, sources)] per region_id or source."""
     import numpy as np
 
-    from .trends import _distinct_per_key, _read_mentions, mention_columns_sql
+    from .trends import _distinct_per_key, mention_columns_sql, read_columns
 
-    cols, posts = _read_mentions(engine, mention_columns_sql(scope, _SECONDS, ("city",)))
+    sql = mention_columns_sql(scope, _SECONDS, ("city",))
+    cols = read_columns(engine, sql)
     if not len(cols["day"]):
         return []
-    order = np.argsort(posts["id"])
-    at = order[np.searchsorted(posts["id"], cols["post_id"], sorter=order)]  # each mention's post
-    cols["ad"], cols["source"] = posts["ad"][at], posts["source"][at]
+    cols["ad"], cols["source"] = _of_posts(engine, cols["post_id"].astype(np.int64), "mention", scope)
     keys, idx = np.unique(cols[key].astype(np.int64), return_inverse=True)
     order = np.argsort(idx, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(idx[order]) != 0])
@@ -177,17 +181,70 @@ def _sqlite_seen(engine: Engine, scope, key: str) -> list[tuple]:
             for k, a, b, p, ad, sr in zip(keys.tolist(), first.tolist(), last.tolist(), *(c.tolist() for c in counts))]
 
 
+def _aggregate_places(engine: Engine, scope) -> tuple[list[tuple], dict]:
+    """`_sqlite_seen` per region and the offers per region, from the weekly aggregate: a region's posts, ads and
+    sources are the union of its rows' id sets."""
+    import numpy as np
+
+    from .trends import _distinct_per_key, _ragged_index, aggregate_rows
+
+    o, me = aggregate_rows(engine, scope, quantities=False)
+    offers: dict = {}
+    if len(o["day"]):
+        ks, inv = np.unique(o["region_id"], return_inverse=True)
+        ns = np.bincount(inv, weights=o["offers"]).astype(np.int64)
+        offers = {(None if k == 0 else k): n for k, n in zip(ks.tolist(), ns.tolist())}
+    if not len(me["day"]):
+        return [], offers
+    keys, inv = np.unique(me["region_id"], return_inverse=True)
+    first = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(keys), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, inv, me["first_seen"])
+    np.maximum.at(last, inv, me["last_seen"])
+    counts = []
+    for blob in ("post_ids", "ad_ids", "source_ids"):
+        r = me[blob]
+        full = np.zeros(len(keys), dtype=np.int64)
+        if len(r.values):
+            ks, ns = _distinct_per_key(np.repeat(inv, r.lens), r.values[_ragged_index(r.starts[:-1], r.lens)])
+            full[ks] = ns
+        counts.append(full)
+    stamp = lambda v: datetime.fromtimestamp(int(v), timezone.utc)  # noqa: E731
+    seen = [(None if k == 0 else int(k), stamp(a), stamp(b), int(p), int(ad), int(sr))
+            for k, a, b, p, ad, sr in zip(keys.tolist(), first.tolist(), last.tolist(), *(c.tolist() for c in counts))]
+    return seen, offers
+
+
+def _of_posts(engine: Engine, post_ids, table: str, scope) -> tuple:
+    """(ad, source) of each post id, the ids being those of `table`'s (mention, offer) rows in `scope`."""
+    import numpy as np
+
+    from .trends import _where_sql, post_columns_sql, read_columns
+
+    lo, hi = int(post_ids.min()), int(post_ids.max())
+    if len(post_ids) * 4 < hi - lo:
+        # few posts spread over many (one substance): looked up by id rather than every post between read
+        posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post "
+                                     f"WHERE id IN (SELECT post_id FROM {table} WHERE {_where_sql(scope)})")
+    else:
+        posts = read_columns(engine, post_columns_sql(lo, hi))
+    order = np.argsort(posts["id"])
+    at = order[np.searchsorted(posts["id"], post_ids, sorter=order)]
+    return posts["ad"][at], posts["source"][at]
+
+
 def _sqlite_offers(engine: Engine, scope, key: str) -> dict:
     """{region id or source id: offers of the scope}."""
     import numpy as np
 
     from .trends import _where_sql, read_columns
 
-    col = "COALESCE(region_id, 0)" if key == "region_id" else "post.source_id"
-    frm = "offer" if key == "region_id" else "offer JOIN post ON post.id = offer.post_id"
-    cols = read_columns(engine, f"SELECT {col} AS k FROM {frm} WHERE {_where_sql(scope)}")
+    col = "COALESCE(region_id, 0)" if key == "region_id" else "post_id"
+    cols = read_columns(engine, f"SELECT {col} AS k FROM offer WHERE {_where_sql(scope)}")
     if not len(cols["k"]):
         return {}
+    if key != "region_id":
+        cols["k"] = _of_posts(engine, cols["k"].astype(np.int64), "offer", scope)[1]
     ks, ns = np.unique(cols["k"].astype(np.int64), return_counts=True)
     return {(None if key == "region_id" and k == 0 else k): n for k, n in zip(ks.tolist(), ns.tolist())}
 

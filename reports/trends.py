@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Engine, and_, case, func, literal, select
+from sqlalchemy import Engine, and_, case, func, literal, or_, select
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -107,20 +107,23 @@ def mixing_note(filters: Filters, group: str) -> str | None:
 
 def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city",
            tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None,
-           method: str = "auto") -> list[TrendRow]:
+           method: str = "auto", totals: list | None = None) -> list[TrendRow]:
     """The trend table of `filters`: one row per period, series, group, unit (and tier with `tiers=True`),
     sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series.
 
     `method`: "columns" (columns read into numpy: the fast path, on SQLite and, with the ADBC PostgreSQL
     driver, on PostgreSQL), "sql" (PostgreSQL's percentile_cont in the server) or "auto" (columns when
-    possible). Both give the same rows."""
+    possible), "aggregate" (the weekly aggregate; "auto" uses it) . All give the same rows.
+
+    `totals`: a list to which the posts, distinct ads and sources of each period over the whole scope are
+    appended, as `PeriodTotal`s, from the same read (the web app's posts-per-week table)."""
     if group not in GROUPS:
         raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {group!r}")
     bounds = tier_bounds or DEFAULT_TIERS
     per_substance = splits_by_substance(filters, group)
     base = tuple(g for g in (group, "substance" if per_substance else None) if g and g != "none") or ("none",)
     groups = base + (("unit", "tier") if tiers else ("unit",))
-    t = _cells(engine, filters, by, groups, bounds, method)
+    t = _cells(engine, filters, by, groups, bounds, method, totals)
     n = len(t.period)
     if not n:
         return []
@@ -264,7 +267,7 @@ class _Table:
 
 
 def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
-           bounds: dict[str, tuple[float, float]], method: str = "auto") -> _Table:
+           bounds: dict[str, tuple[float, float]], method: str = "auto", totals: list | None = None) -> _Table:
     base = tuple(g for g in groups if g not in SPLITS)
     splits = groups[len(base):]
     for g in base:
@@ -272,16 +275,43 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
             raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {g!r}")
     if any(g not in SPLITS for g in splits) or ("tier" in splits and "unit" not in splits):
         raise ScopeError(f"unit and tier groupings come last, tier with unit: {groups!r}")
-    if method not in ("auto", "columns", "sql"):
-        raise ValueError(f"method must be auto, columns or sql, not {method!r}")
+    if method not in ("auto", "aggregate", "columns", "sql"):
+        raise ValueError(f"method must be auto, aggregate, columns or sql, not {method!r}")
     period_sql(T_OFFER.c.observed_at, engine.dialect.name, by)  # validates `by`
     scope = resolve(engine, filters)
     exprs = _Values(bounds, per_unit="unit" in splits)
+    if method == "aggregate" or (method == "auto" and "unit" in splits):
+        if "unit" not in splits:
+            raise ValueError("the weekly aggregate holds prices per unit: group by unit")
+        o, me = aggregate_rows(engine, scope, quantities="tier" in splits)
+        if totals is not None:
+            totals.extend(period_totals(me, by))
+        return _aggregate_cells(engine, o, me, by, base, splits, bounds)
+    if totals is not None:
+        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False)[1], by))
     if method == "sql" or (method == "auto" and not _columns_readable(engine)):
         if engine.dialect.name != "postgresql":
             raise ValueError("method 'sql' needs PostgreSQL (percentile_cont)")
         return _Table.from_dict(_sql_cells(engine, scope, by, groups, exprs), len(groups), len(base))
     return _columns_cells(engine, scope, by, base, splits, exprs)
+
+
+class PeriodTotal(NamedTuple):
+    period: date
+    mentions: int  # posts naming the scope
+    ads: int  # distinct ads among them
+    sources: int
+
+
+def period_totals(mention_rows: dict, by: str) -> list[PeriodTotal]:
+    """Posts, distinct ads and sources per period of aggregate mention rows, earliest first."""
+    me = mention_rows
+    if not len(me["day"]):
+        return []
+    pvals, idx = _dense(_periods(me["day"], by))
+    mu, st = _aggregate_mention_stats(me, idx)
+    return [PeriodTotal(_EPOCH + timedelta(days=d), m, a, s) for d, m, a, s in
+            zip(pvals[mu].tolist(), st["mentions"].tolist(), st["ads"].tolist(), st["sources"].tolist())]
 
 
 def _sql_cells(engine: Engine, scope: Scope, by: str, groups: tuple[str, ...], exprs: "_Values") -> dict:
@@ -324,7 +354,9 @@ class _Values:
         for unit, (lo, hi) in sorted(bounds.items()):
             whens += [(and_(O.c.unit == unit, qty <= lo), 0), (and_(O.c.unit == unit, qty <= hi), 1)]
         lo, hi = DEFAULT_TIERS["g"]
-        self.tier = case(*whens, (qty <= lo, 0), (qty <= hi, 1), else_=2)
+        # units without bounds of their own take the default ones (a configured unit above its bounds is tier 2)
+        other = or_(O.c.unit.is_(None), O.c.unit.not_in(sorted(bounds))) if bounds else literal(True)
+        self.tier = case(*whens, (and_(other, qty <= lo), 0), (and_(other, qty <= hi), 1), else_=2)
 
     @staticmethod
     def compile(expr, dialect: str = "sqlite") -> str:
@@ -530,16 +562,14 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
     With an ADBC driver installed (SQLite, PostgreSQL) the result arrives as Arrow columns (no Python object per
     value), outside SQLAlchemy's pool (SQLite read-only); otherwise SQLite's stdlib driver is used.
     """
-    if engine.dialect.name == "postgresql":
-        dbapi = _adbc("postgresql")
-        if dbapi is None:
-            raise RuntimeError("reading columns from PostgreSQL needs adbc-driver-postgresql")
+    dbapi = _adbc("postgresql") if engine.dialect.name == "postgresql" else None
+    if dbapi is not None:
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         with dbapi.connect(uri) as conn, conn.cursor() as cur:
             cur.execute(sql)
             table = cur.fetch_arrow_table()
         return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
-    path = _sqlite_file(engine)
+    path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
     if use_arrow is None:
         use_arrow = path is not None and _adbc() is not None
     if use_arrow and path:
@@ -564,7 +594,10 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
     out: dict[str, np.ndarray | Coded] = {}
     for name, col in zip(names, cols):
         sample = next((v for v in col if v is not None), 0)
-        if isinstance(sample, str):
+        if isinstance(sample, (bytes, memoryview)):
+            lens = np.fromiter((len(v) for v in col), dtype=np.int64, count=len(col))
+            out[name] = Blobs(b"".join(bytes(v) for v in col), np.r_[0, np.cumsum(lens)])
+        elif isinstance(sample, str):
             lookup: dict[str, int] = {}
             codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in col), dtype=np.int64, count=len(col))
             out[name] = Coded(codes, list(lookup))
@@ -573,8 +606,25 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
     return out
 
 
-def _arrow_to_numpy(col) -> np.ndarray | Coded:
+class Blobs(NamedTuple):
+    """A binary column: row i is data[offsets[i]:offsets[i + 1]]."""
+
+    data: bytes | memoryview
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _arrow_to_numpy(col) -> np.ndarray | Coded | Blobs:
     import pyarrow as pa
+
+    if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+        arr = col.combine_chunks()
+        _, offsets, data = arr.buffers()
+        width = np.int64 if pa.types.is_large_binary(col.type) else np.int32
+        off = np.frombuffer(offsets, dtype=width)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+        return Blobs(memoryview(data) if data is not None else b"", off)
 
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         enc = col.combine_chunks().dictionary_encode()
@@ -708,7 +758,6 @@ def _columns_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...],
             idx_o.append(o["tier"].astype(np.int64))
             vocab.append([0, 1, 2])
         sizes.append(max(len(vocab[-1]), 1))
-    split_size = int(np.prod(sizes[nbase:])) if splits else 1
     ocode = _combine(idx_o, sizes, len(o["day"]))
     mcode = _combine(idx_m, sizes[:nbase], len(me["day"]))
 
@@ -716,6 +765,15 @@ def _columns_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...],
     ostats = _offer_stats(o, inv, len(ucode))
     mu, minv = _dense(mcode)
     mstats = _mention_stats(me, posts, minv, len(mu))
+    return _assemble(ucode, ostats, mu, mstats, sizes, nbase, pvals, vocab, _sorted_currencies(o))
+
+
+def _assemble(ucode: np.ndarray, ostats: dict, mu: np.ndarray, mstats: dict, sizes: list[int], nbase: int,
+              pvals: np.ndarray, vocab: list, currencies: list[str]) -> _Table:
+    """The table from offer cells (codes `ucode`, stats `ostats`) and mention cells (`mu`, `mstats`), the codes
+    being `_combine`'s of (period, base groups[, splits]) with `sizes`."""
+    split_size = int(np.prod(sizes[nbase:])) if len(sizes) > nbase else 1
+    splits = len(sizes) > nbase
     # the cells: every offer cell, and (with unit/tier splits) a cell of its own for mentions with no offer
     obase = ucode // split_size
     only = mu[~np.isin(mu, obase)] if len(mu) else mu
@@ -740,7 +798,7 @@ def _columns_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...],
         stats[k] = np.where(has, v[pos] if len(v) else 0, 0)
     parts = _split(base_codes, sizes[:nbase])
     return _Table(pvals[parts[0]] if len(pvals) else np.zeros(0, dtype=np.int64), vocab,
-                  parts[1:] + split_idx, stats, _sorted_currencies(o))
+                  parts[1:] + split_idx, stats, currencies)
 
 
 def _sorted_currencies(o: dict) -> list[str]:
@@ -842,9 +900,528 @@ def _group_quantiles(keys: np.ndarray, values: np.ndarray, qs=QUANTILES):
     return k[starts], counts, out
 
 
+_BITMAP_MAX = 1 << 26
+
+
 def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(keys, number of distinct values of each)."""
     values = values - int(values.min())
     span = int(values.max()) + 1
+    nkeys = int(key.max()) + 1
+    if nkeys * span <= _BITMAP_MAX:  # few keys over a dense range of ids: a bitmap per key, no sort
+        seen = np.zeros(nkeys * span, dtype=bool)
+        seen[key * span + values] = True
+        counts = np.count_nonzero(seen.reshape(nkeys, span), axis=1)
+        nz = np.flatnonzero(counts)
+        return nz, counts[nz]
     pairs = _distinct(key * span + values)
     return _counts(pairs // span)
+
+
+# --- the weekly aggregate (tables trend_offer_week, trend_mention_week: migration 0015) ------------------------
+# Rows per segment (an ISO week cut at a month's end, so that weeks and months are both unions of segments),
+# substance, region (and unit, currency): sorted prices with their quantities, distinct post, ad and source ids.
+# A cell of any period and grouping merges rows: counts add, sorted arrays merge, id sets unite, so its figures
+# are those of the offers and mentions themselves. Segments the scope's time span cuts, and segments written
+# since the last refresh (`trend_stale`), are built from the offers and mentions at read time in the same form.
+
+class Ragged(NamedTuple):
+    """Per row a slice of `values`: row i is values[starts[i]:starts[i + 1]]."""
+
+    values: np.ndarray
+    starts: np.ndarray
+
+    @property
+    def lens(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    @classmethod
+    def of_bytes(cls, data: bytes | memoryview, offsets: np.ndarray, dtype) -> "Ragged":
+        size = np.dtype(dtype).itemsize
+        return cls(np.frombuffer(data, dtype=dtype) if len(data) else np.zeros(0, dtype=dtype),
+                   np.asarray(offsets, dtype=np.int64) // size)
+
+    def take(self, rows: np.ndarray) -> "Ragged":
+        """These rows, in this order."""
+        lens = self.lens[rows]
+        starts = np.r_[0, np.cumsum(lens)].astype(np.int64)
+        return Ragged(self.values[_ragged_index(self.starts[rows], lens)], starts)
+
+    def concat(self, other: "Ragged") -> "Ragged":
+        return Ragged(np.concatenate([self.values, other.values.astype(self.values.dtype, copy=False)]),
+                      np.r_[self.starts[:-1], other.starts + len(self.values)].astype(np.int64))
+
+    def to_bytes(self) -> list[bytes]:
+        v, s = self.values, self.starts.tolist()
+        return [v[a:b].tobytes() for a, b in zip(s[:-1], s[1:])]
+
+
+def _ragged_index(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions starts[i] + 0..lens[i]-1 of every row, one after the other."""
+    total = int(lens.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lens)
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lens), lens)
+
+
+OFFER_BLOBS = {"prices": np.float64, "qty": np.float64, "usd": np.float64, "usd_qty": np.float64}
+MENTION_BLOBS = {"post_ids": np.int64, "ad_ids": np.int64, "source_ids": np.int64}
+_NO_QTY = 1e300  # an offer without quantity: above every tier bound, as NULL is in the SQL (tier 2)
+
+
+def segment_start(day: np.ndarray) -> np.ndarray:
+    """Day number -> first day of its segment: the later of its week's Monday and its month's first day."""
+    return np.maximum(_periods(day, "week"), _periods(day, "month"))
+
+
+def segment_end(start: np.ndarray) -> np.ndarray:
+    """First day of the next segment."""
+    week = _periods(start, "week") + 7
+    month = (start.astype("datetime64[D]").astype("datetime64[M]") + 1).astype("datetime64[D]").astype(np.int64)
+    return np.minimum(week, month)
+
+
+def build_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict, dict]:
+    """(offer rows, mention rows) of the aggregate from the offers and mentions matching `where_sql`, a condition
+    on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments."""
+    dialect = engine.dialect.name
+    day = _day_sql(engine)
+    v = _Values(DEFAULT_TIERS, per_unit=True)
+    real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
+    qty = v.compile(case((T_OFFER.c.unit == "g", func.coalesce(T_OFFER.c.grams, T_OFFER.c.quantity)),
+                         else_=T_OFFER.c.quantity), dialect)
+    o = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
+                             f"COALESCE(unit, '') AS unit, COALESCE(currency, '') AS currency, "
+                             f"CAST(COALESCE({v.compile(v.price, dialect)}, -1.0) AS {real}) AS price, "
+                             f"CAST(COALESCE({v.compile(v.usd, dialect)}, -1.0) AS {real}) AS usd, "
+                             f"CAST(COALESCE({qty}, {_NO_QTY}) AS {real}) AS qty FROM offer WHERE {where_sql}"
+                             + ("" if offers else " AND 0 = 1"))
+    seconds = _SECONDS_PG if dialect == "postgresql" else _SECONDS_SQLITE
+    me, posts = _read_mentions(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
+                                       f"post_id, {seconds} AS at FROM mention WHERE {where_sql}")
+    return _offer_rows(o), _mention_rows(me, posts)
+
+
+# seconds since 1970, rounded (the first and last time seen of `reports.activity`)
+_SECONDS_SQLITE = "CAST(ROUND((julianday(observed_at) - 2440587.5) * 86400) AS INTEGER)"
+_SECONDS_PG = "CAST(ROUND(EXTRACT(EPOCH FROM observed_at)) AS BIGINT)"
+
+
+def _row_keys(cols: dict, text: tuple[str, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Rows' keys (segment, substance, region, text columns' codes) as arrays, text columns coded by name."""
+    seg = segment_start(cols["day"].astype(np.int64))
+    keys = [seg, cols["substance_id"].astype(np.int64), cols["region_id"].astype(np.int64)]
+    for t in text:
+        c = cols[t]
+        if not isinstance(c, Coded):
+            c = Coded(np.zeros(len(seg), dtype=np.int64), [])
+        rank = np.empty(len(c.values), dtype=np.int64)
+        rank[np.argsort(np.array(c.values, dtype=object), kind="stable")] = np.arange(len(c.values))
+        keys.append(rank[c.codes] if len(c.values) else c.codes)
+    return seg, keys
+
+
+def _groups_of(sorted_keys: list[np.ndarray]) -> np.ndarray:
+    """Starts of the runs of equal keys (and the end) in rows sorted by them."""
+    n = len(sorted_keys[0])
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+        for k in sorted_keys:
+            change[1:] |= k[1:] != k[:-1]
+    return np.r_[np.flatnonzero(change), n].astype(np.int64)
+
+
+def _offer_rows(o: dict) -> dict:
+    if not len(o["day"]):
+        return _empty_offer_rows()
+    _, keys = _row_keys(o, ("unit", "currency"))
+    price, usd, qty = o["price"], o["usd"], o["qty"]
+    unpriced = price < 0
+    order = np.lexsort((price, unpriced) + tuple(reversed(keys)))  # per row: priced first, by price
+    sk = [k[order] for k in keys]
+    starts = _groups_of(sk)
+    first = starts[:-1]
+    p_sorted, unpriced_sorted = price[order], unpriced[order]
+    priced_before = np.r_[0, np.cumsum(~unpriced_sorted)]
+    out = {"day": sk[0][first], "substance_id": sk[1][first], "region_id": sk[2][first],
+           "unit": _coded_sorted(o["unit"], sk[3][first]), "currency": _coded_sorted(o["currency"], sk[4][first]),
+           "offers": np.diff(starts),
+           "prices": Ragged(p_sorted[~unpriced_sorted], priced_before[starts]),
+           "qty": Ragged(qty[order], starts)}
+    # USD: the prices of a (segment, substance, region, unit) whatever their currency, on the first of its rows
+    # (the others' USD arrays are empty): a cell never splits them, and one sorted array needs no merging
+    group_start = _groups_of(sk[:4])[:-1]
+    lead = np.repeat(group_start, np.diff(np.r_[group_start, len(order)]))  # the first offer of each one's group
+    row_of = np.searchsorted(first, lead)
+    has = usd[order] >= 0
+    r, u, q = row_of[has], usd[order][has], qty[order][has]
+    o2 = np.lexsort((u, r))
+    out["usd"] = Ragged(u[o2], np.r_[0, np.cumsum(np.bincount(r, minlength=len(first)))].astype(np.int64))
+    out["usd_qty"] = Ragged(q[o2], out["usd"].starts)
+    return out
+
+
+def _coded_sorted(c, ranks: np.ndarray) -> Coded:
+    """Codes that are ranks into the sorted names of `c` (see `_row_keys`)."""
+    values = sorted(c.values) if isinstance(c, Coded) else []
+    return Coded(ranks, values)
+
+
+def _mention_rows(me: dict, posts: dict) -> dict:
+    if not len(me["day"]):
+        return _empty_mention_rows()
+    pid = me["post_id"].astype(np.int64)
+    order = np.argsort(posts["id"])
+    at = np.searchsorted(posts["id"], pid, sorter=order)
+    at = order[np.minimum(at, max(len(order) - 1, 0))] if len(order) else np.zeros(len(pid), dtype=np.int64)
+    found = (posts["id"][at] == pid) if len(order) else np.zeros(len(pid), dtype=bool)
+    ad = np.where(found, posts["ad"].astype(np.int64)[at] if len(order) else 0, -pid)
+    source = np.where(found, posts["source"].astype(np.int64)[at] if len(order) else 0, -1)
+    _, keys = _row_keys(me, ())
+    order = np.lexsort(tuple(reversed(keys)))
+    sk = [k[order] for k in keys]
+    starts = _groups_of(sk)
+    first = starts[:-1]
+    row_of = np.repeat(np.arange(len(first)), np.diff(starts))
+    out = {"day": sk[0][first], "substance_id": sk[1][first], "region_id": sk[2][first]}
+    at = me["at"].astype(np.int64)[order]
+    out["first_seen"], out["last_seen"] = np.minimum.reduceat(at, first), np.maximum.reduceat(at, first)
+    for name, col in (("post_ids", pid), ("ad_ids", ad), ("source_ids", source)):
+        ids = _distinct_rows(row_of, col[order], len(first))
+        out[name] = ids
+        out[name.split("_")[0] + "s"] = ids.lens
+    return out
+
+
+def _distinct_rows(row: np.ndarray, values: np.ndarray, n: int) -> Ragged:
+    """Per row its distinct values, sorted."""
+    o = np.lexsort((values, row))
+    r, v = row[o], values[o]
+    keep = np.r_[True, (r[1:] != r[:-1]) | (v[1:] != v[:-1])] if len(r) else np.zeros(0, dtype=bool)
+    r, v = r[keep], v[keep]
+    return Ragged(v, np.r_[0, np.cumsum(np.bincount(r, minlength=n))].astype(np.int64))
+
+
+def _empty_offer_rows() -> dict:
+    z = np.zeros(0, dtype=np.int64)
+    empty = Ragged(np.zeros(0), np.zeros(1, dtype=np.int64))
+    return {"day": z, "substance_id": z, "region_id": z, "unit": Coded(z, []), "currency": Coded(z, []),
+            "offers": z} | {k: empty for k in OFFER_BLOBS}
+
+
+def _empty_mention_rows() -> dict:
+    z = np.zeros(0, dtype=np.int64)
+    empty = Ragged(z, np.zeros(1, dtype=np.int64))
+    return {"day": z, "substance_id": z, "region_id": z, "posts": z, "ads": z, "sources": z, "first_seen": z,
+            "last_seen": z} | {
+        k: empty for k in MENTION_BLOBS}
+
+
+def _concat_rows(a: dict, b: dict) -> dict:
+    if not len(a["day"]):
+        return b
+    if not len(b["day"]):
+        return a
+    out = {}
+    for k, va in a.items():
+        if k not in b:
+            continue
+        vb = b[k]
+        if isinstance(va, Ragged):
+            out[k] = va.concat(vb)
+        elif isinstance(va, Coded):
+            out[k] = _sorted_coded(Coded(np.concatenate([va.codes, vb.codes + len(va.values)]),
+                                         list(va.values) + list(vb.values)))
+        else:
+            out[k] = np.concatenate([va, vb])
+    return out
+
+
+def stale_days(engine: Engine) -> np.ndarray:
+    """Days written since the aggregate was last refreshed (sorted day numbers)."""
+    from npswatch.storage.tables import T_STALE
+
+    with engine.connect() as c:
+        return np.array(sorted(c.execute(select(T_STALE.c.day)).scalars()), dtype=np.int64)
+
+
+def _ranges_where(starts: np.ndarray, ends: np.ndarray, dialect: str) -> str:
+    """observed_at within any of the day ranges [start, end) (adjacent ranges joined)."""
+    if not len(starts):
+        return "0 = 1"
+    order = np.argsort(starts)
+    spans: list[list[int]] = []
+    for a, b in zip(starts[order].tolist(), ends[order].tolist()):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    day = lambda d: _stamp(datetime.combine(_EPOCH + timedelta(days=d), datetime.min.time()), dialect)  # noqa: E731
+    return "(" + " OR ".join(f"(observed_at >= {day(a)} AND observed_at < {day(b)})" for a, b in spans) + ")"
+
+
+def _ids_where(scope: Scope) -> str:
+    conds = []
+    if scope.substance_ids is not None:
+        conds.append(f"substance_id IN ({','.join(str(int(i)) for i in scope.substance_ids) or 'NULL'})")
+    if scope.region_ids is not None:
+        conds.append(f"region_id IN ({','.join(str(int(i)) for i in scope.region_ids) or 'NULL'})")
+    return "".join(" AND " + c for c in conds)
+
+
+def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True) -> tuple[dict, dict]:
+    """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
+    mentions for the segments the scope's time span cuts and those written since the last refresh. Without
+    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty"."""
+    dialect = engine.dialect.name
+    stale = np.unique(segment_start(stale_days(engine)))
+    lo = hi = None  # day numbers: the whole segments inside [since, until)
+    cut: list[int] = []
+    if scope.since is not None:
+        d = (utc(scope.since).date() - _EPOCH).days
+        s = int(segment_start(np.array([d]))[0])
+        exact = s == d and utc(scope.since).time() == datetime.min.time()
+        lo = d if exact else int(segment_end(np.array([s]))[0])
+        if not exact:
+            cut.append(s)
+    if scope.until is not None:
+        d = (utc(scope.until).date() - _EPOCH).days
+        s = int(segment_start(np.array([d]))[0])
+        exact = s == d and utc(scope.until).time() == datetime.min.time()
+        hi = d if exact else s
+        if not exact:
+            cut.append(s)
+    ids = _ids_where(scope)
+    span = "".join([f" AND day >= {lo}" if lo is not None else "", f" AND day < {hi}" if hi is not None else ""])
+    if lo is not None and hi is not None and lo >= hi:
+        span = " AND 0 = 1"
+    no = " AND 0 = 1" if not offers else ""
+    qty = ", qty, usd_qty" if quantities else ""
+    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, usd"
+                                    f"{qty} FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
+    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
+                                    f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
+    stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
+    stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
+    if len(stale):
+        stored_o = _drop_days(stored_o, stale)
+        stored_m = _drop_days(stored_m, stale)
+    fresh = np.unique(np.r_[stale, np.array(cut, dtype=np.int64)]).astype(np.int64)
+    if lo is not None or hi is not None:  # stale segments outside the span are not wanted
+        keep = np.ones(len(fresh), dtype=bool)
+        ends = segment_end(fresh)
+        if scope.since is not None:
+            keep &= ends > (utc(scope.since).date() - _EPOCH).days
+        if scope.until is not None:
+            keep &= fresh <= (utc(scope.until).date() - _EPOCH).days
+        fresh = fresh[keep]
+    if len(fresh):
+        cond = f"{_where_sql(scope, dialect)} AND {_ranges_where(fresh, segment_end(fresh), dialect)}"
+        built_o, built_m = build_rows(engine, cond, offers=offers)
+        stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
+    return stored_o, stored_m
+
+
+def _as_rows(cols: dict, blobs: dict, empty) -> dict:
+    if not len(cols["day"]):
+        return empty()
+    out = {}
+    for k, v in cols.items():
+        if k in blobs:
+            out[k] = Ragged.of_bytes(v.data, v.offsets, blobs[k]) if isinstance(v, Blobs) else v
+        elif k in ("unit", "currency"):
+            out[k] = _sorted_coded(v) if isinstance(v, Coded) else Coded(np.zeros(len(v), dtype=np.int64), [""])
+        else:
+            out[k] = v.astype(np.int64, copy=False) if isinstance(v, np.ndarray) else v
+    return out
+
+
+def _sorted_coded(c: Coded) -> Coded:
+    """The same column with its values sorted and codes their ranks."""
+    names = sorted(set(c.values))
+    pos = {n: i for i, n in enumerate(names)}
+    lut = np.array([pos[n] for n in c.values] or [0], dtype=np.int64)
+    return Coded(lut[c.codes], names)
+
+
+def _drop_days(rows: dict, days: np.ndarray) -> dict:
+    keep = ~np.isin(rows["day"], days)
+    if keep.all():
+        return rows
+    idx = np.flatnonzero(keep)
+    out = {}
+    for k, v in rows.items():
+        if isinstance(v, Ragged):
+            out[k] = v.take(idx)
+        elif isinstance(v, Coded):
+            out[k] = Coded(v.codes[idx], v.values)
+        else:
+            out[k] = v[idx]
+    return out
+
+
+def _tier_of(qty: np.ndarray, unit_of_value: np.ndarray, units: list[str],
+             bounds: dict[str, tuple[float, float]]) -> np.ndarray:
+    """Quantity tier (0 retail, 1 middle, 2 wholesale) of each value, as `_Values.tier` computes it in SQL."""
+    lo = np.array([bounds.get(u, DEFAULT_TIERS["g"])[0] for u in units] or [0.0])[unit_of_value]
+    hi = np.array([bounds.get(u, DEFAULT_TIERS["g"])[1] for u in units] or [0.0])[unit_of_value]
+    return np.where(qty <= lo, 0, np.where(qty <= hi, 1, 2)).astype(np.int64)
+
+
+def _aggregate_cells(engine: Engine, o: dict, me: dict, by: str, base: tuple[str, ...], splits: tuple[str, ...],
+                     bounds: dict[str, tuple[float, float]]) -> _Table:
+    """The cells of the scope from its aggregate rows (`aggregate_rows`): the same table as `_columns_cells`."""
+    groups = base + splits
+    if not len(o["day"]) and not len(me["day"]):
+        none = np.zeros(0, dtype=np.int64)
+        stats = {k: none for k in _INT_STATS + ("currency",)} | {k: np.zeros(0) for k in _FLOAT_STATS}
+        return _Table(none, [[] for _ in groups], [none] * len(groups), stats, [])
+    tables = [o, me]
+    (po, pm), pvals = _shared_index([_periods(t["day"], by) for t in tables])
+    idx_o, idx_m, vocab, sizes = [po], [pm], [], [len(pvals)]
+    for g in base:
+        (io, im), ids = _base_index(engine, g, tables)
+        idx_o.append(io)
+        idx_m.append(im)
+        vocab.append(ids)
+        sizes.append(max(len(ids), 1))
+    nbase = len(sizes)
+    units = o["unit"].values
+    idx_o.append(o["unit"].codes)
+    vocab.append([u or None for u in units])
+    sizes.append(max(len(units), 1))
+    tiers = "tier" in splits
+    if tiers:
+        vocab.append([0, 1, 2])
+        sizes.append(3)
+    nrow = len(o["day"])
+    rcode = _combine(idx_o, sizes[:nbase + 1], nrow)  # a row's cell, without its tier
+    ostats, ucode = _aggregate_offer_stats(o, rcode, tiers, bounds)
+    mcode = _combine(idx_m, sizes[:nbase], len(me["day"]))
+    mu, mstats = _aggregate_mention_stats(me, mcode)
+    return _assemble(ucode, ostats, mu, mstats, sizes, nbase, pvals, vocab, list(o["currency"].values))
+
+
+def _values_by_cell(rows: np.ndarray, rcode: np.ndarray, ragged: Ragged, tier: np.ndarray | None = None,
+                    want=None) -> tuple[np.ndarray, np.ndarray]:
+    """(cell code, value) of the values of `rows`, ordered by cell code and sorted within each cell. `tier` (per
+    value of `ragged`) adds the tier to the code; `want(keys, row of each value)` keeps some values only."""
+    order = rows[np.argsort(rcode[rows], kind="stable")]
+    lens = ragged.lens[order]
+    pos = _ragged_index(ragged.starts[order], lens)
+    row_of = np.repeat(order, lens)
+    keys = rcode[row_of]
+    if tier is not None:
+        keys = keys * 3 + tier[pos]
+        o2 = np.argsort(keys, kind="stable")  # keeps each row's values sorted
+        keys, pos, row_of = keys[o2], pos[o2], row_of[o2]
+    if want is not None:
+        keep = want(keys, row_of)
+        keys, pos, row_of = keys[keep], pos[keep], row_of[keep]
+    values = ragged.values[pos]
+    if len(keys) > 1:
+        # cells merging several rows: sort their values (a cell of one row is sorted already)
+        new_cell = np.r_[True, keys[1:] != keys[:-1]]
+        new_row = new_cell | np.r_[True, row_of[1:] != row_of[:-1]]
+        cell_id = np.cumsum(new_cell) - 1
+        multi = np.bincount(cell_id, weights=new_row)[cell_id] > 1
+        if multi.any():
+            sub = np.flatnonzero(multi)
+            values[sub] = values[sub][np.lexsort((values[sub], keys[sub]))]
+    return keys, values
+
+
+def _run_quantiles(keys: np.ndarray, values: np.ndarray, qs=QUANTILES):
+    """(keys, counts, [quantile arrays]) of values sorted within runs of equal keys (linear interpolation)."""
+    if not len(keys):
+        return keys, np.zeros(0, dtype=np.int64), [np.zeros(0) for _ in qs]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    counts = np.diff(np.r_[starts, len(keys)])
+    out = []
+    for q in qs:
+        pos = q * (counts - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, counts - 1)
+        out.append(values[starts + lo] + (values[starts + hi] - values[starts + lo]) * (pos - lo))
+    return keys[starts], counts, out
+
+
+def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> tuple[dict, np.ndarray]:
+    """(stats per offer cell as `_offer_stats` gives them, the cells' codes)."""
+    units = o["unit"].values
+    ucodes = o["unit"].codes
+
+    rows = np.arange(len(rcode))
+    if tiers:
+        q = o["qty"]
+        row_of = np.repeat(rows, q.lens)
+        codes_all = rcode[row_of] * 3 + _tier_of(q.values, ucodes[row_of], units, bounds)
+    else:
+        codes_all = rcode
+    # cells: every (row cell, tier) with an offer
+    ucode, inv = _dense(codes_all)
+    n = len(ucode)
+    weights = None if tiers else o["offers"]
+    out = {"offers": np.bincount(inv, weights=weights, minlength=n).astype(np.int64)}
+    out |= {k: np.zeros(n, dtype=np.int64) for k in ("priced", "usd_offers")}
+    out |= {k: np.full(n, np.nan) for k in _FLOAT_STATS}
+    out["currency"] = np.full(n, -1, dtype=np.int64)
+    cur = o["currency"].codes  # ranks into the sorted currency names (see _row_keys)
+    ncur = max(len(o["currency"].values), 1)
+    prices = o["prices"]
+    price_tier = usd_tier = None
+    if tiers:
+        # the priced offers' quantities are the first of each row's
+        q = o["qty"]
+        price_tier = _tier_of(q.values[_ragged_index(q.starts[:-1], prices.lens)],
+                              np.repeat(ucodes, prices.lens), units, bounds)
+        usd_tier = _tier_of(o["usd_qty"].values, np.repeat(ucodes, o["usd"].lens), units, bounds)
+        prow = np.repeat(rows, prices.lens)
+        combo, count = _counts(np.searchsorted(ucode, rcode[prow] * 3 + price_tier) * ncur + cur[prow])
+    else:
+        combo, inv2 = _dense(np.searchsorted(ucode, rcode) * ncur + cur)
+        count = np.bincount(inv2, weights=prices.lens, minlength=len(combo)).astype(np.int64)
+        combo, count = combo[count > 0], count[count > 0]
+    best = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(best, combo // ncur, count * ncur + (ncur - 1 - combo % ncur))
+    local = np.where(best >= 0, ncur - 1 - best % ncur, -1)
+    out["currency"] = local
+    # local prices: the values in their cell's local currency
+    if tiers:
+        keys, values = _values_by_cell(np.flatnonzero(prices.lens > 0), rcode, prices, price_tier,
+                                       want=lambda k, r: local[np.searchsorted(ucode, k)] == cur[r])
+    else:
+        mine = np.flatnonzero((local[np.searchsorted(ucode, rcode)] == cur) & (prices.lens > 0))
+        keys, values = _values_by_cell(mine, rcode, prices)
+    ks, ns, (q1, med, q3) = _run_quantiles(np.searchsorted(ucode, keys), values)
+    out["priced"][ks], out["q1"][ks], out["median"][ks], out["q3"][ks] = ns, q1, med, q3
+    usd = o["usd"]
+    keys, values = _values_by_cell(np.flatnonzero(usd.lens > 0), rcode, usd, usd_tier)
+    ks, ns, (q1, med, q3) = _run_quantiles(np.searchsorted(ucode, keys), values)
+    out["usd_offers"][ks], out["usd_q1"][ks], out["usd_median"][ks], out["usd_q3"][ks] = ns, q1, med, q3
+    return out, ucode
+
+
+def _aggregate_mention_stats(me: dict, mcode: np.ndarray) -> tuple[np.ndarray, dict]:
+    """(mention cells' codes, their distinct posts, ads and sources): a cell of one row takes the row's counts,
+    a cell of several rows unites their id sets."""
+    mu, inv = _dense(mcode)
+    n = len(mu)
+    out = {k: np.zeros(n, dtype=np.int64) for k in ("mentions", "ads", "sources")}
+    if not n:
+        return mu, out
+    nrows = np.bincount(inv, minlength=n)
+    single = nrows[inv] == 1
+    for name, col, blob in (("mentions", "posts", "post_ids"), ("ads", "ads", "ad_ids"),
+                            ("sources", "sources", "source_ids")):
+        out[name][inv[single]] = me[col][single]
+        multi = np.flatnonzero(~single)
+        if len(multi):
+            r = me[blob]
+            lens = r.lens[multi]
+            vals = r.values[_ragged_index(r.starts[multi], lens)]
+            keys, counts = _distinct_per_key(np.repeat(inv[multi], lens), vals)
+            out[name][keys] = counts
+    return mu, out

@@ -217,3 +217,4 @@ from . import tables_accounts  # noqa: E402,F401  (web app accounts, sessions, a
 from . import tables_ads  # noqa: E402,F401  (distinct ads: migration 0009)
 from . import tables_tgmetrics  # noqa: E402,F401  (Telegram channel and post metrics: migration 0013)
 from . import tables_images  # noqa: E402,F401  (image hashes: migration 0012)
+from . import tables_aggregate  # noqa: E402,F401  (the weekly trend aggregate: migration 0015)

@@ -78,6 +78,9 @@ def trends(
                                "(bounds in [trends] tiers; default <= 1, 1-10, > 10 g or pieces)."),
     channel: Optional[str] = typer.Option(None, "--channel", help="Instead: a Telegram channel's subscribers over "
                                           "time (as `npswatch telegram metrics CHANNEL`)."),
+    rebuild_aggregate: bool = typer.Option(False, "--rebuild-aggregate", help="Instead: rebuild the weekly "
+                                           "aggregate the reports read, from every offer and mention (maintenance: "
+                                           "writes keep it fresh by themselves)."),
 ) -> None:
     """Offers, median and IQR of price per unit (g, piece, ml; local currency and USD) and mentions per period.
 
@@ -85,6 +88,9 @@ def trends(
     grouped by substance, and the command says so."""
     if fmt not in ("table", "csv", "json"):
         fail("--format must be table, csv or json")
+    if rebuild_aggregate:
+        return _guard(lambda: console.print(f"weekly aggregate rebuilt: "
+                                            f"{ctx.obj.refresh_aggregate(full=True)} week segments"))
     if channel:
         from .tgmetrics import show_channel_metrics
 

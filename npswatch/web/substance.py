@@ -83,21 +83,23 @@ class Query:
 
 # --- the tables: one function per table, used by the page and its CSV ------------------------------------------
 def trend_table(watch, qy: Query) -> tuple[object, list]:
-    """(TrendsResult, its rows of the chosen unit and tier)."""
+    """(TrendsResult with its `totals` per period, its rows of the chosen unit and tier): one read of the trend
+    data for the price table and the posts-per-period table."""
     from npswatch.reports.trends import tier_label
 
     tiers = qy.tier != "all"
-    result = watch.trends(by=qy.by, group=qy.group, tiers=tiers, **qy.f)
+    result = watch.trends(by=qy.by, group=qy.group, tiers=tiers, totals=True, **qy.f)
     want = tier_label(qy.unit, int(qy.tier), watch.settings.trends.tiers) if tiers else "all sizes"
     return result, [r for r in result.rows if r.unit == qy.unit and r.tier == want]
 
 
-def weekly_table(watch, qy: Query) -> list[list[str]]:
+def weekly_cells(result) -> list[list[str]]:
     """Posts, distinct ads and sources per period (whatever the unit: every post naming the scope)."""
-    per: dict = {}
-    for r in watch.trends(by=qy.by, group="none", **qy.f).rows:
-        per[r.period] = (r.mentions, r.ads, r.sources)  # the same for every unit's row of a period
-    return [[p.isoformat(), str(m), str(a), str(s)] for p, (m, a, s) in sorted(per.items())]
+    return [[t.period.isoformat(), str(t.mentions), str(t.ads), str(t.sources)] for t in result.totals]
+
+
+def weekly_table(watch, qy: Query) -> list[list[str]]:
+    return weekly_cells(watch.trends(by=qy.by, group="none", totals=True, **qy.f))
 
 
 def place_cells(places, when) -> list[list[str]]:
@@ -178,7 +180,7 @@ def routes(watch, *, page, guarded, call, refuse, when, translate) -> list[Route
         fmt = when(request)
         try:
             result, rows = await call(trend_table, watch, qy)
-            weekly = await call(weekly_table, watch, qy)
+            weekly = weekly_cells(result)
             profile = await call(watch.substance_profile, latest=20, **qy.f)
         except ValueError as exc:  # WatchError, and the reports' ScopeError (a name nothing is stored for)
             return page(request, "substance.html", **{**ctx, "error": str(exc)})
@@ -212,7 +214,7 @@ def routes(watch, *, page, guarded, call, refuse, when, translate) -> list[Route
             elif table == "weekly":
                 columns, cells, name = WEEKLY_COLUMNS, await call(weekly_table, watch, qy), f"posts-{name_of(qy)}-{qy.by}"
             else:
-                profile = await call(watch.substance_profile, latest=20, **qy.f)
+                profile = await call(watch.substance_profile, latest=20, parts=(table,), **qy.f)
                 columns, cells = {"places": (PLACE_COLUMNS, place_cells(profile.places, fmt)),
                                   "sources": (SOURCE_COLUMNS, source_cells(profile.sources, fmt)),
                                   "posts": (POST_COLUMNS, post_cells(profile.posts, fmt))}[table]

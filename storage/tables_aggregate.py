@@ -1,0 +1,45 @@
+"""The weekly aggregate of the trend reports (migration 0015; built and read by storage/aggregate.py).
+
+Rows are per segment (an ISO week cut at month ends: a week within one month is one segment, a week across two
+months two; `day` is the segment's first day as a day number since 1970-01-01), substance and region (0: none),
+and for offers unit and currency ('' for none). Arrays are float64 or int64 bytes: each row's prices sorted
+ascending with their quantities, its distinct post, ad and source ids sorted. `trend_stale` holds the days that
+writes touched since the last refresh (set by triggers, see the migration).
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, PrimaryKeyConstraint, String, Table
+
+from sqlmodel import SQLModel
+
+T_OFFER_WEEK = Table(
+    "trend_offer_week", SQLModel.metadata,
+    Column("day", Integer, nullable=False),
+    Column("substance_id", Integer, nullable=False),
+    Column("region_id", Integer, nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("offers", Integer, nullable=False),  # all offers, priced or not
+    Column("prices", LargeBinary, nullable=False),  # price per unit in `currency`, sorted
+    Column("qty", LargeBinary, nullable=False),  # quantities: first those of `prices` (same order), then unpriced
+    Column("usd", LargeBinary, nullable=False),  # price per unit in USD, sorted
+    Column("usd_qty", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("day", "substance_id", "region_id", "unit", "currency"),
+)
+T_MENTION_WEEK = Table(
+    "trend_mention_week", SQLModel.metadata,
+    Column("day", Integer, nullable=False),
+    Column("substance_id", Integer, nullable=False),
+    Column("region_id", Integer, nullable=False),
+    Column("posts", Integer, nullable=False),
+    Column("ads", Integer, nullable=False),
+    Column("sources", Integer, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),  # the first and last mention, seconds since 1970 (rounded)
+    Column("last_seen", BigInteger, nullable=False),
+    Column("post_ids", LargeBinary, nullable=False),
+    Column("ad_ids", LargeBinary, nullable=False),
+    Column("source_ids", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("day", "substance_id", "region_id"),
+)
+T_STALE = Table("trend_stale", SQLModel.metadata, Column("day", Integer, nullable=False),
+                PrimaryKeyConstraint("day"))
