@@ -61,14 +61,17 @@ _CODE_WORDS = frozenset("IT IN IS NO AT BE DO ME MY AM TO SO GO AS AN OR ON BY H
                         "THE AND FOR ARE CAN TOP NEW HOT BUY".split())
 _REGION_WORDS = re.compile(r"(?:europe|eu|worldwide|world|ww|international|everywhere|anywhere|global|"
                            r"европ[аеуы]|весь мир|мир)\b")
+# (two patterns, not one alternation of both: each of these starts with a literal letter in every branch, so re skips
+# to the letters it can start at; an alternation of groups has no first character and is tried at every position)
 _FROM_LABEL = re.compile(
-    r"(?:ships?|shipping|shipped(?: out)?|sends?|sent|dispatch(?:es|ed)?|posted|mailed)\s+from\s*:?\s*|"
-    r"(?:отправка|отправляем|отправляется|отправление|высылаем|доставка)\s+(?:из|с|со)\s+")
+    r"(?:ships?|shipping|shipped(?: out)?|sends?|sent|dispatch(?:es|ed)?|posted|mailed)\s+from\s*:?\s*")
+_FROM_LABEL_RU = re.compile(r"(?:отправка|отправляем|отправляется|отправление|высылаем|доставка)\s+(?:из|с|со)\s+")
 _TO_LABEL = re.compile(r"(?:ships?|shipping|shipped|deliver(?:s|y|ing)?)\s+to\b\s*:?")
 # "X to Y", "X✈Y"; "X domestic": the word or sign only (`_padded` adds the spaces and brackets around it)
 _ROUTE = re.compile(r"✈|→|->|=>|\bto\b", re.IGNORECASE)
 _DOMESTIC = re.compile(r"(?:domestic|внутри страны)\b")
-_FIELD = re.compile(r"(?:^|\n)[ \t]*(?:город|city|location|локация|местоположение|ships from|ship from)[ \t]*:",
+# A location field line; matched at line starts only (`_field_ends`)
+_FIELD = re.compile(r"[ \t]*(?:город|city|location|локация|местоположение|ships from|ship from)[ \t]*:",
                     re.IGNORECASE)
 _ORIGIN_WORDS = ("import", "импорт", "from", "made in", "прямиком", "привез", "родом")
 _TOKEN_END = re.compile(r"(?:[\U0001F1E6-\U0001F1FF]{2}|\b(?:[A-Z]\.){1,2}[A-Z]\.?|\b[A-Z]{2,3})$")
@@ -90,10 +93,6 @@ _STRAIN = frozenset("""
 # (the characters between a place word and the word next to it in a name, " \t-<>()[]\"'«»*_", are written out in
 # read_places: compiled, a test against a literal is a C switch)
 _WORD = re.compile(r"[^\W_]+")
-# Words one of which a location field line (_FIELD) has; and the characters that a case-insensitive pattern matches
-# to another letter than their lowercase (re's extra cases: "cıty" matches "city"), where such a test cannot tell.
-_FIELD_WORDS = ("город", "city", "location", "локация", "местоположение", "ship")
-_ODD_CASE = re.compile("[ıſ\u1c80-\u1c88]")
 
 
 _RU_ENDINGS = ("ий ый ой ая яя ое ее ие ые ого его ому ему ую юю ым им ом ем их ых ими ыми".split())
@@ -160,6 +159,21 @@ def has_flag(text: str) -> bool:
     return not is_bmp(text) and _FLAG_CHAR.search(text) is not None
 
 
+def _field_ends(cleaned: str) -> list[int]:
+    """The ends of the location field labels (`Город:`, `City:`, `Ships from:`) that start a line of `cleaned`. (Tried
+    at the line starts only: a pattern that opens with `(?:^|\\n)` has no first character for re to skip to.)"""
+    out = []
+    at: cython.Py_ssize_t = 0
+    while at >= 0:
+        m = _FIELD.match(cleaned, at)
+        if m is not None:
+            out.append(m.end())
+        at = cleaned.find("\n", at)
+        if at >= 0:
+            at += 1
+    return out
+
+
 def _line(cleaned: str, pos: int) -> tuple[int, int]:
     """(start, end) of the line around `pos`."""
     e = cleaned.find("\n", pos)
@@ -187,12 +201,12 @@ def read_places(cleaned: str, low: str, spans: list, place: Callable[[int], tupl
     # ("Ships from: Digital / Service", "Ships from: Worldwide")
     stated = from_countries
     field_lines: set[int] = set()
-    if ":" in cleaned and (any(w in low for w in _FIELD_WORDS) or not low.isascii() and _ODD_CASE.search(low)):
-        for m in _FIELD.finditer(cleaned):
-            s, e = _line(cleaned, m.end())
+    if ":" in cleaned:
+        for at in _field_ends(cleaned):
+            s, e = _line(cleaned, at)
             field_lines.add(s)
             for ss, ee, i in spans:
-                if ss >= m.end() and ee <= e:
+                if ss >= at and ee <= e:
                     stated.add(place(i)[3])
     origin_words = None  # are there words of an origin claim in the post? (looked for when a place needs it)
     hit_starts = [h[0] for h in hits]
@@ -324,11 +338,14 @@ def _ships(cleaned: str, low: str, spans: list, place, drop: set, shipped: list,
     # than the substring tests)
     has_from = "from" in low
     has_only = "only" in low
-    if has_from or "отправ" in low or "высылаем" in low or "доставка" in low:
-        for m in _FROM_LABEL.finditer(low):
-            t = token_at(m.end())
-            if t is not None:
-                ships_from(m.end(), t[0], t[1], t[2])
+    # (the matches of the two never overlap: their ends in text order are those of one alternation of both)
+    ends = [m.end() for m in _FROM_LABEL.finditer(low)] if has_from else []
+    if "отправ" in low or "высылаем" in low or "доставка" in low:
+        ends = sorted(ends + [m.end() for m in _FROM_LABEL_RU.finditer(low)])
+    for end in ends:
+        t = token_at(end)
+        if t is not None:
+            ships_from(end, t[0], t[1], t[2])
     if "ship" in low or "deliver" in low:
         for m in _TO_LABEL.finditer(low):
             drop_range(m.end(), _line(cleaned, m.start())[1])

@@ -358,13 +358,15 @@ def _spaced_quick(s: str) -> bool:
     n: cython.Py_ssize_t = len(text)
     i: cython.Py_ssize_t
     c: cython.Py_UCS4
+    # (_spaced_from(text, j, n) needs a separator right after the letter at j: tested here first, as a call costs a
+    # Python call and a letter after a separator, the start of most words, is seldom followed by one)
     for i in range(n - 4):
         c = text[i]
-        if i == 0 and c.isalnum() and not c.isdecimal() and _spaced_from(text, 0, n):
+        if i == 0 and c.isalnum() and not c.isdecimal() and text[1] in " .-_*\u00b7\u2022/|+" and _spaced_from(text, 0, n):
             return True
         if c in " .-_*\u00b7\u2022/|+":  # _is_sep(c), inlined: compiled, a call per character costs a Python call
             c = text[i + 1]
-            if c.isalnum() and not c.isdecimal() and _spaced_from(text, i + 1, n):
+            if c.isalnum() and not c.isdecimal() and text[i + 2] in " .-_*\u00b7\u2022/|+" and _spaced_from(text, i + 1, n):
                 return True
     return False
 

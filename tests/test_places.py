@@ -35,6 +35,10 @@ def countries(x: Extractor, text: str) -> list[tuple[str, str]]:
     ("10 x test pills NL ONLY 30 EUR", "NL"),
     ("[ONLY UK Ship] 1g amphetamine 10$", "GB"),
     ("★ 🇬🇧 🇪🇺 1g amphetamine fast delivery 10$", "GB"),
+    # (the English and the Russian ships-from labels are two patterns since the speed work of issue 11)
+    ("Shipped out from: NL\n1g amphetamine 10 EUR", "NL"),
+    ("Отправка из DE\n1г амфетамин 10 EUR", "DE"),
+    ("высылаем с 🇨🇿, 1г амфетамин 10 EUR", "CZ"),
 ])
 def test_ships_from_codes_and_flags_give_the_country(x, text, country):
     assert countries(x, text) == [("country", country)]
