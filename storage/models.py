@@ -174,6 +174,7 @@ class CrawlRun(SQLModel, table=True):
     """Job history: one row per run of a crawl, backfill, import, digest or other job."""
 
     __tablename__ = "crawl_run"
+    __table_args__ = (Index("ix_crawl_run_source_started", "source", "started_at"),)  # newest runs (0016)
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20, index=True)
     source: str | None = Field(default=None, max_length=200, index=True)
