@@ -312,7 +312,7 @@ def database(n_offers: int, n_posts: int) -> Path:
 
 
 # --- the pages -----------------------------------------------------------------------------------------------
-def measure(path: Path, runs: int) -> dict[str, dict]:
+def measure(path: Path, runs: int, pages: list[str] | None = None) -> dict[str, dict]:
     """{url: {cold, median, cpu, status}} of every page, in this process's checkout."""
     from starlette.testclient import TestClient
 
@@ -333,7 +333,7 @@ def measure(path: Path, runs: int) -> dict[str, dict]:
     r = c.post("/login", data={"name": "bench-admin", "password": PASSWORD, "csrf": token, "next": "/"})
     assert r.status_code == 303, r.text
     out = {}
-    for url in MINE + AGG:
+    for url in pages or MINE + AGG:
         wall, cpu, status = [], [], None
         for _ in range(runs):
             t, p = time.perf_counter(), time.process_time()
@@ -345,9 +345,10 @@ def measure(path: Path, runs: int) -> dict[str, dict]:
     return out
 
 
-def run_base(base: Path, path: Path, runs: int) -> dict[str, dict]:
+def run_base(base: Path, path: Path, runs: int, mine: bool) -> dict[str, dict]:
     env = {**os.environ, "BENCH_WEB_BASE": str(base.resolve())}
-    out = subprocess.run([sys.executable, __file__, "--measure", str(path), "--runs", str(runs)], env=env,
+    out = subprocess.run([sys.executable, __file__, "--measure", str(path), "--runs", str(runs)]
+                         + (["--mine"] if mine else []), env=env,
                          capture_output=True, text=True, check=True, cwd=base)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -359,10 +360,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2, help="with --base: alternating rounds of before and after")
     ap.add_argument("--base", type=Path, help="also time the pages with the checkout in this folder (before)")
+    ap.add_argument("--mine", action="store_true", help="only the pages that are not the agg work")
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child: time one database, print JSON
     args = ap.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.runs)))
+        print(json.dumps(measure(args.measure, args.runs, MINE if args.mine else None)))
         return
     base_db = database(args.offers, args.posts)
     head_db = base_db.with_name(base_db.stem + "-head.db")
@@ -374,15 +376,15 @@ def main() -> None:
     before: list[dict] = []
     for _ in range(args.rounds if args.base else 1):
         if args.base:
-            before.append(run_base(args.base, base_db, args.runs))
-        after.append(measure(head_db, args.runs))
+            before.append(run_base(args.base, base_db, args.runs, args.mine))
+        after.append(measure(head_db, args.runs, MINE if args.mine else None))
 
     def merged(rounds: list[dict], url: str) -> dict:
         return {k: (statistics.median(r[url][k] for r in rounds) if k != "status" else rounds[-1][url][k])
                 for k in ("cold", "median", "cpu", "status")}
 
     rows = []
-    for url in MINE + AGG:
+    for url in MINE if args.mine else MINE + AGG:
         a = merged(after, url)
         b = merged(before, url) if before else None
         rows.append((url, "agg" if url in AGG else "pages", b, a))

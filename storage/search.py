@@ -175,25 +175,30 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
         expanding = [bindparam(k, expanding=True) for k in ("source_ids", "kinds", "substance_ids") if k in params]
 
         def run(sql: str, **more):
-            return conn.execute(text(sql).bindparams(*expanding, *[bindparam(k, expanding=True) for k in more
-                                                                   if isinstance(more[k], list)]),
-                                {**params, **more})
+            lists = [b for b in expanding if f":{b.key}" in sql]
+            lists += [bindparam(k, expanding=True) for k in more if isinstance(more[k], list)]
+            return conn.execute(text(sql).bindparams(*lists), {**params, **more})
 
         total = run(f"SELECT count(*) FROM (SELECT 1 FROM {frm} WHERE {cond} LIMIT :cap) AS hit",
                     cap=COUNT_CAP + 1).scalar_one()
         if not total or offset >= RANK_WINDOW:
             return total, []
-        # the newest matching posts, newest first (the index walks them in that order and stops), then ranked
-        window = run(f"SELECT post.id, {rank} AS r, post.posted_at FROM {frm} WHERE {cond} ORDER BY {newest} "
-                     f"LIMIT :window", window=RANK_WINDOW).all()
-        ranked = sorted(window, key=lambda r: (r.r, -_epoch(r.posted_at), -r.id))
-        ids = [r.id for r in ranked[offset:offset + min(limit, RANK_WINDOW - offset)]]
-        if not ids:
-            return total, []
-        rows = {r["post_id"]: dict(r) for r in run(
-            f"SELECT post.id AS post_id, source.key AS source, source.kind AS kind, post.external_id, post.url, "
-            f"post.posted_at, {snippet} AS snippet FROM {frm} WHERE {cond} AND post.id IN :ids", ids=ids).mappings()}
-        return total, [rows[i] for i in ids if i in rows]
+        # the newest matching posts, newest first (the index walks them in that order and stops), then ranked.
+        # SQLite makes their snippets in the same pass (a second MATCH for one page would read a common word's
+        # whole list again); PostgreSQL's ts_headline is dear, so it makes the page's alone
+        cols = "post.external_id, post.url, post.posted_at"
+        inline = dialect == "sqlite"
+        window = run(f"SELECT post.id AS post_id, {rank} AS r, source.key AS source, source.kind AS kind, {cols}"
+                     + (f", {snippet} AS snippet" if inline else "")
+                     + f" FROM {frm} WHERE {cond} ORDER BY {newest} LIMIT :window", window=RANK_WINDOW).mappings().all()
+        ranked = sorted(window, key=lambda r: (r["r"], -_epoch(r["posted_at"]), -r["post_id"]))
+        page = [{k: v for k, v in r.items() if k != "r"} for r in ranked[offset:offset + min(limit, RANK_WINDOW - offset)]]
+        if page and not inline:
+            snippets = dict(run(f"SELECT post.id, {snippet} FROM post WHERE post.id IN :ids",
+                                ids=[r["post_id"] for r in page]).all())
+            for r in page:
+                r["snippet"] = snippets.get(r["post_id"])
+        return total, page
 
 
 def _epoch(at) -> float:
