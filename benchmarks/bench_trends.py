@@ -36,14 +36,15 @@ RATE = {"KZT": 480.0, "KGS": 87.0, "UZS": 12600.0, "TJS": 10.9, "RUB": 92.0, "BY
         "USDT": 1.0}
 
 
-def generate(path: Path, n_offers: int) -> None:
+def generate(path: Path, n_offers: int, revision: str = "head") -> None:
+    """Write the synthetic database to `path` (schema migrated up to `revision`)."""
     from npswatch.storage.db import make_engine, upgrade
 
     tmp = path.with_suffix(".tmp")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     eng = make_engine(f"sqlite:///{tmp}")
-    upgrade(eng)
+    upgrade(eng, revision)
     eng.dispose()
     rnd = random.Random(42)
     c = sqlite3.connect(tmp)

@@ -248,9 +248,11 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
         states = channel_states(engine)
         keys += [k for k in states if k not in keys]
         S, P = models.Source.__table__, models.Post.__table__
-        newest = dict(conn.execute(select(S.c.key, func.max(func.coalesce(P.c.first_seen, P.c.collected_at)))
-                                   .join(P, P.c.source_id == S.c.id).where(S.c.key.in_(keys)).group_by(S.c.key)).all()
-                      ) if keys else {}
+        # one look-up in the index on (source_id, first seen) per source, not a pass over every post
+        seen = func.coalesce(P.c.first_seen, P.c.collected_at)
+        newest = {k: at for k, at in conn.execute(select(
+            S.c.key, select(func.max(seen)).where(P.c.source_id == S.c.id).scalar_subquery())
+            .where(S.c.key.in_(keys))) if at is not None} if keys else {}
         sources: list[SourceHealth] = []
         for key in sorted(keys):
             runs = _runs(conn, SOURCE_KINDS, key)

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 __all__ = ["queue"]
 
 
-def queue(watch: "Watch", status: str = "new", kind: str = "all", *, examples: int = 3, width: int = 160) -> list:
-    """The candidates (`Watch.candidates`), each new name with up to `examples` snippets of posts naming it."""
-    rows = watch.candidates(status, kind)
+def queue(watch: "Watch", status: str = "new", kind: str = "all", *, examples: int = 3, width: int = 160,
+          limit: int | None = None, offset: int = 0) -> list:
+    """The candidates (`Watch.candidates`; `limit` and `offset`: one page of them), each new name with up to
+    `examples` snippets of posts naming it."""
+    rows = watch.candidates(status, kind, limit=limit, offset=offset)
     Me, P, S = T_MENTION, T_POST, T_SUBSTANCE
     out = []
     with watch.checked_engine().connect() as c:

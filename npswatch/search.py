@@ -39,7 +39,7 @@ class SearchHit:
 @dataclass
 class SearchResult:
     query: str
-    total: int  # matching posts, all pages
+    total: int  # matching posts, all pages (counted up to storage.search.COUNT_CAP + 1: see `more_than`)
     offset: int
     hits: list[SearchHit] = field(default_factory=list)
 
@@ -47,10 +47,24 @@ class SearchResult:
     def ok(self) -> bool:
         return True
 
+    @property
+    def more_than(self) -> bool:
+        """More posts match than were counted: `total` is a floor."""
+        from npswatch.storage.search import COUNT_CAP
+
+        return self.total > COUNT_CAP
+
+    @property
+    def reachable(self) -> int:
+        """Hits the pages go through: the newest storage.search.RANK_WINDOW matching posts, ranked."""
+        from npswatch.storage.search import RANK_WINDOW
+
+        return min(self.total, RANK_WINDOW)
+
     def to_dict(self) -> dict:
         from .results import jsonable
 
-        return {"query": self.query, "total": self.total, "offset": self.offset,
+        return {"query": self.query, "total": self.total, "more_than": self.more_than, "offset": self.offset,
                 "hits": [{**jsonable(h), "snippet": h.snippet_text} for h in self.hits]}
 
 

@@ -44,11 +44,12 @@ class SiteAdded:
     path: Path  # the definition stub written
 
 
-def discovered_sites(watch: "Watch", *, min_mentions: int = 1, show_all: bool = False) -> list[dict]:
+def discovered_sites(watch: "Watch", *, min_mentions: int = 1, show_all: bool = False,
+                     limit: int | None = None) -> list[dict]:
     """The queue, most mentioned first: key, mentions, first_seen, first_seen_in, last_seen, status."""
     from npswatch.storage.sites_found import discovered_sites as listed
 
-    return listed(watch.checked_engine(), min_mentions=min_mentions, status=None if show_all else "new")
+    return listed(watch.checked_engine(), min_mentions=min_mentions, status=None if show_all else "new", limit=limit)
 
 
 def add_site(watch: "Watch", address: str, *, sites_dir: Path | None = None, by: "Account | None" = None) -> SiteAdded:

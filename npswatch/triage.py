@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 
 from npswatch.reports.scope import as_datetime
 from npswatch.storage.tables import T_REVIEW, T_SIGNAL
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .accounts import Account
     from .watch import Watch
 
-__all__ = ["STATUSES", "InboxSignal", "inbox", "set_status", "dismissed_ids"]
+__all__ = ["STATUSES", "InboxSignal", "inbox", "inbox_count", "set_status", "dismissed_ids"]
 
 STATUSES = ("new", "reviewed", "escalated", "dismissed")
 
@@ -64,10 +64,9 @@ class InboxSignal:
         return self.evidence.get("distinct_ads")
 
 
-def inbox(watch: "Watch", *, kind: str | None = None, cls: str | None = None, country: str | None = None,
-          since: datetime | None = None, until: datetime | None = None, status: str | None = None,
-          limit: int = 200, ids: list[int] | None = None) -> list[InboxSignal]:
-    """Stored signals, newest period first, whose period overlaps [since, until), with their review."""
+def _where(q, *, kind: str | None, cls: str | None, country: str | None, since: datetime | None,
+           until: datetime | None, status: str | None, ids: list[int] | None):
+    """`q` (over signal outer-joined to its review) narrowed to the filters, checked first."""
     from npswatch.reports.signals import KINDS
 
     if kind and kind not in KINDS:
@@ -75,16 +74,15 @@ def inbox(watch: "Watch", *, kind: str | None = None, cls: str | None = None, co
     if status and status not in STATUSES:
         raise WatchError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     S, R = T_SIGNAL, T_REVIEW
-    q = (select(S.c.id, S.c.kind, S.c.substance, S.c["class"], S.c.title, S.c.countries, S.c.period_start,
-                S.c.period_end, S.c.first_seen, S.c.last_seen, S.c.posts, S.c.sources, S.c.evidence,
-                R.c.status, R.c.note, R.c.reviewed_by, R.c.reviewed_at)
-         .select_from(S.outerjoin(R, R.c.signal_id == S.c.id)))
     if ids is not None:
         q = q.where(S.c.id.in_(ids))
     if kind:
         q = q.where(S.c.kind == kind)
     if cls:
         q = q.where(S.c["class"] == cls)
+    if country:
+        # a JSON list of ISO codes: its text holds the code in quotes, alike on both databases (json, not jsonb)
+        q = q.where(cast(S.c.countries, String).like(f'%"{country.strip().upper()}"%'))
     if since is not None:
         q = q.where(S.c.period_end > since)
     if until is not None:
@@ -93,21 +91,39 @@ def inbox(watch: "Watch", *, kind: str | None = None, cls: str | None = None, co
         q = q.where((R.c.status.is_(None)) | (R.c.status == "new"))
     elif status:
         q = q.where(R.c.status == status)
-    q = q.order_by(S.c.period_end.desc(), S.c.kind, S.c.substance, S.c.id)
-    cc = country.upper() if country else None
+    return q
+
+
+def inbox(watch: "Watch", *, kind: str | None = None, cls: str | None = None, country: str | None = None,
+          since: datetime | None = None, until: datetime | None = None, status: str | None = None,
+          limit: int = 200, offset: int = 0, ids: list[int] | None = None) -> list[InboxSignal]:
+    """Stored signals, newest period first, whose period overlaps [since, until), with their review: `limit`
+    of them from the `offset`-th on (a page of the inbox)."""
+    S, R = T_SIGNAL, T_REVIEW
+    q = (select(S.c.id, S.c.kind, S.c.substance, S.c["class"], S.c.title, S.c.countries, S.c.period_start,
+                S.c.period_end, S.c.first_seen, S.c.last_seen, S.c.posts, S.c.sources, S.c.evidence,
+                R.c.status, R.c.note, R.c.reviewed_by, R.c.reviewed_at)
+         .select_from(S.outerjoin(R, R.c.signal_id == S.c.id)))
+    q = _where(q, kind=kind, cls=cls, country=country, since=since, until=until, status=status, ids=ids)
+    q = q.order_by(S.c.period_end.desc(), S.c.kind, S.c.substance, S.c.id).limit(limit).offset(max(0, offset))
     out: list[InboxSignal] = []
     with watch.checked_engine().connect() as c:
         for r in c.execute(q):
-            countries = list(r.countries or [])
-            if cc and cc not in countries:  # a JSON list: filtered here, alike on both databases
-                continue
             out.append(InboxSignal(
-                r.id, r.kind, r.substance, r[3], r.title, countries, as_datetime(r.period_start),
+                r.id, r.kind, r.substance, r[3], r.title, list(r.countries or []), as_datetime(r.period_start),
                 as_datetime(r.period_end), as_datetime(r.first_seen), as_datetime(r.last_seen), r.posts, r.sources,
                 dict(r.evidence or {}), r.status or "new", r.note, r.reviewed_by, as_datetime(r.reviewed_at)))
-            if len(out) >= limit:
-                break
     return out
+
+
+def inbox_count(watch: "Watch", *, kind: str | None = None, cls: str | None = None, country: str | None = None,
+                since: datetime | None = None, until: datetime | None = None, status: str | None = None) -> int:
+    """How many stored signals `inbox` has for these filters, all pages."""
+    S, R = T_SIGNAL, T_REVIEW
+    q = select(func.count()).select_from(S.outerjoin(R, R.c.signal_id == S.c.id))
+    q = _where(q, kind=kind, cls=cls, country=country, since=since, until=until, status=status, ids=None)
+    with watch.checked_engine().connect() as c:
+        return int(c.execute(q).scalar_one())
 
 
 def set_status(watch: "Watch", signal_id: int, status: str, note: str | None = None, *,

@@ -334,11 +334,12 @@ class Watch:
         record(self, actor, "channel.add", "channel", key)
         return key, "added"
 
-    def discovered_sites(self, *, min_mentions: int = 1, show_all: bool = False) -> list[dict]:
-        """Web shops that crawled pages and posts link to or name, most mentioned first (`sources discovered`)."""
+    def discovered_sites(self, *, min_mentions: int = 1, show_all: bool = False, limit: int | None = None) -> list[dict]:
+        """Web shops that crawled pages and posts link to or name, most mentioned first (`sources discovered`);
+        the first `limit` of them."""
         from .sites import discovered_sites
 
-        return discovered_sites(self, min_mentions=min_mentions, show_all=show_all)
+        return discovered_sites(self, min_mentions=min_mentions, show_all=show_all, limit=limit)
 
     def add_site(self, address: str, *, sites_dir: str | Path | None = None,
                  by: "Account | None" = None) -> "SiteAdded":
@@ -514,19 +515,29 @@ class Watch:
 
         return import_rates(self, [files] if isinstance(files, (str, Path)) else list(files))
 
-    def candidates(self, status: str = "new", kind: str = "all") -> list:
+    def candidates(self, status: str = "new", kind: str = "all", *, limit: int | None = None,
+                   offset: int = 0) -> list:
         """Candidates: new names that look like substances but are not in the lexicon, and slang words
-        (`discover_slang`); `status` new, confirmed, dismissed or all; `kind` new_name, slang or all."""
+        (`discover_slang`); `status` new, confirmed, dismissed or all; `kind` new_name, slang or all. `limit`
+        and `offset`: one page of them."""
         from npswatch.reports.candidates import list_candidates
 
         return list_candidates(self.checked_engine(), None if status == "all" else status,
-                               None if kind == "all" else kind)
+                               None if kind == "all" else kind, limit=limit, offset=offset)
 
-    def review_queue(self, status: str = "new", kind: str = "all", *, examples: int = 3) -> list:
+    def count_candidates(self, status: str = "new", kind: str = "all") -> int:
+        """How many candidates `candidates()` lists, all pages."""
+        from npswatch.reports.candidates import count_candidates
+
+        return count_candidates(self.checked_engine(), None if status == "all" else status,
+                                None if kind == "all" else kind)
+
+    def review_queue(self, status: str = "new", kind: str = "all", *, examples: int = 3, limit: int | None = None,
+                     offset: int = 0) -> list:
         """`candidates()` with up to `examples` snippets of posts for each (the web app's review queue)."""
         from .review import queue
 
-        return queue(self, status, kind, examples=examples)
+        return queue(self, status, kind, examples=examples, limit=limit, offset=offset)
 
     def discover_slang(self, *, top: int = 50, since: datetime | str | None = None):
         """File the `top` unknown words markets keep using where prices and weights are as slang candidates."""
@@ -603,13 +614,24 @@ class Watch:
 
     def inbox(self, *, kind: str | None = None, cls: str | None = None, country: str | None = None,
               since: datetime | str | None = None, until: datetime | str | None = None, status: str | None = None,
-              limit: int = 200) -> list:
-        """Stored signals with their evidence and triage status, filtered (`npswatch.triage.InboxSignal`)."""
+              limit: int = 200, offset: int = 0) -> list:
+        """Stored signals with their evidence and triage status, filtered (`npswatch.triage.InboxSignal`), newest
+        first: `limit` of them from the `offset`-th on."""
         from .reporting import moment
         from .triage import inbox
 
         return inbox(self, kind=kind, cls=cls, country=country, since=moment(since), until=moment(until),
-                     status=status, limit=limit)
+                     status=status, limit=limit, offset=offset)
+
+    def inbox_count(self, *, kind: str | None = None, cls: str | None = None, country: str | None = None,
+                    since: datetime | str | None = None, until: datetime | str | None = None,
+                    status: str | None = None) -> int:
+        """How many signals `inbox` lists with these filters, all pages."""
+        from .reporting import moment
+        from .triage import inbox_count
+
+        return inbox_count(self, kind=kind, cls=cls, country=country, since=moment(since), until=moment(until),
+                           status=status)
 
     def set_signal_status(self, signal_id: int, status: str, note: str | None = None, *,
                           by: "Account | None" = None):

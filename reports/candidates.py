@@ -73,11 +73,8 @@ def candidate_key(name: str) -> str:
     return name.strip().casefold()
 
 
-def list_candidates(engine: Engine, status: str | None = "new", kind: str | None = None) -> list[CandidateRow]:
-    """Candidates, most posts first (slang: best score first); `status=None` lists all, `kind=None` both kinds."""
+def _filtered(q, status: str | None, kind: str | None):
     C = T_CANDIDATE
-    q = select(C.c.name, C.c["class"], C.c.status, C.c.posts, C.c.first_seen, C.c.last_seen, C.c.kind, C.c.score,
-               C.c.examples)
     if status:
         if status not in STATUSES:
             raise ReviewError(f"status must be one of {', '.join(STATUSES)}")
@@ -86,10 +83,31 @@ def list_candidates(engine: Engine, status: str | None = "new", kind: str | None
         if kind not in KINDS:
             raise ReviewError(f"kind must be one of {', '.join(KINDS)}")
         q = q.where(C.c.kind == kind)
+    return q
+
+
+def list_candidates(engine: Engine, status: str | None = "new", kind: str | None = None, *,
+                    limit: int | None = None, offset: int = 0) -> list[CandidateRow]:
+    """Candidates, most posts first (slang: best score first); `status=None` lists all, `kind=None` both kinds;
+    `limit` of them from the `offset`-th on (None: all)."""
+    C = T_CANDIDATE
+    q = _filtered(select(C.c.name, C.c["class"], C.c.status, C.c.posts, C.c.first_seen, C.c.last_seen, C.c.kind,
+                         C.c.score, C.c.examples), status, kind)
     order = (C.c.score.desc(), C.c.posts.desc()) if kind == "slang" else (C.c.posts.desc(),)
     q = q.order_by(*order, C.c.last_seen.desc(), C.c.name)
+    if limit is not None:
+        q = q.limit(limit)
+    if offset:
+        q = q.offset(offset)
     with engine.connect() as c:
         return [CandidateRow(*r[:8], tuple(r[8] or ())) for r in c.execute(q)]
+
+
+def count_candidates(engine: Engine, status: str | None = "new", kind: str | None = None) -> int:
+    """How many candidates `list_candidates` lists, all pages."""
+    q = _filtered(select(func.count()).select_from(T_CANDIDATE), status, kind)
+    with engine.connect() as c:
+        return int(c.execute(q).scalar_one())
 
 
 def confirm(engine: Engine, name: str, cls: str | None = None, canonical: str | None = None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -44,6 +44,8 @@ class Post(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_post_source_external"),
         Index("ix_post_posted_at", "posted_at"),
+        # a source's newest post and its posts per week (health page; migration 0016)
+        Index("ix_post_source_seen", "source_id", text("coalesce(first_seen, collected_at)")),
     )
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
@@ -172,6 +174,7 @@ class CrawlRun(SQLModel, table=True):
     """Job history: one row per run of a crawl, backfill, import, digest or other job."""
 
     __tablename__ = "crawl_run"
+    __table_args__ = (Index("ix_crawl_run_source_started", "source", "started_at"),)  # newest runs (0016)
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20, index=True)
     source: str | None = Field(default=None, max_length=200, index=True)

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
-__all__ = ["SEARCH_OBJECTS", "create_index", "drop_index", "ensure_index", "fts5_query", "segments", "search"]
+__all__ = ["SEARCH_OBJECTS", "RANK_WINDOW", "COUNT_CAP", "create_index", "drop_index", "ensure_index", "fts5_query", "segments", "search"]
 
 HIT_START, HIT_END = "\x02", "\x03"  # around a matched word in a snippet; never in a stored text (scrubbed)
 SNIPPET_WORDS = 40  # words of context in a snippet
 PG_CONFIG = "russian"
 PREFIX_FROM = 4  # letters: shorter words are matched whole
+RANK_WINDOW = 1000  # the newest matching posts ranked best first; a search pages through these
+COUNT_CAP = 10_000  # matching posts counted: past it, "more than"
 # names of what this module creates besides the models' tables (the schema comparison leaves them out)
 SEARCH_OBJECTS = ("post_fts", "ix_post_text_fts")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -123,6 +125,10 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
            until: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
     """(number of matching posts, one page of them, best first then newest) for the words and filters.
 
+    A common word matches most posts: ranking them all would read every one. So the newest `RANK_WINDOW`
+    matching posts are ranked (all of them when fewer match, as a rare word does), pages go that far, and the
+    count stops at `COUNT_CAP` + 1 (more than COUNT_CAP: "more than").
+
     Each row: post_id, source, kind, external_id, url, posted_at, snippet (with HIT_START/HIT_END markers)."""
     with engine.connect() as conn:
         dialect = conn.dialect.name
@@ -131,7 +137,7 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
             if q is None:
                 return 0, []
             frm = "post_fts JOIN post ON post.id = post_fts.rowid JOIN source ON source.id = post.source_id"
-            match, rank = "post_fts MATCH :q", "post_fts.rank"
+            match, rank, newest = "post_fts MATCH :q", "post_fts.rank", "post_fts.rowid DESC"
             snippet = f"snippet(post_fts, 0, '{HIT_START}', '{HIT_END}', '…', {SNIPPET_WORDS})"
         elif dialect == "postgresql":
             if not _WORD.search(words):
@@ -140,7 +146,7 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
             frm = "post JOIN source ON source.id = post.source_id"
             tsq = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
             match = f"to_tsvector('{PG_CONFIG}', coalesce(post.text, '')) @@ {tsq}"
-            rank = f"-ts_rank(to_tsvector('{PG_CONFIG}', coalesce(post.text, '')), {tsq})"
+            rank, newest = f"-ts_rank(to_tsvector('{PG_CONFIG}', coalesce(post.text, '')), {tsq})", "post.id DESC"
             # ts_headline drops what its parser takes for HTML tags and entities: `<` and `&` are swapped for
             # control characters around it, so the snippet shows the text as stored
             masked = "replace(replace(post.text, '<', chr(1)), '&', chr(4))"
@@ -167,12 +173,38 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
             params["until"] = until
         cond = " AND ".join(where)
         expanding = [bindparam(k, expanding=True) for k in ("source_ids", "kinds", "substance_ids") if k in params]
-        total = conn.execute(text(f"SELECT count(*) FROM {frm} WHERE {cond}").bindparams(*expanding),
-                             params).scalar_one()
-        if not total:
-            return 0, []
-        page = text(f"SELECT post.id AS post_id, source.key AS source, source.kind AS kind, post.external_id, "
-                    f"post.url, post.posted_at, {snippet} AS snippet FROM {frm} WHERE {cond} "
-                    f"ORDER BY {rank}, post.posted_at DESC, post.id DESC LIMIT :limit OFFSET :offset")
-        rows = conn.execute(page.bindparams(*expanding), {**params, "limit": limit, "offset": offset}).mappings()
-        return total, [dict(r) for r in rows]
+
+        def run(sql: str, **more):
+            lists = [b for b in expanding if f":{b.key}" in sql]
+            lists += [bindparam(k, expanding=True) for k in more if isinstance(more[k], list)]
+            return conn.execute(text(sql).bindparams(*lists), {**params, **more})
+
+        total = run(f"SELECT count(*) FROM (SELECT 1 FROM {frm} WHERE {cond} LIMIT :cap) AS hit",
+                    cap=COUNT_CAP + 1).scalar_one()
+        if not total or offset >= RANK_WINDOW:
+            return total, []
+        # the newest matching posts, newest first (the index walks them in that order and stops), then ranked.
+        # SQLite makes their snippets in the same pass (a second MATCH for one page would read a common word's
+        # whole list again); PostgreSQL's ts_headline is dear, so it makes the page's alone
+        cols = "post.external_id, post.url, post.posted_at"
+        inline = dialect == "sqlite"
+        window = run(f"SELECT post.id AS post_id, {rank} AS r, source.key AS source, source.kind AS kind, {cols}"
+                     + (f", {snippet} AS snippet" if inline else "")
+                     + f" FROM {frm} WHERE {cond} ORDER BY {newest} LIMIT :window", window=RANK_WINDOW).mappings().all()
+        ranked = sorted(window, key=lambda r: (r["r"], -_epoch(r["posted_at"]), -r["post_id"]))
+        page = [{k: v for k, v in r.items() if k != "r"} for r in ranked[offset:offset + min(limit, RANK_WINDOW - offset)]]
+        if page and not inline:
+            snippets = dict(run(f"SELECT post.id, {snippet} FROM post WHERE post.id IN :ids",
+                                ids=[r["post_id"] for r in page]).all())
+            for r in page:
+                r["snippet"] = snippets.get(r["post_id"])
+        return total, page
+
+
+def _epoch(at) -> float:
+    """A stored time as seconds (SQLite hands back text), for sorting; no time sorts last."""
+    if at is None:
+        return float("-inf")
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.timestamp() if at.tzinfo else at.replace(tzinfo=timezone.utc).timestamp()

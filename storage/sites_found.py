@@ -40,11 +40,14 @@ def record_sites(conn: Connection, sightings: Iterable[tuple[str, datetime | Non
     return len(rows)
 
 
-def discovered_sites(engine: Engine, *, min_mentions: int = 1, status: str | None = "new") -> list[dict]:
+def discovered_sites(engine: Engine, *, min_mentions: int = 1, status: str | None = "new",
+                     limit: int | None = None) -> list[dict]:
     c = T_SITE_FOUND.c
     q = select(T_SITE_FOUND).where(c.mentions >= min_mentions).order_by(c.mentions.desc(), c.first_seen, c.key)
     if status:
         q = q.where(c.status == status)
+    if limit:
+        q = q.limit(limit)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
 

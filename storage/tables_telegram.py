@@ -69,6 +69,7 @@ class ChannelLink(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("src", "message_id", "dst", "kind", name="uq_channel_link"),
         Index("ix_channel_link_dst", "dst"),
+        Index("ix_channel_link_dst_src_kind", "dst", "src", "kind"),  # the discovered channels' counts (0016)
     )
     id: int | None = Field(default=None, primary_key=True)
     src: str = Field(max_length=200)  # channel whose post links or forwards

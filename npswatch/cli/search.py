@@ -57,6 +57,6 @@ def search(
                 body.append(re.sub(r"\s+", " ", part), style="reverse" if hit else None)
             out.print(body)
         shown = f"{r.offset + 1}-{r.offset + len(r.hits)} of " if r.hits else ""
-        console.print(f"{shown}{r.total} posts match")
+        console.print(f"{shown}{f'more than {r.total - 1}' if r.more_than else r.total} posts match")
 
     run(_go)

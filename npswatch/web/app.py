@@ -23,6 +23,7 @@ from .security import LoginThrottle, SecurityHeaders, same_token
 from .substance import routes as substance_routes, warm_map
 
 SEARCH_PAGE = 25  # hits per page of the Search page
+LIST_PAGE = 50  # signals, or candidates, per page of the inbox and the review queue
 SESSION_COOKIE = "npswatch_session"
 LOGIN_CSRF_COOKIE = "npswatch_login_csrf"
 
@@ -41,6 +42,25 @@ def _env() -> Environment:
     env.filters["day"] = pass_context(lambda ctx, d: local(ctx, d, "%Y-%m-%d"))
     env.filters["safe_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     return env
+
+
+def _offset(request: Request) -> int:
+    try:
+        return max(0, int(request.query_params.get("offset") or 0))
+    except ValueError:
+        return 0
+
+
+def _pages(request: Request, offset: int, shown: int, total: int, size: int) -> dict:
+    """What a paged list shows above and below it: the range, the total, and the previous and next pages' links
+    (the same query with another offset; None at either end)."""
+    def at(o: int) -> str:
+        q = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+        return request.url.path + "?" + urlencode(q + ([("offset", str(o))] if o else []))
+
+    return {"first": offset + 1 if shown else 0, "last": offset + shown, "total": total,
+            "prev": at(max(0, offset - size)) if offset > 0 else None,
+            "next": at(offset + size) if offset + shown < total else None}
 
 
 def _local(path: str | None, default: str) -> str:
@@ -195,14 +215,16 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
 
         q = request.query_params
         f = {k: (q.get(k) or "").strip() or None for k in ("kind", "cls", "country", "since", "until", "status")}
-        error = None
+        offset = _offset(request)
+        error, total = None, 0
         try:
-            rows = await call(watch.inbox, **f)
+            rows = await call(watch.inbox, **f, limit=LIST_PAGE, offset=offset)
+            total = await call(watch.inbox_count, **f)
         except (WatchError, ValueError) as exc:
             rows, error = [], str(exc)
         return page(request, "signals.html", rows=rows, f=f, kinds=KINDS, kind_titles=KIND_TITLES, classes=CLASSES,
-                    statuses=STATUSES, error=error, back=str(request.url.path) + (
-                        "?" + request.url.query if request.url.query else ""))
+                    statuses=STATUSES, error=error, pages=_pages(request, offset, len(rows), total, LIST_PAGE),
+                    back=str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
 
     @form_action("/signals")
     async def signal_status(request: Request, account, form) -> None:
@@ -218,18 +240,20 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
 
         q = request.query_params
         status, kind = q.get("status") or "new", q.get("kind") or "all"
-        error = None
+        offset = _offset(request)
+        error, total = None, 0
         try:
-            rows = await call(watch.review_queue, status, kind)
+            rows = await call(watch.review_queue, status, kind, limit=LIST_PAGE, offset=offset)
+            total = await call(watch.count_candidates, status, kind)
         except ValueError as exc:
             rows, error = [], str(exc)
         try:
             channels = await call(watch.discovered, limit=50)
         except ValueError as exc:  # a bad telegram.channels entry in the configuration
             channels, error = [], str(exc)
-        sites = (await call(watch.discovered_sites))[:50]
+        sites = await call(watch.discovered_sites, limit=50)
         return page(request, "candidates.html", rows=rows, status=status, kind=kind, classes=CLASSES, error=error,
-                    channels=channels, sites=sites,
+                    channels=channels, sites=sites, pages=_pages(request, offset, len(rows), total, LIST_PAGE),
                     back=str(request.url.path) + ("?" + request.url.query if request.url.query else ""))
 
     @form_action("/candidates")
@@ -283,7 +307,7 @@ def create_app(watch, *, throttle: LoginThrottle | None = None, secure_cookies: 
             except (WatchError, ScopeError, ValueError) as exc:
                 error = str(exc)
         more = None
-        if result and offset + len(result.hits) < result.total:
+        if result and offset + len(result.hits) < result.reachable:
             more = urlencode({**{k: v for k, v in f.items() if v}, "offset": offset + SEARCH_PAGE})
         return page(request, "search.html", f=f, result=result, error=error, kinds=KINDS, classes=CLASSES, more=more)
 

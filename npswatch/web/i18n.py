@@ -12,6 +12,8 @@ RU = {
     "Sources and health": "Источники и состояние", "Audit log": "Журнал изменений",
     "Kind": "Тип", "Class": "Класс", "Country": "Страна", "From": "С", "To": "По", "Status": "Статус",
     "all": "все", "any": "любой", "Filter": "Показать", "Show": "Показать", "Save": "Сохранить",
+    "{first}–{last} of {total}": "{first}–{last} из {total}", "Previous page": "Предыдущая страница",
+    "Next page": "Следующая страница", "pages": "страницы",
     "signals: {n}": "сигналов: {n}", "candidates: {n}": "кандидатов: {n}", "rows: {n}": "строк: {n}",
     "period": "период", "first seen": "впервые", "last seen": "последний раз",
     "{posts} posts from {sources} sources": "{posts} постов из {sources} источников",
@@ -89,7 +91,10 @@ RU = {
         "Сайты, на которые ссылаются собранные страницы и посты, по числу упоминаний (npswatch sources discovered). "
         "Добавление пишет выключенную заготовку описания сайта; доделайте её с npswatch sources test.",
     "Site": "Сайт", "Add it": "Добавить", "No web shops discovered yet.": "Веб-магазинов пока не найдено.",
-    "{n} posts match": "найдено постов: {n}", "open": "открыть", "More results": "Ещё результаты",
+    "{n} posts match": "найдено постов: {n}",
+    "more than {n} posts match": "найдено постов: больше {n}",
+    "(the newest {n} ranked: narrow the search to see older ones)":
+        "(упорядочены новейшие {n}: сузьте поиск, чтобы увидеть более старые)", "open": "открыть", "More results": "Ещё результаты",
 }
 
 CLASSES_RU = {
