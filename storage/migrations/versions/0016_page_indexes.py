@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0016"
-down_revision = "0014"  # TODO(lead): "0015" once the weekly aggregate's migration is on main
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
