@@ -66,10 +66,10 @@ def write_inputs(folder: Path, n: int, kind: str = "market") -> tuple[Path, Path
 
 
 def config(data: Path) -> Path:
-    """A config file whose data folder (SQLite database, privacy key) is `data`."""
+    """A config file whose data folder (SQLite database, privacy key) is `data`, OCR off (the issue's terms)."""
     data.mkdir(parents=True, exist_ok=True)
     path = data / "npswatch.toml"
-    path.write_text(f'data_dir = "{data}"\n', encoding="utf-8")
+    path.write_text(f'data_dir = "{data}"\n\n[telegram]\nocr = false\n', encoding="utf-8")
     return path
 
 
