@@ -52,8 +52,7 @@ def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]], *, skip
         values = [r[k] for r in rows]
         proc = table.c[k].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if proc is not None:
-            done: dict = {}
-            values = [None if v is None else _convert(done, v, proc) for v in values]
+            values = _converted(values, proc)
         columns.append(values)
     data = list(zip(*columns))
     cols = ", ".join(conn.dialect.identifier_preparer.quote(k) for k in keys)
@@ -75,13 +74,20 @@ def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]], *, skip
     return out
 
 
-def _convert(done: dict, v: Any, proc) -> Any:
-    """`proc(v)`, remembered in `done`; keyed with the time zone too, since equal datetimes in two zones are
-    written differently."""
-    if isinstance(v, (dict, list)):
-        return proc(v)
-    key = (v, getattr(v, "tzinfo", None))
-    out = done.get(key, done)
-    if out is done:
-        out = done[key] = proc(v)
+def _converted(values: list, proc) -> list:
+    """`proc` over a column's values, each distinct value converted once (a batch's rows share their dates); keyed
+    with the time zone too, since equal datetimes in two zones are written differently."""
+    done: dict = {}
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif isinstance(v, (dict, list)):
+            out.append(proc(v))
+        else:
+            key = (v, getattr(v, "tzinfo", None))
+            got = done.get(key, done)
+            if got is done:
+                got = done[key] = proc(v)
+            out.append(got)
     return out
