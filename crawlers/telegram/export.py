@@ -13,8 +13,8 @@ pseudonym the live listener gives; `forwarded_from`/`forwarded_from_id` become t
 person's name only as a pseudonym); a photo or file with a caption counts by its caption; `poll`,
 `location_information`/`place_name`/`address`, `contact_information` and `via_bot` as `kinds` reads them.
 
-Posts are written in batches (5000 by default), each committed. A malformed message (no date, a text that is
-not text, an id beyond 64 bits, JSON nested too deep to read) is skipped and reported in `ImportResult.skipped` with the
+Posts are written in batches, each committed. A malformed message (no date, a text that is not text, an id
+beyond 64 bits, JSON nested too deep to read) is skipped and reported in `ImportResult.skipped` with the
 chat and its index k; the other messages are stored, so a rerun does not stop at the same message. A bad
 optional field is dropped and its message kept (a forward origin id beyond 64 bits). A file cut off mid-way
 (a JSON syntax error) is salvaged: every complete message before the break is stored, then the break is
@@ -566,7 +566,7 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
 
 def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Link]], int], *,
                   username_of: Callable[[int], str | None] = lambda _id: None, channel: str | None = None,
-                  batch_size: int = 5000, progress: Callable[[str], None] | None = None,
+                  batch_size: int = 2000, progress: Callable[[str], None] | None = None,
                   tz: tzinfo = timezone.utc,
                   channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
                   home_of: Callable[[int], str | None] = lambda _id: None,
