@@ -65,6 +65,27 @@ def _fold_table() -> dict[int, int]:
 
 
 _FOLD = _fold_table()
+_FOLD_CHARS = {chr(k): chr(v) for k, v in _FOLD.items()}
+
+
+def _char_class(codes: list[int]) -> str:
+    """A regex character class of the code points (runs written as ranges)."""
+    runs: list[list[int]] = []
+    for c in sorted(codes):
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return "[" + "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b))) for a, b in runs) + "]"
+
+
+_FOLDABLE = re.compile(_char_class(list(_FOLD)))
+
+
+def _fold(text: str) -> str:
+    """`text.translate(_FOLD)`; most texts have nothing to fold, and a few characters replaced one by one cost
+    less than `translate` looking every character up."""
+    return _FOLDABLE.sub(lambda m: _FOLD_CHARS[m.group()], text)
 
 # Telegram links to a user, bot or channel: the name is pseudonymised, the rest of the link kept.
 _NAME = r"([A-Za-z][A-Za-z0-9_]{2,31})"
@@ -100,6 +121,11 @@ _WALLET = re.compile(
 _PHONE = re.compile(r"(?<![\w+/#&%.,-])(\+|00(?=[1-9]))?[ (]{0,2}\d(?:[ \-()]{0,3}\d){7,16}(?![\w])")
 _PHONE_IN_TEL = re.compile(r"(?i:tel:)\s*(\+?[\d\-() ]{7,24}\d)")
 _HANDLE = re.compile(r"(?<![A-Za-z0-9_@])@" + _NAME + r"(?![\w])")
+# Necessary parts of a match of _EMAIL (an `@` before a domain), _WALLET (26 letters and digits in a row: the
+# shortest address) and _PHONE (eight digits): cheap to look for, so the full patterns run only where they may match.
+_MAY_EMAIL = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]{0,62}\.")
+_MAY_WALLET = re.compile(r"[A-Za-z0-9]{26}")
+_MAY_PHONE = re.compile(r"\d(?:[ \-()]{0,3}\d){7}")
 
 # Where a number with a trunk 0 and no country code is tried when the source names no country: the
 # project's focus markets, in the order a bare local number is most likely to belong to them.
@@ -181,7 +207,7 @@ class Pseudonymiser:
         raw = str(handle).strip()
         if is_pseudonym(raw.lstrip("@")):
             return raw.lstrip("@")
-        folded = raw.translate(_FOLD)
+        folded = _fold(raw)
         if (m := _PHONE.fullmatch(folded)) and (key := _phone_key(re.sub(r"\D", "", folded), bool(m.group(1)), None)):
             return self._phone(key)
         norm = folded.lstrip("@").lower()
@@ -192,7 +218,7 @@ class Pseudonymiser:
 
     def phone(self, phone: str, region: str | None = None) -> str:
         """Pseudonym of a phone number in any writing ('+7 701...', '8701...', '0555 123 456' with region)."""
-        folded = phone.translate(_FOLD)
+        folded = _fold(phone)
         digits = re.sub(r"\D", "", folded)
         key = _phone_key(digits, folded.lstrip().startswith("+"), region)
         return self._phone(key or digits)
@@ -211,7 +237,7 @@ class Pseudonymiser:
         if not text:
             return text
         region = region.upper() if region else None
-        folded = text.translate(_FOLD)
+        folded = _fold(text)
         low = folded.lower()
         fold = _Folded(text, folded)  # the folded text, computed again only after a replacement
         if "t.me" in low or "telegram." in low:
@@ -228,11 +254,15 @@ class Pseudonymiser:
         if "tel:" in low:
             text = _sub(fold(text), _PHONE_IN_TEL, lambda m: m.group(0)[: m.start(1) - m.start(0)]
                         + self.phone(m.group(1), region))
-        if "@" in folded:
-            text = _sub(fold(text), _EMAIL, lambda m: self.email(m.group(0)))
-        text = _sub(fold(text), _WALLET, lambda m: self.wallet(m.group(0)) if _wallet_like(m.group(0)) else None)
-        text = _sub(fold(text), _PHONE, lambda m: (self._phone(k) if (k := _phone_key(
-            re.sub(r"\D", "", m.group(0)), bool(m.group(1)), region)) else None))
+        # each pattern runs only where its quick test (a part every match of it has) finds something: most texts
+        # have no address, no wallet-length token and no run of eight digits
+        if "@" in folded and _MAY_EMAIL.search((pair := fold(text))[1]):
+            text = _sub(pair, _EMAIL, lambda m: self.email(m.group(0)))
+        if _MAY_WALLET.search((pair := fold(text))[1]):
+            text = _sub(pair, _WALLET, lambda m: self.wallet(m.group(0)) if _wallet_like(m.group(0)) else None)
+        if _MAY_PHONE.search((pair := fold(text))[1]):
+            text = _sub(pair, _PHONE, lambda m: (self._phone(k) if (k := _phone_key(
+                re.sub(r"\D", "", m.group(0)), bool(m.group(1)), region)) else None))
         if "@" in folded:
             text = _sub(fold(text), _HANDLE, lambda m: "@" + self.handle(m.group(1)))
         return text
@@ -261,7 +291,7 @@ def _wallet_like(token: str) -> bool:
 
 
 class _Folded:
-    """`fold(text)` -> (text, text.translate(_FOLD)), translating again only when `text` is not the last one seen:
+    """`fold(text)` -> (text, its folded form), translating again only when `text` is not the last one seen:
     `scrub` runs several patterns over one text, and most of them replace nothing."""
 
     __slots__ = ("text", "folded")
@@ -271,7 +301,7 @@ class _Folded:
 
     def __call__(self, text: str) -> tuple[str, str]:
         if text is not self.text:
-            self.text, self.folded = text, text.translate(_FOLD)
+            self.text, self.folded = text, _fold(text)
         return text, self.folded
 
 
@@ -279,7 +309,7 @@ def _sub(pair: tuple[str, str] | str, pattern: re.Pattern, repl: Callable[[re.Ma
     """`pattern.sub` run on the folded text (full-width forms and other scripts' digits read as ASCII), with
     the replacements put into the original; `repl` returning None, or a pseudonym already there, keeps the
     match as written. `pair`: the text, or (text, its folded form) when the caller has it."""
-    text, folded = pair if isinstance(pair, tuple) else (pair, pair.translate(_FOLD))
+    text, folded = pair if isinstance(pair, tuple) else (pair, _fold(pair))
     out, last = [], 0
     for m in pattern.finditer(folded):
         if is_pseudonym(m.group(m.lastindex or 0)) if m.lastindex else False:

@@ -38,17 +38,20 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npswatch.pipelines.privacy import Pseudonymiser
 from npswatch.pipelines.rawpost import InvalidPost, RawPost, storable
-from npswatch.storage.images import ImageRow
 from npswatch.storage.telegram_store import Link
 from npswatch.storage.writer import PostWriter, WriteResult
 
 from . import kinds
 from .convert import ChannelRef, channel_key, links_for
-from .photos import ImageReader, PostImage, compose
+
+if TYPE_CHECKING:  # the picture reader (Telethon, OCR) is loaded only when pictures are read
+    from npswatch.storage.images import ImageRow
+
+    from .photos import ImageReader, PostImage
 
 __all__ = ["TelegramExportError", "ImportResult", "import_export", "message_text"]
 
@@ -513,6 +516,8 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     extra: dict[str, Any] = {"channel_id": ref.channel_id}
     pics = pictures(msg) if pictures is not None and ("photo" in msg or "file" in msg) else ()
     if pics:
+        from .photos import compose
+
         text = compose(text, pics)
         extra["images"] = {"count": len(pics), "with_text": sum(1 for p in pics if p.text)}
     media = msg.get("media_type") or next((k for k in ("photo", "file", "sticker_emoji") if k in msg), None)
@@ -659,6 +664,8 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
         if post is not None:
             posts.append(post)
         if pics:
+            from .photos import ImageReader
+
             res.pictures += len(pics)
             image_rows.extend(ImageReader.rows(ref.key, str(mid), pics, post.posted_at if post else None))
         links.extend(lks)

@@ -30,14 +30,20 @@ log = logging.getLogger("npswatch.telegram")
 # -- helpers -------------------------------------------------------------------------------------------------
 def _guard(fn):
     """`run()` plus the Telegram errors that have a one-line fix."""
-    from npswatch.crawlers.telegram.client import ChannelNotFound, CredentialError, NotLoggedIn
     from npswatch.crawlers.telegram.export import TelegramExportError
 
     def inner():
         try:
             return fn()
-        except (CredentialError, NotLoggedIn, ChannelNotFound, TelegramExportError) as exc:
-            fail(str(exc))
+        except Exception as exc:
+            # the client's errors only when the command loaded the client (Telethon: a second of start-up that
+            # an import of an export does not need)
+            client = sys.modules.get("npswatch.crawlers.telegram.client")
+            known = (TelegramExportError,) if client is None else (
+                TelegramExportError, client.CredentialError, client.NotLoggedIn, client.ChannelNotFound)
+            if isinstance(exc, known):
+                fail(str(exc))
+            raise
 
     return run(inner)
 
