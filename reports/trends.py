@@ -25,6 +25,7 @@ server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 """
 from __future__ import annotations
 
+import threading
 import urllib.parse
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +51,9 @@ NO_REGION = "(no region)"
 _EPOCH = date(1970, 1, 1)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a trend over 1M offers builds ~84,000 rows, and a frozen dataclass's constructor costs five times
+# a plain one's (one object.__setattr__ per field): 0.24 s against 0.05 s for 84,000 rows.
+@dataclass(slots=True)
 class TrendRow:
     period: date  # first day of the week (Monday) or month
     group: str  # city "Almaty (KZ)", country "KZ", substance name, or "all"
@@ -565,9 +568,7 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
     dbapi = _adbc("postgresql") if engine.dialect.name == "postgresql" else None
     if dbapi is not None:
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with dbapi.connect(uri) as conn, conn.cursor() as cur:
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
+        table = _pg_arrow(dbapi, uri, sql)
         return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
     path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
     if use_arrow is None:
@@ -651,6 +652,55 @@ def _adbc(dialect: str = "sqlite"):
             dbapi = None
         _ADBC[dialect] = dbapi
     return _ADBC[dialect]
+
+
+class _PgConnections:
+    """Idle ADBC connections to PostgreSQL, kept for the next read (opening one costs ~80 ms, half a trend query's
+    server time). Autocommit, so an idle one holds no transaction and no lock; at most `per_uri` per database URI
+    and `uris` URIs (the least recently used one's connections are closed)."""
+
+    def __init__(self, per_uri: int = 2, uris: int = 2):
+        self.per_uri, self.uris = per_uri, uris
+        self.idle: dict[str, list] = {}
+        self.lock = threading.Lock()
+
+    def take(self, dbapi, uri: str):
+        with self.lock:
+            pool = self.idle.pop(uri, [])
+            conn = pool.pop() if pool else None
+            self.idle[uri] = pool  # most recently used last
+        return conn if conn is not None else dbapi.connect(uri, autocommit=True)
+
+    def give(self, uri: str, conn) -> None:
+        closing = []
+        with self.lock:
+            pool = self.idle.setdefault(uri, [])
+            (pool if len(pool) < self.per_uri else closing).append(conn)
+            while len(self.idle) > self.uris:
+                closing += self.idle.pop(next(iter(self.idle)))
+        for c in closing:
+            c.close()
+
+
+_PG = _PgConnections()
+
+
+def _pg_arrow(dbapi, uri: str, sql: str):
+    """Run `sql` on a kept connection to `uri` and return the Arrow table; a kept connection that fails (the server
+    restarted, the schema was dropped) is closed and the query tried once on a new one."""
+    for attempt in (1, 2):
+        conn = _PG.take(dbapi, uri)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                table = cur.fetch_arrow_table()
+        except Exception:
+            conn.close()
+            if attempt == 2:
+                raise
+            continue
+        _PG.give(uri, conn)
+        return table
 
 
 def _periods(day: np.ndarray, by: str) -> np.ndarray:

@@ -346,3 +346,30 @@ def test_fast_path_equals_the_slow_path_row_by_row(engine, by, tiers):
         fast = trends(engine, by=by, group=group, tiers=tiers)
         if engine.dialect.name == "postgresql":
             assert trends(engine, by=by, group=group, tiers=tiers, method="sql") == fast
+
+
+def test_postgresql_reads_keep_an_idle_connection_and_survive_its_loss(pg_url):
+    """The Arrow reader keeps its PostgreSQL connection for the next trend (opening one is half a query's time):
+    outside any transaction, at most two per database, and a kept connection the server dropped is replaced."""
+    if tr._adbc("postgresql") is None:
+        pytest.skip("adbc-driver-postgresql is not installed")
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    _mixed_history(engine)
+    first = trends(engine, by="week", group="city", tiers=True)
+    for _ in range(3):
+        assert trends(engine, by="week", group="city", tiers=True) == first
+    uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    assert 1 <= len(tr._PG.idle.get(uri, [])) <= 2
+    pids = []
+    for conn in tr._PG.idle[uri]:
+        with conn.cursor() as cur:
+            cur.execute("select pg_backend_pid()")
+            pids.append(cur.fetchone()[0])
+    with engine.begin() as c:
+        ids = ",".join(map(str, pids))
+        assert c.exec_driver_sql(f"select state from pg_stat_activity where pid in ({ids})").scalars().all() \
+            == ["idle"] * len(pids)
+        c.exec_driver_sql(f"select pg_terminate_backend(pid) from pg_stat_activity where pid in ({ids})")
+    assert trends(engine, by="week", group="city", tiers=True) == first
+    engine.dispose()
