@@ -25,6 +25,7 @@ server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import urllib.parse
 from collections import defaultdict
@@ -682,7 +683,17 @@ class _PgConnections:
             c.close()
 
 
+    def close_all(self) -> None:
+        with self.lock:
+            conns = [c for pool in self.idle.values() for c in pool]
+            self.idle.clear()
+        for c in conns:
+            c.close()
+
+
 _PG = _PgConnections()
+# closed before the interpreter tears modules down (the driver's __del__ fails then, printing a traceback)
+atexit.register(_PG.close_all)
 
 
 def _pg_arrow(dbapi, uri: str, sql: str):

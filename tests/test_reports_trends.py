@@ -373,3 +373,4 @@ def test_postgresql_reads_keep_an_idle_connection_and_survive_its_loss(pg_url):
         c.exec_driver_sql(f"select pg_terminate_backend(pid) from pg_stat_activity where pid in ({ids})")
     assert trends(engine, by="week", group="city", tiers=True) == first
     engine.dispose()
+
