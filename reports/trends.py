@@ -795,21 +795,11 @@ def _columns_cells(engine: Engine, scope: Scope, by: str, base: tuple[str, ...],
     finally:
         pool.shutdown(wait=True)
     if not len(o["day"]) and not len(me["day"]):
-        none = np.zeros(0, dtype=np.int64)
-        stats = {k: none for k in _INT_STATS + ("currency",)} | {k: np.zeros(0) for k in _FLOAT_STATS}
-        return _Table(none, [[] for _ in groups], [none] * len(groups), stats, [])
+        return _empty_table(len(groups))
     for k in ("unit", "currency"):  # an empty result has no text columns
         if k in o and not isinstance(o[k], Coded):
             o[k] = Coded(np.zeros(0, dtype=np.int64), [])
-    tables = [o, me]
-    (po, pm), pvals = _shared_index([_periods(t["day"].astype(np.int64), by) for t in tables])
-    idx_o, idx_m, vocab, sizes = [po], [pm], [], [len(pvals)]
-    for g in base:
-        (io, im), ids = _base_index(engine, g, tables)
-        idx_o.append(io)
-        idx_m.append(im)
-        vocab.append(ids)
-        sizes.append(max(len(ids), 1))
+    idx_o, idx_m, vocab, sizes, pvals = _period_and_base_codes(engine, o, me, by, base)
     nbase = len(sizes)
     for g in splits:
         if g == "unit":
@@ -1331,16 +1321,18 @@ def _tier_of(qty: np.ndarray, unit_of_value: np.ndarray, units: list[str],
     return np.where(qty <= lo, 0, np.where(qty <= hi, 1, 2)).astype(np.int64)
 
 
-def _aggregate_cells(engine: Engine, o: dict, me: dict, by: str, base: tuple[str, ...], splits: tuple[str, ...],
-                     bounds: dict[str, tuple[float, float]]) -> _Table:
-    """The cells of the scope from its aggregate rows (`aggregate_rows`): the same table as `_columns_cells`."""
-    groups = base + splits
-    if not len(o["day"]) and not len(me["day"]):
-        none = np.zeros(0, dtype=np.int64)
-        stats = {k: none for k in _INT_STATS + ("currency",)} | {k: np.zeros(0) for k in _FLOAT_STATS}
-        return _Table(none, [[] for _ in groups], [none] * len(groups), stats, [])
+def _empty_table(ngroups: int) -> _Table:
+    """The cells of a scope without offers or mentions."""
+    none = np.zeros(0, dtype=np.int64)
+    stats = {k: none for k in _INT_STATS + ("currency",)} | {k: np.zeros(0) for k in _FLOAT_STATS}
+    return _Table(none, [[] for _ in range(ngroups)], [none] * ngroups, stats, [])
+
+
+def _period_and_base_codes(engine: Engine, o: dict, me: dict, by: str, base: tuple[str, ...]):
+    """The period and base-group codes shared by offers `o` and mentions `me`: their code columns (offers,
+    mentions), the vocabulary and size of each group after the period, and the periods' values."""
     tables = [o, me]
-    (po, pm), pvals = _shared_index([_periods(t["day"], by) for t in tables])
+    (po, pm), pvals = _shared_index([_periods(t["day"].astype(np.int64), by) for t in tables])
     idx_o, idx_m, vocab, sizes = [po], [pm], [], [len(pvals)]
     for g in base:
         (io, im), ids = _base_index(engine, g, tables)
@@ -1348,6 +1340,16 @@ def _aggregate_cells(engine: Engine, o: dict, me: dict, by: str, base: tuple[str
         idx_m.append(im)
         vocab.append(ids)
         sizes.append(max(len(ids), 1))
+    return idx_o, idx_m, vocab, sizes, pvals
+
+
+def _aggregate_cells(engine: Engine, o: dict, me: dict, by: str, base: tuple[str, ...], splits: tuple[str, ...],
+                     bounds: dict[str, tuple[float, float]]) -> _Table:
+    """The cells of the scope from its aggregate rows (`aggregate_rows`): the same table as `_columns_cells`."""
+    groups = base + splits
+    if not len(o["day"]) and not len(me["day"]):
+        return _empty_table(len(groups))
+    idx_o, idx_m, vocab, sizes, pvals = _period_and_base_codes(engine, o, me, by, base)
     nbase = len(sizes)
     units = o["unit"].values
     idx_o.append(o["unit"].codes)
