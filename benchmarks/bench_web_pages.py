@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_substance_pages import PAGES as AGG  # noqa: E402 - the agg helper's pages, timed there too
 from bench_trends import generate  # noqa: E402
 
 BASE = os.environ.get("BENCH_WEB_BASE")  # set in the child process that times another checkout's code
@@ -71,16 +72,6 @@ MINE = [
     f"/search?q={COMMON}&kind=telegram&since=2026-06-01",
     f"/search?q={COMMON}&substance=Bench-3",
     f"/search?q={COMMON}&offset=500",
-]
-AGG = [
-    "/substance?substance=Bench-3",
-    "/substance?substance=Bench-3&country=KZ&by=month&group=country&cur=usd",
-    "/substance?cls=stimulant&tier=0",
-    "/substance/places.csv?substance=Bench-3",
-    "/substance/posts.csv?substance=Bench-3",
-    "/map",
-    "/map?substance=Bench-3&since=2025-10-01",
-    "/map.csv?cls=synthetic_cathinone",
 ]
 
 
