@@ -1,6 +1,7 @@
 """Every page of the web app on a database of 1M offers and 2M posts (issue 17 item 9: < 300 ms of server time).
 
     .venv/bin/python benchmarks/bench_web_pages.py [--offers 1000000] [--posts 2000000] [--runs 5] [--base DIR]
+        [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 The database is generated once into .benchmarks/web-<offers>-<posts>.db (schema at migration 0014, the last
 one every checkout knows) and reused: bench_trends' 1M offers on 500k posts, 1.5M more posts without offers
@@ -15,7 +16,9 @@ steadier figure on a loaded machine. The substance page, the map and their CSVs 
 0015's weekly aggregate), marked `agg` in the table. With --base DIR (another checkout with its compiled modules,
 e.g. `git archive <commit> | tar -x -C DIR` plus `setup.py build_ext --inplace`) the same pages are timed with
 that checkout's code in a child process on the 0014 database, alternating rounds with this one: before and after
-from one run.
+from one run. With --pg URL the pages run on PostgreSQL instead: the head database's rows are copied into a
+schema of that server once (`bench_<file name>`, kept for the next run; drop it to copy again), the search index
+built after the copy.
 """
 from __future__ import annotations
 
@@ -302,9 +305,89 @@ def database(n_offers: int, n_posts: int) -> Path:
     return path
 
 
+# --- the same rows in PostgreSQL ------------------------------------------------------------------------------
+_SKIP = ("alembic_version", "post_fts", "sqlite_")
+
+
+def pg_copy(sqlite_path: Path, pg_url: str) -> str:
+    """The database URL of a PostgreSQL schema holding `sqlite_path`'s rows (migrated to this checkout's head
+    first). The schema is named after the file and kept: a second run reuses it (`--pg-fresh` drops it)."""
+    from sqlalchemy import text
+
+    from npswatch.storage.db import make_engine, upgrade
+
+    schema = "bench_" + re.sub(r"\W", "_", sqlite_path.stem)
+    sep = "&" if "?" in pg_url else "?"
+    url = f"{pg_url}{sep}options=-csearch_path%3D{schema}"
+    admin = make_engine(pg_url)
+    with admin.begin() as c:
+        done = c.execute(text("SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+                              "AND table_name = 'bench_complete'"), {"s": schema}).first()
+    if done:
+        admin.dispose()
+        return url
+    t = time.perf_counter()
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    eng = make_engine(url)
+    upgrade(eng)
+    src = sqlite3.connect(sqlite_path)
+    raw = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                    "WHERE table_schema = %s", (schema,))
+        pg_cols: dict[str, dict[str, str]] = {}
+        for table, col, typ in cur.fetchall():
+            pg_cols.setdefault(table, {})[col] = typ
+        # the search index is built once after the copy, not row by row
+        cur.execute("DROP INDEX IF EXISTS ix_post_text_fts")
+        # the rows are copied table by table, in name order: foreign keys and triggers wait (as pg_restore does)
+        cur.execute("SET session_replication_role = replica")
+        tables = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        for table in tables:
+            if table.startswith(_SKIP) or table not in pg_cols:
+                continue
+            have = [r[1] for r in src.execute(f'PRAGMA table_info("{table}")')]
+            cols = [c for c in have if c in pg_cols[table]]
+            types = [pg_cols[table][c] for c in cols]
+
+            def conv(v, typ):
+                if v is None:
+                    return None
+                if typ == "boolean":
+                    return bool(v)
+                if typ == "timestamp with time zone" and isinstance(v, str) and "+" not in v[10:]:
+                    return v + "+00"
+                return v
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as cp:
+                for row in src.execute(f'SELECT {quoted} FROM "{table}"'):
+                    cp.write_row([conv(v, typ) for v, typ in zip(row, types)])
+            if "id" in cols:
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                            f'(SELECT coalesce(max(id), 1) FROM "{table}"))')
+        raw.commit()
+        from npswatch.storage.search import _PG_DDL
+
+        cur.execute(_PG_DDL)
+        cur.execute("ANALYZE")
+        cur.execute("CREATE TABLE bench_complete (at timestamptz DEFAULT now())")
+        raw.commit()
+    finally:
+        raw.close()
+        src.close()
+    eng.dispose()
+    print(f"copied {sqlite_path.name} into PostgreSQL schema {schema} in {time.perf_counter() - t:.0f} s", flush=True)
+    return url
+
+
 # --- the pages -----------------------------------------------------------------------------------------------
-def measure(path: Path, runs: int, pages: list[str] | None = None) -> dict[str, dict]:
-    """{url: {cold, median, cpu, status}} of every page, in this process's checkout."""
+def measure(path: Path | str, runs: int, pages: list[str] | None = None) -> dict[str, dict]:
+    """{url: {cold, median, cpu, status}} of every page, in this process's checkout, on the SQLite file `path`
+    or the database URL `path`."""
     from starlette.testclient import TestClient
 
     from npswatch.errors import WatchError
@@ -312,7 +395,9 @@ def measure(path: Path, runs: int, pages: list[str] | None = None) -> dict[str, 
     from npswatch.watch import Watch
     from npswatch.web import create_app
 
-    w = Watch(settings={"data_dir": str(path.parent), "database": {"url": f"sqlite:///{path}"}})
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
+    folder = ROOT / ".benchmarks" if isinstance(path, str) else path.parent
+    w = Watch(settings={"data_dir": str(folder), "database": {"url": url}})
     w.upgrade()
     try:
         w.add_user("bench-admin", PASSWORD, "admin")
@@ -352,6 +437,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="with --base: alternating rounds of before and after")
     ap.add_argument("--base", type=Path, help="also time the pages with the checkout in this folder (before)")
     ap.add_argument("--mine", action="store_true", help="only the pages that are not the agg work")
+    ap.add_argument("--pg", help="time the pages on PostgreSQL instead: this server's database URL, e.g. "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test (the rows are copied into a schema once)")
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child: time one database, print JSON
     args = ap.parse_args()
     if args.measure:
@@ -361,14 +448,24 @@ def main() -> None:
     head_db = base_db.with_name(base_db.stem + "-head.db")
     if not head_db.exists():
         shutil.copyfile(base_db, head_db)
-    print(f"{args.offers:,} offers, {args.posts:,} posts; load average {os.getloadavg()[0]:.1f} on "
+    target: Path | str = head_db
+    if args.pg:
+        if args.base:
+            raise SystemExit("--base times SQLite only")
+        from npswatch.storage.db import make_engine, upgrade
+
+        eng = make_engine(f"sqlite:///{head_db}")
+        upgrade(eng)
+        eng.dispose()
+        target = pg_copy(head_db, args.pg)
+    print(f"{'PostgreSQL' if args.pg else 'SQLite'}: {args.offers:,} offers, {args.posts:,} posts; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores; {args.runs} requests a page, median of the warm ones", flush=True)
     after: list[dict] = []
     before: list[dict] = []
     for _ in range(args.rounds if args.base else 1):
         if args.base:
             before.append(run_base(args.base, base_db, args.runs, args.mine))
-        after.append(measure(head_db, args.runs, MINE if args.mine else None))
+        after.append(measure(target, args.runs, MINE if args.mine else None))
 
     def merged(rounds: list[dict], url: str) -> dict:
         return {k: (statistics.median(r[url][k] for r in rounds) if k != "status" else rounds[-1][url][k])
