@@ -265,9 +265,11 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             sh.expected_seconds = _expected(key, kinds, jobs, settings)
             if runs and runs[0].message and "login expired for" in runs[0].message:
                 sh.problems.append(f"source {key}: login expired for {key} (refresh the cookies of its [login])")
+            # the newest finished crawl, through the (source, started_at) index: by id, PostgreSQL walked every
+            # newer run of every source
             crawl_id = conn.execute(select(T_RUN.c.id).where(
                 T_RUN.c.kind == "crawl", T_RUN.c.source == key, T_RUN.c.status != "running")
-                .order_by(T_RUN.c.id.desc()).limit(1)).scalar()
+                .order_by(T_RUN.c.started_at.desc(), T_RUN.c.id.desc()).limit(1)).scalar() if "crawl" in kinds else None
             if crawl_id is not None:
                 sh.listings_last_crawl, sh.no_offer_last_crawl = offer_coverage(engine, [crawl_id]).get(crawl_id, (0, 0))
             if key in states:
