@@ -34,7 +34,7 @@ MAX_EXPANSION = 50  # indexed terms a prefix term is replaced by (more: searched
 RANK_WINDOW = 1000  # the newest matching posts ranked best first; a search pages through these
 COUNT_CAP = 10_000  # matching posts counted: past it, "more than"
 # names of what this module creates besides the models' tables (the schema comparison leaves them out)
-SEARCH_OBJECTS = ("post_fts", "ix_post_text_fts")
+SEARCH_OBJECTS = ("post_fts", "ix_post_text_fts", "ix_post_text_tsv", "text_tsv")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile("[\u0400-\u04ff]")
 
@@ -50,8 +50,14 @@ _SQLITE_DDL = (
     "INSERT INTO post_fts(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL; END",
 )
 _SQLITE_TRIGGERS = ("post_fts_insert", "post_fts_delete", "post_fts_update")
-_PG_DDL = (f"CREATE INDEX IF NOT EXISTS ix_post_text_fts ON post "
-           f"USING gin (to_tsvector('{PG_CONFIG}', coalesce(text, '')))")
+# PostgreSQL: the text's vector is stored (a generated column), so that testing and ranking a matching post reads
+# it instead of parsing the text again (an expression index left every recheck and rank to `to_tsvector`:
+# seconds for a common word over two million posts)
+_PG_DDL = (f"ALTER TABLE post ADD COLUMN IF NOT EXISTS text_tsv tsvector "
+           f"GENERATED ALWAYS AS (to_tsvector('{PG_CONFIG}', coalesce(text, ''))) STORED",
+           "CREATE INDEX IF NOT EXISTS ix_post_text_tsv ON post USING gin (text_tsv)")
+_PG_OLD_DDL = (f"CREATE INDEX IF NOT EXISTS ix_post_text_fts ON post "
+               f"USING gin (to_tsvector('{PG_CONFIG}', coalesce(text, '')))")
 
 
 def create_index(conn: Connection) -> None:
@@ -61,7 +67,23 @@ def create_index(conn: Connection) -> None:
             conn.exec_driver_sql(ddl)
         conn.exec_driver_sql("INSERT INTO post_fts(post_fts) VALUES ('rebuild')")
     elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_PG_DDL)
+        for ddl in _PG_DDL:
+            conn.exec_driver_sql(ddl)
+
+
+def stored_vector(conn: Connection) -> None:
+    """PostgreSQL: the expression index of migration 0011 replaced by the stored vector and its index (0017)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_fts")
+        create_index(conn)
+
+
+def expression_index(conn: Connection) -> None:
+    """PostgreSQL: back to migration 0011's expression index (0017's downgrade)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_tsv")
+        conn.exec_driver_sql("ALTER TABLE post DROP COLUMN IF EXISTS text_tsv")
+        conn.exec_driver_sql(_PG_OLD_DDL)
 
 
 def rebuild_index(conn: Connection) -> None:
@@ -79,6 +101,8 @@ def drop_index(conn: Connection) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS post_fts")
     elif conn.dialect.name == "postgresql":
         conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_fts")
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_tsv")
+        conn.exec_driver_sql("ALTER TABLE post DROP COLUMN IF EXISTS text_tsv")
 
 
 def ensure_index(conn: Connection) -> bool:
@@ -167,41 +191,7 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
             return _search_sqlite(conn, words, source_ids, kinds, substance_ids, since, until, limit, offset)
         if dialect != "postgresql":
             raise ValueError(f"full-text search needs SQLite or PostgreSQL, not {dialect}")
-        if not _WORD.search(words):
-            return 0, []
-        frm = "post JOIN source ON source.id = post.source_id"
-        tsq = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
-        match = f"to_tsvector('{PG_CONFIG}', coalesce(post.text, '')) @@ {tsq}"
-        rank, newest = f"-ts_rank(to_tsvector('{PG_CONFIG}', coalesce(post.text, '')), {tsq})", "post.id DESC"
-        # ts_headline drops what its parser takes for HTML tags and entities: `<` and `&` are swapped for
-        # control characters around it, so the snippet shows the text as stored
-        masked = "replace(replace(post.text, '<', chr(1)), '&', chr(4))"
-        snippet = (f"replace(replace(ts_headline('{PG_CONFIG}', {masked}, {tsq}, 'StartSel={HIT_START}, "
-                   f"StopSel={HIT_END}, MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, "
-                   f"MaxFragments=2'), chr(1), '<'), chr(4), '&')")
-        where, params = _filters(source_ids, kinds, substance_ids, since, until, "post.id")
-        where.insert(0, match)
-        params["q"] = words
-        cond = " AND ".join(where)
-
-        def run(sql: str, **more):
-            return conn.execute(_bound(sql, {**params, **more}), {**params, **more})
-
-        total = run(f"SELECT count(*) FROM (SELECT 1 FROM {frm} WHERE {cond} LIMIT :cap) AS hit",
-                    cap=COUNT_CAP + 1).scalar_one()
-        if not total or offset >= RANK_WINDOW:
-            return total, []
-        # the newest matching posts, newest first (the index walks them in that order and stops), then ranked;
-        # ts_headline is dear, so only the page's snippets are made
-        window = run(f"SELECT post.id AS post_id, {rank} AS r, source.key AS source, source.kind AS kind, {_COLS} "
-                     f"FROM {frm} WHERE {cond} ORDER BY {newest} LIMIT :window", window=RANK_WINDOW).mappings().all()
-        page = _page(window, offset, limit)
-        if page:
-            snippets = dict(run(f"SELECT post.id, {snippet} FROM post WHERE post.id IN :ids",
-                                ids=[r["post_id"] for r in page]).all())
-            for r in page:
-                r["snippet"] = snippets.get(r["post_id"])
-        return total, page
+        return _search_postgresql(conn, words, source_ids, kinds, substance_ids, since, until, limit, offset)
 
 
 _COLS = "post.external_id, post.url, post.posted_at"
@@ -240,6 +230,42 @@ def _page(window, offset: int, limit: int) -> list[dict]:
     """The window's rows ranked (best first, then newest), one page of them, without the rank."""
     ranked = sorted(window, key=lambda r: (r["r"], -_epoch(r["posted_at"]), -r["post_id"]))
     return [{k: v for k, v in r.items() if k != "r"} for r in ranked[offset:offset + min(limit, RANK_WINDOW - offset)]]
+
+
+def _search_postgresql(conn: Connection, words, source_ids, kinds, substance_ids, since, until, limit, offset):
+    """PostgreSQL's search: the ids of up to COUNT_CAP + 1 matching posts, newest first (the count and the
+    window: for a common word the planner walks the newest posts and tests each one's stored vector, for a rare one
+    it reads the index), then the window's rank and the page's snippets (`ts_headline` parses the text: dear)."""
+    if not _WORD.search(words):
+        return 0, []
+    tsq = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
+    where, params = _filters(source_ids, kinds, substance_ids, since, until, "post.id")
+    params["q"] = words
+    cond = " AND ".join([f"post.text_tsv @@ {tsq}", *where])
+    ids = conn.execute(_bound(f"SELECT post.id FROM post WHERE {cond} ORDER BY post.id DESC LIMIT :cap", params),
+                       {**params, "cap": COUNT_CAP + 1}).scalars().all()
+    total = len(ids)
+    if not total or offset >= RANK_WINDOW:
+        return total, []
+    more = {"q": words, "ids": ids[:RANK_WINDOW]}
+    window = conn.execute(_bound(
+        f"SELECT post.id AS post_id, -ts_rank(post.text_tsv, {tsq}) AS r, source.key AS source, source.kind AS kind, "
+        f"{_COLS} FROM post JOIN source ON source.id = post.source_id WHERE post.id IN :ids", more),
+        more).mappings().all()
+    page = _page(window, offset, limit)
+    if page:
+        # ts_headline drops what its parser takes for HTML tags and entities: `<` and `&` are swapped for control
+        # characters around it, so the snippet shows the text as stored
+        masked = "replace(replace(post.text, '<', chr(1)), '&', chr(4))"
+        snippet = (f"replace(replace(ts_headline('{PG_CONFIG}', {masked}, {tsq}, 'StartSel={HIT_START}, "
+                   f"StopSel={HIT_END}, MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, "
+                   f"MaxFragments=2'), chr(1), '<'), chr(4), '&')")
+        more = {"q": words, "ids": [r["post_id"] for r in page]}
+        snippets = dict(conn.execute(_bound(f"SELECT post.id, {snippet} FROM post WHERE post.id IN :ids", more),
+                                     more).all())
+        for r in page:
+            r["snippet"] = snippets.get(r["post_id"])
+    return total, page
 
 
 def _search_sqlite(conn: Connection, words, source_ids, kinds, substance_ids, since, until, limit, offset):
