@@ -343,7 +343,8 @@ def pg_copy(sqlite_path: Path, pg_url: str) -> str:
         for table, col, typ in cur.fetchall():
             pg_cols.setdefault(table, {})[col] = typ
         # the search index is built once after the copy, not row by row
-        cur.execute("DROP INDEX IF EXISTS ix_post_text_fts")
+        cur.execute("DROP INDEX IF EXISTS ix_post_text_fts")  # before migration 0017
+        cur.execute("DROP INDEX IF EXISTS ix_post_text_tsv")
         # the rows are copied table by table, in name order: foreign keys and triggers wait (as pg_restore does)
         cur.execute("SET session_replication_role = replica")
         tables = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
@@ -372,7 +373,8 @@ def pg_copy(sqlite_path: Path, pg_url: str) -> str:
         raw.commit()
         from npswatch.storage.search import _PG_DDL
 
-        cur.execute(_PG_DDL)
+        for ddl in _PG_DDL:  # this checkout's search index, as its create_index makes it
+            cur.execute(ddl)
         cur.execute("CREATE TABLE bench_complete (at timestamptz DEFAULT now())")
         raw.commit()
         # as autovacuum leaves a table that has been written: statistics, and the visibility map that lets an
