@@ -28,14 +28,20 @@ def queue(watch: "Watch", status: str = "new", kind: str = "all", *, examples: i
     Me, P, S = T_MENTION, T_POST, T_SUBSTANCE
     out = []
     with watch.checked_engine().connect() as c:
+        keys = {f"candidate:{candidate_key(r.name)}" for r in rows if not r.examples and r.kind == "new_name"}
+        # the substances' ids first: given the id, the (substance_id, observed_at) index finds the newest mentions
+        # at once; given the key, PostgreSQL walked the mentions of every substance, newest first
+        ids = dict(c.execute(select(S.c.key, S.c.id).where(S.c.key.in_(keys))).all()) if keys else {}
         for r in rows:
             if r.examples or r.kind != "new_name":
                 out.append(r)
                 continue
-            q = (select(P.c.text, Me.c.matched).select_from(Me.join(P, P.c.id == Me.c.post_id)
-                                                            .join(S, S.c.id == Me.c.substance_id))
-                 .where(S.c.key == f"candidate:{candidate_key(r.name)}")
-                 .order_by(Me.c.observed_at.desc(), Me.c.post_id).limit(examples))
-            found = tuple(snippet(text, matched or r.name, width) for text, matched in c.execute(q) if text)
+            sid = ids.get(f"candidate:{candidate_key(r.name)}")
+            found: tuple = ()
+            if sid is not None:
+                q = (select(P.c.text, Me.c.matched).select_from(Me.join(P, P.c.id == Me.c.post_id))
+                     .where(Me.c.substance_id == sid)
+                     .order_by(Me.c.observed_at.desc(), Me.c.post_id).limit(examples))
+                found = tuple(snippet(text, matched or r.name, width) for text, matched in c.execute(q) if text)
             out.append(dataclasses.replace(r, examples=found))
     return out
