@@ -30,6 +30,7 @@ HIT_START, HIT_END = "\x02", "\x03"  # around a matched word in a snippet; never
 SNIPPET_WORDS = 40  # words of context in a snippet
 PG_CONFIG = "russian"
 PREFIX_FROM = 4  # letters: shorter words are matched whole
+MENTION_SET = 100_000  # a substance filter with up to this many mentions is gathered into a set (SQLite)
 MAX_EXPANSION = 50  # indexed terms a prefix term is replaced by (more: searched as a prefix)
 RANK_WINDOW = 1000  # the newest matching posts ranked best first; a search pages through these
 COUNT_CAP = 10_000  # matching posts counted: past it, "more than"
@@ -280,7 +281,23 @@ def _search_sqlite(conn: Connection, words, source_ids, kinds, substance_ids, si
         return 0, []
     where, params = _filters(source_ids, kinds, substance_ids, since, until, "+post_fts.rowid")
     params["q"] = q
-    subst = [w for w in where if w.startswith("+post_fts.rowid")]
+    if substance_ids:
+        # the walk stays between the substances' first and last post (from the mentions' index alone): a
+        # substance last named long ago would otherwise be looked for through every newer match
+        lo, hi = conn.execute(_bound("SELECT min(post_id), max(post_id) FROM mention "
+                                     "WHERE substance_id IN :substance_ids", params), params).one()
+        if lo is None:
+            return 0, []
+        where.append("post_fts.rowid BETWEEN :lo AND :hi")
+        params.update(lo=lo, hi=hi)
+        many = conn.execute(_bound("SELECT count(*) FROM (SELECT 1 FROM mention WHERE substance_id IN :substance_ids "
+                                   "LIMIT :most)", params), {**params, "most": MENTION_SET + 1}).scalar_one()
+        if many > MENTION_SET:
+            # a class's mentions: looked up per matching post (ix_mention_post_id), not gathered into a set first
+            where = [w if not w.startswith("+post_fts.rowid IN") else
+                     "EXISTS (SELECT 1 FROM mention WHERE mention.post_id = post_fts.rowid "
+                     "AND mention.substance_id IN :substance_ids)" for w in where]
+    subst = [w for w in where if w.startswith(("+post_fts.rowid", "EXISTS"))]
     rest = " AND ".join(w for w in where if w not in subst)
     cond = " AND ".join(["post_fts MATCH :q", *subst, rest])
     ids = [r[0] for r in conn.execute(_bound(

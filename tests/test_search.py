@@ -137,6 +137,8 @@ def test_search_equals_one_plain_query_over_the_index(tmp_path, db_url, monkeypa
     form of the word), and a prefix with more terms than MAX_EXPANSION stays a prefix."""
     import random
 
+    from sqlalchemy import text
+
     from npswatch.storage import search as ss
 
     monkeypatch.setattr(ss, "COUNT_CAP", 40)
@@ -156,9 +158,15 @@ def test_search_equals_one_plain_query_over_the_index(tmp_path, db_url, monkeypa
     cases = [("закладки", {}), ("мефедрон кристалл", {}), ("fixture", {}), ("alpha 1г", {"kinds": ["telegram"]}),
              ("закладка", {"since": since}), ("закладка альфа", {"kinds": ["web"], "since": since, "until": T0 + dt.timedelta(hours=400)}),
              ("мефедрона", {"substance_ids": []})]
+    with watch.engine.connect() as c:
+        named = sorted(c.execute(text("SELECT DISTINCT substance_id FROM mention")).scalars())
+    assert named
+    cases += [("закладки", {"substance_ids": named}), ("кристалл", {"substance_ids": named[:1]})]
     sqlite = watch.engine.dialect.name == "sqlite"
     with watch.engine.connect() as c:
-        for query, filters in cases:
+        # SQLite gathers a substance filter's posts into a set, or (past MENTION_SET mentions) looks each up
+        for (query, filters), mention_set in [(case, n) for n in (100_000, 5) for case in cases]:
+            monkeypatch.setattr(ss, "MENTION_SET", mention_set)
             got_total, got = ss.search(watch.engine, query, offset=0, limit=100, **filters)
             where, params = ss._filters(None, filters.get("kinds", ()), filters.get("substance_ids"),
                                         filters.get("since"), filters.get("until"), "post.id")
@@ -174,7 +182,7 @@ def test_search_equals_one_plain_query_over_the_index(tmp_path, db_url, monkeypa
             window = sorted(rows[:ss.RANK_WINDOW], key=lambda r: (r[1], -ss._epoch(r[2]), -r[0]))
             assert [h["post_id"] for h in got] == [r[0] for r in window], query
             assert all(ss.HIT_START in (h["snippet"] or "") for h in got), query
-            if filters == {}:
+            if filters == {} or filters.get("substance_ids") == named:
                 assert got_total > 0, query
         if sqlite:
             expanded = ss._expanded(c, "fixture закладки 1г")
