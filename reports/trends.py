@@ -1226,7 +1226,29 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
     mentions for the segments the scope's time span cuts and those written since the last refresh. Without
     `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty"."""
-    dialect = engine.dialect.name
+    span, stale, fresh = aggregate_plan(engine, scope)
+    ids = _ids_where(scope)
+    no = " AND 0 = 1" if not offers else ""
+    qty = ", qty, usd_qty" if quantities else ""
+    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, usd"
+                                    f"{qty} FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
+    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
+                                    f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
+    stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
+    stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
+    if len(stale):
+        stored_o = _drop_days(stored_o, stale)
+        stored_m = _drop_days(stored_m, stale)
+    if len(fresh):
+        built_o, built_m = build_rows(engine, fresh_where(engine, scope, fresh), offers=offers)
+        stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
+    return stored_o, stored_m
+
+
+def aggregate_plan(engine: Engine, scope: Scope) -> tuple[str, np.ndarray, np.ndarray]:
+    """How to read the scope from an aggregate table: (the SQL condition on `day` selecting the stored segments
+    inside its time span, the stale segments to drop from them, the segments to build from the rows instead:
+    stale ones inside the span and those the span cuts)."""
     stale = np.unique(segment_start(stale_days(engine)))
     lo = hi = None  # day numbers: the whole segments inside [since, until)
     cut: list[int] = []
@@ -1244,21 +1266,9 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
         hi = d if exact else s
         if not exact:
             cut.append(s)
-    ids = _ids_where(scope)
     span = "".join([f" AND day >= {lo}" if lo is not None else "", f" AND day < {hi}" if hi is not None else ""])
     if lo is not None and hi is not None and lo >= hi:
         span = " AND 0 = 1"
-    no = " AND 0 = 1" if not offers else ""
-    qty = ", qty, usd_qty" if quantities else ""
-    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, usd"
-                                    f"{qty} FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
-    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
-                                    f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
-    stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
-    stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
-    if len(stale):
-        stored_o = _drop_days(stored_o, stale)
-        stored_m = _drop_days(stored_m, stale)
     fresh = np.unique(np.r_[stale, np.array(cut, dtype=np.int64)]).astype(np.int64)
     if lo is not None or hi is not None:  # stale segments outside the span are not wanted
         keep = np.ones(len(fresh), dtype=bool)
@@ -1268,11 +1278,13 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
         if scope.until is not None:
             keep &= fresh <= (utc(scope.until).date() - _EPOCH).days
         fresh = fresh[keep]
-    if len(fresh):
-        cond = f"{_where_sql(scope, dialect)} AND {_ranges_where(fresh, segment_end(fresh), dialect)}"
-        built_o, built_m = build_rows(engine, cond, offers=offers)
-        stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
-    return stored_o, stored_m
+    return span, stale, fresh
+
+
+def fresh_where(engine: Engine, scope: Scope, fresh: np.ndarray) -> str:
+    """The condition on offers and mentions of the scope in the segments `fresh` (`aggregate_plan`)."""
+    dialect = engine.dialect.name
+    return f"{_where_sql(scope, dialect)} AND {_ranges_where(fresh, segment_end(fresh), dialect)}"
 
 
 def _as_rows(cols: dict, blobs: dict, empty) -> dict:

@@ -1,21 +1,25 @@
-"""Keeping the weekly trend aggregate (migration 0015) up to date: refresh the segments writes touched, or rebuild.
+"""Keeping the weekly trend aggregate (migrations 0015 and 0017) up to date: refresh the segments writes touched,
+or rebuild.
 
 Every write to offers and mentions (and a change of a post's ad or source) marks its days in `trend_stale`, by
 triggers, whatever the code path (writer, extract-pending, reparse, imports, retention, rescrub). `refresh()`
-rebuilds the segments of those days from the offers and mentions (`reports.trends.build_rows`) in one
-transaction; `rebuild()` rebuilds everything. Reports are exact without a refresh (they build stale segments on
-the fly), only slower; the application refreshes before reading when days are marked.
+rebuilds the segments of those days from the offers and mentions (`reports.trends.build_rows`, and per source
+`reports.activity.build_source_rows`) in one transaction; `rebuild()` rebuilds everything. Reports are exact
+without a refresh (they build stale segments on the fly), only slower; the application refreshes before reading
+when days are marked.
 """
 from __future__ import annotations
 
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select, text
 
-from npswatch.storage.tables import T_MENTION_WEEK, T_OFFER_WEEK, T_STALE
+from npswatch.storage.tables import T_MENTION_WEEK, T_OFFER_WEEK, T_SOURCE_WEEK, T_STALE
 
+from .activity import SOURCE_BLOBS, build_source_rows
 from .trends import (MENTION_BLOBS, OFFER_BLOBS, Ragged, _ranges_where, build_rows, segment_end, segment_start)
 
 _BATCH = 5000
+_TABLES = (T_OFFER_WEEK, T_MENTION_WEEK, T_SOURCE_WEEK)
 
 
 def refresh(engine: Engine, *, full: bool = False) -> int:
@@ -26,15 +30,15 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
         # the DELETE takes SQLite's write lock first: no write commits between reading the marks and storing
         days = np.array(sorted(c.execute(delete(T_STALE).returning(T_STALE.c.day)).scalars()), dtype=np.int64)
         if full:
-            c.execute(delete(T_OFFER_WEEK))
-            c.execute(delete(T_MENTION_WEEK))
+            for t in _TABLES:
+                c.execute(delete(t))
             where = "observed_at IS NOT NULL"
             segments = None
         else:
             if not len(days):
                 return 0
             segments = np.unique(segment_start(days))
-            for t in (T_OFFER_WEEK, T_MENTION_WEEK):
+            for t in _TABLES:
                 for i in range(0, len(segments), 500):
                     c.execute(delete(t).where(t.c.day.in_(segments[i:i + 500].tolist())))
             where = "observed_at IS NOT NULL AND " + _ranges_where(segments, segment_end(segments),
@@ -42,6 +46,8 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
         offers, mentions = build_rows(engine, where)
         _store(c, T_OFFER_WEEK, offers, OFFER_BLOBS, ("offers",), ("unit", "currency"))
         _store(c, T_MENTION_WEEK, mentions, MENTION_BLOBS, ("posts", "ads", "sources", "first_seen", "last_seen"), ())
+        _store(c, T_SOURCE_WEEK, build_source_rows(engine, where), SOURCE_BLOBS,
+               ("source_id", "posts", "ads", "offers", "first_seen", "last_seen"), ())
         return len(np.unique(np.r_[offers["day"], mentions["day"]])) if segments is None else len(segments)
 
 

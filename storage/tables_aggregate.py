@@ -1,8 +1,9 @@
-"""The weekly aggregate of the trend reports (migration 0015; built and read by storage/aggregate.py).
+"""The weekly aggregate of the trend reports (migration 0015) and of the sources table (0017), built by
+reports/weekly.py and read by reports/trends.py and reports/activity.py.
 
 Rows are per segment (an ISO week cut at month ends: a week within one month is one segment, a week across two
 months two; `day` is the segment's first day as a day number since 1970-01-01), substance and region (0: none),
-and for offers unit and currency ('' for none). Arrays are float64 or int64 bytes: each row's prices sorted
+and for offers unit and currency ('' for none), for sources the source. Arrays are float64 or int64 bytes: each row's prices sorted
 ascending with their quantities, its distinct post, ad and source ids sorted. `trend_stale` holds the days that
 writes touched since the last refresh (set by triggers, see the migration).
 """
@@ -43,3 +44,18 @@ T_MENTION_WEEK = Table(
 )
 T_STALE = Table("trend_stale", SQLModel.metadata, Column("day", Integer, nullable=False),
                 PrimaryKeyConstraint("day"))
+T_SOURCE_WEEK = Table(  # migration 0017: per source, for the substance page's sources table
+    "trend_source_week", SQLModel.metadata,
+    Column("day", Integer, nullable=False),
+    Column("substance_id", Integer, nullable=False),
+    Column("region_id", Integer, nullable=False),
+    Column("source_id", Integer, nullable=False),
+    Column("posts", Integer, nullable=False),
+    Column("ads", Integer, nullable=False),
+    Column("offers", Integer, nullable=False),  # the offers of the source's posts (rows of offers only: posts 0)
+    Column("first_seen", BigInteger, nullable=False),  # as trend_mention_week's; 0 in a row of offers only
+    Column("last_seen", BigInteger, nullable=False),
+    Column("post_ids", LargeBinary, nullable=False),
+    Column("ad_ids", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("day", "substance_id", "region_id", "source_id"),
+)
