@@ -159,14 +159,15 @@ def sources(engine: Engine, filters: Filters = Filters(), method: str = "aggrega
 SOURCE_BLOBS = {"post_ids": "int64", "ad_ids": "int64"}
 
 
-def build_source_rows(engine: Engine, where_sql: str) -> dict:
+def build_source_rows(engine: Engine, where_sql: str, by_class: bool = False) -> dict:
     """The rows of `trend_source_week` from the offers and mentions matching `where_sql` (as
     `reports.trends.build_rows`): per segment, substance, region (0: none) and source, the distinct post and ad
-    ids of its mentions, their first and last time seen (0 in a row of offers only) and the offers."""
+    ids of its mentions, their first and last time seen (0 in a row of offers only) and the offers. `by_class`:
+    those of `trend_class_source_week`, "substance_id" a class code (`reports.trends.class_codes`)."""
     import numpy as np
 
-    from .trends import (_SECONDS_PG, _SECONDS_SQLITE, _day_sql, _distinct_rows, _groups_of, read_columns,
-                         segment_start)
+    from .trends import (_SECONDS_PG, _SECONDS_SQLITE, _day_sql, _distinct_rows, _groups_of, as_classes,
+                         class_codes, read_columns, segment_start)
 
     seconds = _SECONDS_PG if engine.dialect.name == "postgresql" else _SECONDS_SQLITE
     cols = f"{_day_sql(engine)} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id"
@@ -174,6 +175,9 @@ def build_source_rows(engine: Engine, where_sql: str) -> dict:
     o = read_columns(engine, f"SELECT {cols} FROM offer WHERE {where_sql}")
     if not len(me["day"]) and not len(o["day"]):
         return _empty_source_rows()
+    if by_class:
+        lut = class_codes(engine)
+        me, o = as_classes(me, lut), as_classes(o, lut)
     posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id IN "
                                  f"(SELECT post_id FROM mention WHERE {where_sql} "
                                  f"UNION SELECT post_id FROM offer WHERE {where_sql})")
@@ -231,12 +235,13 @@ def _aggregate_sources(engine: Engine, scope) -> tuple[dict, dict]:
     aggregate: a source's posts and ads are the union of its rows' id sets."""
     import numpy as np
 
-    from .trends import (_as_rows, _concat_rows, _distinct_per_key, _drop_days, _ids_where, _ragged_index,
+    from .trends import (_aggregate_source, _as_rows, _concat_rows, _distinct_per_key, _drop_days, _ragged_index,
                          aggregate_plan, fresh_where, read_columns)
 
     span, stale, fresh = aggregate_plan(engine, scope)
+    prefix, _, ids = _aggregate_source(scope, merged=True)
     rows = _as_rows(read_columns(engine, "SELECT day, source_id, posts, offers, first_seen, last_seen, post_ids, "
-                                         f"ad_ids FROM trend_source_week WHERE 1 = 1{span}{_ids_where(scope)}"),
+                                         f"ad_ids FROM {prefix}source_week WHERE 1 = 1{span}{ids}"),
                     {k: np.dtype(v) for k, v in SOURCE_BLOBS.items()}, _empty_source_rows)
     if len(stale):
         rows = _drop_days(rows, stale)
@@ -310,7 +315,7 @@ def _aggregate_places(engine: Engine, scope) -> tuple[list[tuple], dict]:
 
     from .trends import _distinct_per_key, _ragged_index, aggregate_rows
 
-    o, me = aggregate_rows(engine, scope, quantities=False)
+    o, me = aggregate_rows(engine, scope, quantities=False, merged=True)
     offers: dict = {}
     if len(o["day"]):
         ks, inv = np.unique(o["region_id"], return_inverse=True)

@@ -26,6 +26,8 @@ server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import threading
 import urllib.parse
 from collections import defaultdict
@@ -287,12 +289,12 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     if method == "aggregate" or (method == "auto" and "unit" in splits):
         if "unit" not in splits:
             raise ValueError("the weekly aggregate holds prices per unit: group by unit")
-        o, me = aggregate_rows(engine, scope, quantities="tier" in splits)
+        o, me = aggregate_rows(engine, scope, quantities="tier" in splits, merged="substance" not in base)
         if totals is not None:
             totals.extend(period_totals(me, by))
         return _aggregate_cells(engine, o, me, by, base, splits, bounds)
     if totals is not None:
-        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False)[1], by))
+        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False, merged=True)[1], by))
     if method == "sql" or (method == "auto" and not _columns_readable(engine)):
         if engine.dialect.name != "postgresql":
             raise ValueError("method 'sql' needs PostgreSQL (percentile_cont)")
@@ -560,6 +562,22 @@ class Coded(NamedTuple):
         return len(self.codes)
 
 
+_STDLIB_READS = contextvars.ContextVar("stdlib_reads", default=False)
+
+
+@contextlib.contextmanager
+def stdlib_reads():
+    """Within: `read_columns` reads SQLite through the stdlib driver, never ADBC. For reads while this process
+    holds an SQLite write transaction: ADBC brings a second SQLite library, whose new connection cannot see the
+    first one's locks (POSIX locks are per process), takes itself for the only one and resets the WAL index
+    (the -shm file) under the writer (seen: SIGBUS in the refresh once the WAL outgrew 4,096 frames)."""
+    token = _STDLIB_READS.set(True)
+    try:
+        yield
+    finally:
+        _STDLIB_READS.reset(token)
+
+
 def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> dict[str, np.ndarray | Coded]:
     """Run a SELECT and return its columns as numpy arrays (text columns as `Coded`).
 
@@ -573,7 +591,7 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
         return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
     path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
     if use_arrow is None:
-        use_arrow = path is not None and _adbc() is not None
+        use_arrow = path is not None and _adbc() is not None and not _STDLIB_READS.get()
     if use_arrow and path:
         dbapi = _adbc()
         uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
@@ -959,7 +977,9 @@ def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     values = values - int(values.min())
     span = int(values.max()) + 1
     nkeys = int(key.max()) + 1
-    if nkeys * span <= _BITMAP_MAX:  # few keys over a dense range of ids: a bitmap per key, no sort
+    # few keys over a dense range of ids: a bitmap per key, no sort (clearing and counting the bitmap costs about
+    # as much as sorting when it has ~64 bits per value: one substance's 50,000 posts among 500,000 sort faster)
+    if nkeys * span <= min(_BITMAP_MAX, 64 * len(values)):
         seen = np.zeros(nkeys * span, dtype=bool)
         seen[key * span + values] = True
         counts = np.count_nonzero(seen.reshape(nkeys, span), axis=1)
@@ -1033,9 +1053,10 @@ def segment_end(start: np.ndarray) -> np.ndarray:
     return np.minimum(week, month)
 
 
-def build_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict, dict]:
+def build_rows(engine: Engine, where_sql: str, offers: bool = True, by_class: bool = False) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the aggregate from the offers and mentions matching `where_sql`, a condition
-    on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments."""
+    on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments.
+    `by_class`: the rows of the class tables, "substance_id" being a class code into `class_names(engine)`."""
     dialect = engine.dialect.name
     day = _day_sql(engine)
     v = _Values(DEFAULT_TIERS, per_unit=True)
@@ -1051,7 +1072,53 @@ def build_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dic
     seconds = _SECONDS_PG if dialect == "postgresql" else _SECONDS_SQLITE
     me, posts = _read_mentions(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
                                        f"post_id, {seconds} AS at FROM mention WHERE {where_sql}")
+    if by_class:
+        lut = class_codes(engine)
+        o, me = as_classes(o, lut), as_classes(me, lut)
     return _offer_rows(o), _mention_rows(me, posts)
+
+
+def class_names(engine: Engine) -> list[str]:
+    """The class tables' classes, sorted: '*' (every substance) and each stored substance class."""
+    from npswatch.storage.tables import T_SUBSTANCE as S
+
+    with engine.connect() as c:
+        return sorted({"*"} | {k for k in c.execute(select(S.c["class"]).distinct()).scalars() if k})
+
+
+def class_codes(engine: Engine) -> tuple[np.ndarray, list[str]]:
+    """(per substance id its class's code into the names, -1 for none; the names: `class_names`)."""
+    from npswatch.storage.tables import T_SUBSTANCE as S
+
+    names = class_names(engine)
+    pos = {n: i for i, n in enumerate(names)}
+    with engine.connect() as c:
+        rows = c.execute(select(S.c.id, S.c["class"])).all()
+    lut = np.full(max([i for i, _ in rows], default=0) + 1, -1, dtype=np.int64)
+    for i, k in rows:
+        lut[i] = pos.get(k, -1)
+    return lut, names
+
+
+def as_classes(cols: dict, lut: tuple[np.ndarray, list[str]]) -> dict:
+    """Columns of offers or mentions once under '*' and once under their substance's class (none: '*' only),
+    "substance_id" the class code (`class_codes`)."""
+    codes, names = lut
+    sub = cols["substance_id"].astype(np.int64)
+    if not len(sub):
+        return cols
+    cls = codes[np.minimum(sub, len(codes) - 1)]
+    cls = np.where(sub < len(codes), cls, -1)
+    has = np.flatnonzero(cls >= 0)
+    star = names.index("*")
+    out = {}
+    for k, v in cols.items():
+        if isinstance(v, Coded):
+            out[k] = Coded(np.r_[v.codes, v.codes[has]], v.values)
+        else:
+            out[k] = np.r_[v, v[has]]
+    out["substance_id"] = np.r_[np.full(len(sub), star, dtype=np.int64), cls[has]]
+    return out
 
 
 # seconds since 1970, rounded (the first and last time seen of `reports.activity`)
@@ -1222,18 +1289,21 @@ def _ids_where(scope: Scope) -> str:
     return "".join(" AND " + c for c in conds)
 
 
-def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True) -> tuple[dict, dict]:
+def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True,
+                   merged: bool = False) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
     mentions for the segments the scope's time span cuts and those written since the last refresh. Without
-    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty"."""
+    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty". `merged`:
+    the caller never tells substances apart, so a class scope (or every substance) reads the class tables' rows,
+    each its substances merged (their substance_id -1)."""
     span, stale, fresh = aggregate_plan(engine, scope)
-    ids = _ids_where(scope)
     no = " AND 0 = 1" if not offers else ""
     qty = ", qty, usd_qty" if quantities else ""
-    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, usd"
-                                    f"{qty} FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
-    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
-                                    f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
+    prefix, sub, ids = _aggregate_source(scope, merged)
+    stored_o = read_columns(engine, f"SELECT day, {sub}, region_id, unit, currency, offers, prices, usd"
+                                    f"{qty} FROM {prefix}offer_week WHERE 1 = 1{span}{ids}{no}")
+    stored_m = read_columns(engine, f"SELECT day, {sub}, region_id, posts, ads, sources, first_seen, last_seen, "
+                                    f"post_ids, ad_ids, source_ids FROM {prefix}mention_week WHERE 1 = 1{span}{ids}")
     stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
     stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
     if len(stale):
@@ -1243,6 +1313,20 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
         built_o, built_m = build_rows(engine, fresh_where(engine, scope, fresh), offers=offers)
         stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
     return stored_o, stored_m
+
+
+def class_key(scope: Scope) -> str | None:
+    """The class tables' key of the scope's substances: its class, '*' (every substance) or None (neither)."""
+    return scope.cls if scope.cls is not None else "*" if scope.substance_ids is None else None
+
+
+def _aggregate_source(scope: Scope, merged: bool) -> tuple[str, str, str]:
+    """(the aggregate tables' name prefix, the substance column, the condition on substance and region)."""
+    key = class_key(scope) if merged else None
+    if key is None:
+        return "trend_", "substance_id", _ids_where(scope)
+    regions = _ids_where(Scope(None, scope.region_ids, None, None))
+    return "trend_class_", "-1 AS substance_id", " AND cls = '" + key.replace("'", "''") + "'" + regions
 
 
 def aggregate_plan(engine: Engine, scope: Scope) -> tuple[str, np.ndarray, np.ndarray]:

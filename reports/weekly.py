@@ -13,13 +13,15 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select, text
 
-from npswatch.storage.tables import T_MENTION_WEEK, T_OFFER_WEEK, T_SOURCE_WEEK, T_STALE
+from npswatch.storage.tables import (T_CLASS_MENTION_WEEK, T_CLASS_OFFER_WEEK, T_CLASS_SOURCE_WEEK, T_MENTION_WEEK,
+                                     T_OFFER_WEEK, T_SOURCE_WEEK, T_STALE)
 
 from .activity import SOURCE_BLOBS, build_source_rows
-from .trends import (MENTION_BLOBS, OFFER_BLOBS, Ragged, _ranges_where, build_rows, segment_end, segment_start)
+from .trends import (MENTION_BLOBS, OFFER_BLOBS, Coded, Ragged, _ranges_where, build_rows, class_names,
+                     segment_end, segment_start, stdlib_reads)
 
 _BATCH = 5000
-_TABLES = (T_OFFER_WEEK, T_MENTION_WEEK, T_SOURCE_WEEK)
+_TABLES = (T_OFFER_WEEK, T_MENTION_WEEK, T_SOURCE_WEEK, T_CLASS_OFFER_WEEK, T_CLASS_MENTION_WEEK, T_CLASS_SOURCE_WEEK)
 
 
 def refresh(engine: Engine, *, full: bool = False) -> int:
@@ -43,11 +45,23 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
                     c.execute(delete(t).where(t.c.day.in_(segments[i:i + 500].tolist())))
             where = "observed_at IS NOT NULL AND " + _ranges_where(segments, segment_end(segments),
                                                                    engine.dialect.name)
-        offers, mentions = build_rows(engine, where)
+        with stdlib_reads():  # not ADBC's SQLite beside this write transaction (see there)
+            offers, mentions = build_rows(engine, where)
+            sources = build_source_rows(engine, where)
+            names = class_names(engine)
+            by_class = (*build_rows(engine, where, by_class=True), build_source_rows(engine, where, by_class=True))
+        mention_counts = ("posts", "ads", "sources", "first_seen", "last_seen")
+        source_counts = ("source_id", "posts", "ads", "offers", "first_seen", "last_seen")
         _store(c, T_OFFER_WEEK, offers, OFFER_BLOBS, ("offers",), ("unit", "currency"))
-        _store(c, T_MENTION_WEEK, mentions, MENTION_BLOBS, ("posts", "ads", "sources", "first_seen", "last_seen"), ())
-        _store(c, T_SOURCE_WEEK, build_source_rows(engine, where), SOURCE_BLOBS,
-               ("source_id", "posts", "ads", "offers", "first_seen", "last_seen"), ())
+        _store(c, T_MENTION_WEEK, mentions, MENTION_BLOBS, mention_counts, ())
+        _store(c, T_SOURCE_WEEK, sources, SOURCE_BLOBS, source_counts, ())
+        for table, rows, blobs, counts, texts in zip(
+                (T_CLASS_OFFER_WEEK, T_CLASS_MENTION_WEEK, T_CLASS_SOURCE_WEEK), by_class,
+                (OFFER_BLOBS, MENTION_BLOBS, SOURCE_BLOBS), (("offers",), mention_counts, source_counts),
+                (("unit", "currency"), (), ())):
+            rows = {**rows, "cls": Coded(rows["substance_id"], names)}
+            del rows["substance_id"]
+            _store(c, table, rows, blobs, counts, texts + ("cls",))
         return len(np.unique(np.r_[offers["day"], mentions["day"]])) if segments is None else len(segments)
 
 
@@ -67,7 +81,7 @@ def _store(c, table, rows: dict, blobs: dict, counts: tuple[str, ...], texts: tu
     n = len(rows["day"])
     if not n:
         return
-    cols = {k: rows[k].tolist() for k in ("day", "substance_id", "region_id") + counts}
+    cols = {k: rows[k].tolist() for k in ("day", "substance_id", "region_id") + counts if k in rows}
     for k in texts:
         values = rows[k].values
         cols[k] = [values[i] for i in rows[k].codes.tolist()]

@@ -3,7 +3,8 @@ reports/weekly.py and read by reports/trends.py and reports/activity.py.
 
 Rows are per segment (an ISO week cut at month ends: a week within one month is one segment, a week across two
 months two; `day` is the segment's first day as a day number since 1970-01-01), substance and region (0: none),
-and for offers unit and currency ('' for none), for sources the source. Arrays are float64 or int64 bytes: each row's prices sorted
+and for offers unit and currency ('' for none), for sources the source. The class tables hold the same rows with
+a substance class in place of the substance (its substances merged; '*' every substance). Arrays are float64 or int64 bytes: each row's prices sorted
 ascending with their quantities, its distinct post, ad and source ids sorted. `trend_stale` holds the days that
 writes touched since the last refresh (set by triggers, see the migration).
 """
@@ -59,3 +60,16 @@ T_SOURCE_WEEK = Table(  # migration 0017: per source, for the substance page's s
     Column("ad_ids", LargeBinary, nullable=False),
     PrimaryKeyConstraint("day", "substance_id", "region_id", "source_id"),
 )
+
+
+def _class_twin(table: Table, name: str) -> Table:
+    """`table` with a class (or '*': every substance) in place of the substance (migration 0017)."""
+    cols = [Column("cls", String(40), nullable=False) if c.name == "substance_id" else
+            Column(c.name, c.type, nullable=False) for c in table.columns]
+    keys = [("cls" if c.name == "substance_id" else c.name) for c in table.primary_key.columns]
+    return Table(name, SQLModel.metadata, *cols, PrimaryKeyConstraint(*keys))
+
+
+T_CLASS_OFFER_WEEK = _class_twin(T_OFFER_WEEK, "trend_class_offer_week")
+T_CLASS_MENTION_WEEK = _class_twin(T_MENTION_WEEK, "trend_class_mention_week")
+T_CLASS_SOURCE_WEEK = _class_twin(T_SOURCE_WEEK, "trend_class_source_week")

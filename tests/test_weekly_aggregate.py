@@ -174,6 +174,21 @@ def test_a_post_moved_to_another_source_takes_its_offers_along(engine):
     assert_all_equal(engine)
 
 
+def test_a_substance_moved_to_another_class_marks_its_days(engine):
+    """The class tables merge a class's substances: a substance changing class rebuilds its segments."""
+    weekly.refresh(engine)
+    with engine.begin() as c:
+        c.execute(update(T_SUBSTANCE).where(T_SUBSTANCE.c.key == "hashish").values({"class": "synthetic_cathinone"}))
+        hashish = c.execute(select(T_SUBSTANCE.c.id).where(T_SUBSTANCE.c.key == "hashish")).scalar_one()
+        days = {day_of(d.replace(tzinfo=timezone.utc)) for d in c.execute(
+            select(T_MENTION.c.observed_at).where(T_MENTION.c.substance_id == hashish,
+                                                  T_MENTION.c.observed_at.is_not(None))).scalars()}
+    assert days and days <= stale(engine)
+    assert_all_equal(engine)
+    weekly.refresh(engine)
+    assert_all_equal(engine)
+
+
 def test_the_migration_on_an_existing_database_builds_the_aggregate_on_first_use(tmp_path):
     from alembic import command
 
