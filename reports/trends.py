@@ -113,7 +113,8 @@ def mixing_note(filters: Filters, group: str) -> str | None:
 
 def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city",
            tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None,
-           method: str = "auto", totals: list | None = None) -> list[TrendRow]:
+           method: str = "auto", totals: list | None = None, unit: str | None = None,
+           tier: int | None = None) -> list[TrendRow]:
     """The trend table of `filters`: one row per period, series, group, unit (and tier with `tiers=True`),
     sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series.
 
@@ -122,18 +123,32 @@ def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group
     possible), "aggregate" (the weekly aggregate; "auto" uses it) . All give the same rows.
 
     `totals`: a list to which the posts, distinct ads and sources of each period over the whole scope are
-    appended, as `PeriodTotal`s, from the same read (the web app's posts-per-week table)."""
+    appended, as `PeriodTotal`s, from the same read (the web app's posts-per-week table).
+
+    `unit` (and with `tiers`, `tier`: 0 retail, 1 middle, 2 wholesale): only the rows of that unit and tier, the
+    others not computed (the web app shows one)."""
+    if tier is not None and (not tiers or unit is None):
+        raise ValueError("tier needs tiers=True and a unit")
     if group not in GROUPS:
         raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {group!r}")
     bounds = tier_bounds or DEFAULT_TIERS
     per_substance = splits_by_substance(filters, group)
     base = tuple(g for g in (group, "substance" if per_substance else None) if g and g != "none") or ("none",)
     groups = base + (("unit", "tier") if tiers else ("unit",))
-    t = _cells(engine, filters, by, groups, bounds, method, totals)
+    t = _cells(engine, filters, by, groups, bounds, method, totals, only=(unit, tier) if unit else None)
     n = len(t.period)
     if not n:
         return []
     nb = len(base)
+    if unit is not None:
+        keep = t.idx[nb] == (t.vocab[nb].index(unit) if unit in t.vocab[nb] else -2)
+        if tier is not None:
+            keep &= t.idx[nb + 1] == (t.vocab[nb + 1].index(tier) if tier in t.vocab[nb + 1] else -2)
+        t = _Table(t.period[keep], t.vocab, [i[keep] for i in t.idx], {k: v[keep] for k, v in t.stats.items()},
+                   t.currencies)
+        n = len(t.period)
+        if not n:
+            return []
     labels = _labels(engine, group)
 
     def label_of(gid) -> str:
@@ -273,7 +288,10 @@ class _Table:
 
 
 def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
-           bounds: dict[str, tuple[float, float]], method: str = "auto", totals: list | None = None) -> _Table:
+           bounds: dict[str, tuple[float, float]], method: str = "auto", totals: list | None = None,
+           only: tuple[str, int | None] | None = None) -> _Table:
+    """The cells of `groups`; `only` (unit, tier or None): the caller keeps those of that unit and tier only, so
+    the aggregate's other offers may be left out (the cells of mentions stay whole)."""
     base = tuple(g for g in groups if g not in SPLITS)
     splits = groups[len(base):]
     for g in base:
@@ -289,12 +307,17 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     if method == "aggregate" or (method == "auto" and "unit" in splits):
         if "unit" not in splits:
             raise ValueError("the weekly aggregate holds prices per unit: group by unit")
-        o, me = aggregate_rows(engine, scope, quantities="tier" in splits, merged="substance" not in base)
+        merged = "substance" not in base
+        o, me = aggregate_rows(engine, scope, quantities="tier" in splits, merged=merged)
         if totals is not None:
-            totals.extend(period_totals(me, by))
+            whole = aggregate_rows(engine, scope, offers=False, merged=True, all_regions=True)[1] \
+                if merged and class_key(scope) is not None and scope.region_ids is None else me
+            totals.extend(period_totals(whole, by))
+        if only is not None:
+            o = _only_offers(o, only[0], only[1] if "tier" in splits else None, bounds)
         return _aggregate_cells(engine, o, me, by, base, splits, bounds)
     if totals is not None:
-        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False, merged=True)[1], by))
+        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False, merged=True, all_regions=True)[1], by))
     if method == "sql" or (method == "auto" and not _columns_readable(engine)):
         if engine.dialect.name != "postgresql":
             raise ValueError("method 'sql' needs PostgreSQL (percentile_cont)")
@@ -1074,7 +1097,7 @@ def build_rows(engine: Engine, where_sql: str, offers: bool = True, by_class: bo
                                        f"post_id, {seconds} AS at FROM mention WHERE {where_sql}")
     if by_class:
         lut = class_codes(engine)
-        o, me = as_classes(o, lut), as_classes(me, lut)
+        o, me = as_classes(o, lut), as_classes(me, lut, all_regions=True)
     return _offer_rows(o), _mention_rows(me, posts)
 
 
@@ -1100,9 +1123,10 @@ def class_codes(engine: Engine) -> tuple[np.ndarray, list[str]]:
     return lut, names
 
 
-def as_classes(cols: dict, lut: tuple[np.ndarray, list[str]]) -> dict:
+def as_classes(cols: dict, lut: tuple[np.ndarray, list[str]], all_regions: bool = False) -> dict:
     """Columns of offers or mentions once under '*' and once under their substance's class (none: '*' only),
-    "substance_id" the class code (`class_codes`)."""
+    "substance_id" the class code (`class_codes`); `all_regions`: each of those once more under region -1, the
+    rows of a whole class over all regions (a period's totals read one row, not one per region)."""
     codes, names = lut
     sub = cols["substance_id"].astype(np.int64)
     if not len(sub):
@@ -1118,6 +1142,10 @@ def as_classes(cols: dict, lut: tuple[np.ndarray, list[str]]) -> dict:
         else:
             out[k] = np.r_[v, v[has]]
     out["substance_id"] = np.r_[np.full(len(sub), star, dtype=np.int64), cls[has]]
+    if all_regions:
+        out = {k: Coded(np.r_[v.codes, v.codes], v.values) if isinstance(v, Coded) else np.r_[v, v]
+               for k, v in out.items()}
+        out["region_id"][len(out["region_id"]) // 2:] = -1
     return out
 
 
@@ -1290,16 +1318,17 @@ def _ids_where(scope: Scope) -> str:
 
 
 def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True,
-                   merged: bool = False) -> tuple[dict, dict]:
+                   merged: bool = False, all_regions: bool = False) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
     mentions for the segments the scope's time span cuts and those written since the last refresh. Without
     `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty". `merged`:
     the caller never tells substances apart, so a class scope (or every substance) reads the class tables' rows,
-    each its substances merged (their substance_id -1)."""
+    each its substances merged (their substance_id -1); with `all_regions` too (and no region filter), its
+    mention rows are those of all regions merged (region -1: for totals over the whole scope)."""
     span, stale, fresh = aggregate_plan(engine, scope)
-    no = " AND 0 = 1" if not offers else ""
     qty = ", qty, usd_qty" if quantities else ""
-    prefix, sub, ids = _aggregate_source(scope, merged)
+    prefix, sub, ids = _aggregate_source(scope, merged, all_regions)
+    no = " AND 0 = 1" if not offers or ids.endswith("region_id = -1") else ""
     stored_o = read_columns(engine, f"SELECT day, {sub}, region_id, unit, currency, offers, prices, usd"
                                     f"{qty} FROM {prefix}offer_week WHERE 1 = 1{span}{ids}{no}")
     stored_m = read_columns(engine, f"SELECT day, {sub}, region_id, posts, ads, sources, first_seen, last_seen, "
@@ -1320,12 +1349,13 @@ def class_key(scope: Scope) -> str | None:
     return scope.cls if scope.cls is not None else "*" if scope.substance_ids is None else None
 
 
-def _aggregate_source(scope: Scope, merged: bool) -> tuple[str, str, str]:
+def _aggregate_source(scope: Scope, merged: bool, all_regions: bool = False) -> tuple[str, str, str]:
     """(the aggregate tables' name prefix, the substance column, the condition on substance and region)."""
     key = class_key(scope) if merged else None
     if key is None:
         return "trend_", "substance_id", _ids_where(scope)
-    regions = _ids_where(Scope(None, scope.region_ids, None, None))
+    regions = " AND region_id = -1" if all_regions and scope.region_ids is None else \
+        _ids_where(Scope(None, scope.region_ids, None, None)) or " AND region_id >= 0"
     return "trend_class_", "-1 AS substance_id", " AND cls = '" + key.replace("'", "''") + "'" + regions
 
 
@@ -1395,9 +1425,40 @@ def _sorted_coded(c: Coded) -> Coded:
 
 def _drop_days(rows: dict, days: np.ndarray) -> dict:
     keep = ~np.isin(rows["day"], days)
-    if keep.all():
-        return rows
-    idx = np.flatnonzero(keep)
+    return rows if keep.all() else _take_rows(rows, np.flatnonzero(keep))
+
+
+def _only_offers(o: dict, unit: str, tier: int | None, bounds: dict[str, tuple[float, float]]) -> dict:
+    """Aggregate offer rows of `unit` only, and with `tier` only their offers of that quantity tier (each row's
+    arrays stay sorted; rows left without an offer dropped)."""
+    u = o["unit"]
+    rows = np.flatnonzero(u.codes == (u.values.index(unit) if unit in u.values else -1))
+    out = _take_rows(o, rows)
+    if tier is None or not len(rows):
+        return out
+    units = out["unit"].values
+    ucodes = out["unit"].codes
+    q, prices = out["qty"], out["prices"]
+    keep_q = _tier_of(q.values, np.repeat(ucodes, q.lens), units, bounds) == tier
+    priced_q = _ragged_index(q.starts[:-1], prices.lens)  # a row's priced offers' quantities come first
+    keep_p = keep_q[priced_q]
+    keep_u = _tier_of(out["usd_qty"].values, np.repeat(ucodes, out["usd"].lens), units, bounds) == tier
+    out["qty"] = _keep_values(q, keep_q)
+    out["prices"] = _keep_values(prices, keep_p)
+    out["usd_qty"] = _keep_values(out["usd_qty"], keep_u)
+    out["usd"] = _keep_values(out["usd"], keep_u)
+    out["offers"] = out["qty"].lens
+    # a row without such offers may still hold its group's USD prices (they sit on the group's first row)
+    return _take_rows(out, np.flatnonzero((out["offers"] > 0) | (out["usd"].lens > 0)))
+
+
+def _keep_values(r: Ragged, keep: np.ndarray) -> Ragged:
+    row = np.repeat(np.arange(len(r.starts) - 1), r.lens)
+    return Ragged(r.values[keep], np.r_[0, np.cumsum(np.bincount(row[keep], minlength=len(r.starts) - 1))]
+                  .astype(np.int64))
+
+
+def _take_rows(rows: dict, idx: np.ndarray) -> dict:
     out = {}
     for k, v in rows.items():
         if isinstance(v, Ragged):
@@ -1412,9 +1473,13 @@ def _drop_days(rows: dict, days: np.ndarray) -> dict:
 def _tier_of(qty: np.ndarray, unit_of_value: np.ndarray, units: list[str],
              bounds: dict[str, tuple[float, float]]) -> np.ndarray:
     """Quantity tier (0 retail, 1 middle, 2 wholesale) of each value, as `_Values.tier` computes it in SQL."""
-    lo = np.array([bounds.get(u, DEFAULT_TIERS["g"])[0] for u in units] or [0.0])[unit_of_value]
-    hi = np.array([bounds.get(u, DEFAULT_TIERS["g"])[1] for u in units] or [0.0])[unit_of_value]
-    return np.where(qty <= lo, 0, np.where(qty <= hi, 1, 2)).astype(np.int64)
+    lo = np.array([bounds.get(u, DEFAULT_TIERS["g"])[0] for u in units] or [0.0])
+    hi = np.array([bounds.get(u, DEFAULT_TIERS["g"])[1] for u in units] or [0.0])
+    if len(lo) == 1 or (len(unit_of_value) and (unit_of_value == unit_of_value[0]).all()):  # one unit: scalars
+        lo, hi = lo[unit_of_value[0] if len(unit_of_value) else 0], hi[unit_of_value[0] if len(unit_of_value) else 0]
+    else:
+        lo, hi = lo[unit_of_value], hi[unit_of_value]
+    return (qty > lo).astype(np.int64) + (qty > hi)
 
 
 def _empty_table(ngroups: int) -> _Table:
@@ -1522,6 +1587,8 @@ def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> t
     # cells: every (row cell, tier) with an offer
     ucode, inv = _dense(codes_all)
     n = len(ucode)
+    at = np.zeros(int(ucode[-1]) + 1 if n else 1, dtype=np.int64)  # code -> index into ucode (a searchsorted)
+    at[ucode] = np.arange(n)
     weights = None if tiers else o["offers"]
     out = {"offers": np.bincount(inv, weights=weights, minlength=n).astype(np.int64)}
     out |= {k: np.zeros(n, dtype=np.int64) for k in ("priced", "usd_offers")}
@@ -1538,9 +1605,9 @@ def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> t
                               np.repeat(ucodes, prices.lens), units, bounds)
         usd_tier = _tier_of(o["usd_qty"].values, np.repeat(ucodes, o["usd"].lens), units, bounds)
         prow = np.repeat(rows, prices.lens)
-        combo, count = _counts(np.searchsorted(ucode, rcode[prow] * 3 + price_tier) * ncur + cur[prow])
+        combo, count = _counts(at[rcode[prow] * 3 + price_tier] * ncur + cur[prow])
     else:
-        combo, inv2 = _dense(np.searchsorted(ucode, rcode) * ncur + cur)
+        combo, inv2 = _dense(at[rcode] * ncur + cur)
         count = np.bincount(inv2, weights=prices.lens, minlength=len(combo)).astype(np.int64)
         combo, count = combo[count > 0], count[count > 0]
     best = np.full(n, -1, dtype=np.int64)
@@ -1550,15 +1617,15 @@ def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> t
     # local prices: the values in their cell's local currency
     if tiers:
         keys, values = _values_by_cell(np.flatnonzero(prices.lens > 0), rcode, prices, price_tier,
-                                       want=lambda k, r: local[np.searchsorted(ucode, k)] == cur[r])
+                                       want=lambda k, r: local[at[k]] == cur[r])
     else:
-        mine = np.flatnonzero((local[np.searchsorted(ucode, rcode)] == cur) & (prices.lens > 0))
+        mine = np.flatnonzero((local[at[rcode]] == cur) & (prices.lens > 0))
         keys, values = _values_by_cell(mine, rcode, prices)
-    ks, ns, (q1, med, q3) = _run_quantiles(np.searchsorted(ucode, keys), values)
+    ks, ns, (q1, med, q3) = _run_quantiles(at[keys], values)
     out["priced"][ks], out["q1"][ks], out["median"][ks], out["q3"][ks] = ns, q1, med, q3
     usd = o["usd"]
     keys, values = _values_by_cell(np.flatnonzero(usd.lens > 0), rcode, usd, usd_tier)
-    ks, ns, (q1, med, q3) = _run_quantiles(np.searchsorted(ucode, keys), values)
+    ks, ns, (q1, med, q3) = _run_quantiles(at[keys], values)
     out["usd_offers"][ks], out["usd_q1"][ks], out["usd_median"][ks], out["usd_q3"][ks] = ns, q1, med, q3
     return out, ucode
 

@@ -66,7 +66,7 @@ def _class_twin(table: Table, name: str) -> Table:
     """`table` with a class (or '*': every substance) in place of the substance (migration 0017)."""
     cols = [Column("cls", String(40), nullable=False) if c.name == "substance_id" else
             Column(c.name, c.type, nullable=False) for c in table.columns]
-    keys = [("cls" if c.name == "substance_id" else c.name) for c in table.primary_key.columns]
+    keys = ["cls"] + [c.name for c in table.primary_key.columns if c.name != "substance_id"]  # a class: one range
     return Table(name, SQLModel.metadata, *cols, PrimaryKeyConstraint(*keys))
 
 

@@ -189,6 +189,20 @@ def test_a_substance_moved_to_another_class_marks_its_days(engine):
     assert_all_equal(engine)
 
 
+def test_one_unit_and_tier_are_those_rows_of_the_whole_table(engine):
+    """`trends(unit=..., tier=...)` (the web app's one table) leaves the other offers out of the computation."""
+    for refreshed in (False, True):  # built from the rows, then read from the stored aggregate
+        if refreshed:
+            weekly.refresh(engine)
+        for f in (Filters(cls="synthetic_cathinone"), Filters(substance="mephedrone", since=MID), Filters()):
+            for tiers, tier in ((False, None), (True, 0), (True, 2)):
+                whole = tr.trends(engine, f, by="week", group="city", tiers=tiers)
+                for unit in ("g", "piece"):
+                    label = tr.tier_label(unit, tier, tr.DEFAULT_TIERS)
+                    assert_same(tr.trends(engine, f, by="week", group="city", tiers=tiers, unit=unit, tier=tier),
+                                [r for r in whole if r.unit == unit and r.tier == label])
+
+
 def test_the_migration_on_an_existing_database_builds_the_aggregate_on_first_use(tmp_path):
     from alembic import command
 

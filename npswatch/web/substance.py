@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -43,9 +44,19 @@ def _num(v) -> str:
 
 
 def trend_cells(row) -> list[str]:
-    """A trend row as the page shows it and the CSV writes it: prices to 2 decimals, empty for none."""
-    d = row.to_dict()
-    return [_num(d[c]) for c in TREND_COLUMNS]
+    """A trend row as the page shows it and the CSV writes it: prices to 2 decimals, empty for none (the period
+    as an ISO date)."""
+    return [_num(getattr(row, c)) for c in TREND_COLUMNS]
+
+
+def rows_html(rows: list[list[str]], numeric_from: int = 99) -> Markup:
+    """A table's body rows, each cell escaped (as the template's `{{ v }}`), cells from `numeric_from` on of class
+    "num": joined here, as a Jinja loop over a trend table's ~70,000 cells took ~0.1 s."""
+    out = []
+    for r in rows:
+        out.append("<tr>" + "".join(f'<td class="num">{escape(v)}</td>' if i >= numeric_from else f"<td>{escape(v)}</td>"
+                                    for i, v in enumerate(r)) + "</tr>\n")
+    return Markup("".join(out))
 
 
 def _epoch(d: date) -> int:
@@ -88,7 +99,8 @@ def trend_table(watch, qy: Query) -> tuple[object, list]:
     from npswatch.reports.trends import tier_label
 
     tiers = qy.tier != "all"
-    result = watch.trends(by=qy.by, group=qy.group, tiers=tiers, totals=True, **qy.f)
+    result = watch.trends(by=qy.by, group=qy.group, tiers=tiers, totals=True, unit=qy.unit,
+                          tier=int(qy.tier) if tiers else None, **qy.f)
     want = tier_label(qy.unit, int(qy.tier), watch.settings.trends.tiers) if tiers else "all sizes"
     return result, [r for r in result.rows if r.unit == qy.unit and r.tier == want]
 

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("ad_ids", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("day", "substance_id", "region_id", "source_id"),
     )
+    # class first in the keys: a class's rows are one range of the table
     def cls() -> sa.Column:  # a substance class, or '*': every substance
         return sa.Column("cls", sa.String(length=40), nullable=False)
 
@@ -52,7 +53,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=8), nullable=False),
         sa.Column("offers", sa.Integer(), nullable=False),
         *(sa.Column(k, sa.LargeBinary(), nullable=False) for k in ("prices", "qty", "usd", "usd_qty")),
-        sa.PrimaryKeyConstraint("day", "cls", "region_id", "unit", "currency"),
+        sa.PrimaryKeyConstraint("cls", "day", "region_id", "unit", "currency"),
     )
     op.create_table(
         "trend_class_mention_week",
@@ -61,7 +62,7 @@ def upgrade() -> None:
         *(sa.Column(k, sa.Integer(), nullable=False) for k in ("posts", "ads", "sources")),
         *(sa.Column(k, sa.BigInteger(), nullable=False) for k in ("first_seen", "last_seen")),
         *(sa.Column(k, sa.LargeBinary(), nullable=False) for k in ("post_ids", "ad_ids", "source_ids")),
-        sa.PrimaryKeyConstraint("day", "cls", "region_id"),
+        sa.PrimaryKeyConstraint("cls", "day", "region_id"),
     )
     op.create_table(
         "trend_class_source_week",
@@ -71,7 +72,7 @@ def upgrade() -> None:
         *(sa.Column(k, sa.Integer(), nullable=False) for k in ("posts", "ads", "offers")),
         *(sa.Column(k, sa.BigInteger(), nullable=False) for k in ("first_seen", "last_seen")),
         *(sa.Column(k, sa.LargeBinary(), nullable=False) for k in ("post_ids", "ad_ids")),
-        sa.PrimaryKeyConstraint("day", "cls", "region_id", "source_id"),
+        sa.PrimaryKeyConstraint("cls", "day", "region_id", "source_id"),
     )
     if op.get_bind().dialect.name == "postgresql":
         _pg_post_trigger(with_offers=True)
