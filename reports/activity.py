@@ -315,7 +315,7 @@ def _aggregate_places(engine: Engine, scope) -> tuple[list[tuple], dict]:
 
     from .trends import _distinct_per_key, _ragged_index, aggregate_rows
 
-    o, me = aggregate_rows(engine, scope, quantities=False, merged=True)
+    o, me = aggregate_rows(engine, scope, quantities=None, merged=True)  # offers: their counts only
     offers: dict = {}
     if len(o["day"]):
         ks, inv = np.unique(o["region_id"], return_inverse=True)

@@ -314,7 +314,13 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
                 if merged and class_key(scope) is not None and scope.region_ids is None else me
             totals.extend(period_totals(whole, by))
         if only is not None:
-            o = _only_offers(o, only[0], only[1] if "tier" in splits else None, bounds)
+            tier = only[1] if "tier" in splits else None
+            o = _only_offers(o, only[0], tier, bounds)
+            if tier is not None:  # one tier left: the cells without tiers, each then given that tier
+                t = _aggregate_cells(engine, o, me, by, base, ("unit",), bounds)
+                t.vocab.append([0, 1, 2])
+                t.idx.append(np.where(t.idx[-1] >= 0, tier, -1))
+                return t
         return _aggregate_cells(engine, o, me, by, base, splits, bounds)
     if totals is not None:
         totals.extend(period_totals(aggregate_rows(engine, scope, offers=False, merged=True, all_regions=True)[1], by))
@@ -1321,16 +1327,17 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
                    merged: bool = False, all_regions: bool = False) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
     mentions for the segments the scope's time span cuts and those written since the last refresh. Without
-    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty". `merged`:
+    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty", with
+    `quantities=None` all their arrays (stored rows: counts only). `merged`:
     the caller never tells substances apart, so a class scope (or every substance) reads the class tables' rows,
     each its substances merged (their substance_id -1); with `all_regions` too (and no region filter), its
     mention rows are those of all regions merged (region -1: for totals over the whole scope)."""
     span, stale, fresh = aggregate_plan(engine, scope)
-    qty = ", qty, usd_qty" if quantities else ""
+    arrays = "" if quantities is None else ", prices, usd, qty, usd_qty" if quantities else ", prices, usd"
     prefix, sub, ids = _aggregate_source(scope, merged, all_regions)
     no = " AND 0 = 1" if not offers or ids.endswith("region_id = -1") else ""
-    stored_o = read_columns(engine, f"SELECT day, {sub}, region_id, unit, currency, offers, prices, usd"
-                                    f"{qty} FROM {prefix}offer_week WHERE 1 = 1{span}{ids}{no}")
+    stored_o = read_columns(engine, f"SELECT day, {sub}, region_id, unit, currency, offers{arrays} "
+                                    f"FROM {prefix}offer_week WHERE 1 = 1{span}{ids}{no}")
     stored_m = read_columns(engine, f"SELECT day, {sub}, region_id, posts, ads, sources, first_seen, last_seen, "
                                     f"post_ids, ad_ids, source_ids FROM {prefix}mention_week WHERE 1 = 1{span}{ids}")
     stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
@@ -1432,9 +1439,9 @@ def _only_offers(o: dict, unit: str, tier: int | None, bounds: dict[str, tuple[f
     """Aggregate offer rows of `unit` only, and with `tier` only their offers of that quantity tier (each row's
     arrays stay sorted; rows left without an offer dropped)."""
     u = o["unit"]
-    rows = np.flatnonzero(u.codes == (u.values.index(unit) if unit in u.values else -1))
-    out = _take_rows(o, rows)
-    if tier is None or not len(rows):
+    mine = u.codes == (u.values.index(unit) if unit in u.values else -1)
+    out = dict(o) if mine.all() else _take_rows(o, np.flatnonzero(mine))
+    if tier is None or not len(out["day"]):
         return out
     units = out["unit"].values
     ucodes = out["unit"].codes
@@ -1449,13 +1456,13 @@ def _only_offers(o: dict, unit: str, tier: int | None, bounds: dict[str, tuple[f
     out["usd"] = _keep_values(out["usd"], keep_u)
     out["offers"] = out["qty"].lens
     # a row without such offers may still hold its group's USD prices (they sit on the group's first row)
-    return _take_rows(out, np.flatnonzero((out["offers"] > 0) | (out["usd"].lens > 0)))
+    keep = (out["offers"] > 0) | (out["usd"].lens > 0)
+    return out if keep.all() else _take_rows(out, np.flatnonzero(keep))
 
 
 def _keep_values(r: Ragged, keep: np.ndarray) -> Ragged:
-    row = np.repeat(np.arange(len(r.starts) - 1), r.lens)
-    return Ragged(r.values[keep], np.r_[0, np.cumsum(np.bincount(row[keep], minlength=len(r.starts) - 1))]
-                  .astype(np.int64))
+    kept_before = np.r_[0, np.cumsum(keep)]
+    return Ragged(r.values[keep], kept_before[r.starts].astype(np.int64))
 
 
 def _take_rows(rows: dict, idx: np.ndarray) -> dict:
