@@ -163,7 +163,8 @@ def build_source_rows(engine: Engine, where_sql: str, by_class: bool = False) ->
     """The rows of `trend_source_week` from the offers and mentions matching `where_sql` (as
     `reports.trends.build_rows`): per segment, substance, region (0: none) and source, the distinct post and ad
     ids of its mentions, their first and last time seen (0 in a row of offers only) and the offers. `by_class`:
-    those of `trend_class_source_week`, "substance_id" a class code (`reports.trends.class_codes`)."""
+    those of `trend_class_source_week`, "substance_id" a class code (`reports.trends.class_codes`), each also
+    over all regions (region -1: a scope without a region filter reads those)."""
     import numpy as np
 
     from .trends import (_SECONDS_PG, _SECONDS_SQLITE, _day_sql, _distinct_rows, _groups_of, as_classes,
@@ -177,7 +178,7 @@ def build_source_rows(engine: Engine, where_sql: str, by_class: bool = False) ->
         return _empty_source_rows()
     if by_class:
         lut = class_codes(engine)
-        me, o = as_classes(me, lut), as_classes(o, lut)
+        me, o = as_classes(me, lut, all_regions=True), as_classes(o, lut, all_regions=True)
     posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id IN "
                                  f"(SELECT post_id FROM mention WHERE {where_sql} "
                                  f"UNION SELECT post_id FROM offer WHERE {where_sql})")
@@ -239,7 +240,7 @@ def _aggregate_sources(engine: Engine, scope) -> tuple[dict, dict]:
                          aggregate_plan, fresh_where, read_columns)
 
     span, stale, fresh = aggregate_plan(engine, scope)
-    prefix, _, ids = _aggregate_source(scope, merged=True)
+    prefix, _, ids = _aggregate_source(scope, merged=True, all_regions=True)
     rows = _as_rows(read_columns(engine, "SELECT day, source_id, posts, offers, first_seen, last_seen, post_ids, "
                                          f"ad_ids FROM {prefix}source_week WHERE 1 = 1{span}{ids}"),
                     {k: np.dtype(v) for k, v in SOURCE_BLOBS.items()}, _empty_source_rows)

@@ -1437,7 +1437,7 @@ def _drop_days(rows: dict, days: np.ndarray) -> dict:
 
 def _only_offers(o: dict, unit: str, tier: int | None, bounds: dict[str, tuple[float, float]]) -> dict:
     """Aggregate offer rows of `unit` only, and with `tier` only their offers of that quantity tier (each row's
-    arrays stay sorted; rows left without an offer dropped)."""
+    arrays stay sorted; rows left without an offer dropped; the quantities then left out: all are of `tier`)."""
     u = o["unit"]
     mine = u.codes == (u.values.index(unit) if unit in u.values else -1)
     out = dict(o) if mine.all() else _take_rows(o, np.flatnonzero(mine))
@@ -1450,11 +1450,10 @@ def _only_offers(o: dict, unit: str, tier: int | None, bounds: dict[str, tuple[f
     priced_q = _ragged_index(q.starts[:-1], prices.lens)  # a row's priced offers' quantities come first
     keep_p = keep_q[priced_q]
     keep_u = _tier_of(out["usd_qty"].values, np.repeat(ucodes, out["usd"].lens), units, bounds) == tier
-    out["qty"] = _keep_values(q, keep_q)
     out["prices"] = _keep_values(prices, keep_p)
-    out["usd_qty"] = _keep_values(out["usd_qty"], keep_u)
     out["usd"] = _keep_values(out["usd"], keep_u)
-    out["offers"] = out["qty"].lens
+    out["offers"] = np.diff(np.r_[0, np.cumsum(keep_q)][q.starts])
+    del out["qty"], out["usd_qty"]
     # a row without such offers may still hold its group's USD prices (they sit on the group's first row)
     keep = (out["offers"] > 0) | (out["usd"].lens > 0)
     return out if keep.all() else _take_rows(out, np.flatnonzero(keep))
