@@ -15,6 +15,7 @@ app only. A chart's numbers are the cells of the table beside it.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -217,9 +218,10 @@ def routes(watch, *, page, guarded, call, refuse, when, translate) -> list[Route
             return page(request, "substance.html", **ctx)
         fmt = when(request)
         try:
-            result, rows = await call(trend_table, watch, qy)
+            # the trend and the profile read different tables: side by side, each in a thread of its own
+            (result, rows), profile = await asyncio.gather(call(trend_table, watch, qy),
+                                                           call(watch.substance_profile, latest=20, **qy.f))
             weekly = weekly_cells(result)
-            profile = await call(watch.substance_profile, latest=20, **qy.f)
         except ValueError as exc:  # WatchError, and the reports' ScopeError (a name nothing is stored for)
             return page(request, "substance.html", **{**ctx, "error": str(exc)})
         _ = translate(request)
