@@ -165,23 +165,22 @@ def build_source_rows(engine: Engine, where_sql: str, by_class: bool = False) ->
     ids of its mentions, their first and last time seen (0 in a row of offers only) and the offers. `by_class`:
     those of `trend_class_source_week`, "substance_id" a class code (`reports.trends.class_codes`), each also
     over all regions (region -1: a scope without a region filter reads those)."""
+    from .trends import class_codes, read_rows
+
+    return source_rows_of(read_rows(engine, where_sql), class_codes(engine) if by_class else None)
+
+
+def source_rows_of(read: tuple[dict, dict, dict], lut=None) -> dict:
+    """`build_source_rows` from `reports.trends.read_rows`' columns (`lut`: the class tables' rows)."""
     import numpy as np
 
-    from .trends import (_SECONDS_PG, _SECONDS_SQLITE, _day_sql, _distinct_rows, _groups_of, as_classes,
-                         class_codes, read_columns, segment_start)
+    from .trends import _distinct_rows, _groups_of, as_classes, segment_start
 
-    seconds = _SECONDS_PG if engine.dialect.name == "postgresql" else _SECONDS_SQLITE
-    cols = f"{_day_sql(engine)} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id"
-    me = read_columns(engine, f"SELECT {cols}, {seconds} AS at FROM mention WHERE {where_sql}")
-    o = read_columns(engine, f"SELECT {cols} FROM offer WHERE {where_sql}")
+    o, me, posts = read
     if not len(me["day"]) and not len(o["day"]):
         return _empty_source_rows()
-    if by_class:
-        lut = class_codes(engine)
+    if lut is not None:
         me, o = as_classes(me, lut, all_regions=True), as_classes(o, lut, all_regions=True)
-    posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id IN "
-                                 f"(SELECT post_id FROM mention WHERE {where_sql} "
-                                 f"UNION SELECT post_id FROM offer WHERE {where_sql})")
     pids = posts["id"].astype(np.int64)
     porder = np.argsort(pids)
 

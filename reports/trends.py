@@ -1086,23 +1086,44 @@ def build_rows(engine: Engine, where_sql: str, offers: bool = True, by_class: bo
     """(offer rows, mention rows) of the aggregate from the offers and mentions matching `where_sql`, a condition
     on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments.
     `by_class`: the rows of the class tables, "substance_id" being a class code into `class_names(engine)`."""
+    return rows_of(read_rows(engine, where_sql, offers), class_codes(engine) if by_class else None)
+
+
+def read_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict, dict, dict]:
+    """(offers, mentions, their posts) matching `where_sql` as columns: what the aggregate's rows of every table
+    are built from (`rows_of`, `reports.activity.source_rows_of`)."""
     dialect = engine.dialect.name
     day = _day_sql(engine)
     v = _Values(DEFAULT_TIERS, per_unit=True)
     real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
     qty = v.compile(case((T_OFFER.c.unit == "g", func.coalesce(T_OFFER.c.grams, T_OFFER.c.quantity)),
                          else_=T_OFFER.c.quantity), dialect)
-    o = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
+    o = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id, "
                              f"COALESCE(unit, '') AS unit, COALESCE(currency, '') AS currency, "
                              f"CAST(COALESCE({v.compile(v.price, dialect)}, -1.0) AS {real}) AS price, "
                              f"CAST(COALESCE({v.compile(v.usd, dialect)}, -1.0) AS {real}) AS usd, "
                              f"CAST(COALESCE({qty}, {_NO_QTY}) AS {real}) AS qty FROM offer WHERE {where_sql}"
                              + ("" if offers else " AND 0 = 1"))
     seconds = _SECONDS_PG if dialect == "postgresql" else _SECONDS_SQLITE
-    me, posts = _read_mentions(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
-                                       f"post_id, {seconds} AS at FROM mention WHERE {where_sql}")
-    if by_class:
-        lut = class_codes(engine)
+    me = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id, "
+                              f"{seconds} AS at FROM mention WHERE {where_sql}")
+    ids = np.r_[me["post_id"].astype(np.int64), o["post_id"].astype(np.int64)]
+    if not len(ids):
+        posts = {k: np.zeros(0, dtype=np.int64) for k in ("id", "ad", "source")}
+    elif len(ids) * 4 < int(ids.max()) - int(ids.min()):
+        # few posts spread over many (a few days written, posts not in time order): looked up by id
+        posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id IN "
+                                     f"(SELECT post_id FROM mention WHERE {where_sql} UNION SELECT post_id FROM offer "
+                                     f"WHERE {where_sql}{'' if offers else ' AND 0 = 1'})")
+    else:
+        posts = read_columns(engine, post_columns_sql(int(ids.min()), int(ids.max())))
+    return o, me, posts
+
+
+def rows_of(read: tuple[dict, dict, dict], lut: tuple[np.ndarray, list[str]] | None = None) -> tuple[dict, dict]:
+    """(offer rows, mention rows) of `read_rows`' columns; with `lut` (`class_codes`) those of the class tables."""
+    o, me, posts = read
+    if lut is not None:
         o, me = as_classes(o, lut), as_classes(me, lut, all_regions=True)
     return _offer_rows(o), _mention_rows(me, posts)
 

@@ -3,8 +3,8 @@ or rebuild.
 
 Every write to offers and mentions (and a change of a post's ad or source) marks its days in `trend_stale`, by
 triggers, whatever the code path (writer, extract-pending, reparse, imports, retention, rescrub). `refresh()`
-rebuilds the segments of those days from the offers and mentions (`reports.trends.build_rows`, and per source
-`reports.activity.build_source_rows`) in one transaction; `rebuild()` rebuilds everything. Reports are exact
+rebuilds the segments of those days from the offers and mentions, read once (`reports.trends.read_rows`), for
+every table (`rows_of`, per source `reports.activity.source_rows_of`) in one transaction; `rebuild()` rebuilds everything. Reports are exact
 without a refresh (they build stale segments on the fly), only slower; the application refreshes before reading
 when days are marked.
 """
@@ -16,8 +16,8 @@ from sqlalchemy import Engine, delete, insert, select, text
 from npswatch.storage.tables import (T_CLASS_MENTION_WEEK, T_CLASS_OFFER_WEEK, T_CLASS_SOURCE_WEEK, T_MENTION_WEEK,
                                      T_OFFER_WEEK, T_SOURCE_WEEK, T_STALE)
 
-from .activity import SOURCE_BLOBS, build_source_rows
-from .trends import (MENTION_BLOBS, OFFER_BLOBS, Coded, Ragged, _ranges_where, build_rows, class_names,
+from .activity import SOURCE_BLOBS, source_rows_of
+from .trends import (MENTION_BLOBS, OFFER_BLOBS, Coded, Ragged, _ranges_where, class_codes, read_rows, rows_of,
                      segment_end, segment_start, stdlib_reads)
 
 _BATCH = 5000
@@ -46,10 +46,12 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
             where = "observed_at IS NOT NULL AND " + _ranges_where(segments, segment_end(segments),
                                                                    engine.dialect.name)
         with stdlib_reads():  # not ADBC's SQLite beside this write transaction (see there)
-            offers, mentions = build_rows(engine, where)
-            sources = build_source_rows(engine, where)
-            names = class_names(engine)
-            by_class = (*build_rows(engine, where, by_class=True), build_source_rows(engine, where, by_class=True))
+            read = read_rows(engine, where)
+            lut = class_codes(engine)
+        offers, mentions = rows_of(read)
+        by_class = (*rows_of(read, lut), source_rows_of(read, lut))
+        sources = source_rows_of(read)
+        names = lut[1]
         mention_counts = ("posts", "ads", "sources", "first_seen", "last_seen")
         source_counts = ("source_id", "posts", "ads", "offers", "first_seen", "last_seen")
         _store(c, T_OFFER_WEEK, offers, OFFER_BLOBS, ("offers",), ("unit", "currency"))
