@@ -6,8 +6,9 @@
 The database is bench_trends.py's synthetic one (40 cities in 8 countries, 20 substances, two years, one mention
 per offer, two offers per post), generated once into .benchmarks/pages-<n>.db, with its cities given real
 GeoNames ids of focus-country cities so that the map places them (copied from bench_trends.py's database when
-that exists). The weekly aggregate (migration 0015) is refreshed first and its time printed apart: pages read it. Pages are requested through Starlette's test
-client (routing, the Watch calls, templates; no network), logged in as a viewer; each is asked `--runs` times,
+that exists). The weekly aggregate (migrations 0015 and 0017) is refreshed first and its time printed apart: pages
+read it. Pages are requested through Starlette's test client (routing, the Watch calls, templates; no network),
+logged in as a viewer; each is asked `--runs` times,
 the first ("cold") run included in the table but not in the medians (wall, and CPU time of the process: the
 steadier figure on a loaded machine). To time another checkout on the same database, run this script with that
 checkout's package in place of this one's (as bench_trends.py's --base does), on a copy of the database

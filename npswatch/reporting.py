@@ -75,7 +75,7 @@ def fresh_engine(watch: "Watch") -> "Engine":
 
 def trends(watch: "Watch", f: "Filters", *, by: str = "week", group: str | None = None,
            plot: str | Path | None = None, title: str | None = None, tiers: bool = False,
-           totals: bool = False) -> TrendsResult:
+           totals: bool = False, unit: str | None = None, tier: int | None = None) -> TrendsResult:
     from npswatch.reports.trends import mixing_note, trends as compute
 
     if plot is not None and Path(plot).suffix.lower() not in (".png", ".svg"):
@@ -83,7 +83,7 @@ def trends(watch: "Watch", f: "Filters", *, by: str = "week", group: str | None 
     group = group or ("substance" if f.city else "city")
     per_period: list | None = [] if totals else None
     rows = compute(fresh_engine(watch), f, by=by, group=group, tiers=tiers,
-                   tier_bounds=watch.settings.trends.tiers, totals=per_period)
+                   tier_bounds=watch.settings.trends.tiers, totals=per_period, unit=unit, tier=tier)
     result = TrendsResult(rows, title or trend_title(f, by), by, group, note=mixing_note(f, group),
                           totals=per_period)
     if plot is not None:

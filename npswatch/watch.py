@@ -399,14 +399,15 @@ class Watch:
 
     def trends(self, filters: "Filters | None" = None, *, by: str = "week", group: str | None = None,
                plot: str | Path | None = None, tiers: bool = False, totals: bool = False,
-               **kw) -> "results.TrendsResult":
+               unit: str | None = None, tier: int | None = None, **kw) -> "results.TrendsResult":
         """Offers, median and IQR of price per unit and mentions per period, series and group (`plot`: also draw
         it; `tiers`: one row per quantity tier). Without a substance or class filter, rows are also per substance
         (the result's `note` says so); `totals`: also the posts, distinct ads and sources per period over the
-        whole scope (`.totals`)."""
+        whole scope (`.totals`); `unit` (and `tier`, 0-2, with `tiers`): only the rows of that unit (and tier)."""
         from .reporting import trends
 
-        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers, totals=totals)
+        return trends(self, self.filters(filters, **kw), by=by, group=group, plot=plot, tiers=tiers, totals=totals,
+                      unit=unit, tier=tier)
 
     def refresh_aggregate(self, *, full: bool = False) -> int:
         """Rebuild the weekly trend aggregate's segments that writes marked stale (`full`: every segment; reports

@@ -123,11 +123,17 @@ def places(engine: Engine, filters: Filters = Filters(), method: str = "aggregat
     return out
 
 
-def sources(engine: Engine, filters: Filters = Filters()) -> list[SourceActivity]:
-    """Every source whose posts name the scope, most distinct ads first."""
+def sources(engine: Engine, filters: Filters = Filters(), method: str = "aggregate") -> list[SourceActivity]:
+    """Every source whose posts name the scope, most distinct ads first.
+
+    `method` "aggregate" reads the weekly aggregate per source (`trend_source_week`, migration 0017; segments
+    cut by the time span or written since the last refresh are built from the rows); "rows" the mentions and
+    offers themselves."""
     Me, P, S, O = T_MENTION, T_POST, T_SOURCE, T_OFFER
     scope = resolve(engine, filters)
-    if engine.dialect.name == "sqlite":
+    if method == "aggregate":
+        counted, offers = _aggregate_sources(engine, scope)
+    elif engine.dialect.name == "sqlite":
         counted = {sid: row for sid, *row in _sqlite_seen(engine, scope, "source")}
         offers = _sqlite_offers(engine, scope, "source")
     else:
@@ -147,6 +153,127 @@ def sources(engine: Engine, filters: Filters = Filters()) -> list[SourceActivity
                           offers.get(sid, 0)) for sid, row in counted.items()]
     out.sort(key=lambda s: (-s.ads, -s.posts, s.source))
     return out
+
+
+# --- the weekly aggregate per source (trend_source_week, migration 0017) ----------------------------------------
+SOURCE_BLOBS = {"post_ids": "int64", "ad_ids": "int64"}
+
+
+def build_source_rows(engine: Engine, where_sql: str, by_class: bool = False) -> dict:
+    """The rows of `trend_source_week` from the offers and mentions matching `where_sql` (as
+    `reports.trends.build_rows`): per segment, substance, region (0: none) and source, the distinct post and ad
+    ids of its mentions, their first and last time seen (0 in a row of offers only) and the offers. `by_class`:
+    those of `trend_class_source_week`, "substance_id" a class code (`reports.trends.class_codes`), each also
+    over all regions (region -1: a scope without a region filter reads those)."""
+    from .trends import class_codes, read_rows
+
+    return source_rows_of(read_rows(engine, where_sql), class_codes(engine) if by_class else None)
+
+
+def source_rows_of(read: tuple[dict, dict, dict], lut=None) -> dict:
+    """`build_source_rows` from `reports.trends.read_rows`' columns (`lut`: the class tables' rows)."""
+    import numpy as np
+
+    from .trends import _distinct_rows, _groups_of, as_classes, segment_start
+
+    o, me, posts = read
+    if not len(me["day"]) and not len(o["day"]):
+        return _empty_source_rows()
+    if lut is not None:
+        me, o = as_classes(me, lut, all_regions=True), as_classes(o, lut, all_regions=True)
+    pids = posts["id"].astype(np.int64)
+    porder = np.argsort(pids)
+
+    def of_posts(t: dict) -> tuple:
+        pid = t["post_id"].astype(np.int64)
+        at = porder[np.minimum(np.searchsorted(pids, pid, sorter=porder), max(len(pids) - 1, 0))] if len(pids) \
+            else np.zeros(len(pid), dtype=np.int64)
+        found = pids[at] == pid if len(pids) else np.zeros(len(pid), dtype=bool)  # as the raw readers' join
+        return found, pid[found], posts["ad"].astype(np.int64)[at][found], posts["source"].astype(np.int64)[at][found]
+
+    mfound, mpid, mad, msrc = of_posts(me)
+    ofound, _, _, osrc = of_posts(o)
+    seg = np.r_[segment_start(me["day"].astype(np.int64))[mfound], segment_start(o["day"].astype(np.int64))[ofound]]
+    sub = np.r_[me["substance_id"].astype(np.int64)[mfound], o["substance_id"].astype(np.int64)[ofound]]
+    reg = np.r_[me["region_id"].astype(np.int64)[mfound], o["region_id"].astype(np.int64)[ofound]]
+    src = np.r_[msrc, osrc]
+    nm = len(mpid)
+    order = np.lexsort((src, reg, sub, seg))
+    sk = [k[order] for k in (seg, sub, reg, src)]
+    starts = _groups_of(sk)
+    first = starts[:-1]
+    n = len(first)
+    row = np.repeat(np.arange(n), np.diff(starts))  # of each sorted element
+    is_m = order < nm
+    out = {"day": sk[0][first], "substance_id": sk[1][first], "region_id": sk[2][first], "source_id": sk[3][first],
+           "offers": np.bincount(row[~is_m], minlength=n).astype(np.int64)}
+    mrow, morder = row[is_m], order[is_m]
+    at = me["at"].astype(np.int64)[mfound][morder] if nm else np.zeros(0, dtype=np.int64)
+    lo, hi = np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(lo, mrow, at)
+    np.maximum.at(hi, mrow, at)
+    out["post_ids"] = _distinct_rows(mrow, mpid[morder], n)
+    out["ad_ids"] = _distinct_rows(mrow, mad[morder], n)
+    out["posts"], out["ads"] = out["post_ids"].lens, out["ad_ids"].lens
+    out["first_seen"] = np.where(out["posts"] > 0, lo, 0)
+    out["last_seen"] = np.where(out["posts"] > 0, hi, 0)
+    return out
+
+
+def _empty_source_rows() -> dict:
+    import numpy as np
+
+    from .trends import Ragged
+
+    z = np.zeros(0, dtype=np.int64)
+    return {k: z for k in ("day", "substance_id", "region_id", "source_id", "posts", "ads", "offers", "first_seen",
+                           "last_seen")} | {k: Ragged(z, np.zeros(1, dtype=np.int64)) for k in SOURCE_BLOBS}
+
+
+def _aggregate_sources(engine: Engine, scope) -> tuple[dict, dict]:
+    """({source id: (first seen, last seen, posts, distinct ads)}, {source id: offers}) of the scope from the
+    aggregate: a source's posts and ads are the union of its rows' id sets."""
+    import numpy as np
+
+    from .trends import (_aggregate_source, _as_rows, _concat_rows, _distinct_per_key, _drop_days, _ragged_index,
+                         aggregate_plan, fresh_where, read_columns)
+
+    span, stale, fresh = aggregate_plan(engine, scope)
+    prefix, _, ids = _aggregate_source(scope, merged=True, all_regions=True)
+    rows = _as_rows(read_columns(engine, "SELECT day, source_id, posts, offers, first_seen, last_seen, post_ids, "
+                                         f"ad_ids FROM {prefix}source_week WHERE 1 = 1{span}{ids}"),
+                    {k: np.dtype(v) for k, v in SOURCE_BLOBS.items()}, _empty_source_rows)
+    if len(stale):
+        rows = _drop_days(rows, stale)
+    if len(fresh):
+        rows = _concat_rows(rows, build_source_rows(engine, fresh_where(engine, scope, fresh)))
+    if not len(rows["day"]):
+        return {}, {}
+    keys, inv = np.unique(rows["source_id"], return_inverse=True)
+    ns = np.bincount(inv, weights=rows["offers"], minlength=len(keys)).astype(np.int64)
+    offers = {k: n for k, n in zip(keys.tolist(), ns.tolist()) if n}
+    seen = rows["posts"] > 0
+    if not seen.any():
+        return {}, offers
+    inv = inv[seen]
+    first = np.full(len(keys), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(keys), np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, inv, rows["first_seen"][seen])
+    np.maximum.at(last, inv, rows["last_seen"][seen])
+    counts = []
+    for blob in ("post_ids", "ad_ids"):
+        r = rows[blob]
+        full = np.zeros(len(keys), dtype=np.int64)
+        rs = np.flatnonzero(seen)
+        lens = r.lens[rs]
+        ks, cs = _distinct_per_key(np.repeat(inv, lens), r.values[_ragged_index(r.starts[rs], lens)])
+        full[ks] = cs
+        counts.append(full)
+    stamp = lambda v: datetime.fromtimestamp(int(v), timezone.utc)  # noqa: E731
+    present = np.flatnonzero(counts[0] > 0)
+    counted = {int(keys[i]): (stamp(first[i]), stamp(last[i]), int(counts[0][i]), int(counts[1][i]))
+               for i in present.tolist()}
+    return counted, offers
 
 
 # --- SQLite: the scope's mentions read as columns (Arrow through ADBC when installed) and counted in numpy, as
@@ -188,7 +315,7 @@ def _aggregate_places(engine: Engine, scope) -> tuple[list[tuple], dict]:
 
     from .trends import _distinct_per_key, _ragged_index, aggregate_rows
 
-    o, me = aggregate_rows(engine, scope, quantities=False)
+    o, me = aggregate_rows(engine, scope, quantities=None, merged=True)  # offers: their counts only
     offers: dict = {}
     if len(o["day"]):
         ks, inv = np.unique(o["region_id"], return_inverse=True)

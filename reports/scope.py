@@ -48,6 +48,7 @@ class Scope:
     region_ids: tuple[int, ...] | None
     since: datetime | None
     until: datetime | None
+    cls: str | None = None  # the class filter when there is no substance filter: the substances are its class
 
 
 def utc(d: datetime | date) -> datetime:
@@ -121,7 +122,8 @@ def resolve(engine: Engine, f: Filters) -> Scope:
                 known = sorted(set(c.execute(select(R.c.name).where(R.c.level == "city")).scalars()))
                 what = f"city {f.city!r}" if f.city else f"country {f.country!r}"
                 raise ScopeError(f"no stored region matches {what}; stored cities: {', '.join(known[:30]) or 'none'}")
-    return Scope(substance_ids, region_ids, f.since and utc(f.since), f.until and utc(f.until))
+    return Scope(substance_ids, region_ids, f.since and utc(f.since), f.until and utc(f.until),
+                 f.cls if f.cls and not f.substance else None)
 
 
 def where(table, scope: Scope, time_col: str = "observed_at") -> list:

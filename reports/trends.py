@@ -26,6 +26,8 @@ server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import threading
 import urllib.parse
 from collections import defaultdict
@@ -111,7 +113,8 @@ def mixing_note(filters: Filters, group: str) -> str | None:
 
 def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group: str = "city",
            tiers: bool = False, tier_bounds: dict[str, tuple[float, float]] | None = None,
-           method: str = "auto", totals: list | None = None) -> list[TrendRow]:
+           method: str = "auto", totals: list | None = None, unit: str | None = None,
+           tier: int | None = None) -> list[TrendRow]:
     """The trend table of `filters`: one row per period, series, group, unit (and tier with `tiers=True`),
     sorted by period, series, group, unit, tier. See `mixing_note()` for when substances become series.
 
@@ -120,18 +123,32 @@ def trends(engine: Engine, filters: Filters = Filters(), by: str = "week", group
     possible), "aggregate" (the weekly aggregate; "auto" uses it) . All give the same rows.
 
     `totals`: a list to which the posts, distinct ads and sources of each period over the whole scope are
-    appended, as `PeriodTotal`s, from the same read (the web app's posts-per-week table)."""
+    appended, as `PeriodTotal`s, from the same read (the web app's posts-per-week table).
+
+    `unit` (and with `tiers`, `tier`: 0 retail, 1 middle, 2 wholesale): only the rows of that unit and tier, the
+    others not computed (the web app shows one)."""
+    if tier is not None and (not tiers or unit is None):
+        raise ValueError("tier needs tiers=True and a unit")
     if group not in GROUPS:
         raise ScopeError(f"group must be one of {', '.join(GROUPS)}, not {group!r}")
     bounds = tier_bounds or DEFAULT_TIERS
     per_substance = splits_by_substance(filters, group)
     base = tuple(g for g in (group, "substance" if per_substance else None) if g and g != "none") or ("none",)
     groups = base + (("unit", "tier") if tiers else ("unit",))
-    t = _cells(engine, filters, by, groups, bounds, method, totals)
+    t = _cells(engine, filters, by, groups, bounds, method, totals, only=(unit, tier) if unit else None)
     n = len(t.period)
     if not n:
         return []
     nb = len(base)
+    if unit is not None:
+        keep = t.idx[nb] == (t.vocab[nb].index(unit) if unit in t.vocab[nb] else -2)
+        if tier is not None:
+            keep &= t.idx[nb + 1] == (t.vocab[nb + 1].index(tier) if tier in t.vocab[nb + 1] else -2)
+        t = _Table(t.period[keep], t.vocab, [i[keep] for i in t.idx], {k: v[keep] for k, v in t.stats.items()},
+                   t.currencies)
+        n = len(t.period)
+        if not n:
+            return []
     labels = _labels(engine, group)
 
     def label_of(gid) -> str:
@@ -271,7 +288,10 @@ class _Table:
 
 
 def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
-           bounds: dict[str, tuple[float, float]], method: str = "auto", totals: list | None = None) -> _Table:
+           bounds: dict[str, tuple[float, float]], method: str = "auto", totals: list | None = None,
+           only: tuple[str, int | None] | None = None) -> _Table:
+    """The cells of `groups`; `only` (unit, tier or None): the caller keeps those of that unit and tier only, so
+    the aggregate's other offers may be left out (the cells of mentions stay whole)."""
     base = tuple(g for g in groups if g not in SPLITS)
     splits = groups[len(base):]
     for g in base:
@@ -287,12 +307,23 @@ def _cells(engine: Engine, filters: Filters, by: str, groups: tuple[str, ...],
     if method == "aggregate" or (method == "auto" and "unit" in splits):
         if "unit" not in splits:
             raise ValueError("the weekly aggregate holds prices per unit: group by unit")
-        o, me = aggregate_rows(engine, scope, quantities="tier" in splits)
+        merged = "substance" not in base
+        o, me = aggregate_rows(engine, scope, quantities="tier" in splits, merged=merged)
         if totals is not None:
-            totals.extend(period_totals(me, by))
+            whole = aggregate_rows(engine, scope, offers=False, merged=True, all_regions=True)[1] \
+                if merged and class_key(scope) is not None and scope.region_ids is None else me
+            totals.extend(period_totals(whole, by))
+        if only is not None:
+            tier = only[1] if "tier" in splits else None
+            o = _only_offers(o, only[0], tier, bounds)
+            if tier is not None:  # one tier left: the cells without tiers, each then given that tier
+                t = _aggregate_cells(engine, o, me, by, base, ("unit",), bounds)
+                t.vocab.append([0, 1, 2])
+                t.idx.append(np.where(t.idx[-1] >= 0, tier, -1))
+                return t
         return _aggregate_cells(engine, o, me, by, base, splits, bounds)
     if totals is not None:
-        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False)[1], by))
+        totals.extend(period_totals(aggregate_rows(engine, scope, offers=False, merged=True, all_regions=True)[1], by))
     if method == "sql" or (method == "auto" and not _columns_readable(engine)):
         if engine.dialect.name != "postgresql":
             raise ValueError("method 'sql' needs PostgreSQL (percentile_cont)")
@@ -560,6 +591,22 @@ class Coded(NamedTuple):
         return len(self.codes)
 
 
+_STDLIB_READS = contextvars.ContextVar("stdlib_reads", default=False)
+
+
+@contextlib.contextmanager
+def stdlib_reads():
+    """Within: `read_columns` reads SQLite through the stdlib driver, never ADBC. For reads while this process
+    holds an SQLite write transaction: ADBC brings a second SQLite library, whose new connection cannot see the
+    first one's locks (POSIX locks are per process), takes itself for the only one and resets the WAL index
+    (the -shm file) under the writer (seen: SIGBUS in the refresh once the WAL outgrew 4,096 frames)."""
+    token = _STDLIB_READS.set(True)
+    try:
+        yield
+    finally:
+        _STDLIB_READS.reset(token)
+
+
 def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> dict[str, np.ndarray | Coded]:
     """Run a SELECT and return its columns as numpy arrays (text columns as `Coded`).
 
@@ -573,7 +620,7 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
         return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
     path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
     if use_arrow is None:
-        use_arrow = path is not None and _adbc() is not None
+        use_arrow = path is not None and _adbc() is not None and not _STDLIB_READS.get()
     if use_arrow and path:
         dbapi = _adbc()
         uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
@@ -959,7 +1006,9 @@ def _distinct_per_key(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     values = values - int(values.min())
     span = int(values.max()) + 1
     nkeys = int(key.max()) + 1
-    if nkeys * span <= _BITMAP_MAX:  # few keys over a dense range of ids: a bitmap per key, no sort
+    # few keys over a dense range of ids: a bitmap per key, no sort (clearing and counting the bitmap costs about
+    # as much as sorting when it has ~64 bits per value: one substance's 50,000 posts among 500,000 sort faster)
+    if nkeys * span <= min(_BITMAP_MAX, 64 * len(values)):
         seen = np.zeros(nkeys * span, dtype=bool)
         seen[key * span + values] = True
         counts = np.count_nonzero(seen.reshape(nkeys, span), axis=1)
@@ -1033,25 +1082,98 @@ def segment_end(start: np.ndarray) -> np.ndarray:
     return np.minimum(week, month)
 
 
-def build_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict, dict]:
+def build_rows(engine: Engine, where_sql: str, offers: bool = True, by_class: bool = False) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the aggregate from the offers and mentions matching `where_sql`, a condition
-    on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments."""
+    on observed_at, substance_id and region_id: what refresh stores, and reads build for cut or stale segments.
+    `by_class`: the rows of the class tables, "substance_id" being a class code into `class_names(engine)`."""
+    return rows_of(read_rows(engine, where_sql, offers), class_codes(engine) if by_class else None)
+
+
+def read_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict, dict, dict]:
+    """(offers, mentions, their posts) matching `where_sql` as columns: what the aggregate's rows of every table
+    are built from (`rows_of`, `reports.activity.source_rows_of`)."""
     dialect = engine.dialect.name
     day = _day_sql(engine)
     v = _Values(DEFAULT_TIERS, per_unit=True)
     real = "DOUBLE PRECISION" if dialect == "postgresql" else "REAL"
     qty = v.compile(case((T_OFFER.c.unit == "g", func.coalesce(T_OFFER.c.grams, T_OFFER.c.quantity)),
                          else_=T_OFFER.c.quantity), dialect)
-    o = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
+    o = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id, "
                              f"COALESCE(unit, '') AS unit, COALESCE(currency, '') AS currency, "
                              f"CAST(COALESCE({v.compile(v.price, dialect)}, -1.0) AS {real}) AS price, "
                              f"CAST(COALESCE({v.compile(v.usd, dialect)}, -1.0) AS {real}) AS usd, "
                              f"CAST(COALESCE({qty}, {_NO_QTY}) AS {real}) AS qty FROM offer WHERE {where_sql}"
                              + ("" if offers else " AND 0 = 1"))
     seconds = _SECONDS_PG if dialect == "postgresql" else _SECONDS_SQLITE
-    me, posts = _read_mentions(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, "
-                                       f"post_id, {seconds} AS at FROM mention WHERE {where_sql}")
+    me = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id, "
+                              f"{seconds} AS at FROM mention WHERE {where_sql}")
+    ids = np.r_[me["post_id"].astype(np.int64), o["post_id"].astype(np.int64)]
+    if not len(ids):
+        posts = {k: np.zeros(0, dtype=np.int64) for k in ("id", "ad", "source")}
+    elif len(ids) * 4 < int(ids.max()) - int(ids.min()):
+        # few posts spread over many (a few days written, posts not in time order): looked up by id
+        posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id IN "
+                                     f"(SELECT post_id FROM mention WHERE {where_sql} UNION SELECT post_id FROM offer "
+                                     f"WHERE {where_sql}{'' if offers else ' AND 0 = 1'})")
+    else:
+        posts = read_columns(engine, post_columns_sql(int(ids.min()), int(ids.max())))
+    return o, me, posts
+
+
+def rows_of(read: tuple[dict, dict, dict], lut: tuple[np.ndarray, list[str]] | None = None) -> tuple[dict, dict]:
+    """(offer rows, mention rows) of `read_rows`' columns; with `lut` (`class_codes`) those of the class tables."""
+    o, me, posts = read
+    if lut is not None:
+        o, me = as_classes(o, lut), as_classes(me, lut, all_regions=True)
     return _offer_rows(o), _mention_rows(me, posts)
+
+
+def class_names(engine: Engine) -> list[str]:
+    """The class tables' classes, sorted: '*' (every substance) and each stored substance class."""
+    from npswatch.storage.tables import T_SUBSTANCE as S
+
+    with engine.connect() as c:
+        return sorted({"*"} | {k for k in c.execute(select(S.c["class"]).distinct()).scalars() if k})
+
+
+def class_codes(engine: Engine) -> tuple[np.ndarray, list[str]]:
+    """(per substance id its class's code into the names, -1 for none; the names: `class_names`)."""
+    from npswatch.storage.tables import T_SUBSTANCE as S
+
+    names = class_names(engine)
+    pos = {n: i for i, n in enumerate(names)}
+    with engine.connect() as c:
+        rows = c.execute(select(S.c.id, S.c["class"])).all()
+    lut = np.full(max([i for i, _ in rows], default=0) + 1, -1, dtype=np.int64)
+    for i, k in rows:
+        lut[i] = pos.get(k, -1)
+    return lut, names
+
+
+def as_classes(cols: dict, lut: tuple[np.ndarray, list[str]], all_regions: bool = False) -> dict:
+    """Columns of offers or mentions once under '*' and once under their substance's class (none: '*' only),
+    "substance_id" the class code (`class_codes`); `all_regions`: each of those once more under region -1, the
+    rows of a whole class over all regions (a period's totals read one row, not one per region)."""
+    codes, names = lut
+    sub = cols["substance_id"].astype(np.int64)
+    if not len(sub):
+        return cols
+    cls = codes[np.minimum(sub, len(codes) - 1)]
+    cls = np.where(sub < len(codes), cls, -1)
+    has = np.flatnonzero(cls >= 0)
+    star = names.index("*")
+    out = {}
+    for k, v in cols.items():
+        if isinstance(v, Coded):
+            out[k] = Coded(np.r_[v.codes, v.codes[has]], v.values)
+        else:
+            out[k] = np.r_[v, v[has]]
+    out["substance_id"] = np.r_[np.full(len(sub), star, dtype=np.int64), cls[has]]
+    if all_regions:
+        out = {k: Coded(np.r_[v.codes, v.codes], v.values) if isinstance(v, Coded) else np.r_[v, v]
+               for k, v in out.items()}
+        out["region_id"][len(out["region_id"]) // 2:] = -1
+    return out
 
 
 # seconds since 1970, rounded (the first and last time seen of `reports.activity`)
@@ -1222,11 +1344,53 @@ def _ids_where(scope: Scope) -> str:
     return "".join(" AND " + c for c in conds)
 
 
-def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True) -> tuple[dict, dict]:
+def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities: bool = True,
+                   merged: bool = False, all_regions: bool = False) -> tuple[dict, dict]:
     """(offer rows, mention rows) of the scope: stored rows of whole, fresh segments; built from the offers and
     mentions for the segments the scope's time span cuts and those written since the last refresh. Without
-    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty"."""
-    dialect = engine.dialect.name
+    `offers`, the offer rows are empty (not read); without `quantities` they lack "qty" and "usd_qty", with
+    `quantities=None` all their arrays (stored rows: counts only). `merged`:
+    the caller never tells substances apart, so a class scope (or every substance) reads the class tables' rows,
+    each its substances merged (their substance_id -1); with `all_regions` too (and no region filter), its
+    mention rows are those of all regions merged (region -1: for totals over the whole scope)."""
+    span, stale, fresh = aggregate_plan(engine, scope)
+    arrays = "" if quantities is None else ", prices, usd, qty, usd_qty" if quantities else ", prices, usd"
+    prefix, sub, ids = _aggregate_source(scope, merged, all_regions)
+    no = " AND 0 = 1" if not offers or ids.endswith("region_id = -1") else ""
+    stored_o = read_columns(engine, f"SELECT day, {sub}, region_id, unit, currency, offers{arrays} "
+                                    f"FROM {prefix}offer_week WHERE 1 = 1{span}{ids}{no}")
+    stored_m = read_columns(engine, f"SELECT day, {sub}, region_id, posts, ads, sources, first_seen, last_seen, "
+                                    f"post_ids, ad_ids, source_ids FROM {prefix}mention_week WHERE 1 = 1{span}{ids}")
+    stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
+    stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
+    if len(stale):
+        stored_o = _drop_days(stored_o, stale)
+        stored_m = _drop_days(stored_m, stale)
+    if len(fresh):
+        built_o, built_m = build_rows(engine, fresh_where(engine, scope, fresh), offers=offers)
+        stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
+    return stored_o, stored_m
+
+
+def class_key(scope: Scope) -> str | None:
+    """The class tables' key of the scope's substances: its class, '*' (every substance) or None (neither)."""
+    return scope.cls if scope.cls is not None else "*" if scope.substance_ids is None else None
+
+
+def _aggregate_source(scope: Scope, merged: bool, all_regions: bool = False) -> tuple[str, str, str]:
+    """(the aggregate tables' name prefix, the substance column, the condition on substance and region)."""
+    key = class_key(scope) if merged else None
+    if key is None:
+        return "trend_", "substance_id", _ids_where(scope)
+    regions = " AND region_id = -1" if all_regions and scope.region_ids is None else \
+        _ids_where(Scope(None, scope.region_ids, None, None)) or " AND region_id >= 0"
+    return "trend_class_", "-1 AS substance_id", " AND cls = '" + key.replace("'", "''") + "'" + regions
+
+
+def aggregate_plan(engine: Engine, scope: Scope) -> tuple[str, np.ndarray, np.ndarray]:
+    """How to read the scope from an aggregate table: (the SQL condition on `day` selecting the stored segments
+    inside its time span, the stale segments to drop from them, the segments to build from the rows instead:
+    stale ones inside the span and those the span cuts)."""
     stale = np.unique(segment_start(stale_days(engine)))
     lo = hi = None  # day numbers: the whole segments inside [since, until)
     cut: list[int] = []
@@ -1244,21 +1408,9 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
         hi = d if exact else s
         if not exact:
             cut.append(s)
-    ids = _ids_where(scope)
     span = "".join([f" AND day >= {lo}" if lo is not None else "", f" AND day < {hi}" if hi is not None else ""])
     if lo is not None and hi is not None and lo >= hi:
         span = " AND 0 = 1"
-    no = " AND 0 = 1" if not offers else ""
-    qty = ", qty, usd_qty" if quantities else ""
-    stored_o = read_columns(engine, "SELECT day, substance_id, region_id, unit, currency, offers, prices, usd"
-                                    f"{qty} FROM trend_offer_week WHERE 1 = 1{span}{ids}{no}")
-    stored_m = read_columns(engine, "SELECT day, substance_id, region_id, posts, ads, sources, first_seen, last_seen, "
-                                    f"post_ids, ad_ids, source_ids FROM trend_mention_week WHERE 1 = 1{span}{ids}")
-    stored_o = _as_rows(stored_o, OFFER_BLOBS, _empty_offer_rows)
-    stored_m = _as_rows(stored_m, MENTION_BLOBS, _empty_mention_rows)
-    if len(stale):
-        stored_o = _drop_days(stored_o, stale)
-        stored_m = _drop_days(stored_m, stale)
     fresh = np.unique(np.r_[stale, np.array(cut, dtype=np.int64)]).astype(np.int64)
     if lo is not None or hi is not None:  # stale segments outside the span are not wanted
         keep = np.ones(len(fresh), dtype=bool)
@@ -1268,11 +1420,13 @@ def aggregate_rows(engine: Engine, scope: Scope, offers: bool = True, quantities
         if scope.until is not None:
             keep &= fresh <= (utc(scope.until).date() - _EPOCH).days
         fresh = fresh[keep]
-    if len(fresh):
-        cond = f"{_where_sql(scope, dialect)} AND {_ranges_where(fresh, segment_end(fresh), dialect)}"
-        built_o, built_m = build_rows(engine, cond, offers=offers)
-        stored_o, stored_m = _concat_rows(stored_o, built_o), _concat_rows(stored_m, built_m)
-    return stored_o, stored_m
+    return span, stale, fresh
+
+
+def fresh_where(engine: Engine, scope: Scope, fresh: np.ndarray) -> str:
+    """The condition on offers and mentions of the scope in the segments `fresh` (`aggregate_plan`)."""
+    dialect = engine.dialect.name
+    return f"{_where_sql(scope, dialect)} AND {_ranges_where(fresh, segment_end(fresh), dialect)}"
 
 
 def _as_rows(cols: dict, blobs: dict, empty) -> dict:
@@ -1299,9 +1453,39 @@ def _sorted_coded(c: Coded) -> Coded:
 
 def _drop_days(rows: dict, days: np.ndarray) -> dict:
     keep = ~np.isin(rows["day"], days)
-    if keep.all():
-        return rows
-    idx = np.flatnonzero(keep)
+    return rows if keep.all() else _take_rows(rows, np.flatnonzero(keep))
+
+
+def _only_offers(o: dict, unit: str, tier: int | None, bounds: dict[str, tuple[float, float]]) -> dict:
+    """Aggregate offer rows of `unit` only, and with `tier` only their offers of that quantity tier (each row's
+    arrays stay sorted; rows left without an offer dropped; the quantities then left out: all are of `tier`)."""
+    u = o["unit"]
+    mine = u.codes == (u.values.index(unit) if unit in u.values else -1)
+    out = dict(o) if mine.all() else _take_rows(o, np.flatnonzero(mine))
+    if tier is None or not len(out["day"]):
+        return out
+    units = out["unit"].values
+    ucodes = out["unit"].codes
+    q, prices = out["qty"], out["prices"]
+    keep_q = _tier_of(q.values, np.repeat(ucodes, q.lens), units, bounds) == tier
+    priced_q = _ragged_index(q.starts[:-1], prices.lens)  # a row's priced offers' quantities come first
+    keep_p = keep_q[priced_q]
+    keep_u = _tier_of(out["usd_qty"].values, np.repeat(ucodes, out["usd"].lens), units, bounds) == tier
+    out["prices"] = _keep_values(prices, keep_p)
+    out["usd"] = _keep_values(out["usd"], keep_u)
+    out["offers"] = np.diff(np.r_[0, np.cumsum(keep_q)][q.starts])
+    del out["qty"], out["usd_qty"]
+    # a row without such offers may still hold its group's USD prices (they sit on the group's first row)
+    keep = (out["offers"] > 0) | (out["usd"].lens > 0)
+    return out if keep.all() else _take_rows(out, np.flatnonzero(keep))
+
+
+def _keep_values(r: Ragged, keep: np.ndarray) -> Ragged:
+    kept_before = np.r_[0, np.cumsum(keep)]
+    return Ragged(r.values[keep], kept_before[r.starts].astype(np.int64))
+
+
+def _take_rows(rows: dict, idx: np.ndarray) -> dict:
     out = {}
     for k, v in rows.items():
         if isinstance(v, Ragged):
@@ -1316,9 +1500,13 @@ def _drop_days(rows: dict, days: np.ndarray) -> dict:
 def _tier_of(qty: np.ndarray, unit_of_value: np.ndarray, units: list[str],
              bounds: dict[str, tuple[float, float]]) -> np.ndarray:
     """Quantity tier (0 retail, 1 middle, 2 wholesale) of each value, as `_Values.tier` computes it in SQL."""
-    lo = np.array([bounds.get(u, DEFAULT_TIERS["g"])[0] for u in units] or [0.0])[unit_of_value]
-    hi = np.array([bounds.get(u, DEFAULT_TIERS["g"])[1] for u in units] or [0.0])[unit_of_value]
-    return np.where(qty <= lo, 0, np.where(qty <= hi, 1, 2)).astype(np.int64)
+    lo = np.array([bounds.get(u, DEFAULT_TIERS["g"])[0] for u in units] or [0.0])
+    hi = np.array([bounds.get(u, DEFAULT_TIERS["g"])[1] for u in units] or [0.0])
+    if len(lo) == 1 or (len(unit_of_value) and (unit_of_value == unit_of_value[0]).all()):  # one unit: scalars
+        lo, hi = lo[unit_of_value[0] if len(unit_of_value) else 0], hi[unit_of_value[0] if len(unit_of_value) else 0]
+    else:
+        lo, hi = lo[unit_of_value], hi[unit_of_value]
+    return (qty > lo).astype(np.int64) + (qty > hi)
 
 
 def _empty_table(ngroups: int) -> _Table:
@@ -1426,6 +1614,8 @@ def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> t
     # cells: every (row cell, tier) with an offer
     ucode, inv = _dense(codes_all)
     n = len(ucode)
+    at = np.zeros(int(ucode[-1]) + 1 if n else 1, dtype=np.int64)  # code -> index into ucode (a searchsorted)
+    at[ucode] = np.arange(n)
     weights = None if tiers else o["offers"]
     out = {"offers": np.bincount(inv, weights=weights, minlength=n).astype(np.int64)}
     out |= {k: np.zeros(n, dtype=np.int64) for k in ("priced", "usd_offers")}
@@ -1442,9 +1632,9 @@ def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> t
                               np.repeat(ucodes, prices.lens), units, bounds)
         usd_tier = _tier_of(o["usd_qty"].values, np.repeat(ucodes, o["usd"].lens), units, bounds)
         prow = np.repeat(rows, prices.lens)
-        combo, count = _counts(np.searchsorted(ucode, rcode[prow] * 3 + price_tier) * ncur + cur[prow])
+        combo, count = _counts(at[rcode[prow] * 3 + price_tier] * ncur + cur[prow])
     else:
-        combo, inv2 = _dense(np.searchsorted(ucode, rcode) * ncur + cur)
+        combo, inv2 = _dense(at[rcode] * ncur + cur)
         count = np.bincount(inv2, weights=prices.lens, minlength=len(combo)).astype(np.int64)
         combo, count = combo[count > 0], count[count > 0]
     best = np.full(n, -1, dtype=np.int64)
@@ -1454,15 +1644,15 @@ def _aggregate_offer_stats(o: dict, rcode: np.ndarray, tiers: bool, bounds) -> t
     # local prices: the values in their cell's local currency
     if tiers:
         keys, values = _values_by_cell(np.flatnonzero(prices.lens > 0), rcode, prices, price_tier,
-                                       want=lambda k, r: local[np.searchsorted(ucode, k)] == cur[r])
+                                       want=lambda k, r: local[at[k]] == cur[r])
     else:
-        mine = np.flatnonzero((local[np.searchsorted(ucode, rcode)] == cur) & (prices.lens > 0))
+        mine = np.flatnonzero((local[at[rcode]] == cur) & (prices.lens > 0))
         keys, values = _values_by_cell(mine, rcode, prices)
-    ks, ns, (q1, med, q3) = _run_quantiles(np.searchsorted(ucode, keys), values)
+    ks, ns, (q1, med, q3) = _run_quantiles(at[keys], values)
     out["priced"][ks], out["q1"][ks], out["median"][ks], out["q3"][ks] = ns, q1, med, q3
     usd = o["usd"]
     keys, values = _values_by_cell(np.flatnonzero(usd.lens > 0), rcode, usd, usd_tier)
-    ks, ns, (q1, med, q3) = _run_quantiles(np.searchsorted(ucode, keys), values)
+    ks, ns, (q1, med, q3) = _run_quantiles(at[keys], values)
     out["usd_offers"][ks], out["usd_q1"][ks], out["usd_median"][ks], out["usd_q3"][ks] = ns, q1, med, q3
     return out, ucode
 

@@ -44,4 +44,5 @@ T_CHANNEL_SAMPLE = TelegramChannelSample.__table__
 T_POST_SAMPLE = TelegramPostSample.__table__
 from .tables_images import ImageHash  # noqa: E402
 T_IMAGE = ImageHash.__table__
-from .tables_aggregate import T_MENTION_WEEK, T_OFFER_WEEK, T_STALE  # noqa: E402,F401
+from .tables_aggregate import (T_CLASS_MENTION_WEEK, T_CLASS_OFFER_WEEK, T_CLASS_SOURCE_WEEK, T_MENTION_WEEK,  # noqa: E402,F401
+                               T_OFFER_WEEK, T_SOURCE_WEEK, T_STALE)

@@ -1,5 +1,5 @@
-"""The weekly trend aggregate (migration 0015, reports/weekly.py): every trend figure and every place read from it
-equals the figure computed from the offers and mentions themselves, before and after edits, deletions and
+"""The weekly trend aggregate (migrations 0015 and 0017, reports/weekly.py): every trend figure, every place and
+every source read from it equals the figure computed from the offers and mentions themselves, before and after edits, deletions and
 refreshes, on generated data; and every write marks the days it touches stale."""
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ FILTERS = [Filters(), Filters(substance="mephedrone"), Filters(cls="synthetic_ca
 
 
 def assert_all_equal(engine) -> None:
-    """Every trend table and place list from the aggregate equals the one from the raw rows."""
+    """Every trend table, place list and source list from the aggregate equals the one from the raw rows."""
     for f in FILTERS:
         for by in ("week", "month"):
             for group in ("city", "country", "substance", "none"):
@@ -88,6 +88,7 @@ def assert_all_equal(engine) -> None:
                 agg = tr.trends(engine, f, method="aggregate", **kw)
                 assert_same(agg, tr.trends(engine, f, method="columns", **kw))
         assert activity.places(engine, f) == activity.places(engine, f, method="rows")
+        assert activity.sources(engine, f) == activity.sources(engine, f, method="rows")
 
 
 @pytest.fixture
@@ -155,6 +156,53 @@ def test_a_post_given_another_ad_marks_its_mentions_days(engine):
     assert_all_equal(engine)
 
 
+def test_a_post_moved_to_another_source_takes_its_offers_along(engine):
+    """An offer counts for its post's source: moving the post marks its offers' days too, even a day none of its
+    mentions is on."""
+    with engine.begin() as c:
+        pid, at = c.execute(select(T_OFFER.c.post_id, T_OFFER.c.observed_at).where(T_OFFER.c.observed_at.is_not(None))
+                            .order_by(T_OFFER.c.id).limit(1)).first()
+        c.execute(update(T_OFFER).where(T_OFFER.c.post_id == pid).values(observed_at=START - timedelta(days=30)))
+    weekly.refresh(engine)
+    with engine.begin() as c:
+        source = c.execute(select(T_POST.c.source_id).where(T_POST.c.id == pid)).scalar_one()
+        other = c.execute(select(T_SOURCE.c.id).where(T_SOURCE.c.id != source)).scalars().first()
+        c.execute(update(T_POST).where(T_POST.c.id == pid).values(source_id=other))
+    assert day_of(START - timedelta(days=30)) in stale(engine)
+    assert_all_equal(engine)
+    weekly.refresh(engine)
+    assert_all_equal(engine)
+
+
+def test_a_substance_moved_to_another_class_marks_its_days(engine):
+    """The class tables merge a class's substances: a substance changing class rebuilds its segments."""
+    weekly.refresh(engine)
+    with engine.begin() as c:
+        c.execute(update(T_SUBSTANCE).where(T_SUBSTANCE.c.key == "hashish").values({"class": "synthetic_cathinone"}))
+        hashish = c.execute(select(T_SUBSTANCE.c.id).where(T_SUBSTANCE.c.key == "hashish")).scalar_one()
+        days = {day_of(d.replace(tzinfo=timezone.utc)) for d in c.execute(
+            select(T_MENTION.c.observed_at).where(T_MENTION.c.substance_id == hashish,
+                                                  T_MENTION.c.observed_at.is_not(None))).scalars()}
+    assert days and days <= stale(engine)
+    assert_all_equal(engine)
+    weekly.refresh(engine)
+    assert_all_equal(engine)
+
+
+def test_one_unit_and_tier_are_those_rows_of_the_whole_table(engine):
+    """`trends(unit=..., tier=...)` (the web app's one table) leaves the other offers out of the computation."""
+    for refreshed in (False, True):  # built from the rows, then read from the stored aggregate
+        if refreshed:
+            weekly.refresh(engine)
+        for f in (Filters(cls="synthetic_cathinone"), Filters(substance="mephedrone", since=MID), Filters()):
+            for tiers, tier in ((False, None), (True, 0), (True, 2)):
+                whole = tr.trends(engine, f, by="week", group="city", tiers=tiers)
+                for unit in ("g", "piece"):
+                    label = tr.tier_label(unit, tier, tr.DEFAULT_TIERS)
+                    assert_same(tr.trends(engine, f, by="week", group="city", tiers=tiers, unit=unit, tier=tier),
+                                [r for r in whole if r.unit == unit and r.tier == label])
+
+
 def test_the_migration_on_an_existing_database_builds_the_aggregate_on_first_use(tmp_path):
     from alembic import command
 
@@ -166,7 +214,7 @@ def test_the_migration_on_an_existing_database_builds_the_aggregate_on_first_use
     weekly.refresh(engine)
     before = tr.trends(engine, by="month", group="country")
     command.downgrade(alembic_config(engine), "0014")
-    command.upgrade(alembic_config(engine), "0015")
+    command.upgrade(alembic_config(engine), "head")
     with engine.connect() as c:
         days = set(c.execute(select(T_OFFER.c.observed_at).where(T_OFFER.c.observed_at.is_not(None))).scalars())
     assert {day_of(d.replace(tzinfo=timezone.utc)) for d in days} <= stale(engine)

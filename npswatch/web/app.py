@@ -20,7 +20,7 @@ from npswatch.errors import WatchError
 
 from .i18n import cls_name, from_header, kind_name, translator
 from .security import LoginThrottle, SecurityHeaders, same_token
-from .substance import routes as substance_routes, warm_map
+from .substance import routes as substance_routes, rows_html, warm_map
 
 SEARCH_PAGE = 25  # hits per page of the Search page
 LIST_PAGE = 50  # signals, or candidates, per page of the inbox and the review queue
@@ -40,6 +40,7 @@ def _env() -> Environment:
 
     env.filters["when"] = pass_context(lambda ctx, d: local(ctx, d, "%Y-%m-%d %H:%M"))
     env.filters["day"] = pass_context(lambda ctx, d: local(ctx, d, "%Y-%m-%d"))
+    env.globals["rows_html"] = rows_html
     env.filters["safe_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     return env
 

@@ -15,12 +15,15 @@ app only. A chart's numbers are the cells of the table beside it.
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
+from operator import attrgetter
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -43,9 +46,44 @@ def _num(v) -> str:
 
 
 def trend_cells(row) -> list[str]:
-    """A trend row as the page shows it and the CSV writes it: prices to 2 decimals, empty for none."""
-    d = row.to_dict()
-    return [_num(d[c]) for c in TREND_COLUMNS]
+    """A trend row as the page shows it and the CSV writes it: prices to 2 decimals, empty for none (the period
+    as an ISO date). One format call per row (a function call per cell cost 30 ms on a 4,000-row table)."""
+    values = _TREND_VALUES(row)
+    cells = _TREND_FORMAT.format(*[_BLANK if v is None else v for v in values]).split("\x1f")
+    return cells if len(cells) == len(TREND_COLUMNS) else [_num(v) for v in values]
+
+
+class _Blank:
+    def __format__(self, spec: str) -> str:
+        return ""
+
+
+_BLANK = _Blank()
+_TREND_VALUES = attrgetter(*TREND_COLUMNS)
+_TREND_FORMAT = "\x1f".join("{:.2f}" if c.endswith(("median", "q1", "q3")) else "{}" for c in TREND_COLUMNS)
+
+
+def rows_html(rows: list[list[str]], numeric_from: int = 99) -> Markup:
+    """A table's body rows, each cell escaped (as the template's `{{ v }}`), cells from `numeric_from` on of class
+    "num": joined here, as a Jinja loop over a trend table's ~70,000 cells took ~0.1 s. The cells are escaped
+    in one call, joined by a control character (one by one should a cell hold it)."""
+    flat = [v if isinstance(v, str) else str(v) for r in rows for v in r]
+    joined = "\x1f".join(flat)
+    if joined.count("\x1f") == len(flat) - 1:
+        flat = str(escape(joined)).split("\x1f") if flat else []
+    else:
+        flat = [str(escape(v)) for v in flat]
+    templates: dict[int, str] = {}
+    out, i = [], 0
+    for r in rows:
+        n = len(r)
+        tpl = templates.get(n)
+        if tpl is None:
+            tpl = templates[n] = "<tr>" + "".join('<td class="num">%s</td>' if j >= numeric_from else "<td>%s</td>"
+                                                  for j in range(n)) + "</tr>\n"
+        out.append(tpl % tuple(flat[i:i + n]))
+        i += n
+    return Markup("".join(out))
 
 
 def _epoch(d: date) -> int:
@@ -88,7 +126,8 @@ def trend_table(watch, qy: Query) -> tuple[object, list]:
     from npswatch.reports.trends import tier_label
 
     tiers = qy.tier != "all"
-    result = watch.trends(by=qy.by, group=qy.group, tiers=tiers, totals=True, **qy.f)
+    result = watch.trends(by=qy.by, group=qy.group, tiers=tiers, totals=True, unit=qy.unit,
+                          tier=int(qy.tier) if tiers else None, **qy.f)
     want = tier_label(qy.unit, int(qy.tier), watch.settings.trends.tiers) if tiers else "all sizes"
     return result, [r for r in result.rows if r.unit == qy.unit and r.tier == want]
 
@@ -179,9 +218,10 @@ def routes(watch, *, page, guarded, call, refuse, when, translate) -> list[Route
             return page(request, "substance.html", **ctx)
         fmt = when(request)
         try:
-            result, rows = await call(trend_table, watch, qy)
+            # the trend and the profile read different tables: side by side, each in a thread of its own
+            (result, rows), profile = await asyncio.gather(call(trend_table, watch, qy),
+                                                           call(watch.substance_profile, latest=20, **qy.f))
             weekly = weekly_cells(result)
-            profile = await call(watch.substance_profile, latest=20, **qy.f)
         except ValueError as exc:  # WatchError, and the reports' ScopeError (a name nothing is stored for)
             return page(request, "substance.html", **{**ctx, "error": str(exc)})
         _ = translate(request)
