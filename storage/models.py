@@ -116,7 +116,7 @@ class Mention(SQLModel, table=True):
 
     __tablename__ = "mention"
     __table_args__ = (
-        # with the post id: a substance's posts read from the index alone (search filters, latest posts; 0017)
+        # with the post id: a substance's posts read from the index alone (search filters, latest posts; 0018)
         Index("ix_mention_substance_observed", "substance_id", "observed_at", "post_id"),
         Index("ix_mention_trend", "observed_at", "substance_id", "region_id", "post_id"),  # trend reports (0003)
     )

@@ -73,14 +73,14 @@ def create_index(conn: Connection) -> None:
 
 
 def stored_vector(conn: Connection) -> None:
-    """PostgreSQL: the expression index of migration 0011 replaced by the stored vector and its index (0017)."""
+    """PostgreSQL: the expression index of migration 0011 replaced by the stored vector and its index (0018)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_fts")
         create_index(conn)
 
 
 def expression_index(conn: Connection) -> None:
-    """PostgreSQL: back to migration 0011's expression index (0017's downgrade)."""
+    """PostgreSQL: back to migration 0011's expression index (0018's downgrade)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("DROP INDEX IF EXISTS ix_post_text_tsv")
         conn.exec_driver_sql("ALTER TABLE post DROP COLUMN IF EXISTS text_tsv")

@@ -4,16 +4,16 @@ search filtered by substance reads the substance's posts from the index alone
 
 Adding the column computes every stored text's vector once (about a minute per million posts).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-04
 """
 from alembic import op
 
 from npswatch.storage.search import expression_index, stored_vector
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
