@@ -200,8 +200,7 @@ def main() -> None:
         print(f"weekly aggregate refreshed ({segments} segments) in {time.perf_counter() - t:.1f} s, "
               f"CPU {time.process_time() - c:.1f} s")
     n = sqlite3.connect(path).execute("select count(*) from offer").fetchone()[0]
-    print(f"SQLite {sqlite3.sqlite_version}, {n:,} offers, {n:,} mentions; ADBC driver: "
-          f"{'yes' if tr._adbc() else 'no'}")
+    print(f"SQLite {sqlite3.sqlite_version}, {n:,} offers, {n:,} mentions (read through the stdlib driver)")
     last = datetime(2026, 1, 1, tzinfo=timezone.utc)
     cases = [
         ("week x city, all offers", dict(by="week", group="city")),

@@ -276,7 +276,7 @@ def _aggregate_sources(engine: Engine, scope) -> tuple[dict, dict]:
     return counted, offers
 
 
-# --- SQLite: the scope's mentions read as columns (Arrow through ADBC when installed) and counted in numpy, as
+# --- SQLite: the scope's mentions read as columns (`read_columns`) and counted in numpy, as
 # reports.trends does: SQLite's COUNT(DISTINCT ...) sorts once per column and group, ten times slower here.
 _SECONDS = "CAST(ROUND((julianday(observed_at) - 2440587.5) * 86400) AS INTEGER)"
 

@@ -26,10 +26,7 @@ server computes them (`percentile_cont`, `count(DISTINCT)`): the same rows.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import contextvars
 import threading
-import urllib.parse
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -564,16 +561,9 @@ def post_columns_sql(lo: int, hi: int) -> str:
 def _day_sql(engine: Engine) -> str:
     if engine.dialect.name == "postgresql":
         return _DAY_PG
-    if _sqlite_file(engine) is not None and _adbc() is not None:
-        return _DAY_UNIXEPOCH
     import sqlite3
 
     return _DAY_UNIXEPOCH if sqlite3.sqlite_version_info >= (3, 38) else _DAY_JULIAN
-
-
-def _sqlite_file(engine: Engine) -> str | None:
-    db = engine.url.database
-    return None if not db or db == ":memory:" or db.startswith("file:") else db
 
 
 def _columns_readable(engine: Engine) -> bool:
@@ -591,44 +581,19 @@ class Coded(NamedTuple):
         return len(self.codes)
 
 
-_STDLIB_READS = contextvars.ContextVar("stdlib_reads", default=False)
+def read_columns(engine: Engine, sql: str) -> dict[str, np.ndarray | Coded]:
+    """Run a SELECT and return its columns as numpy arrays (text columns as `Coded`, binary ones as `Blobs`).
 
-
-@contextlib.contextmanager
-def stdlib_reads():
-    """Within: `read_columns` reads SQLite through the stdlib driver, never ADBC. For reads while this process
-    holds an SQLite write transaction: ADBC brings a second SQLite library, whose new connection cannot see the
-    first one's locks (POSIX locks are per process), takes itself for the only one and resets the WAL index
-    (the -shm file) under the writer (seen: SIGBUS in the refresh once the WAL outgrew 4,096 frames)."""
-    token = _STDLIB_READS.set(True)
-    try:
-        yield
-    finally:
-        _STDLIB_READS.reset(token)
-
-
-def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> dict[str, np.ndarray | Coded]:
-    """Run a SELECT and return its columns as numpy arrays (text columns as `Coded`).
-
-    With an ADBC driver installed (SQLite, PostgreSQL) the result arrives as Arrow columns (no Python object per
-    value), outside SQLAlchemy's pool (SQLite read-only); otherwise SQLite's stdlib driver is used.
+    PostgreSQL's result arrives as Arrow columns through the ADBC driver (no Python object per value). SQLite is
+    read through Python's own driver, never ADBC's: that driver brings a second SQLite library into the process,
+    and two libraries on one file cannot see each other's POSIX locks. A new ADBC connection took itself for
+    the only one and reset the WAL index under this process's other connections (seen: SIGBUS), and closing it
+    released their locks (SQLite's "How To Corrupt" lists it: multiple copies of SQLite in one application).
     """
     dbapi = _adbc("postgresql") if engine.dialect.name == "postgresql" else None
     if dbapi is not None:
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         table = _pg_arrow(dbapi, uri, sql)
-        return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
-    path = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
-    if use_arrow is None:
-        use_arrow = path is not None and _adbc() is not None and not _STDLIB_READS.get()
-    if use_arrow and path:
-        dbapi = _adbc()
-        uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
-        with dbapi.connect(uri) as conn, conn.cursor() as cur:
-            # readers opening a WAL database at the same moment may briefly lock each other out
-            cur.execute("PRAGMA busy_timeout = 30000")
-            cur.execute(sql)
-            table = cur.fetch_arrow_table()
         return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
     raw = engine.raw_connection()
     try:
@@ -643,12 +608,15 @@ def read_columns(engine: Engine, sql: str, *, use_arrow: bool | None = None) -> 
     out: dict[str, np.ndarray | Coded] = {}
     for name, col in zip(names, cols):
         sample = next((v for v in col if v is not None), 0)
-        if isinstance(sample, (bytes, memoryview)):
-            lens = np.fromiter((len(v) for v in col), dtype=np.int64, count=len(col))
-            out[name] = Blobs(b"".join(bytes(v) for v in col), np.r_[0, np.cumsum(lens)])
+        if isinstance(sample, bytes):
+            lens = np.fromiter(map(len, col), dtype=np.int64, count=len(col))
+            offsets = np.zeros(len(col) + 1, dtype=np.int64)
+            np.cumsum(lens, out=offsets[1:])
+            out[name] = Blobs(b"".join(col), offsets)
         elif isinstance(sample, str):
             lookup: dict[str, int] = {}
-            codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in col), dtype=np.int64, count=len(col))
+            codes = np.fromiter(map(lambda v: lookup.setdefault(v, len(lookup)), col), dtype=np.int64,
+                                count=len(col))
             out[name] = Coded(codes, list(lookup))
         else:
             out[name] = np.fromiter(col, dtype=np.float64 if isinstance(sample, float) else np.int64, count=len(col))
@@ -688,14 +656,13 @@ def _arrow_to_numpy(col) -> np.ndarray | Coded | Blobs:
 _ADBC: dict = {}
 
 
-def _adbc(dialect: str = "sqlite"):
-    """The ADBC DB-API module for `dialect`, or None when its driver is not installed."""
+def _adbc(dialect: str = "postgresql"):
+    """The ADBC DB-API module for `dialect` (PostgreSQL only: see `read_columns`), or None when not installed."""
+    if dialect != "postgresql":
+        return None
     if dialect not in _ADBC:
         try:
-            if dialect == "postgresql":
-                import adbc_driver_postgresql.dbapi as dbapi
-            else:
-                import adbc_driver_sqlite.dbapi as dbapi
+            import adbc_driver_postgresql.dbapi as dbapi
         except ImportError:
             dbapi = None
         _ADBC[dialect] = dbapi

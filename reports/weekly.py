@@ -18,7 +18,7 @@ from npswatch.storage.tables import (T_CLASS_MENTION_WEEK, T_CLASS_OFFER_WEEK, T
 
 from .activity import SOURCE_BLOBS, source_rows_of
 from .trends import (MENTION_BLOBS, OFFER_BLOBS, Coded, Ragged, _ranges_where, class_codes, read_rows, rows_of,
-                     segment_end, segment_start, stdlib_reads)
+                     segment_end, segment_start)
 
 _BATCH = 5000
 _TABLES = (T_OFFER_WEEK, T_MENTION_WEEK, T_SOURCE_WEEK, T_CLASS_OFFER_WEEK, T_CLASS_MENTION_WEEK, T_CLASS_SOURCE_WEEK)
@@ -45,9 +45,8 @@ def refresh(engine: Engine, *, full: bool = False) -> int:
                     c.execute(delete(t).where(t.c.day.in_(segments[i:i + 500].tolist())))
             where = "observed_at IS NOT NULL AND " + _ranges_where(segments, segment_end(segments),
                                                                    engine.dialect.name)
-        with stdlib_reads():  # not ADBC's SQLite beside this write transaction (see there)
-            read = read_rows(engine, where)
-            lut = class_codes(engine)
+        read = read_rows(engine, where)
+        lut = class_codes(engine)
         offers, mentions = rows_of(read)
         by_class = (*rows_of(read, lut), source_rows_of(read, lut))
         sources = source_rows_of(read)
