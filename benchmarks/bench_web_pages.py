@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_substance_pages import PAGES as AGG  # noqa: E402 - the agg helper's pages, timed there too
-from bench_trends import generate  # noqa: E402
+from bench_trends import cpu_time, generate  # noqa: E402
 
 BASE = os.environ.get("BENCH_WEB_BASE")  # set in the child process that times another checkout's code
 if BASE:  # before anything imports npswatch: the editable install's mapping points at the other checkout
@@ -417,10 +417,10 @@ def measure(path: Path | str, runs: int, pages: list[str] | None = None) -> dict
     for url in pages or MINE + AGG:
         wall, cpu, status = [], [], None
         for _ in range(runs):
-            t, p = time.perf_counter(), time.process_time()
+            t, p = time.perf_counter(), cpu_time()
             status = c.get(url).status_code
             wall.append(time.perf_counter() - t)
-            cpu.append(time.process_time() - p)
+            cpu.append(cpu_time() - p)
         out[url] = {"cold": wall[0], "median": statistics.median(wall[1:] or wall),
                     "cpu": statistics.median(cpu[1:] or cpu), "status": status}
     return out

@@ -31,6 +31,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -581,20 +582,30 @@ class Coded(NamedTuple):
         return len(self.codes)
 
 
-def read_columns(engine: Engine, sql: str) -> dict[str, np.ndarray | Coded]:
+def read_columns(engine: Engine, sql: str, *, arrow: bool | None = None) -> dict[str, np.ndarray | Coded]:
     """Run a SELECT and return its columns as numpy arrays (text columns as `Coded`, binary ones as `Blobs`).
 
-    PostgreSQL's result arrives as Arrow columns through the ADBC driver (no Python object per value). SQLite is
-    read through Python's own driver, never ADBC's: that driver brings a second SQLite library into the process,
-    and two libraries on one file cannot see each other's POSIX locks. A new ADBC connection took itself for
-    the only one and reset the WAL index under this process's other connections (seen: SIGBUS), and closing it
-    released their locks (SQLite's "How To Corrupt" lists it: multiple copies of SQLite in one application).
+    PostgreSQL's result arrives as Arrow columns through the ADBC driver (no Python object per value). SQLite's is
+    read as Arrow too, by ADBC's driver in a child process (`storage.arrow_reads`: never in this one, whose
+    own SQLite library it would corrupt), or through Python's sqlite3 when that cannot run (`arrow=False`: always).
     """
     dbapi = _adbc("postgresql") if engine.dialect.name == "postgresql" else None
     if dbapi is not None:
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         table = _pg_arrow(dbapi, uri, sql)
         return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
+    path = _sqlite_file(engine) if engine.dialect.name == "sqlite" and arrow is not False else None
+    if path is not None:
+        from npswatch.storage import arrow_reads
+
+        try:
+            table = arrow_reads.read(str(Path(path).resolve()), sql)
+        except arrow_reads.ArrowReadError as exc:
+            import sqlite3
+
+            raise sqlite3.OperationalError(str(exc)) from None
+        if table is not None:
+            return {name: _arrow_to_numpy(table.column(name)) for name in table.column_names}
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
@@ -654,6 +665,11 @@ def _arrow_to_numpy(col) -> np.ndarray | Coded | Blobs:
 
 
 _ADBC: dict = {}
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    db = engine.url.database
+    return None if not db or db == ":memory:" or db.startswith("file:") else db
 
 
 def _adbc(dialect: str = "postgresql"):
