@@ -66,12 +66,20 @@ def _ids_by_key(conn: Connection, table, keys: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def _insert_posts(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict]:
-    """Insert new post rows (a row another writer stored meanwhile is left alone); (source id, external id) -> {"id"}
-    of the rows this call inserted, from `RETURNING` (no second lookup)."""
-    got = insert_rows(conn, T_POST, rows, skip_conflicts=["source_id", "external_id"],
+# The columns of a new post row (`PostWriter._post_row`) and of a fact row (`PostWriter._facts`), in their tuples' order.
+POST_KEYS = ("source_id", "external_id", "url", "author", "text", "text_hash", "version", "posted_at", "edited_at",
+             "deleted_at", "collected_at", "first_seen", "last_seen", "extra", "extracted_at")
+MENTION_KEYS = ("post_id", "substance_id", "region_id", "matched", "observed_at")
+OFFER_KEYS = ("post_id", "substance_id", "region_id", "quantity", "unit", "grams", "price", "currency",
+              "price_per_gram", "price_per_gram_usd", "observed_at")
+
+
+def _insert_posts(conn: Connection, rows: list[tuple]) -> dict[tuple[int, str], int]:
+    """Insert new post rows (a row another writer stored meanwhile is left alone); (source id, external id) -> post
+    id of the rows this call inserted, from `RETURNING` (no second lookup)."""
+    got = insert_rows(conn, T_POST, rows, keys=POST_KEYS, skip_conflicts=["source_id", "external_id"],
                       returning=["id", "source_id", "external_id"])
-    return {(sid, ext): {"id": pid} for pid, sid, ext in got}
+    return {(sid, ext): pid for pid, sid, ext in got}
 
 
 def text_hash(text: str) -> str:
@@ -217,9 +225,9 @@ class PostWriter:
         if self.extractor is not None:
             todo = []  # (post_id, RawPost, stored text, first sight of the post)
             by_key = {(sid, p.external_id): (p, text) for p, sid, text, _ in prepared}
-            for key, row in inserted.items():
+            for key, pid in inserted.items():
                 p, text = by_key[key]
-                todo.append((row["id"], p, text, True))
+                todo.append((pid, p, text, True))
             for p, old, text, _ in changed:
                 todo.append((old["id"], p, text, False))
             for p, old, text in refields:
@@ -294,24 +302,9 @@ class PostWriter:
                     out[(r["source_id"], r["external_id"])] = dict(r)
         return out
 
-    def _post_row(self, p: RawPost, sid: int, text: str, h: str, now: datetime) -> dict[str, Any]:
-        return {
-            "source_id": sid,
-            "external_id": p.external_id,
-            "url": p.url,
-            "author": self.pseudonymiser.handle(p.author),
-            "text": text,
-            "text_hash": h,
-            "version": 1,
-            "posted_at": p.posted_at,
-            "edited_at": p.edited_at,
-            "deleted_at": None,
-            "collected_at": p.collected_at,
-            "first_seen": now,
-            "last_seen": now,
-            "extra": _extra(p),
-            "extracted_at": now if self.extractor is not None else None,
-        }
+    def _post_row(self, p: RawPost, sid: int, text: str, h: str, now: datetime) -> tuple:
+        return (sid, p.external_id, p.url, self.pseudonymiser.handle(p.author), text, h, 1, p.posted_at, p.edited_at,
+                None, p.collected_at, now, now, _extra(p), now if self.extractor is not None else None)  # POST_KEYS
 
     def _facts(self, conn: Connection, todo: list[tuple[int, RawPost, str, bool]], result: WriteResult) -> None:
         if not todo:
@@ -347,21 +340,18 @@ class PostWriter:
             conn.execute(delete(T_MENTION).where(T_MENTION.c.post_id.in_(chunk)))
             conn.execute(delete(T_OFFER).where(T_OFFER.c.post_id.in_(chunk)))
 
-        mentions, offers, cands = [], [], {}
+        mentions, offers, cands = [], [], {}  # rows as tuples of MENTION_KEYS, OFFER_KEYS
         for pid, p, fresh, f in extracted:
             observed = p.posted_at or p.collected_at
             for s in f.substances:
+                sid = sub_ids[s.key]
+                matched = s.matched[:200]
                 for r in f.mention_regions.get(s.key) or (None,):
-                    mentions.append({"post_id": pid, "substance_id": sub_ids[s.key],
-                                     "region_id": reg_ids[r.key] if r else None,
-                                     "matched": s.matched[:200], "observed_at": observed})
+                    mentions.append((pid, sid, reg_ids[r.key] if r else None, matched, observed))
             for o in f.offers:
-                offers.append({
-                    "post_id": pid, "substance_id": sub_ids[o.substance.key],
-                    "region_id": reg_ids[o.region.key] if o.region else None,
-                    "quantity": o.quantity, "unit": o.unit, "grams": o.grams, "price": o.price,
-                    "currency": o.currency, "price_per_gram": o.price_per_gram,
-                    "price_per_gram_usd": o.price_per_gram_usd, "observed_at": observed})
+                offers.append((pid, sub_ids[o.substance.key], reg_ids[o.region.key] if o.region else None,
+                               o.quantity, o.unit, o.grams, o.price, o.currency, o.price_per_gram,
+                               o.price_per_gram_usd, observed))
             for c in f.candidates:
                 key = c.name.casefold()
                 row = cands.setdefault(key, {"key": key, "name": c.name, "class": c.cls, "first_seen": observed,
@@ -371,8 +361,8 @@ class PostWriter:
                     row["first_seen"] = observed
                 if observed and row["last_seen"] and observed > row["last_seen"]:
                     row["last_seen"] = observed
-        insert_rows(conn, T_MENTION, mentions)
-        insert_rows(conn, T_OFFER, offers)
+        insert_rows(conn, T_MENTION, mentions, keys=MENTION_KEYS)
+        insert_rows(conn, T_OFFER, offers, keys=OFFER_KEYS)
         if cands:
             c = T_CANDIDATE.c
             upsert(conn, T_CANDIDATE, list(cands.values()), ["key"], lambda ex: {
