@@ -84,7 +84,7 @@ def insert_rows(conn: Connection, table, rows: Sequence[dict[str, Any]] | Sequen
         chunk = rows[i : i + per]
         res = conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, tuple(chain.from_iterable(chunk)))
         if returning:
-            out += [tuple(r) for r in res]
+            out += map(tuple, res.all())
     return out
 
 

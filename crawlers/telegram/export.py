@@ -592,7 +592,7 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
 
 def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Link]], int], *,
                   username_of: Callable[[int], str | None] = lambda _id: None, channel: str | None = None,
-                  batch_size: int = 2000, progress: Callable[[str], None] | None = None,
+                  batch_size: int = 5000, progress: Callable[[str], None] | None = None,
                   tz: tzinfo = timezone.utc,
                   channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
                   home_of: Callable[[int], str | None] = lambda _id: None,
