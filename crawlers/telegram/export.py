@@ -407,8 +407,9 @@ def _parse(path: Path, backend: Any, lenient: bool = False) -> Iterator[tuple]:
                         if p == prefix and ev == "end_array":
                             break
                         if p == item and ev in ("start_map", "start_array"):
+                            msg = _build({} if ev == "start_map" else [], events)  # may raise: n counts whole ones
                             n += 1
-                            yield ("message", _build({} if ev == "start_map" else [], events))
+                            yield ("message", msg)
                         elif p == item:  # a scalar where a message should be
                             n += 1
                             yield ("message", v)
