@@ -19,14 +19,14 @@ def test_settings_are_put_back_after_nested_and_concurrent_uses():
             release.wait(5)
 
     with fewer_collections():
-        assert gc.get_threshold()[0] >= 10_000
+        assert gc.get_threshold()[0] >= 50_000
         assert gc.get_freeze_count() > frozen
         t = threading.Thread(target=other)
         t.start()
         started.wait(5)
         with fewer_collections():
             pass
-    assert gc.get_threshold()[0] >= 10_000  # the thread's use still runs
+    assert gc.get_threshold()[0] >= 50_000  # the thread's use still runs
     release.set()
     t.join(5)
     assert gc.get_threshold() == before

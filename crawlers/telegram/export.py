@@ -520,9 +520,11 @@ def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], st
 def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None],
              tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
              home_of: Callable[[int], str | None] = lambda _id: None,
-             pictures: Callable[[dict], Sequence[PostImage]] | None = None) -> tuple[RawPost | None, list[Link], str]:
+             pictures: Callable[[dict], Sequence[PostImage]] | None = None,
+             collected_at: datetime | None = None) -> tuple[RawPost | None, list[Link], str]:
     """(post or None, links, kind) where kind is message | service | empty | other. `pictures(msg)`: the read
-    pictures of the message, whose text joins the post's (`photos.compose`)."""
+    pictures of the message, whose text joins the post's (`photos.compose`). `collected_at`: when the import
+    started (default: now)."""
     if not isinstance(msg, dict):
         raise ValueError(f"is {type(msg).__name__}, not an object")
     mid = msg.get("id")
@@ -587,7 +589,8 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     else:
         author = f"channel{ref.channel_id}"
     post = RawPost(source=ref.key, external_id=str(mid), text=text, url=ref.url(mid), author=author,
-                   posted_at=date, edited_at=edited, hints=ref.hints, extra=extra)
+                   posted_at=date, edited_at=edited, collected_at=collected_at or datetime.now(timezone.utc),
+                   hints=ref.hints, extra=extra)
     return post, links, kind if kind == "named_forward" else "message"
 
 
@@ -609,6 +612,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
     `home_of(channel id)`: the source key a channel is already stored under (a renamed channel keeps it)."""
     path = Path(path)
     res = ImportResult()
+    collected = datetime.now(timezone.utc)  # the file's posts are collected by this import (one date to store)
     posts: list[RawPost] = []
     links: list[Link] = []
     image_rows: list[ImageRow] = []
@@ -677,7 +681,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
                 raise ValueError("is JSON nested too deep to read")
             pics.clear()
             post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named, home_of,
-                                       pictures if images is not None else None)
+                                       pictures if images is not None else None, collected)
         except (ValueError, InvalidPost, RecursionError) as exc:
             mid = str(mid)[:40] if mid is not None else None
             reason = str(exc) or type(exc).__name__
