@@ -14,7 +14,8 @@ Author handles and identifiers inside the text, the URL and every string of `ext
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -27,7 +28,7 @@ from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.pipelines.weblinks import find_sites, site_origin
 
 from .sites_found import record_sites
-from .sqlupsert import insert_rows, upsert
+from .sqlupsert import _converted, _is_plain_datetime, insert_rows, upsert
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
 # (text, hints, posted_at) -> Facts; called with a fourth argument, the post's `Structured` fields, when they show
@@ -115,6 +116,39 @@ def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
     if text == p.text and url == p.url and extra == p.extra and structured is p.structured:
         return p
     return p.model_copy(update={"text": text, "url": url, "extra": extra, "structured": structured})
+
+
+# SQLite's row triggers that mark the days of new facts stale for the weekly aggregate (migration 0015)
+_STALE_TRIGGERS = ("trend_stale_mention_insert", "trend_stale_offer_insert")
+_BULK_FACTS = 1_000  # facts in one batch from which the days are marked once, not by a trigger per row
+_DAY_SQLITE = "CAST(julianday({x}) + 0.5 AS INTEGER) - 2440588"  # as the triggers compute it
+
+
+@contextmanager
+def _days_marked_once(conn: Connection, observed: list) -> Iterator[None]:
+    """On SQLite, for a batch of at least `_BULK_FACTS` facts: the insert triggers that mark each fact's day stale
+    are dropped for the inserts of the body and created again after them, and the batch's distinct days are
+    marked by one statement (the triggers cost a sixth of inserting the facts of an import). All of it happens in
+    the batch's transaction: other connections never see the triggers missing, and an interrupted batch rolls
+    back to them. PostgreSQL's triggers already run once per statement."""
+    if conn.dialect.name != "sqlite" or len(observed) < _BULK_FACTS or \
+            not conn.connection.driver_connection.in_transaction:
+        yield
+        return
+    triggers = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                                    f"({', '.join('?' * len(_STALE_TRIGGERS))})", _STALE_TRIGGERS).all()
+    for name, _ in triggers:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield  # (an error in the body rolls the batch back, the dropped triggers with it)
+    for _, sql in triggers:
+        conn.exec_driver_sql(sql)
+    if triggers:
+        days = list({o for o in observed if o is not None})
+        impl = T_OFFER.c.observed_at.type.dialect_impl(conn.dialect)
+        stamps = _converted(days, impl.bind_processor(conn.dialect), _is_plain_datetime(impl))
+        for chunk in _chunks(sorted(set(stamps))):
+            conn.exec_driver_sql("INSERT OR IGNORE INTO trend_stale(day) SELECT " + _DAY_SQLITE.format(x="column1")
+                                 + " FROM (VALUES " + ", ".join(["(?)"] * len(chunk)) + ")", tuple(chunk))
 
 
 class PostWriter:
@@ -361,8 +395,9 @@ class PostWriter:
                     row["first_seen"] = observed
                 if observed and row["last_seen"] and observed > row["last_seen"]:
                     row["last_seen"] = observed
-        insert_rows(conn, T_MENTION, mentions, keys=MENTION_KEYS)
-        insert_rows(conn, T_OFFER, offers, keys=OFFER_KEYS)
+        with _days_marked_once(conn, [r[-1] for r in mentions] + [r[-1] for r in offers]):
+            insert_rows(conn, T_MENTION, mentions, keys=MENTION_KEYS)
+            insert_rows(conn, T_OFFER, offers, keys=OFFER_KEYS)
         if cands:
             c = T_CANDIDATE.c
             upsert(conn, T_CANDIDATE, list(cands.values()), ["key"], lambda ex: {
