@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .autodiscover import apply_rules
+from .bulk import fewer_collections
 from .errors import WatchError
 from .results import (ChannelBackfill, ChannelMetrics, ExportImport, TelegramBackfillResult, TelegramImportResult,
                       TelegramListenResult, TelegramSampleResult)
@@ -376,18 +377,19 @@ def import_exports(watch: "Watch", files: list[Path], *, channel: str | None = N
     zone = export_timezone(watch.settings, tz)
     images = image_reader(watch)
     result = TelegramImportResult()
-    for f in map(export_file, files):
-        with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
-            r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
-                              channel_named=lambda name: titles.get(name.casefold().strip()), home_of=homes.get,
-                              images=images, write_images=write_images)
-            run.items = r.messages
-            run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
-        done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
-                            list(r.skipped_chats), list(r.skipped), duplicates=list(r.duplicates),
-                            duplicate_count=r.duplicate_count, named_forwards=r.named_forwards,
-                            pictures=r.pictures, pictures_skipped=dict(r.pictures_skipped))
-        result.files.append(done)
-        if on_file:
-            on_file(done)
+    with fewer_collections():  # a sixth of an import's time went to collecting garbage it hardly makes
+        for f in map(export_file, files):
+            with watch.run_record("telegram-import", str(f)[:200], error_message=str) as run:
+                r = import_export(f, writer, write_links, username_of=by_id.get, channel=ch, tz=zone,
+                                  channel_named=lambda name: titles.get(name.casefold().strip()), home_of=homes.get,
+                                  images=images, write_images=write_images)
+                run.items = r.messages
+                run.message = f"{len(r.skipped)} malformed messages skipped" if r.skipped else None
+            done = ExportImport(f, run.id, r.chats, r.messages, r.service, r.empty, r.links, r.write,
+                                list(r.skipped_chats), list(r.skipped), duplicates=list(r.duplicates),
+                                duplicate_count=r.duplicate_count, named_forwards=r.named_forwards,
+                                pictures=r.pictures, pictures_skipped=dict(r.pictures_skipped))
+            result.files.append(done)
+            if on_file:
+                on_file(done)
     return result

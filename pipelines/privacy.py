@@ -126,6 +126,10 @@ _HANDLE = re.compile(r"(?<![A-Za-z0-9_@])@" + _NAME + r"(?![\w])")
 _MAY_EMAIL = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]{0,62}\.")
 _MAY_WALLET = re.compile(r"[A-Za-z0-9]{26}")
 _MAY_PHONE = re.compile(r"\d(?:[ \-()]{0,3}\d){7}")
+# A private channel's message link (every post of an import has one): nothing in it is an identifier. Its digits
+# follow a `/` (where `_PHONE` and `_WALLET` start no match), `_TME` skips `c/`, and it has no `@`, `tel:` or
+# messenger host; so `scrub` returns it as it is, without running the patterns.
+_PRIVATE_LINK = re.compile(r"https://t\.me/c/[0-9]{1,20}/[0-9]{1,20}")
 
 # Where a number with a trunk 0 and no country code is tried when the source names no country: the
 # project's focus markets, in the order a bare local number is most likely to belong to them.
@@ -234,7 +238,7 @@ class Pseudonymiser:
     def scrub(self, text: str, region: str | None = None) -> str:
         """Replace every identifier of a person inside a text (see the module docstring for the forms).
         `region`: ISO country of the source, for phone numbers written without a country code."""
-        if not text:
+        if not text or _PRIVATE_LINK.fullmatch(text):
             return text
         region = region.upper() if region else None
         folded = _fold(text)

@@ -103,6 +103,10 @@ class Structured(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+_NO_STRUCTURED = Structured()  # frozen: every post without listing fields shares it (a new one per post cost a tenth
+# of building the post)
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -122,7 +126,7 @@ class RawPost(BaseModel):
     collected_at: datetime = Field(default_factory=_utcnow)
     hints: SourceHints = Field(default_factory=SourceHints)
     extra: dict[str, Any] = Field(default_factory=dict)  # collector-specific facts (stock, forward origin)
-    structured: Structured = Field(default_factory=Structured)  # price, currency, quantity... shown apart
+    structured: Structured = _NO_STRUCTURED  # price, currency, quantity... shown apart
 
     @field_validator("source", "external_id", mode="before")
     @classmethod

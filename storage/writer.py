@@ -14,7 +14,8 @@ Author handles and identifiers inside the text, the URL and every string of `ext
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -27,7 +28,7 @@ from npswatch.pipelines.rawpost import RawPost, SourceHints
 from npswatch.pipelines.weblinks import find_sites, site_origin
 
 from .sites_found import record_sites
-from .sqlupsert import insert_rows, upsert
+from .sqlupsert import _converted, _is_plain_datetime, insert_rows, upsert
 from .tables import T_CANDIDATE, T_MENTION, T_OFFER, T_POST, T_REGION, T_SOURCE, T_SUBSTANCE, T_VERSION
 
 # (text, hints, posted_at) -> Facts; called with a fourth argument, the post's `Structured` fields, when they show
@@ -66,12 +67,20 @@ def _ids_by_key(conn: Connection, table, keys: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def _insert_posts(conn: Connection, rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict]:
-    """Insert new post rows (a row another writer stored meanwhile is left alone); (source id, external id) -> {"id"}
-    of the rows this call inserted, from `RETURNING` (no second lookup)."""
-    got = insert_rows(conn, T_POST, rows, skip_conflicts=["source_id", "external_id"],
+# The columns of a new post row (`PostWriter._post_row`) and of a fact row (`PostWriter._facts`), in their tuples' order.
+POST_KEYS = ("source_id", "external_id", "url", "author", "text", "text_hash", "version", "posted_at", "edited_at",
+             "deleted_at", "collected_at", "first_seen", "last_seen", "extra", "extracted_at")
+MENTION_KEYS = ("post_id", "substance_id", "region_id", "matched", "observed_at")
+OFFER_KEYS = ("post_id", "substance_id", "region_id", "quantity", "unit", "grams", "price", "currency",
+              "price_per_gram", "price_per_gram_usd", "observed_at")
+
+
+def _insert_posts(conn: Connection, rows: list[tuple]) -> dict[tuple[int, str], int]:
+    """Insert new post rows (a row another writer stored meanwhile is left alone); (source id, external id) -> post
+    id of the rows this call inserted, from `RETURNING` (no second lookup)."""
+    got = insert_rows(conn, T_POST, rows, keys=POST_KEYS, skip_conflicts=["source_id", "external_id"],
                       returning=["id", "source_id", "external_id"])
-    return {(sid, ext): {"id": pid} for pid, sid, ext in got}
+    return {(sid, ext): pid for pid, sid, ext in got}
 
 
 def text_hash(text: str) -> str:
@@ -107,6 +116,39 @@ def scrub_post(ps: Pseudonymiser, p: RawPost) -> RawPost:
     if text == p.text and url == p.url and extra == p.extra and structured is p.structured:
         return p
     return p.model_copy(update={"text": text, "url": url, "extra": extra, "structured": structured})
+
+
+# SQLite's row triggers that mark the days of new facts stale for the weekly aggregate (migration 0015)
+_STALE_TRIGGERS = ("trend_stale_mention_insert", "trend_stale_offer_insert")
+_BULK_FACTS = 1_000  # facts in one batch from which the days are marked once, not by a trigger per row
+_DAY_SQLITE = "CAST(julianday({x}) + 0.5 AS INTEGER) - 2440588"  # as the triggers compute it
+
+
+@contextmanager
+def _days_marked_once(conn: Connection, observed: list) -> Iterator[None]:
+    """On SQLite, for a batch of at least `_BULK_FACTS` facts: the insert triggers that mark each fact's day stale
+    are dropped for the inserts of the body and created again after them, and the batch's distinct days are
+    marked by one statement (the triggers cost a sixth of inserting the facts of an import). All of it happens in
+    the batch's transaction: other connections never see the triggers missing, and an interrupted batch rolls
+    back to them. PostgreSQL's triggers already run once per statement."""
+    if conn.dialect.name != "sqlite" or len(observed) < _BULK_FACTS or \
+            not conn.connection.driver_connection.in_transaction:
+        yield
+        return
+    triggers = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN "
+                                    f"({', '.join('?' * len(_STALE_TRIGGERS))})", _STALE_TRIGGERS).all()
+    for name, _ in triggers:
+        conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield  # (an error in the body rolls the batch back, the dropped triggers with it)
+    for _, sql in triggers:
+        conn.exec_driver_sql(sql)
+    if triggers:
+        days = list({o for o in observed if o is not None})
+        impl = T_OFFER.c.observed_at.type.dialect_impl(conn.dialect)
+        stamps = _converted(days, impl.bind_processor(conn.dialect), _is_plain_datetime(impl))
+        for chunk in _chunks(sorted(set(stamps))):
+            conn.exec_driver_sql("INSERT OR IGNORE INTO trend_stale(day) SELECT " + _DAY_SQLITE.format(x="column1")
+                                 + " FROM (VALUES " + ", ".join(["(?)"] * len(chunk)) + ")", tuple(chunk))
 
 
 class PostWriter:
@@ -217,9 +259,9 @@ class PostWriter:
         if self.extractor is not None:
             todo = []  # (post_id, RawPost, stored text, first sight of the post)
             by_key = {(sid, p.external_id): (p, text) for p, sid, text, _ in prepared}
-            for key, row in inserted.items():
+            for key, pid in inserted.items():
                 p, text = by_key[key]
-                todo.append((row["id"], p, text, True))
+                todo.append((pid, p, text, True))
             for p, old, text, _ in changed:
                 todo.append((old["id"], p, text, False))
             for p, old, text in refields:
@@ -294,24 +336,9 @@ class PostWriter:
                     out[(r["source_id"], r["external_id"])] = dict(r)
         return out
 
-    def _post_row(self, p: RawPost, sid: int, text: str, h: str, now: datetime) -> dict[str, Any]:
-        return {
-            "source_id": sid,
-            "external_id": p.external_id,
-            "url": p.url,
-            "author": self.pseudonymiser.handle(p.author),
-            "text": text,
-            "text_hash": h,
-            "version": 1,
-            "posted_at": p.posted_at,
-            "edited_at": p.edited_at,
-            "deleted_at": None,
-            "collected_at": p.collected_at,
-            "first_seen": now,
-            "last_seen": now,
-            "extra": _extra(p),
-            "extracted_at": now if self.extractor is not None else None,
-        }
+    def _post_row(self, p: RawPost, sid: int, text: str, h: str, now: datetime) -> tuple:
+        return (sid, p.external_id, p.url, self.pseudonymiser.handle(p.author), text, h, 1, p.posted_at, p.edited_at,
+                None, p.collected_at, now, now, _extra(p), now if self.extractor is not None else None)  # POST_KEYS
 
     def _facts(self, conn: Connection, todo: list[tuple[int, RawPost, str, bool]], result: WriteResult) -> None:
         if not todo:
@@ -347,21 +374,18 @@ class PostWriter:
             conn.execute(delete(T_MENTION).where(T_MENTION.c.post_id.in_(chunk)))
             conn.execute(delete(T_OFFER).where(T_OFFER.c.post_id.in_(chunk)))
 
-        mentions, offers, cands = [], [], {}
+        mentions, offers, cands = [], [], {}  # rows as tuples of MENTION_KEYS, OFFER_KEYS
         for pid, p, fresh, f in extracted:
             observed = p.posted_at or p.collected_at
             for s in f.substances:
+                sid = sub_ids[s.key]
+                matched = s.matched[:200]
                 for r in f.mention_regions.get(s.key) or (None,):
-                    mentions.append({"post_id": pid, "substance_id": sub_ids[s.key],
-                                     "region_id": reg_ids[r.key] if r else None,
-                                     "matched": s.matched[:200], "observed_at": observed})
+                    mentions.append((pid, sid, reg_ids[r.key] if r else None, matched, observed))
             for o in f.offers:
-                offers.append({
-                    "post_id": pid, "substance_id": sub_ids[o.substance.key],
-                    "region_id": reg_ids[o.region.key] if o.region else None,
-                    "quantity": o.quantity, "unit": o.unit, "grams": o.grams, "price": o.price,
-                    "currency": o.currency, "price_per_gram": o.price_per_gram,
-                    "price_per_gram_usd": o.price_per_gram_usd, "observed_at": observed})
+                offers.append((pid, sub_ids[o.substance.key], reg_ids[o.region.key] if o.region else None,
+                               o.quantity, o.unit, o.grams, o.price, o.currency, o.price_per_gram,
+                               o.price_per_gram_usd, observed))
             for c in f.candidates:
                 key = c.name.casefold()
                 row = cands.setdefault(key, {"key": key, "name": c.name, "class": c.cls, "first_seen": observed,
@@ -371,8 +395,9 @@ class PostWriter:
                     row["first_seen"] = observed
                 if observed and row["last_seen"] and observed > row["last_seen"]:
                     row["last_seen"] = observed
-        insert_rows(conn, T_MENTION, mentions)
-        insert_rows(conn, T_OFFER, offers)
+        with _days_marked_once(conn, [r[-1] for r in mentions] + [r[-1] for r in offers]):
+            insert_rows(conn, T_MENTION, mentions, keys=MENTION_KEYS)
+            insert_rows(conn, T_OFFER, offers, keys=OFFER_KEYS)
         if cands:
             c = T_CANDIDATE.c
             upsert(conn, T_CANDIDATE, list(cands.values()), ["key"], lambda ex: {

@@ -48,3 +48,27 @@ def test_returning_gives_every_inserted_row_and_skips_conflicts(tmp_path):
         again = insert_rows(conn, _T, _rows(9_000, "a"), skip_conflicts=["k"], returning=["id", "k"])
     assert sorted(k for _, k in first) == sorted(f"a{i}" for i in range(100))
     assert sorted(k for _, k in again) == sorted(f"a{i}" for i in range(100, 9_000))
+
+
+def test_tuple_rows_and_odd_dates_store_what_core_stores(tmp_path):
+    """Rows given as tuples of `keys`; dates Core writes with its own format (years before 1000, microseconds, zones,
+    a plain date, a datetime subclass) are written the same through the shortcut for SQLite's DATETIME."""
+    import pandas as pd
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    _md.create_all(engine)
+    plus5 = timezone(timedelta(hours=5, minutes=30))
+    dates = [datetime(1, 1, 1), datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+             datetime(2024, 2, 29, 1, 2, 3, 4, tzinfo=plus5), datetime(2024, 2, 29, 1, 2, 3, 4, tzinfo=timezone.utc),
+             datetime(9999, 12, 31, 23, 59, 59), pd.Timestamp("2024-05-06 07:08:09.123456"),
+             datetime(2024, 1, 1).date(), None]
+    rows = [(f"{tag}{i}", float(i), d, {"i": i}) for tag in "ab" for i, d in enumerate(dates * 2)]
+    keys = ("k", "price", "at", "extra")
+    with engine.begin() as conn:
+        insert_rows(conn, _T, [r for r in rows if r[0][0] == "a"], keys=keys)
+        conn.execute(insert(_T), [dict(zip(keys, r)) for r in rows if r[0][0] == "b"])
+    with engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT k, price, at, extra FROM t ORDER BY id").all()
+    ours, core = raw[: len(raw) // 2], raw[len(raw) // 2 :]
+    assert [r[1:] for r in ours] == [r[1:] for r in core]
+    assert ours[1][2] == "0999-12-31 23:59:59.999999"

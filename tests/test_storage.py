@@ -185,3 +185,52 @@ def test_bulk_batch(engine, pseudonymiser):
     assert r.inserted == 1200 and count(engine, "offer") == 1200
     r = PostWriter(engine, pseudonymiser, tiny_extractor).write(posts)
     assert r.unchanged == 1200 and count(engine, "post") == 1200
+
+
+def test_bulk_batch_marks_the_days_its_facts_touch_and_keeps_the_triggers(engine, pseudonymiser, monkeypatch):
+    """A batch of many facts marks its days stale once (on SQLite the row triggers are set aside for its inserts):
+    the same days as a small batch marked row by row, the triggers still there after, and a failed batch leaves
+    them too."""
+    from datetime import timedelta
+
+    from npswatch.storage.tables import T_STALE
+
+    def stale():
+        with engine.connect() as c:
+            return set(c.execute(select(T_STALE.c.day)).scalars())
+
+    def triggers():
+        if engine.dialect.name != "sqlite":
+            return None
+        with engine.connect() as c:
+            return c.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").all()
+
+    before = triggers()
+    t0 = datetime(2025, 12, 30, 23, 30, tzinfo=timezone.utc)
+    many = [post(str(i), f"меф соль 1г 4500 Алматы #{i}", posted_at=t0 + timedelta(hours=7 * i)) for i in range(800)]
+    few = [post(f"x{i}", f"меф 1г 4500 #{i}", source="other-shop", posted_at=t0 + timedelta(hours=7 * i))
+           for i in range(0, 800, 7)]
+    writer = PostWriter(engine, pseudonymiser, tiny_extractor)
+    writer.write(many)
+    days = (t0 + timedelta(hours=7 * i) for i in range(800))
+    assert stale() == {(d.date() - datetime(1970, 1, 1).date()).days for d in days}
+    assert triggers() == before
+    with engine.begin() as c:
+        c.execute(T_STALE.delete())
+    for p in few:  # one by one: the row triggers mark them
+        writer.write([p])
+    assert stale() == {(p.posted_at.date() - datetime(1970, 1, 1).date()).days for p in few}
+
+    import npswatch.storage.writer as w
+
+    def broken(conn, table, rows, **kw):  # the offers' insert fails after the mentions' (the triggers are away)
+        if table is w.T_OFFER:
+            raise RuntimeError("disk full")
+        return insert_rows(conn, table, rows, **kw)
+
+    insert_rows = w.insert_rows
+    monkeypatch.setattr(w, "insert_rows", broken)
+    with pytest.raises(RuntimeError):
+        writer.write([post(f"y{i}", p.text) for i, p in enumerate(many)])
+    monkeypatch.undo()
+    assert triggers() == before and count(engine, "post") == 800 + len(few)

@@ -186,3 +186,58 @@ def test_cli_import_names_the_channel_and_reruns_cleanly(tmp_path):
     r = runner.invoke(app, ["--config", str(cfg), "import-telegram", str(bad)], terminal_width=300)
     assert r.exit_code == 0 and "Traceback" not in r.output
     assert "message #0 (id 1) has no `date`" in flat(r.stderr) and "1 malformed messages skipped" in flat(r.stderr)
+
+
+def test_messages_are_read_as_ijson_builds_them():
+    """The export reader builds each message from ijson's events itself (issue 15, item 8): the same values as
+    ijson's ObjectBuilder (repeated keys: the last one; every scalar type; empty containers), and a message
+    nested deeper than the limit is the too-deep marker, the next one read as usual."""
+    import io
+    import random
+
+    import ijson
+    from ijson.common import ObjectBuilder
+
+    from npswatch.crawlers.telegram.export import _MAX_DEPTH, _build, _TooDeep
+
+    def nest(n):  # n containers, one in the other
+        x = "leaf"
+        for i in range(n):
+            x = [x] if i % 2 else {"k": x, "z": 2}
+        return x
+
+    rng = random.Random(5)
+
+    def value(d):
+        r = rng.random()
+        if d and r < 0.3:
+            return {rng.choice("abc"): value(d - 1) for _ in range(rng.randint(0, 3))}
+        if d and r < 0.6:
+            return [value(d - 1) for _ in range(rng.randint(0, 3))]
+        return rng.choice([1, -2**62, 2.5, "x", "", None, True, False])
+
+    messages = [value(5) for _ in range(300)] + [nest(_MAX_DEPTH), {"a": nest(_MAX_DEPTH - 1)},
+                                                   nest(_MAX_DEPTH + 1), [1, {"a": nest(_MAX_DEPTH)}]]
+    messages = [v for v in messages if isinstance(v, (dict, list))]
+    raw = json.dumps({"messages": [*messages, {"id": 7}]}).replace('{"a": 1', '{"a": 0, "a": 1').encode()
+
+    def read(build):
+        events = ijson.parse(io.BytesIO(raw), use_float=True)
+        return [build(e, v, events) for p, e, v in events if p == "messages.item" and e in ("start_map", "start_array")]
+
+    def reference(e, v, events):
+        builder, depth = ObjectBuilder(), 1
+        builder.event(e, v)
+        for _p, e2, v2 in events:
+            depth += e2 in ("start_map", "start_array")
+            depth -= e2 in ("end_map", "end_array")
+            builder.event(e2, v2)
+            if depth == 0:
+                return builder.value
+
+    ours = read(lambda e, v, events: _build({} if e == "start_map" else [], events))
+    theirs = read(reference)
+    too_deep = [i for i, v in enumerate(ours) if isinstance(v, _TooDeep)]
+    assert too_deep == [len(messages) - 2, len(messages) - 1]
+    assert [v for i, v in enumerate(ours) if i not in too_deep] == [v for i, v in enumerate(theirs) if i not in too_deep]
+    assert ours[-1] == {"id": 7}

@@ -369,7 +369,6 @@ def _has_surrogate_escapes(path: Path, chunk: int = 8 << 20) -> bool:
 
 def _parse(path: Path, backend: Any, lenient: bool = False) -> Iterator[tuple]:
     import ijson
-    from ijson.common import ObjectBuilder
 
     def short(exc: Exception) -> str:
         text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
@@ -408,20 +407,9 @@ def _parse(path: Path, backend: Any, lenient: bool = False) -> Iterator[tuple]:
                         if p == prefix and ev == "end_array":
                             break
                         if p == item and ev in ("start_map", "start_array"):
-                            builder, depth, deepest = ObjectBuilder(), 1, 1
-                            builder.event(ev, v)
-                            for _p2, ev2, v2 in events:
-                                if ev2 in ("start_map", "start_array"):
-                                    depth += 1
-                                    deepest = max(deepest, depth)
-                                elif ev2 in ("end_map", "end_array"):
-                                    depth -= 1
-                                if deepest <= _MAX_DEPTH:
-                                    builder.event(ev2, v2)
-                                if depth == 0:
-                                    break
+                            msg = _build({} if ev == "start_map" else [], events)  # may raise: n counts whole ones
                             n += 1
-                            yield ("message", builder.value if deepest <= _MAX_DEPTH else _TooDeep())
+                            yield ("message", msg)
                         elif p == item:  # a scalar where a message should be
                             n += 1
                             yield ("message", v)
@@ -439,6 +427,45 @@ def _parse(path: Path, backend: Any, lenient: bool = False) -> Iterator[tuple]:
             return
     if not found:
         raise TelegramExportError(f"{path}: not a Telegram Desktop JSON export (no `messages` and no `chats.list`)")
+
+
+def _build(top: dict | list, events: Iterator[tuple]) -> Any:
+    """The value whose first container `top` the events have just opened, from the events up to its end (what
+    ijson's ObjectBuilder makes, in a third of its time: a message is two dozen events); `_TooDeep` when it nests
+    deeper than `_MAX_DEPTH` (its events are read to its end, nothing more is built)."""
+    stack: list = []
+    cur: Any = top
+    key = None
+    for _p, ev, v in events:
+        if ev == "map_key":
+            key = v
+        elif ev == "start_map" or ev == "start_array":
+            new: Any = {} if ev == "start_map" else []
+            if type(cur) is dict:
+                cur[key] = new
+            else:
+                cur.append(new)
+            stack.append(cur)
+            cur = new
+            if len(stack) >= _MAX_DEPTH:  # `new` is at depth _MAX_DEPTH + 1: read on to the message's end
+                depth = len(stack) + 1
+                for _p2, ev2, _v2 in events:
+                    if ev2 == "start_map" or ev2 == "start_array":
+                        depth += 1
+                    elif ev2 == "end_map" or ev2 == "end_array":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                return _TooDeep()
+        elif ev == "end_map" or ev == "end_array":
+            if not stack:
+                return top
+            cur = stack.pop()
+        elif type(cur) is dict:
+            cur[key] = v
+        else:
+            cur.append(v)
+    return top
 
 
 def _value_end(text: str, pos: int) -> int:
@@ -493,9 +520,11 @@ def _chat_ref(header: dict, channel: str | None, username_of: Callable[[int], st
 def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable[[int], str | None],
              tz: tzinfo = timezone.utc, channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
              home_of: Callable[[int], str | None] = lambda _id: None,
-             pictures: Callable[[dict], Sequence[PostImage]] | None = None) -> tuple[RawPost | None, list[Link], str]:
+             pictures: Callable[[dict], Sequence[PostImage]] | None = None,
+             collected_at: datetime | None = None) -> tuple[RawPost | None, list[Link], str]:
     """(post or None, links, kind) where kind is message | service | empty | other. `pictures(msg)`: the read
-    pictures of the message, whose text joins the post's (`photos.compose`)."""
+    pictures of the message, whose text joins the post's (`photos.compose`). `collected_at`: when the import
+    started (default: now)."""
     if not isinstance(msg, dict):
         raise ValueError(f"is {type(msg).__name__}, not an object")
     mid = msg.get("id")
@@ -560,13 +589,14 @@ def _convert(msg: Any, ref: ChannelRef, ps: Pseudonymiser, username_of: Callable
     else:
         author = f"channel{ref.channel_id}"
     post = RawPost(source=ref.key, external_id=str(mid), text=text, url=ref.url(mid), author=author,
-                   posted_at=date, edited_at=edited, hints=ref.hints, extra=extra)
+                   posted_at=date, edited_at=edited, collected_at=collected_at or datetime.now(timezone.utc),
+                   hints=ref.hints, extra=extra)
     return post, links, kind if kind == "named_forward" else "message"
 
 
 def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Link]], int], *,
                   username_of: Callable[[int], str | None] = lambda _id: None, channel: str | None = None,
-                  batch_size: int = 2000, progress: Callable[[str], None] | None = None,
+                  batch_size: int = 5000, progress: Callable[[str], None] | None = None,
                   tz: tzinfo = timezone.utc,
                   channel_named: Callable[[str], tuple[int, str | None] | None] = lambda _n: None,
                   home_of: Callable[[int], str | None] = lambda _id: None,
@@ -582,6 +612,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
     `home_of(channel id)`: the source key a channel is already stored under (a renamed channel keeps it)."""
     path = Path(path)
     res = ImportResult()
+    collected = datetime.now(timezone.utc)  # the file's posts are collected by this import (one date to store)
     posts: list[RawPost] = []
     links: list[Link] = []
     image_rows: list[ImageRow] = []
@@ -650,7 +681,7 @@ def import_export(path: Path, writer: PostWriter, write_links: Callable[[list[Li
                 raise ValueError("is JSON nested too deep to read")
             pics.clear()
             post, lks, kind = _convert(msg, ref, writer.pseudonymiser, username_of, tz, channel_named, home_of,
-                                       pictures if images is not None else None)
+                                       pictures if images is not None else None, collected)
         except (ValueError, InvalidPost, RecursionError) as exc:
             mid = str(mid)[:40] if mid is not None else None
             reason = str(exc) or type(exc).__name__
