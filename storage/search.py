@@ -221,6 +221,15 @@ def _filters(source_ids, kinds, substance_ids, since, until, post_id: str) -> tu
     return where, params
 
 
+def _substance_bounds(conn: Connection, params: dict) -> dict | None:
+    """{"lo", "hi"}: the first and last post naming the filter's substances (from the mentions' index alone), or
+    None when none does. A search walks only between them: a substance last named long ago would otherwise be
+    looked for through every newer match."""
+    lo, hi = conn.execute(_bound("SELECT min(post_id), max(post_id) FROM mention WHERE substance_id IN :substance_ids",
+                                 params), params).one()
+    return None if lo is None else {"lo": lo, "hi": hi}
+
+
 def _bound(sql: str, params: dict):
     """`sql` as a text clause whose list values (`IN :name`) are expanded."""
     return text(sql).bindparams(*[bindparam(k, expanding=True) for k, v in params.items()
@@ -242,6 +251,12 @@ def _search_postgresql(conn: Connection, words, source_ids, kinds, substance_ids
     tsq = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
     where, params = _filters(source_ids, kinds, substance_ids, since, until, "post.id")
     params["q"] = words
+    if substance_ids:
+        bounds = _substance_bounds(conn, params)
+        if bounds is None:
+            return 0, []
+        where.append("post.id BETWEEN :lo AND :hi")
+        params.update(bounds)
     cond = " AND ".join([f"post.text_tsv @@ {tsq}", *where])
     ids = conn.execute(_bound(f"SELECT post.id FROM post WHERE {cond} ORDER BY post.id DESC LIMIT :cap", params),
                        {**params, "cap": COUNT_CAP + 1}).scalars().all()
@@ -282,14 +297,11 @@ def _search_sqlite(conn: Connection, words, source_ids, kinds, substance_ids, si
     where, params = _filters(source_ids, kinds, substance_ids, since, until, "+post_fts.rowid")
     params["q"] = q
     if substance_ids:
-        # the walk stays between the substances' first and last post (from the mentions' index alone): a
-        # substance last named long ago would otherwise be looked for through every newer match
-        lo, hi = conn.execute(_bound("SELECT min(post_id), max(post_id) FROM mention "
-                                     "WHERE substance_id IN :substance_ids", params), params).one()
-        if lo is None:
+        bounds = _substance_bounds(conn, params)
+        if bounds is None:
             return 0, []
         where.append("post_fts.rowid BETWEEN :lo AND :hi")
-        params.update(lo=lo, hi=hi)
+        params.update(bounds)
         many = conn.execute(_bound("SELECT count(*) FROM (SELECT 1 FROM mention WHERE substance_id IN :substance_ids "
                                    "LIMIT :most)", params), {**params, "most": MENTION_SET + 1}).scalar_one()
         if many > MENTION_SET:
