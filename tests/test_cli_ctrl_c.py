@@ -30,8 +30,9 @@ def _reading(pid: int) -> bool:
 @pytest.mark.parametrize("moment", [_loading, _reading], ids=["while-loading", "while-working"])
 @pytest.mark.parametrize("how", [[PY, "-m", "npswatch"], [str(Path(PY).with_name("npswatch"))]], ids=["-m", "script"])
 def test_ctrl_c_prints_aborted_and_exits_130(tmp_path, moment, how):
+    # Ctrl-C as a terminal gives it: SIGINT at its default (a shell's background job inherits it ignored)
     proc = subprocess.Popen([*how, "extract"], cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         try:
             wait_for(lambda: moment(proc.pid) or proc.poll() is not None, 120)
