@@ -198,10 +198,12 @@ def search(engine: Engine, words: str, *, source_ids: Sequence[int] | None = Non
 _COLS = "post.external_id, post.url, post.posted_at"
 
 
-def _filters(source_ids, kinds, substance_ids, since, until, post_id: str) -> tuple[list[str], dict]:
+def _filters(source_ids, kinds, substance_ids, since, until, post_id: str, *,
+             per_post: bool = False) -> tuple[list[str], dict]:
     """The filters as SQL conditions on `post` (`post_id`: the expression of the post's id) and their values.
     Sources and kinds are tested on the post's source id, substances on the post id, so no other table is joined
-    per matching post."""
+    per matching post. The substances' posts are gathered into a set, or with `per_post` looked up for each
+    matching post (ix_mention_post_id): a class's hundreds of thousands of mentions."""
     where, params = ["post.deleted_at IS NULL"], {}
     if source_ids is not None:
         where.append("post.source_id IN :source_ids")
@@ -210,7 +212,9 @@ def _filters(source_ids, kinds, substance_ids, since, until, post_id: str) -> tu
         where.append("post.source_id IN (SELECT id FROM source WHERE kind IN :kinds)")
         params["kinds"] = list(kinds)
     if substance_ids is not None:
-        where.append(f"{post_id} IN (SELECT post_id FROM mention WHERE substance_id IN :substance_ids)")
+        where.append(f"EXISTS (SELECT 1 FROM mention WHERE mention.post_id = {post_id} "
+                     "AND mention.substance_id IN :substance_ids)" if per_post else
+                     f"{post_id} IN (SELECT post_id FROM mention WHERE substance_id IN :substance_ids)")
         params["substance_ids"] = list(substance_ids) or [-1]
     if since is not None:
         where.append("post.posted_at >= :since")
@@ -221,13 +225,19 @@ def _filters(source_ids, kinds, substance_ids, since, until, post_id: str) -> tu
     return where, params
 
 
-def _substance_bounds(conn: Connection, params: dict) -> dict | None:
-    """{"lo", "hi"}: the first and last post naming the filter's substances (from the mentions' index alone), or
-    None when none does. A search walks only between them: a substance last named long ago would otherwise be
-    looked for through every newer match."""
+def _between_substance_posts(conn: Connection, where: list[str], params: dict, post_id: str) -> bool:
+    """With a substance filter, adds to `where` that `post_id` lies between the first and last post naming the
+    substances (from the mentions' index alone); False when no post names them. A search walks only between
+    them: a substance last named long ago would otherwise be looked for through every newer match."""
+    if not params.get("substance_ids"):
+        return True
     lo, hi = conn.execute(_bound("SELECT min(post_id), max(post_id) FROM mention WHERE substance_id IN :substance_ids",
                                  params), params).one()
-    return None if lo is None else {"lo": lo, "hi": hi}
+    if lo is None:
+        return False
+    where.append(f"{post_id} BETWEEN :lo AND :hi")
+    params.update(lo=lo, hi=hi)
+    return True
 
 
 def _bound(sql: str, params: dict):
@@ -251,12 +261,8 @@ def _search_postgresql(conn: Connection, words, source_ids, kinds, substance_ids
     tsq = f"websearch_to_tsquery('{PG_CONFIG}', :q)"
     where, params = _filters(source_ids, kinds, substance_ids, since, until, "post.id")
     params["q"] = words
-    if substance_ids:
-        bounds = _substance_bounds(conn, params)
-        if bounds is None:
-            return 0, []
-        where.append("post.id BETWEEN :lo AND :hi")
-        params.update(bounds)
+    if not _between_substance_posts(conn, where, params, "post.id"):
+        return 0, []
     cond = " AND ".join([f"post.text_tsv @@ {tsq}", *where])
     ids = conn.execute(_bound(f"SELECT post.id FROM post WHERE {cond} ORDER BY post.id DESC LIMIT :cap", params),
                        {**params, "cap": COUNT_CAP + 1}).scalars().all()
@@ -294,24 +300,16 @@ def _search_sqlite(conn: Connection, words, source_ids, kinds, substance_ids, si
     q = _expanded(conn, words)
     if q is None:
         return 0, []
-    where, params = _filters(source_ids, kinds, substance_ids, since, until, "+post_fts.rowid")
-    params["q"] = q
+    per_post = False
     if substance_ids:
-        bounds = _substance_bounds(conn, params)
-        if bounds is None:
-            return 0, []
-        where.append("post_fts.rowid BETWEEN :lo AND :hi")
-        params.update(bounds)
-        many = conn.execute(_bound("SELECT count(*) FROM (SELECT 1 FROM mention WHERE substance_id IN :substance_ids "
-                                   "LIMIT :most)", params), {**params, "most": MENTION_SET + 1}).scalar_one()
-        if many > MENTION_SET:
-            # a class's mentions: looked up per matching post (ix_mention_post_id), not gathered into a set first
-            where = [w if not w.startswith("+post_fts.rowid IN") else
-                     "EXISTS (SELECT 1 FROM mention WHERE mention.post_id = post_fts.rowid "
-                     "AND mention.substance_id IN :substance_ids)" for w in where]
-    subst = [w for w in where if w.startswith(("+post_fts.rowid", "EXISTS"))]
-    rest = " AND ".join(w for w in where if w not in subst)
-    cond = " AND ".join(["post_fts MATCH :q", *subst, rest])
+        counted = {"ids": list(substance_ids), "most": MENTION_SET + 1}
+        per_post = conn.execute(_bound("SELECT count(*) FROM (SELECT 1 FROM mention WHERE substance_id IN :ids "
+                                       "LIMIT :most)", counted), counted).scalar_one() > MENTION_SET
+    where, params = _filters(source_ids, kinds, substance_ids, since, until, "+post_fts.rowid", per_post=per_post)
+    params["q"] = q
+    if not _between_substance_posts(conn, where, params, "post_fts.rowid"):
+        return 0, []
+    cond = " AND ".join(["post_fts MATCH :q", *where])
     ids = [r[0] for r in conn.execute(_bound(
         f"SELECT post_fts.rowid FROM post_fts JOIN post ON post.id = post_fts.rowid WHERE {cond} "
         f"ORDER BY post_fts.rowid DESC LIMIT :cap", params), {**params, "cap": COUNT_CAP + 1})]
