@@ -346,15 +346,9 @@ def _of_posts(engine: Engine, post_ids, table: str, scope) -> tuple:
     """(ad, source) of each post id, the ids being those of `table`'s (mention, offer) rows in `scope`."""
     import numpy as np
 
-    from .trends import _where_sql, post_columns_sql, read_columns
+    from .trends import _where_sql, read_posts
 
-    lo, hi = int(post_ids.min()), int(post_ids.max())
-    if len(post_ids) * 4 < hi - lo:
-        # few posts spread over many (one substance): looked up by id rather than every post between read
-        posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post "
-                                     f"WHERE id IN (SELECT post_id FROM {table} WHERE {_where_sql(scope)})")
-    else:
-        posts = read_columns(engine, post_columns_sql(lo, hi))
+    posts = read_posts(engine, post_ids, f"SELECT post_id FROM {table} WHERE {_where_sql(scope)}")
     order = np.argsort(posts["id"])
     at = order[np.searchsorted(posts["id"], post_ids, sorter=order)]
     return posts["ad"][at], posts["source"][at]

@@ -554,9 +554,20 @@ def mention_columns_sql(scope: Scope, day: str, groups: tuple[str, ...], dialect
             f"FROM mention WHERE {_where_sql(scope, dialect)}")
 
 
-def post_columns_sql(lo: int, hi: int) -> str:
-    # a post without an ad (its text gone before ads were assigned) is an ad of its own: -post id
-    return f"SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id BETWEEN {lo} AND {hi}"
+# a post without an ad (its text gone before ads were assigned) is an ad of its own: -post id
+_POST_COLUMNS = "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post"
+
+
+def read_posts(engine: Engine, post_ids: np.ndarray, ids_sql: str | None = None) -> dict[str, np.ndarray]:
+    """The id, ad and source columns of the posts `post_ids` (and maybe others): every post between the lowest
+    and highest id, or, when `ids_sql` selects the same ids and they are few and spread over many (one
+    substance; a few days written, posts not in time order), those posts by id."""
+    if not len(post_ids):
+        return {k: np.zeros(0, dtype=np.int64) for k in ("id", "ad", "source")}
+    lo, hi = int(post_ids.min()), int(post_ids.max())
+    if ids_sql is not None and len(post_ids) * 4 < hi - lo:
+        return read_columns(engine, f"{_POST_COLUMNS} WHERE id IN ({ids_sql})")
+    return read_columns(engine, f"{_POST_COLUMNS} WHERE id BETWEEN {lo} AND {hi}")
 
 
 def _day_sql(engine: Engine) -> str:
@@ -888,10 +899,7 @@ def _sorted_currencies(o: dict) -> list[str]:
 
 def _read_mentions(engine: Engine, sql: str) -> tuple[dict, dict]:
     me = read_columns(engine, sql)
-    if not len(me["day"]):
-        return me, {"id": np.zeros(0, dtype=np.int64), "ad": np.zeros(0, dtype=np.int64),
-                    "source": np.zeros(0, dtype=np.int64)}
-    return me, read_columns(engine, post_columns_sql(int(me["post_id"].min()), int(me["post_id"].max())))
+    return me, read_posts(engine, me["post_id"].astype(np.int64))
 
 
 def _offer_stats(o: dict, inv: np.ndarray, n: int) -> dict[str, np.ndarray]:
@@ -1090,16 +1098,9 @@ def read_rows(engine: Engine, where_sql: str, offers: bool = True) -> tuple[dict
     seconds = _SECONDS_PG if dialect == "postgresql" else _SECONDS_SQLITE
     me = read_columns(engine, f"SELECT {day} AS day, substance_id, COALESCE(region_id, 0) AS region_id, post_id, "
                               f"{seconds} AS at FROM mention WHERE {where_sql}")
-    ids = np.r_[me["post_id"].astype(np.int64), o["post_id"].astype(np.int64)]
-    if not len(ids):
-        posts = {k: np.zeros(0, dtype=np.int64) for k in ("id", "ad", "source")}
-    elif len(ids) * 4 < int(ids.max()) - int(ids.min()):
-        # few posts spread over many (a few days written, posts not in time order): looked up by id
-        posts = read_columns(engine, "SELECT id, COALESCE(ad_id, -id) AS ad, source_id AS source FROM post WHERE id IN "
-                                     f"(SELECT post_id FROM mention WHERE {where_sql} UNION SELECT post_id FROM offer "
-                                     f"WHERE {where_sql}{'' if offers else ' AND 0 = 1'})")
-    else:
-        posts = read_columns(engine, post_columns_sql(int(ids.min()), int(ids.max())))
+    posts = read_posts(engine, np.r_[me["post_id"].astype(np.int64), o["post_id"].astype(np.int64)],
+                       f"SELECT post_id FROM mention WHERE {where_sql} UNION SELECT post_id FROM offer "
+                       f"WHERE {where_sql}{'' if offers else ' AND 0 = 1'}")
     return o, me, posts
 
 
