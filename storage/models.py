@@ -44,8 +44,10 @@ class Post(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_post_source_external"),
         Index("ix_post_posted_at", "posted_at"),
-        # a source's newest post and its posts per week (health page; migration 0016)
-        Index("ix_post_source_seen", "source_id", text("coalesce(first_seen, collected_at)")),
+        # a source's newest post and its posts per week (health page; migration 0016), from the index alone
+        # (PostgreSQL needs the expression's columns in the index for that: 0019)
+        Index("ix_post_source_seen", "source_id", text("coalesce(first_seen, collected_at)"),
+              postgresql_include=["first_seen", "collected_at"]),
     )
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
