@@ -74,6 +74,9 @@ MINE = [
     f"/search?q={COMMON}+bench-3",
     f"/search?q={COMMON}&kind=telegram&since=2026-06-01",
     f"/search?q={COMMON}&substance=Bench-3",
+    f"/search?q={RARE}&substance=Bench-3",
+    f"/search?q={COMMON}&cls=stimulant",
+    f"/search?q={COMMON}&cls=stimulant&kind=web",
     f"/search?q={COMMON}&offset=500",
 ]
 

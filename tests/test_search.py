@@ -164,12 +164,16 @@ def test_search_equals_one_plain_query_over_the_index(tmp_path, db_url, monkeypa
     cases += [("закладки", {"substance_ids": named}), ("кристалл", {"substance_ids": named[:1]})]
     sqlite = watch.engine.dialect.name == "sqlite"
     with watch.engine.connect() as c:
-        # SQLite gathers a substance filter's posts into a set, or (past MENTION_SET mentions) looks each up
+        # up to MENTION_SET mentions, a substance filter's posts are gathered first (SQLite: a set, PostgreSQL: an
+        # array value); past it each post is looked up (SQLite) or tested in a set (PostgreSQL)
         for (query, filters), mention_set in [(case, n) for n in (100_000, 5) for case in cases]:
             monkeypatch.setattr(ss, "MENTION_SET", mention_set)
             got_total, got = ss.search(watch.engine, query, offset=0, limit=100, **filters)
-            where, params = ss._filters(None, filters.get("kinds", ()), filters.get("substance_ids"),
-                                        filters.get("since"), filters.get("until"), "post.id")
+            where, params = ss._filters(None, filters.get("substance_ids"), filters.get("since"),
+                                        filters.get("until"), "post.id")
+            if filters.get("kinds"):
+                where.append("post.source_id IN (SELECT id FROM source WHERE kind IN :kinds)")
+                params["kinds"] = filters["kinds"]
             if not sqlite:
                 params["q"] = query
                 sql = ("SELECT post.id, -ts_rank(post.text_tsv, websearch_to_tsquery('russian', :q)), post.posted_at "
