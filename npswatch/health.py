@@ -241,8 +241,11 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             job_health.append(jh)
 
         # sources: those collected by runs, and the live listener's channels
-        keys = [s for (s,) in conn.execute(select(T_RUN.c.source).where(
-            T_RUN.c.kind.in_(SOURCE_KINDS), T_RUN.c.source.is_not(None)).distinct())]
+        run_kinds: dict[str, list[str]] = {}
+        for key, kind in conn.execute(select(T_RUN.c.source, T_RUN.c.kind).where(
+                T_RUN.c.kind.in_(SOURCE_KINDS), T_RUN.c.source.is_not(None)).distinct().order_by(T_RUN.c.kind)):
+            run_kinds.setdefault(key, []).append(kind)
+        keys = list(run_kinds)
         if svc.listen:
             keys += [k for k in _configured_channels(settings) if k not in keys]
         states = channel_states(engine)
@@ -254,10 +257,10 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             S.c.key, select(func.max(seen)).where(P.c.source_id == S.c.id).scalar_subquery())
             .where(S.c.key.in_(keys))) if at is not None} if keys else {}
         sources: list[SourceHealth] = []
+        last_crawls: dict[int, SourceHealth] = {}  # the newest finished crawl of each web source
         for key in sorted(keys):
             runs = _runs(conn, SOURCE_KINDS, key)
-            kinds = sorted({k for (k,) in conn.execute(select(T_RUN.c.kind).where(
-                T_RUN.c.kind.in_(SOURCE_KINDS), T_RUN.c.source == key).distinct())})
+            kinds = run_kinds.get(key, [])
             sh = SourceHealth(key, kinds or ["telegram-listen"])
             limit = parse_duration(svc.crawl_time_limit if "crawl" in kinds else svc.job_time_limit) + kill
             _fill(sh, runs, limit, now, max_f, f"source {key}")
@@ -270,8 +273,9 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
             crawl_id = conn.execute(select(T_RUN.c.id).where(
                 T_RUN.c.kind == "crawl", T_RUN.c.source == key, T_RUN.c.status != "running")
                 .order_by(T_RUN.c.started_at.desc(), T_RUN.c.id.desc()).limit(1)).scalar() if "crawl" in kinds else None
-            if crawl_id is not None:
-                sh.listings_last_crawl, sh.no_offer_last_crawl = offer_coverage(engine, [crawl_id]).get(crawl_id, (0, 0))
+            if crawl_id is not None:  # its listings counted below, for every source at once
+                sh.listings_last_crawl, sh.no_offer_last_crawl = 0, 0
+                last_crawls[crawl_id] = sh
             if key in states:
                 st = states[key]
                 sh.channel_state, sh.channel_state_since, sh.channel_state_detail = st.status, st.since, st.detail
@@ -286,6 +290,8 @@ def check_health(engine: Engine, settings, *, now: datetime | None = None, requi
                 sh.problems.append(f"source {key}: stale, {what}; expected something within "
                                    f"{human_duration(sh.expected_seconds)}")
             sources.append(sh)
+    for crawl_id, (listed, no_offer) in offer_coverage(engine, list(last_crawls)).items():
+        last_crawls[crawl_id].listings_last_crawl, last_crawls[crawl_id].no_offer_last_crawl = listed, no_offer
 
     problems = [p for j in job_health for p in j.problems] + [p for s in sources for p in s.problems]
     timeout = timedelta(seconds=parse_duration(h_cfg.heartbeat_timeout))
