@@ -159,21 +159,25 @@ def post_cells(posts, when) -> list[list[str]]:
 def price_charts(rows: list, cur: str, unit: str) -> list[dict]:
     """One chart per currency (local prices in different currencies are never on one axis; USD is one chart):
     x = the periods, per group the median and the IQR (q1, q3), rounded as the table shows them."""
-    key = (lambda r: "USD") if cur == "usd" else (lambda r: r.currency)
-    cols = ("usd_median", "usd_q1", "usd_q3") if cur == "usd" else ("median", "q1", "q3")
+    usd = cur == "usd"
+    cols = ("usd_median", "usd_q1", "usd_q3") if usd else ("median", "q1", "q3")
+    values = attrgetter("period", "group", *cols, "usd_offers" if usd else "priced")
+    by_currency: dict[str, list[tuple]] = {}  # one pass over the rows: a class's table has thousands
+    for r in rows:
+        if getattr(r, cols[0]) is not None:
+            by_currency.setdefault("USD" if usd else r.currency, []).append(values(r))
     charts = []
-    for currency in sorted({key(r) for r in rows if getattr(r, cols[0]) is not None}):
-        mine = [r for r in rows if key(r) == currency and getattr(r, cols[0]) is not None]
-        periods = sorted({r.period for r in mine})
+    for currency in sorted(by_currency):
+        mine = by_currency[currency]
+        periods = sorted({v[0] for v in mine})
         at = {p: i for i, p in enumerate(periods)}
         groups: dict[str, dict] = {}
-        for r in mine:
-            g = groups.setdefault(r.group, {"label": r.group, **{c: [None] * len(periods) for c in
-                                                                 ("median", "q1", "q3", "n")}})
-            i = at[r.period]
-            for name, col in zip(("median", "q1", "q3"), cols):
-                g[name][i] = round(getattr(r, col), 2)
-            g["n"][i] = r.usd_offers if cur == "usd" else r.priced
+        for period, group, median, q1, q3, n in mine:
+            g = groups.get(group)
+            if g is None:
+                g = groups[group] = {"label": group, **{c: [None] * len(periods) for c in ("median", "q1", "q3", "n")}}
+            i = at[period]
+            g["median"][i], g["q1"][i], g["q3"][i], g["n"][i] = round(median, 2), round(q1, 2), round(q3, 2), n
         charts.append({"kind": "price", "title": f"{currency} per {unit}", "currency": currency, "unit": unit,
                        "x": [_epoch(p) for p in periods], "series": sorted(groups.values(), key=lambda g: g["label"])})
     return charts
