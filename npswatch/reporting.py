@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -58,6 +59,9 @@ def trend_title(f: "Filters", by: str) -> str:
     return f"Price per unit by {by}: {scope_label(f)}"
 
 
+_REFRESHING = threading.Lock()
+
+
 def fresh_engine(watch: "Watch") -> "Engine":
     """The checked engine, the weekly trend aggregate refreshed first when writes marked days stale (reports are
     exact without it, only slower: a refresh that fails, e.g. on a read-only database, is logged and skipped)."""
@@ -67,7 +71,11 @@ def fresh_engine(watch: "Watch") -> "Engine":
 
     engine = watch.checked_engine()
     try:
-        refresh_if_stale(engine)
+        # one refresh at a time in this process: a page reads its trend and its profile in two threads, and the
+        # second refresh would otherwise wait on the first's write lock until SQLite gave up ("database is
+        # locked") and read the raw rows meanwhile; this way it waits and then finds nothing stale
+        with _REFRESHING:
+            refresh_if_stale(engine)
     except SQLAlchemyError as e:
         logging.getLogger(__name__).warning("weekly aggregate not refreshed: %s", str(e).splitlines()[0])
     return engine

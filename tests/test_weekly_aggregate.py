@@ -274,3 +274,40 @@ def test_the_cli_rebuilds_the_aggregate(tmp_path):
     assert not stale(e)
     assert_same(tr.trends(e, by="month", group="country"), tr.trends(e, by="month", group="country",
                                                                      method="columns"))
+
+
+def test_two_reports_at_once_refresh_the_aggregate_once(tmp_path, monkeypatch, caplog):
+    """The substance page reads its trend and its profile in two threads: the second waits for the first's refresh
+    and finds nothing left stale, instead of refreshing beside it (on SQLite: "database is locked", and the raw
+    rows read meanwhile)."""
+    import threading
+    import time
+
+    from npswatch.watch import Watch
+
+    w = Watch(settings={"data_dir": str(tmp_path), "database": {"url": f"sqlite:///{tmp_path / 'two.db'}"}})
+    w.upgrade()
+    generate(w.engine, seed=3)
+    assert stale(w.engine)
+    inside, most, real = [0], [0], weekly.refresh_if_stale
+
+    def slow_refresh(engine):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.3)
+        try:
+            return real(engine)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(weekly, "refresh_if_stale", slow_refresh)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(w.trends(by="month", group="country"))),
+               threading.Thread(target=lambda: results.append(w.substance_profile(cls="synthetic_cathinone")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and most[0] == 1
+    assert not stale(w.engine)
+    assert "not refreshed" not in caplog.text
