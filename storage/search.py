@@ -30,7 +30,7 @@ HIT_START, HIT_END = "\x02", "\x03"  # around a matched word in a snippet; never
 SNIPPET_WORDS = 40  # words of context in a snippet
 PG_CONFIG = "russian"
 PREFIX_FROM = 4  # letters: shorter words are matched whole
-MENTION_SET = 100_000  # a substance filter with up to this many mentions is gathered first (`_mention_form`)
+MENTION_SET = 100_000  # a substance filter with up to this many mentions is gathered first (`_MENTIONS_UP_TO`)
 MAX_EXPANSION = 50  # indexed terms a prefix term is replaced by (more: searched as a prefix)
 RANK_WINDOW = 1000  # the newest matching posts ranked best first; a search pages through these
 COUNT_CAP = 10_000  # matching posts counted: past it, "more than"
@@ -206,26 +206,29 @@ def _of_kinds(conn: Connection, source_ids: Sequence[int] | None, kinds: Sequenc
     stopping at the count's cap (0.4 s for a class's web posts)."""
     wanted = {"kinds": list(kinds)}
     ids = conn.execute(_bound("SELECT id FROM source WHERE kind IN :kinds", wanted), wanted).scalars().all()
-    return [i for i in ids if source_ids is None or i in set(source_ids)]
+    if source_ids is None:
+        return ids
+    given = set(source_ids)
+    return [i for i in ids if i in given]
 
 
-def _filters(source_ids, substance_ids, since, until, post_id: str, *,
-             mentions: str = "set") -> tuple[list[str], dict]:
+def _filters(source_ids, substance_ids, since, until, post_id: str, *, per_post: bool = False,
+             named_posts: str | None = None) -> tuple[list[str], dict]:
     """The filters as SQL conditions on `post` (`post_id`: the expression of the post's id) and their values.
     Sources and kinds are tested on the post's source id, substances on the post id, so no other table is joined
-    per matching post. The substances' posts are gathered into a set ("set"), looked up for each matching post
-    ("per_post": ix_mention_post_id), or given as the value `substance_posts` ("array", PostgreSQL: the caller
-    fills it, `_named_posts`)."""
+    per matching post. The substances' posts are gathered into a set, looked up for each matching post with
+    `per_post` (ix_mention_post_id), or given as `named_posts` (PostgreSQL: `_named_posts`' ids as text)."""
     where, params = ["post.deleted_at IS NULL"], {}
     if source_ids is not None:
         where.append("post.source_id IN :source_ids")
         params["source_ids"] = list(source_ids) or [-1]
-    if substance_ids is not None:
-        named = "SELECT post_id FROM mention WHERE substance_id IN :substance_ids"
-        where.append({"set": f"{post_id} IN ({named})",
-                      "array": f"{post_id} = ANY(string_to_array(:substance_posts, ',')::integer[])",
-                      "per_post": f"EXISTS (SELECT 1 FROM mention WHERE mention.post_id = {post_id} "
-                                  "AND mention.substance_id IN :substance_ids)"}[mentions])
+    if named_posts is not None:
+        where.append(f"{post_id} = ANY(string_to_array(:named_posts, ',')::integer[])")
+        params["named_posts"] = named_posts
+    elif substance_ids is not None:
+        where.append(f"EXISTS (SELECT 1 FROM mention WHERE mention.post_id = {post_id} "
+                     "AND mention.substance_id IN :substance_ids)" if per_post else
+                     f"{post_id} IN (SELECT post_id FROM mention WHERE substance_id IN :substance_ids)")
         params["substance_ids"] = list(substance_ids) or [-1]
     if since is not None:
         where.append("post.posted_at >= :since")
@@ -236,22 +239,24 @@ def _filters(source_ids, substance_ids, since, until, post_id: str, *,
     return where, params
 
 
-def _mention_form(conn: Connection, substance_ids: Sequence[int] | None) -> str:
-    """SQLite: how a substance filter is tested (`_filters`' `mentions`). Up to MENTION_SET mentions (a
-    substance), their posts are gathered into a set; more (a class), each matching post is looked up."""
+# the substances' mentions, read no further than one past MENTION_SET: is the filter a substance or a class?
+_MENTIONS_UP_TO = "(SELECT post_id FROM mention WHERE substance_id IN :ids LIMIT :most) AS named"
+
+
+def _many_mentions(conn: Connection, substance_ids: Sequence[int] | None) -> bool:
+    """SQLite: whether the substances have more than MENTION_SET mentions (a class: `_filters`' `per_post`);
+    up to that (a substance), their posts are gathered into a set."""
     if not substance_ids:
-        return "set"
+        return False
     counted = {"ids": list(substance_ids), "most": MENTION_SET + 1}
-    return "per_post" if conn.execute(_bound(
-        "SELECT count(*) FROM (SELECT 1 FROM mention WHERE substance_id IN :ids LIMIT :most) AS named", counted),
-        counted).scalar_one() > MENTION_SET else "set"
+    return conn.execute(_bound(f"SELECT count(*) FROM {_MENTIONS_UP_TO}", counted), counted).scalar_one() > MENTION_SET
 
 
 def _named_posts(conn: Connection, substance_ids: Sequence[int]) -> str | None:
     """PostgreSQL: the ids of the posts naming the substances, comma-separated, when they are at most
     MENTION_SET (a substance; "" for none), else None (a class).
 
-    The search is given them as one value (`_filters`' "array": the server turns the text back into an array,
+    The search is given them as one value (`_filters`' `named_posts`: the server turns the text back into an array,
     rather than each id travelling as a Python int, 30 ms for 50,000), which the planner sees whole: for a common
     word it reads the listed posts newest first through the primary key until enough match, for a rare one it
     tests the word's few posts against the list. Given as a subquery, the posts were hashed and every post in
@@ -259,8 +264,8 @@ def _named_posts(conn: Connection, substance_ids: Sequence[int]) -> str | None:
     that is the better plan."""
     named = {"ids": list(substance_ids) or [-1], "most": MENTION_SET + 1, "max": MENTION_SET}
     return conn.execute(_bound(
-        "SELECT CASE WHEN count(*) <= :max THEN coalesce(string_agg(post_id::text, ','), '') END "
-        "FROM (SELECT post_id FROM mention WHERE substance_id IN :ids LIMIT :most) AS named", named),
+        f"SELECT CASE WHEN count(*) <= :max THEN coalesce(string_agg(post_id::text, ','), '') END "
+        f"FROM {_MENTIONS_UP_TO}", named),
         named).scalar_one()
 
 
@@ -301,12 +306,9 @@ def _search_postgresql(conn: Connection, words, source_ids, substance_ids, since
     posts = _named_posts(conn, substance_ids) if substance_ids is not None else None
     if posts == "":
         return 0, []
-    where, params = _filters(source_ids, substance_ids, since, until, "post.id",
-                             mentions="set" if posts is None else "array")
+    where, params = _filters(source_ids, substance_ids, since, until, "post.id", named_posts=posts)
     params["q"] = words
-    if posts is not None:
-        params["substance_posts"] = posts
-    elif not _between_substance_posts(conn, where, params, "post.id"):
+    if not _between_substance_posts(conn, where, params, "post.id"):  # (nothing to bound with `named_posts`)
         return 0, []
     cond = " AND ".join([f"post.text_tsv @@ {tsq}", *where])
     ids = conn.execute(_bound(f"SELECT post.id FROM post WHERE {cond} ORDER BY post.id DESC LIMIT :cap", params),
@@ -346,7 +348,7 @@ def _search_sqlite(conn: Connection, words, source_ids, substance_ids, since, un
     if q is None:
         return 0, []
     where, params = _filters(source_ids, substance_ids, since, until, "+post_fts.rowid",
-                             mentions=_mention_form(conn, substance_ids))
+                             per_post=_many_mentions(conn, substance_ids))
     params["q"] = q
     if not _between_substance_posts(conn, where, params, "post_fts.rowid"):
         return 0, []
